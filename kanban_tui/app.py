@@ -1,0 +1,43 @@
+"""The Textual app: wires a backend into the board screen. Kept thin on purpose."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+
+from .backends.base import Backend
+from .keys import APP_BINDINGS
+from .screens.board import BoardScreen
+from .screens.help import HelpScreen
+
+
+def styles_dir() -> Path:
+    """The Textual CSS: inside the package when installed from a wheel, at the repo top in a checkout."""
+    packaged = Path(__file__).parent / "styles"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "styles"
+
+
+class KanbanApp(App[None]):
+    """A kanban board of CRM opportunities."""
+
+    TITLE = "kanban-tui"
+    CSS_PATH = [styles_dir() / "app.tcss"]
+    BINDINGS = APP_BINDINGS
+    ENABLE_COMMAND_PALETTE = False
+
+    def __init__(self, backend: Backend, *, poll_interval: float = 15.0, pipeline: str | None = None) -> None:
+        super().__init__()
+        self.backend = backend
+        self.poll_interval = poll_interval
+        self.pipeline = pipeline
+
+    def on_mount(self) -> None:
+        self.push_screen(BoardScreen(self.backend, poll_interval=self.poll_interval, pipeline=self.pipeline))
+
+    async def on_unmount(self) -> None:
+        await self.backend.aclose()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())

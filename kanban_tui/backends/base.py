@@ -1,0 +1,54 @@
+"""The one interface every CRM implements.
+
+A backend is the only code that speaks a CRM's dialect (HTTP or SQL). It turns the
+CRM's answers into `kanban_tui.models` types and its failures into
+`kanban_tui.backends.errors` types. It never imports Textual.
+
+To add a CRM: subclass `Backend` in `backends/<crm>.py`, implement the abstract
+methods, and register a factory in `backends/__init__.py`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+
+from ..models import Changes, Opportunity, Page, Pipeline, Status
+
+
+class Backend(ABC):
+    """A source of pipelines and opportunities that accepts status moves."""
+
+    name: str = "backend"
+    """Shown to the user: 'Local workspace', 'Close', ..."""
+
+    poll_interval: float | None = None
+    """A backend's own default poll interval in seconds; None uses the app's default."""
+
+    @abstractmethod
+    async def list_pipelines(self) -> list[Pipeline]:
+        """Every pipeline with its statuses (in position order)."""
+
+    @abstractmethod
+    def load_opportunities(self, pipeline: Pipeline) -> AsyncIterator[Page]:
+        """Yield the pipeline's opportunities page by page, with loaded/total progress."""
+
+    @abstractmethod
+    async def changes_since(self, pipeline: Pipeline, cursor: str | None) -> Changes:
+        """What was added, changed or removed in the pipeline since `cursor`.
+
+        `cursor=None` means "from now on": return no changes, only a cursor. Call it
+        before the first page is loaded so that nothing changed during the load is missed.
+        """
+
+    @abstractmethod
+    async def move(
+        self, opportunity: Opportunity, status: Status, *, lost_reason: str | None = None
+    ) -> Opportunity:
+        """Move an opportunity to a status; return it as the CRM now has it.
+
+        Raises a `BackendError` subclass when the CRM refuses or cannot be reached.
+        """
+
+    async def aclose(self) -> None:
+        """Release connections and files. Safe to call twice."""

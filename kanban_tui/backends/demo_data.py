@@ -1,0 +1,105 @@
+"""A realistic demo pipeline, generated deterministically.
+
+Used to seed the local workspace on first run, by `--demo`, and by the benchmarks
+(`--demo-size N`). Pure Python: returns models, writes nothing.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from ..models import Opportunity, Period, Pipeline, Status, StatusKind
+
+DEMO_PIPELINE = Pipeline(
+    id="pipe_sales",
+    name="Sales",
+    statuses=(
+        Status(id="st_lead", label="Lead", color="#5f87ff", position=0),
+        Status(id="st_qualified", label="Qualified", color="#00afd7", position=1),
+        Status(id="st_demo", label="Demo", color="#af87ff", position=2),
+        Status(id="st_proposal", label="Proposal", color="#ffd75f", position=3),
+        Status(id="st_negotiation", label="Negotiation", color="#ff8700", position=4),
+        Status(id="st_won", label="Won", color="#5fd75f", position=5, kind=StatusKind.WON),
+        Status(id="st_lost", label="Lost", color="#ff5f5f", position=6, kind=StatusKind.LOST),
+    ),
+)
+
+OWNERS = ("Dana Reyes", "Sam Okafor", "Priya Natarajan", "Lee Chen")
+
+_COMPANIES = (
+    "Acme Logistics", "Birchwood Dental", "Cobalt Robotics", "Delta Freight", "Evergreen Foods",
+    "Fjord Analytics", "Granite Insurance", "Harbor Clinics", "Iris Optics", "Juniper Schools",
+    "Kestrel Aviation", "Lumen Solar", "Maple Credit Union", "Nimbus Hosting", "Orchid Hotels",
+    "Pioneer Builders", "Quartz Legal", "Redwood Brewing", "Summit Fitness", "Tidewater Marine",
+    "Umbra Security", "Vantage Retail", "Willow Pharmacy", "Xeno Labs", "Yardley Motors",
+    "Zephyr Travel", "Atlas Mining", "Beacon Media", "Cascade Water", "Dune Energy",
+    "Ember Bakery", "Falcon Courier", "Glacier Storage", "Helix Biotech", "Indigo Textiles",
+    "Jasper Realty", "Kite Payments", "Lattice Software", "Meridian Health", "Nova Telecom",
+)
+_SUFFIXES = ("", " GmbH", " Ltd", " KK", " Pvt Ltd", " Inc")
+_FIRST = ("Ana", "Ben", "Chloe", "Dev", "Elif", "Femi", "Gus", "Hana", "Ivan", "Jun", "Kai", "Lena")
+_LAST = ("Alvarez", "Brooks", "Costa", "Dubois", "Eriksen", "Fischer", "Gupta", "Haddad", "Ito")
+_NOTES = (
+    "Wants a pilot for two teams first.",
+    "Budget approved for Q1; legal review pending.",
+    "Comparing us with two competitors.",
+    "Champion is the ops lead; CFO signs.",
+    "Asked for SSO and an EU data residency answer.",
+    "Renewal of last year's contract, upsell seats.",
+    "",
+)
+# (currency, suffix index, typical value in major units): several currencies' formats
+_MONEY = (
+    ("USD", 0, 12_000), ("USD", 5, 48_000), ("EUR", 1, 9_500), ("GBP", 2, 7_200),
+    ("JPY", 3, 1_800_000), ("INR", 4, 650_000), ("USD", 0, 2_400),
+)
+_MONEY_WEIGHTS = (30, 20, 12, 10, 6, 6, 16)
+_MINOR = {"JPY": 1}
+# (status index, weight): most deals are early in the funnel
+_STATUS_WEIGHTS = (28, 20, 14, 12, 9, 10, 7)
+
+
+def demo_opportunities(
+    size: int = 64, *, seed: int = 7, now: datetime | None = None
+) -> list[Opportunity]:
+    """`size` opportunities spread over the demo pipeline, the same every time for a seed."""
+    rng = random.Random(seed)
+    now = now or datetime.now(UTC)
+    statuses = DEMO_PIPELINE.statuses
+    opportunities = []
+    for n in range(size):
+        status = rng.choices(statuses, weights=_STATUS_WEIGHTS)[0]
+        currency, suffix, typical = rng.choices(_MONEY, weights=_MONEY_WEIGHTS)[0]
+        company = _COMPANIES[n % len(_COMPANIES)] + _SUFFIXES[suffix]
+        if n >= len(_COMPANIES):
+            company = f"{company} #{n // len(_COMPANIES) + 1}"
+        period = rng.choice((Period.ONE_TIME, Period.ONE_TIME, Period.MONTHLY, Period.ANNUAL))
+        major = typical * rng.choice((0.5, 0.75, 1, 1.25, 2, 3)) / (12 if period is Period.MONTHLY else 1)
+        value = round(major) * (10 ** (0 if currency in _MINOR else 2))
+        # whole days and hours back from now (never within an hour of a day boundary), so
+        # "updated 12d ago" on a card is the same for a good while after seeding
+        updated = now - timedelta(days=rng.randint(0, 110), hours=rng.randint(1, 22))
+        created = updated - timedelta(days=rng.randint(0, 14), hours=rng.randint(0, 23))
+        won = status.kind is StatusKind.WON
+        confidence = {StatusKind.WON: 100, StatusKind.LOST: 0}.get(
+            status.kind, 10 + 10 * status.position + rng.choice((0, 5, 10))
+        )
+        opportunities.append(
+            Opportunity(
+                id=f"oppo_{n + 1:06d}",
+                name=company,
+                status_id=status.id,
+                contact=f"{rng.choice(_FIRST)} {rng.choice(_LAST)}",
+                value=None if rng.random() < 0.04 else value,
+                currency=currency,
+                period=period,
+                confidence=confidence,
+                owner=OWNERS[rng.randrange(len(OWNERS))],
+                created=created,
+                updated=updated,
+                date_won=updated.date() if won else None,
+                note=rng.choice(_NOTES),
+            )
+        )
+    return opportunities

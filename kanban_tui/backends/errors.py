@@ -1,0 +1,81 @@
+"""Typed errors every backend raises, so the UI can say what happened and what to do.
+
+Each error carries the CRM's name, the HTTP status code when there is one, and a hint.
+`str(error)` is the one-line message shown to the user. Never put a secret in one.
+"""
+
+from __future__ import annotations
+
+
+class BackendError(Exception):
+    """Something a backend could not do. The base of every backend error."""
+
+    hint: str = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        crm: str = "",
+        status_code: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.crm = crm
+        self.status_code = status_code
+        if hint is not None:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        where = self.crm
+        if self.status_code is not None:
+            where = f"{where} {self.status_code}".strip()
+        text = f"{where}: {self.message}" if where else self.message
+        return f"{text} - {self.hint}" if self.hint else text
+
+
+class AuthError(BackendError):
+    """The CRM refused the credentials (401/403)."""
+
+    hint = "check the API key"
+
+
+class NotFoundError(BackendError):
+    """The thing asked for is not there (any more)."""
+
+    hint = "it may have been deleted; press r to refresh"
+
+
+class RefusedError(BackendError):
+    """The CRM understood the request and said no (400/409/422, or a rule of ours)."""
+
+    hint = ""
+
+
+class RateLimitedError(BackendError):
+    """Too many requests; `retry_after` seconds until the next may go."""
+
+    hint = "waiting before trying again"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class UnavailableError(BackendError):
+    """The CRM could not be reached or failed (network, timeout, 5xx)."""
+
+    hint = "will retry at the next poll"
+
+
+def describe_validation_error(exc: Exception) -> str:
+    """A pydantic ValidationError as one short line: `confidence: must be <= 100`."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc).splitlines()[0]
+    parts = []
+    for error in errors()[:3]:
+        where = ".".join(str(p) for p in error.get("loc", ())) or "value"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)

@@ -1,0 +1,271 @@
+"""The local workspace: pipelines and opportunities in a SQLite file.
+
+The embedded default backend, and the demo. Every write to `opportunities`, by this
+app or by any other process, is recorded by triggers in `changelog`, so
+`changes_since` costs one indexed query per poll whatever the board's size.
+
+Each call opens its own short-lived connection in a thread (`asyncio.to_thread`):
+SQLite connections are cheap, and this keeps the event loop free and the file
+consistent with writers in other processes (WAL mode).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import closing
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ..models import Changes, Opportunity, Page, Pipeline, Status, StatusKind
+from .base import Backend
+from .errors import BackendError, NotFoundError, RefusedError, describe_validation_error
+from .demo_data import DEMO_PIPELINE, demo_opportunities
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS pipelines (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, position INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS statuses (
+    id TEXT PRIMARY KEY,
+    pipeline_id TEXT NOT NULL REFERENCES pipelines(id),
+    label TEXT NOT NULL,
+    color TEXT,
+    position INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('open', 'won', 'lost')),
+    can_move_to INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE IF NOT EXISTS opportunities (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    status_id TEXT NOT NULL REFERENCES statuses(id),
+    contact TEXT,
+    value INTEGER,
+    currency TEXT NOT NULL DEFAULT 'USD',
+    period TEXT NOT NULL DEFAULT 'one_time',
+    confidence INTEGER,
+    owner TEXT,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    date_won TEXT,
+    note TEXT NOT NULL DEFAULT '',
+    url TEXT,
+    lost_reason TEXT);
+CREATE INDEX IF NOT EXISTS opportunities_by_status ON opportunities(status_id);
+CREATE TABLE IF NOT EXISTS changelog (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, opportunity_id TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS opportunity_inserted AFTER INSERT ON opportunities
+    BEGIN INSERT INTO changelog (opportunity_id) VALUES (NEW.id); END;
+CREATE TRIGGER IF NOT EXISTS opportunity_updated AFTER UPDATE ON opportunities
+    BEGIN INSERT INTO changelog (opportunity_id) VALUES (NEW.id); END;
+CREATE TRIGGER IF NOT EXISTS opportunity_deleted AFTER DELETE ON opportunities
+    BEGIN INSERT INTO changelog (opportunity_id) VALUES (OLD.id); END;
+"""
+
+_COLUMNS = (
+    "id, name, status_id, contact, value, currency, period, confidence, owner,"
+    " created, updated, date_won, note, url"
+)
+PAGE_SIZE = 1000
+CRM = "Local workspace"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _read_rows(rows: Iterable[sqlite3.Row]) -> tuple[list[Opportunity], dict[str, str]]:
+    """Rows to opportunities; a row that does not validate is left out, and described by id."""
+    good, skipped = [], {}
+    for row in rows:
+        try:
+            good.append(Opportunity.model_validate(dict(row)))
+        except ValidationError as exc:
+            skipped[row["id"]] = f"{CRM}: opportunity {row['id']} skipped: {describe_validation_error(exc)}"
+    return good, skipped
+
+
+def create_workspace(path: Path, *, demo_size: int | None = 64, seed: int = 7) -> None:
+    """Create the schema at `path`; seed the demo pipeline when `demo_size` is given."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(SCHEMA)
+        if demo_size is None:
+            return
+        if conn.execute("SELECT 1 FROM pipelines LIMIT 1").fetchone():
+            return
+        write_pipeline(conn, DEMO_PIPELINE)
+        insert_opportunities(conn, demo_opportunities(demo_size, seed=seed))
+        # the seed is the starting point, not a change anyone needs to see
+        conn.execute("DELETE FROM changelog")
+
+
+def write_pipeline(conn: sqlite3.Connection, pipeline: Pipeline, position: int = 0) -> None:
+    """Insert or replace a pipeline and its statuses."""
+    conn.execute(
+        "INSERT OR REPLACE INTO pipelines (id, name, position) VALUES (?, ?, ?)",
+        (pipeline.id, pipeline.name, position),
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO statuses"
+        " (id, pipeline_id, label, color, position, kind, can_move_to)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (s.id, pipeline.id, s.label, s.color, s.position, s.kind.value, int(s.can_move_to))
+            for s in pipeline.statuses
+        ],
+    )
+
+
+def insert_opportunities(conn: sqlite3.Connection, opportunities: Iterable[Opportunity]) -> None:
+    """Insert or replace opportunities (as another process writing the file would)."""
+    conn.executemany(
+        f"INSERT OR REPLACE INTO opportunities ({_COLUMNS})"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                o.id, o.name, o.status_id, o.contact, o.value, o.currency, o.period.value,
+                o.confidence, o.owner, o.created.isoformat(), o.updated.isoformat(),
+                o.date_won.isoformat() if o.date_won else None, o.note, o.url,
+            )
+            for o in opportunities
+        ],
+    )
+
+
+class LocalBackend(Backend):
+    """Pipelines and opportunities in a SQLite file on this machine."""
+
+    name = CRM
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.path.exists():
+            raise BackendError(
+                f"workspace file {self.path} does not exist", crm=CRM, hint="run without --workspace to create one"
+            )
+        try:
+            conn = sqlite3.connect(self.path, timeout=5)
+            conn.row_factory = sqlite3.Row
+        except sqlite3.Error as exc:
+            raise BackendError(f"cannot open {self.path}: {exc}", crm=CRM) from exc
+        return conn
+
+    async def _run(self, fn, *args):  # type: ignore[no-untyped-def]
+        def call():  # type: ignore[no-untyped-def]
+            try:
+                with closing(self._connect()) as conn, conn:
+                    return fn(conn, *args)
+            except sqlite3.Error as exc:
+                raise BackendError(f"{self.path.name}: {exc}", crm=CRM, hint="is the file a kanban-tui workspace?") from exc
+
+        return await asyncio.to_thread(call)
+
+    # -- the interface ------------------------------------------------------------------
+
+    async def list_pipelines(self) -> list[Pipeline]:
+        return await self._run(self._list_pipelines)
+
+    @staticmethod
+    def _list_pipelines(conn: sqlite3.Connection) -> list[Pipeline]:
+        pipelines = []
+        for p in conn.execute("SELECT id, name FROM pipelines ORDER BY position, name").fetchall():
+            rows = conn.execute(
+                "SELECT id, label, color, position, kind, can_move_to FROM statuses WHERE pipeline_id = ?",
+                (p["id"],),
+            ).fetchall()
+            statuses = tuple(
+                Status(
+                    id=r["id"], label=r["label"], color=r["color"], position=r["position"],
+                    kind=StatusKind(r["kind"]), can_move_to=bool(r["can_move_to"]),
+                )
+                for r in rows
+            )
+            pipelines.append(Pipeline(id=p["id"], name=p["name"], statuses=statuses))
+        return pipelines
+
+    async def load_opportunities(self, pipeline: Pipeline) -> AsyncIterator[Page]:
+        ids = [s.id for s in pipeline.statuses]
+        marks = ",".join("?" * len(ids))
+        total = await self._run(
+            lambda c: c.execute(f"SELECT count(*) FROM opportunities WHERE status_id IN ({marks})", ids).fetchone()[0]
+        )
+        loaded, after = 0, ""
+        while True:
+            rows = await self._run(
+                lambda c, after=after: c.execute(
+                    f"SELECT {_COLUMNS} FROM opportunities WHERE status_id IN ({marks}) AND id > ?"
+                    " ORDER BY id LIMIT ?",
+                    [*ids, after, PAGE_SIZE],
+                ).fetchall()
+            )
+            page, skipped = _read_rows(rows)
+            loaded += len(page)
+            yield Page(opportunities=page, loaded=loaded, total=max(total, loaded), skipped=list(skipped.values()))
+            if len(rows) < PAGE_SIZE:
+                return
+            after = rows[-1]["id"]
+
+    async def changes_since(self, pipeline: Pipeline, cursor: str | None) -> Changes:
+        return await self._run(self._changes_since, pipeline, cursor)
+
+    @staticmethod
+    def _changes_since(conn: sqlite3.Connection, pipeline: Pipeline, cursor: str | None) -> Changes:
+        newest = conn.execute("SELECT coalesce(max(seq), 0) FROM changelog").fetchone()[0]
+        if cursor is None or int(cursor) >= newest:
+            return Changes(cursor=str(newest))
+        changed = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT opportunity_id FROM changelog WHERE seq > ? AND seq <= ?", (int(cursor), newest)
+            )
+        ]
+        status_ids = {s.id for s in pipeline.statuses}
+        upserted: list[Opportunity] = []
+        skipped: dict[str, str] = {}
+        for start in range(0, len(changed), 500):
+            chunk = changed[start : start + 500]
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM opportunities WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            ).fetchall()
+            good, bad = _read_rows(r for r in rows if r["status_id"] in status_ids)
+            upserted += good
+            skipped |= bad
+        # an unreadable row is left as it was on the board, not removed
+        present = {o.id for o in upserted} | skipped.keys()
+        removed = [i for i in changed if i not in present]
+        return Changes(upserted=upserted, removed=removed, cursor=str(newest), skipped=list(skipped.values()))
+
+    async def move(
+        self, opportunity: Opportunity, status: Status, *, lost_reason: str | None = None
+    ) -> Opportunity:
+        return await self._run(self._move, opportunity.id, status, lost_reason)
+
+    @staticmethod
+    def _move(conn: sqlite3.Connection, opportunity_id: str, status: Status, lost_reason: str | None) -> Opportunity:
+        target = conn.execute("SELECT can_move_to FROM statuses WHERE id = ?", (status.id,)).fetchone()
+        if target is None:
+            raise RefusedError(f"status {status.label!r} no longer exists", crm=CRM, hint="press r to refresh")
+        if not target["can_move_to"]:
+            raise RefusedError(f"status {status.label!r} does not accept cards", crm=CRM)
+        now = _now()
+        won = date.fromtimestamp(now.timestamp()).isoformat() if status.kind is StatusKind.WON else None
+        cursor = conn.execute(
+            "UPDATE opportunities SET status_id = ?, updated = ?,"
+            " date_won = CASE WHEN ? IS NULL THEN NULL ELSE coalesce(date_won, ?) END,"
+            " lost_reason = ? WHERE id = ?",
+            (status.id, now.isoformat(), won, won, lost_reason, opportunity_id),
+        )
+        if cursor.rowcount == 0:
+            raise NotFoundError("this opportunity no longer exists", crm=CRM)
+        row = conn.execute(f"SELECT {_COLUMNS} FROM opportunities WHERE id = ?", (opportunity_id,)).fetchone()
+        good, skipped = _read_rows([row])
+        if skipped:
+            raise RefusedError(skipped[opportunity_id], hint="fix the record in the workspace file")
+        return good[0]

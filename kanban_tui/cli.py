@@ -1,0 +1,125 @@
+"""`kanban-tui`: parse flags, read the config, pick the backend, run the board.
+
+Errors a user can fix (a bad flag, a bad config file, a workspace that cannot be
+opened) end with one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__, paths
+from .config import BACKENDS, ConfigError, Settings, load_settings
+
+DEFAULT_DEMO_SIZE = 64
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0 or value > 1_000_000:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1000000: {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 3600: {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kanban-tui",
+        description="A keyboard-driven kanban board for CRM sales opportunities. "
+        "With no CRM configured it opens the local workspace (seeded with a demo pipeline).",
+        epilog=f"Config file: {paths.config_file()} (see the README for every key). Press ? on the board for keys.",
+    )
+    parser.add_argument("--config", metavar="PATH", type=Path, help="read settings from this TOML file")
+    parser.add_argument("--backend", choices=BACKENDS, help="the CRM to open (default: from the config, else local)")
+    parser.add_argument("--pipeline", metavar="NAME_OR_ID", help="the pipeline to open (default: the first)")
+    parser.add_argument(
+        "--poll-interval", metavar="SECONDS", type=_seconds, help="seconds between polls for changes (default 15)"
+    )
+    parser.add_argument(
+        "--workspace", metavar="PATH", type=Path, help="the local workspace file (default: in the user data dir)"
+    )
+    parser.add_argument(
+        "--demo", action="store_true", help="open a throwaway demo workspace that never touches your data"
+    )
+    parser.add_argument(
+        "--demo-size",
+        metavar="N",
+        type=_positive_int,
+        help=f"with --demo (implied): generate N opportunities (default {DEFAULT_DEMO_SIZE})",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def resolve_settings(args: argparse.Namespace) -> Settings:
+    """The config file's settings with the command-line flags on top."""
+    settings = load_settings(args.config or paths.config_file(), required=args.config is not None)
+    overrides = {
+        key: value
+        for key, value in (
+            ("backend", args.backend),
+            ("pipeline", args.pipeline),
+            ("poll_interval", args.poll_interval),
+        )
+        if value is not None
+    }
+    if args.workspace is not None:
+        overrides["local"] = settings.local.model_copy(update={"path": args.workspace})
+    return settings.model_copy(update=overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = resolve_settings(args)
+    except ConfigError as exc:
+        print(f"kanban-tui: {exc}", file=sys.stderr)
+        return 2
+
+    from .backends.local import LocalBackend, create_workspace
+
+    demo_dir: Path | None = None
+    try:
+        if args.demo or args.demo_size is not None:
+            demo_dir = Path(tempfile.mkdtemp(prefix="kanban-tui-demo-"))
+            workspace = demo_dir / "demo.sqlite3"
+            size = DEFAULT_DEMO_SIZE if args.demo_size is None else args.demo_size
+            create_workspace(workspace, demo_size=size)
+        else:
+            # a workspace that does not exist yet is created, with the demo pipeline in it
+            workspace = settings.local.path or paths.workspace_file()
+            create_workspace(workspace, demo_size=None if workspace.exists() else DEFAULT_DEMO_SIZE)
+    except Exception as exc:  # noqa: BLE001 - a one-line message, not a traceback
+        print(f"kanban-tui: cannot open the workspace: {exc}", file=sys.stderr)
+        return 2
+
+    from .app import KanbanApp
+
+    app = KanbanApp(LocalBackend(workspace), poll_interval=settings.poll_interval, pipeline=settings.pipeline)
+    try:
+        app.run()
+    finally:
+        if demo_dir is not None:
+            shutil.rmtree(demo_dir, ignore_errors=True)
+    return app.return_code or 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

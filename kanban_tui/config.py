@@ -1,0 +1,71 @@
+"""Settings: a TOML file, overridden by command-line flags.
+
+The file lives at `paths.config_file()` (or `--config PATH`). Every key is optional.
+A file that is not valid gets one line naming the file, the key and the problem.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+BACKENDS = ("local",)
+
+
+class ConfigError(Exception):
+    """The config could not be used; `str()` is the one line to show."""
+
+
+class LocalSettings(BaseModel):
+    """The `[local]` table: the embedded SQLite workspace."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path | None = None
+    """The workspace file; default: workspace.sqlite3 in the user data dir."""
+
+
+class Settings(BaseModel):
+    """Everything kanban-tui reads from its config file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["local"] = "local"
+    """Which CRM the board shows."""
+    poll_interval: float = Field(default=15.0, gt=0, le=3600)
+    """Seconds between polls for changes made elsewhere."""
+    pipeline: str | None = None
+    """The pipeline to open, by name or id; default: the first."""
+    local: LocalSettings = Field(default_factory=LocalSettings)
+
+
+def _describe(error: dict) -> str:  # type: ignore[type-arg]
+    key = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key"
+    if error["type"] == "literal_error" and error["loc"] == ("backend",):
+        return f"backend: unknown backend {error['input']!r} (choose from: {', '.join(BACKENDS)})"
+    return f"{key}: {error['msg'][0].lower()}{error['msg'][1:]}"
+
+
+def load_settings(path: Path, *, required: bool = False) -> Settings:
+    """Read settings from `path`; a missing file means defaults unless `required`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"config {path}: file not found") from None
+        return Settings()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config {path}: cannot read: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {path}: not valid TOML: {exc}") from None
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"config {path}: {_describe(exc.errors()[0])}") from None

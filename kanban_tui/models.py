@@ -1,0 +1,136 @@
+"""The domain: pipelines, their statuses and the opportunities on them.
+
+Pure pydantic types shared by every layer. No I/O, no Textual. Backends translate
+their CRM's dialect into these; the sync layer and the UI only ever see these.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class StatusKind(StrEnum):
+    """Where a status sits in a deal's life."""
+
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+
+    @property
+    def is_final(self) -> bool:
+        """Won and lost statuses end a deal; the board draws them as final."""
+        return self is not StatusKind.OPEN
+
+
+class Period(StrEnum):
+    """How often an opportunity's value is paid."""
+
+    ONE_TIME = "one_time"
+    MONTHLY = "monthly"
+    ANNUAL = "annual"
+
+    @property
+    def per_year(self) -> int:
+        """Multiplier that turns one payment into a year's worth (one-time counts once)."""
+        return {"one_time": 1, "monthly": 12, "annual": 1}[self.value]
+
+
+class Status(BaseModel):
+    """One opportunity status: a column on the board."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    label: str
+    color: str | None = None
+    """A CSS-style color (`#rrggbb` or a name); None lets the UI pick one."""
+    position: int = 0
+    """Display order; gaps are fine (0, 1, 3, 5)."""
+    kind: StatusKind = StatusKind.OPEN
+    can_move_to: bool = True
+    """False for statuses that exist but must not receive cards (e.g. archived ones)."""
+
+
+class Pipeline(BaseModel):
+    """A named, ordered set of statuses."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    statuses: tuple[Status, ...]
+
+    @field_validator("statuses")
+    @classmethod
+    def _order_by_position(cls, statuses: tuple[Status, ...]) -> tuple[Status, ...]:
+        ids = [s.id for s in statuses]
+        if len(set(ids)) != len(ids):
+            raise ValueError("duplicate status id in pipeline")
+        return tuple(sorted(statuses, key=lambda s: (s.position, s.label)))
+
+    def status(self, status_id: str) -> Status | None:
+        """The status with this id, or None if it is not part of this pipeline."""
+        for status in self.statuses:
+            if status.id == status_id:
+                return status
+        return None
+
+
+class Opportunity(BaseModel):
+    """A sales opportunity: a card on the board."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    """What the card is called: the lead / company name."""
+    status_id: str
+    contact: str | None = None
+    value: int | None = None
+    """Value in minor units of `currency` (cents for USD; yen for JPY)."""
+    currency: str = "USD"
+    period: Period = Period.ONE_TIME
+    confidence: int | None = Field(default=None, ge=0, le=100)
+    owner: str | None = None
+    created: datetime
+    updated: datetime
+    date_won: date | None = None
+    note: str = ""
+    url: str | None = None
+
+    @property
+    def annualized_value(self) -> int:
+        """Value over a year in minor units (one-time values count once)."""
+        return (self.value or 0) * self.period.per_year
+
+
+class Page(BaseModel):
+    """One page of a pipeline's opportunities, with how far the load has come."""
+
+    opportunities: list[Opportunity]
+    loaded: int
+    """Opportunities loaded so far, this page included."""
+    total: int | None = None
+    """Opportunities in the pipeline, when the backend knows."""
+    skipped: list[str] = Field(default_factory=list)
+    """One line per record the backend could not read (and left out)."""
+
+
+class Changes(BaseModel):
+    """What changed in a pipeline since a cursor."""
+
+    upserted: list[Opportunity] = Field(default_factory=list)
+    """Opportunities added or changed, now in one of the pipeline's statuses."""
+    removed: list[str] = Field(default_factory=list)
+    """Ids of opportunities deleted or moved out of the pipeline."""
+    cursor: str | None = None
+    """Pass this to the next `changes_since` call."""
+    skipped: list[str] = Field(default_factory=list)
+    """One line per record the backend could not read (and left out)."""
+
+    @property
+    def empty(self) -> bool:
+        return not self.upserted and not self.removed

@@ -1,0 +1,382 @@
+"""The board: columns of cards, keyboard focus, moves, and the poller.
+
+All I/O runs in workers that only talk to the backend (through `SyncEngine`) and
+post a message with the result; the handlers below apply results to the `Board`
+model and redraw the columns that changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import HorizontalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, ProgressBar, Static
+
+from ..backends.base import Backend
+from ..backends.errors import BackendError
+from ..keys import BOARD_BINDINGS
+from ..models import Changes, Opportunity, Page, Pipeline
+from ..sync import PendingMove, Poller, SyncEngine
+from ..widgets.column import CardList, StatusColumn
+from ..widgets.status_bar import SyncStatus
+from .detail import DetailScreen
+from .picker import StatusPicker
+
+
+def _unexpected(exc: Exception) -> BackendError:
+    """A bug or an answer we did not expect, as one line (the details go to the log)."""
+    return BackendError(f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": "))
+
+
+class BoardScreen(Screen[None]):
+    """One pipeline of one backend, as a kanban board."""
+
+    BINDINGS = BOARD_BINDINGS
+
+    @dataclass
+    class Opened(Message):
+        """The pipeline is known and the engine made; pages follow."""
+
+        engine: SyncEngine
+
+    @dataclass
+    class PageLoaded(Message):
+        page: Page
+
+    @dataclass
+    class LoadFailed(Message):
+        error: BackendError
+
+    @dataclass
+    class ChangesFetched(Message):
+        changes: Changes
+
+    @dataclass
+    class SyncFailed(Message):
+        error: BackendError
+
+    @dataclass
+    class MoveSettled(Message):
+        move: PendingMove
+        result: Opportunity | BackendError
+
+    def __init__(self, backend: Backend, *, poll_interval: float, pipeline: str | None = None) -> None:
+        super().__init__()
+        self.backend = backend
+        self.wanted_pipeline = pipeline
+        self.poller = Poller(poll_interval)
+        self.engine: SyncEngine | None = None
+        self.columns: list[StatusColumn] = []
+        self.active = 0
+        self.first_load = True
+        self.polling = False
+        self.skipped_reported: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"kanban-tui · {self.backend.name}", id="title")
+        yield HorizontalScroll(id="board")
+        yield ProgressBar(id="progress", show_eta=False)
+        yield SyncStatus(id="sync-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load_board()
+        self.set_interval(1.0, self.tick, name="tick")
+        self.update_status()
+
+    # -- workers: I/O only, results come back as messages --------------------------------
+
+    @work(group="load", exclusive=True, exit_on_error=False)
+    async def load_board(self) -> None:
+        try:
+            pipelines = await self.backend.list_pipelines()
+            pipeline = choose_pipeline(pipelines, self.wanted_pipeline, self.backend.name)
+            engine = SyncEngine(self.backend, pipeline)
+            self.post_message(self.Opened(engine))
+            async for page in engine.start():
+                self.post_message(self.PageLoaded(page))
+        except BackendError as exc:
+            self.post_message(self.LoadFailed(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug must not take the board down
+            self.log.error(exc)
+            self.post_message(self.LoadFailed(_unexpected(exc)))
+
+    @work(group="poll", exit_on_error=False)
+    async def poll(self, engine: SyncEngine) -> None:
+        try:
+            self.post_message(self.ChangesFetched(await engine.fetch_changes()))
+        except BackendError as exc:
+            self.post_message(self.SyncFailed(exc))
+        except Exception as exc:  # noqa: BLE001
+            self.log.error(exc)
+            self.post_message(self.SyncFailed(_unexpected(exc)))
+
+    @work(group="moves", exit_on_error=False)
+    async def send_move(self, engine: SyncEngine, move: PendingMove) -> None:
+        try:
+            result: Opportunity | BackendError = await engine.send_move(move)
+        except BackendError as exc:
+            result = exc
+        except Exception as exc:  # noqa: BLE001
+            self.log.error(exc)
+            result = _unexpected(exc)
+        self.post_message(self.MoveSettled(move, result))
+
+    # -- results --------------------------------------------------------------------------
+
+    @on(Opened)
+    def _opened(self, message: Opened) -> None:
+        self.engine = engine = message.engine
+        self.query_one("#title", Static).update(
+            f"kanban-tui · {self.backend.name} · [b]{_escape(engine.pipeline.name)}[/b]"
+        )
+        self.columns = [StatusColumn(engine.board, status) for status in engine.pipeline.statuses]
+        self.query_one("#board", HorizontalScroll).mount_all(self.columns)
+        if self.columns:
+            self.columns[0].set_active(True)
+
+    @on(PageLoaded)
+    def _page_loaded(self, message: PageLoaded) -> None:
+        assert self.engine is not None
+        page = message.page
+        first_page = len(self.engine.board) == 0
+        self.redraw(self.engine.apply_page(page))
+        self.report_skipped(page.skipped)
+        progress = self.query_one("#progress", ProgressBar)
+        progress.update(total=page.total or page.loaded, progress=page.loaded)
+        if first_page:
+            self.focus_first_card()
+        if page.total is None or page.loaded >= page.total:
+            self.first_load = False
+            progress.display = False
+            self.poller.succeeded()
+        self.update_status()
+
+    @on(LoadFailed)
+    def _load_failed(self, message: LoadFailed) -> None:
+        self.first_load = False
+        self.query_one("#progress", ProgressBar).display = False
+        self.notify(str(message.error), title="Could not open the board", severity="error", timeout=15)
+        if self.engine is not None:
+            self.engine.sync_failed(message.error)
+        self.poller.failed()
+        self.update_status(error=str(message.error))
+
+    @on(ChangesFetched)
+    def _changes_fetched(self, message: ChangesFetched) -> None:
+        self.polling = False
+        assert self.engine is not None
+        self.poller.succeeded()
+        self.redraw(self.engine.apply_changes(message.changes))
+        self.report_skipped(message.changes.skipped)
+        self.update_status()
+
+    @on(SyncFailed)
+    def _sync_failed(self, message: SyncFailed) -> None:
+        self.polling = False
+        assert self.engine is not None
+        self.engine.sync_failed(message.error)
+        self.poller.failed(getattr(message.error, "retry_after", None))
+        self.update_status()
+
+    @on(MoveSettled)
+    def _move_settled(self, message: MoveSettled) -> None:
+        assert self.engine is not None
+        keep = self.focused_id()
+        outcome = self.engine.settle_move(message.move, message.result)
+        self.redraw(outcome.changed, keep=keep)
+        if outcome.error is not None:
+            opportunity_name = self._name_of(message.move.opportunity_id)
+            what = "was removed from the board" if outcome.gone else "went back"
+            self.notify(
+                f"{opportunity_name} {what}: {outcome.error}", title="Move not saved", severity="error", timeout=10
+            )
+        self.update_status()
+
+    def _name_of(self, opportunity_id: str) -> str:
+        assert self.engine is not None
+        try:
+            return self.engine.board.opportunity(opportunity_id).name
+        except KeyError:
+            return "The card"
+
+    def report_skipped(self, skipped: list[str]) -> None:
+        new = [line for line in skipped if line not in self.skipped_reported]
+        self.skipped_reported.update(new)
+        if new:
+            more = f" (and {len(new) - 1} more)" if len(new) > 1 else ""
+            self.notify(new[0] + more, title="Some records could not be read", severity="warning", timeout=10)
+
+    # -- drawing --------------------------------------------------------------------------
+
+    def redraw(self, status_ids: set[str], keep: str | None = None) -> None:
+        """Redraw the columns whose content changed, keeping focus on the same card."""
+        keep = keep or self.focused_id()
+        for column in self.columns:
+            if column.status.id in status_ids:
+                column.refresh_header()
+                column.cards.cards_changed(keep if column.cards.active else column.cards.cursor_id)
+
+    def update_status(self, error: str | None = None) -> None:
+        engine = self.engine
+        board = engine.board if engine else None
+        self.query_one(SyncStatus).show(
+            source=f"{engine.pipeline.name} on {self.backend.name}" if engine else self.backend.name,
+            cards=len(board) if board else 0,
+            pending=board.pending_count() if board else 0,
+            last_synced=engine.last_synced if engine else None,
+            error=error or (engine.last_error if engine else None),
+            retry_in=self.poller.seconds_left(),
+            loading=self.first_load,
+        )
+
+    def tick(self) -> None:
+        """Every second: start a poll when one is due, and keep the 'synced … ago' honest."""
+        if self.engine is not None and not self.first_load and not self.polling and self.poller.due():
+            self.polling = True
+            self.poll(self.engine)
+        self.update_status()
+
+    # -- focus ----------------------------------------------------------------------------
+
+    @property
+    def active_column(self) -> StatusColumn | None:
+        return self.columns[self.active] if self.columns else None
+
+    def focused_id(self) -> str | None:
+        column = self.active_column
+        return column.cards.cursor_id if column else None
+
+    def focus_first_card(self) -> None:
+        self.activate(0)
+        if self.columns:
+            self.columns[0].cards.set_cursor(0)
+
+    def activate(self, index: int) -> None:
+        if not self.columns:
+            return
+        index = max(0, min(index, len(self.columns) - 1))
+        if index != self.active:
+            self.columns[self.active].set_active(False)
+        self.active = index
+        column = self.columns[index]
+        column.set_active(True)
+        self.query_one("#board", HorizontalScroll).scroll_to_widget(column, animate=False, immediate=True)
+
+    def focus_card(self, opportunity_id: str) -> None:
+        """Put the focus on a card, wherever it is now."""
+        assert self.engine is not None
+        board = self.engine.board
+        if opportunity_id not in board:
+            return
+        status_id = board.shown_status(opportunity_id)
+        for i, column in enumerate(self.columns):
+            if column.status.id == status_id:
+                self.activate(i)
+                column.cards.set_cursor(board.index_of(opportunity_id) or 0)
+
+    def action_focus_column(self, delta: int) -> None:
+        self.activate(self.active + delta)
+
+    def action_focus_card(self, delta: int) -> None:
+        if column := self.active_column:
+            column.cards.set_cursor(column.cards.cursor + delta)
+
+    def action_focus_page(self, delta: int) -> None:
+        if column := self.active_column:
+            column.cards.set_cursor(column.cards.cursor + delta * column.cards.page_cards)
+
+    def action_focus_end(self, direction: int) -> None:
+        if column := self.active_column:
+            column.cards.set_cursor(0 if direction < 0 else column.cards.count - 1)
+
+    @on(CardList.Clicked)
+    def _card_clicked(self, message: CardList.Clicked) -> None:
+        for i, column in enumerate(self.columns):
+            if column.cards is message.card_list:
+                self.activate(i)
+                column.cards.set_cursor(message.index)
+
+    # -- moves ----------------------------------------------------------------------------
+
+    def action_move_card(self, delta: int) -> None:
+        """Move the focused card to the next / previous status that accepts cards."""
+        opportunity_id = self.focused_id()
+        if self.engine is None or opportunity_id is None:
+            return
+        statuses = self.engine.pipeline.statuses
+        index = self.active + delta
+        while 0 <= index < len(statuses) and not statuses[index].can_move_to:
+            index += delta
+        if 0 <= index < len(statuses):
+            self.move(opportunity_id, statuses[index].id)
+        else:
+            self.notify("No status that way.", timeout=2)
+
+    def move(self, opportunity_id: str, status_id: str) -> None:
+        """Move a card now, send the move in a worker, and keep the focus on the card."""
+        assert self.engine is not None
+        if self.engine.board.shown_status(opportunity_id) == status_id:
+            return
+        move, touched = self.engine.board.begin_move(opportunity_id, status_id)
+        self.redraw(touched, keep=opportunity_id)
+        self.focus_card(opportunity_id)
+        self.send_move(self.engine, move)
+        self.update_status()
+
+    def action_pick_status(self) -> None:
+        opportunity_id = self.focused_id()
+        if self.engine is None or opportunity_id is None:
+            return
+        current = self.engine.board.shown_status(opportunity_id)
+        choices = [s for s in self.engine.pipeline.statuses if s.can_move_to and s.id != current]
+        name = self.engine.board.opportunity(opportunity_id).name
+
+        def picked(status_id: str | None) -> None:
+            if status_id is not None and self.engine is not None and opportunity_id in self.engine.board:
+                self.move(opportunity_id, status_id)
+
+        self.app.push_screen(StatusPicker(name, choices), picked)
+
+    def action_show_details(self) -> None:
+        opportunity_id = self.focused_id()
+        if self.engine is None or opportunity_id is None:
+            return
+        board = self.engine.board
+        self.app.push_screen(
+            DetailScreen(
+                board.opportunity(opportunity_id),
+                board.status(board.shown_status(opportunity_id)),
+                pending=board.is_pending(opportunity_id),
+            )
+        )
+
+    def action_refresh(self) -> None:
+        if self.engine is None:
+            if not self.first_load:
+                self.first_load = True
+                self.load_board()
+            return
+        self.poller.now()
+        self.tick()
+
+
+def choose_pipeline(pipelines: list[Pipeline], wanted: str | None, crm: str) -> Pipeline:
+    """The pipeline named or numbered `wanted` (case-insensitive), else the first."""
+    if not pipelines:
+        raise BackendError("there are no pipelines", crm=crm)
+    if wanted is None:
+        return pipelines[0]
+    for pipeline in pipelines:
+        if wanted in (pipeline.id, pipeline.name) or pipeline.name.lower() == wanted.lower():
+            return pipeline
+    names = ", ".join(p.name for p in pipelines)
+    raise BackendError(f"no pipeline named {wanted!r}", crm=crm, hint=f"choose one of: {names}")
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")

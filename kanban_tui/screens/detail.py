@@ -1,0 +1,55 @@
+"""Everything the board knows about one opportunity."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+from ..models import Opportunity, Status
+from ..money import format_money
+from ..widgets.column import KIND_GLYPH
+
+
+def _e(text: object) -> str:
+    return str(text).replace("[", r"\[")
+
+
+class DetailScreen(ModalScreen[None]):
+    """A card's details; escape, enter or q closes it."""
+
+    BINDINGS = [
+        Binding("escape,enter,q", "dismiss(None)", "Close"),
+    ]
+
+    def __init__(self, opportunity: Opportunity, status: Status, *, pending: bool = False) -> None:
+        super().__init__()
+        self.opportunity = opportunity
+        self.status = status
+        self.pending = pending
+
+    def compose(self) -> ComposeResult:
+        o = self.opportunity
+        status = f"{KIND_GLYPH[self.status.kind]}{self.status.label}"
+        if self.pending:
+            status += " (saving…)"
+        rows = [
+            ("Status", status),
+            ("Value", format_money(o.value, o.currency, o.period)),
+            ("Confidence", "-" if o.confidence is None else f"{o.confidence}%"),
+            ("Owner", o.owner or "unassigned"),
+            ("Contact", o.contact or "-"),
+            ("Created", o.created.strftime("%Y-%m-%d %H:%M")),
+            ("Updated", o.updated.strftime("%Y-%m-%d %H:%M")),
+            ("Won on", o.date_won.isoformat() if o.date_won else "-"),
+            ("Link", o.url or "-"),
+            ("Id", o.id),
+        ]
+        with VerticalScroll(id="detail", classes="dialog"):
+            yield Label(f"[b]{_e(o.name)}[/b]", classes="dialog-title")
+            yield Static("\n".join(f"[dim]{k:<11}[/dim]{_e(v)}" for k, v in rows), id="detail-fields")
+            if o.note:
+                yield Static(f"[dim]Note[/dim]\n{_e(o.note)}", id="detail-note")
+            yield Label("esc close", classes="dialog-hint")

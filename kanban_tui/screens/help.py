@@ -1,0 +1,38 @@
+"""`?`: every key, from the same lists the bindings are made of (kanban_tui/keys.py)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+from ..keys import HELP_SECTIONS
+
+LEGEND = (
+    "[b]Cards[/b] show name · value/period and confidence · owner and time since the last update.\n"
+    "Newest first in each column. [b]▶[/b] marks the focused card; [i]saving…[/i] a move not yet confirmed.\n"
+    "Headers show count and annualized value in the column's main currency (+N cur: other currencies).\n"
+    "[b]✓[/b] won and [b]✗[/b] lost columns are final."
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys, and what the board's marks mean."""
+
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss(None)", "Close")]
+
+    def compose(self) -> ComposeResult:
+        lines: list[str] = []
+        for title, bindings in HELP_SECTIONS:
+            lines.append(f"[b]{title}[/b]")
+            for binding in bindings:
+                keys = (binding.key_display or binding.key).replace("[", r"\[")
+                lines.append(f"  {keys:<10} {binding.description}")
+            lines.append("")
+        with VerticalScroll(id="help", classes="dialog"):
+            yield Label("[b]kanban-tui keys[/b]", classes="dialog-title")
+            yield Static("\n".join(lines).rstrip(), id="help-keys")
+            yield Static(LEGEND, id="help-legend")
+            yield Label("esc close", classes="dialog-hint")

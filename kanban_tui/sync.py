@@ -1,0 +1,339 @@
+"""Keeping the board true: server state, moves in flight, and polling.
+
+Plain Python and asyncio, no Textual: the UI calls in here and renders what `Board`
+says. Three pieces:
+
+- `Board`: what the CRM last told us plus the user's moves not yet confirmed, as
+  ordered columns. Every change reports which columns it touched, so the UI redraws
+  only those.
+- `Poller`: when the next poll is due (the interval, with backoff after failures).
+- `SyncEngine`: the I/O, through a backend: first load, changes since a cursor, and
+  sending moves one at a time in the order they were made.
+
+Ordering within a column: most recently updated first (ties by id). A card that
+has just been moved counts as updated now, so it lands at the top of its new column.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import time
+from bisect import bisect_left, insort
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from .backends.base import Backend
+from .backends.errors import BackendError, NotFoundError, RateLimitedError
+from .models import Changes, Opportunity, Page, Pipeline, Status
+from .money import sum_by_currency
+
+SortKey = tuple[float, str]
+
+
+def _sort_key(when: datetime, opportunity_id: str) -> SortKey:
+    return (-when.timestamp(), opportunity_id)
+
+
+@dataclass(frozen=True)
+class PendingMove:
+    """A move the user made that the CRM has not confirmed yet."""
+
+    seq: int
+    opportunity_id: str
+    from_status: str
+    to_status: str
+    made_at: datetime
+    base_updated: datetime
+    """The card's `updated` as the user saw it when moving it."""
+    lost_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ColumnSummary:
+    """What a column header shows."""
+
+    count: int
+    totals: dict[str, int]
+    """Annualized value per currency, minor units (one-time + 12 x monthly + annual)."""
+    weighted: dict[str, int]
+    """The same, weighted by confidence (expected value)."""
+
+
+@dataclass
+class MoveOutcome:
+    """What happened to a move, for the UI to report."""
+
+    move: PendingMove
+    changed: set[str]
+    """Columns (status ids) whose content changed."""
+    error: BackendError | None = None
+    gone: bool = False
+    """The card no longer exists on the server; it has been removed from the board."""
+
+
+class Board:
+    """Server state plus pending moves, as ordered columns of opportunity ids."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self._statuses = {s.id: s for s in pipeline.statuses}
+        self._server: dict[str, Opportunity] = {}
+        self._pending: dict[str, list[PendingMove]] = {}
+        self._columns: dict[str, list[SortKey]] = {s.id: [] for s in pipeline.statuses}
+        self._placed: dict[str, tuple[str, SortKey]] = {}
+        self._summaries: dict[str, ColumnSummary] = {}
+        self._seq = itertools.count(1)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._placed)
+
+    def __contains__(self, opportunity_id: object) -> bool:
+        return opportunity_id in self._placed
+
+    def status(self, status_id: str) -> Status:
+        return self._statuses[status_id]
+
+    def opportunity(self, opportunity_id: str) -> Opportunity:
+        """The opportunity as the server last reported it."""
+        return self._server[opportunity_id]
+
+    def shown_status(self, opportunity_id: str) -> str:
+        """The column the card is drawn in (its pending target, if it has one)."""
+        return self._placed[opportunity_id][0]
+
+    def pending_moves(self, opportunity_id: str) -> list[PendingMove]:
+        return list(self._pending.get(opportunity_id, ()))
+
+    def pending_count(self) -> int:
+        """Cards with a move not yet confirmed."""
+        return len(self._pending)
+
+    def is_pending(self, opportunity_id: str) -> bool:
+        return bool(self._pending.get(opportunity_id))
+
+    def column_len(self, status_id: str) -> int:
+        return len(self._columns[status_id])
+
+    def column_ids(self, status_id: str, start: int = 0, stop: int | None = None) -> list[str]:
+        """Ids of the cards in a column, in display order, from `start` to `stop`."""
+        return [key[1] for key in self._columns[status_id][start:stop]]
+
+    def index_of(self, opportunity_id: str) -> int | None:
+        """Where the card is in its column, or None if it is not on the board."""
+        placed = self._placed.get(opportunity_id)
+        if placed is None:
+            return None
+        column = self._columns[placed[0]]
+        return bisect_left(column, placed[1])
+
+    def summary(self, status_id: str) -> ColumnSummary:
+        """Count and value totals of a column, cached until the column changes."""
+        summary = self._summaries.get(status_id)
+        if summary is None:
+            opportunities = [self._server[key[1]] for key in self._columns[status_id]]
+            valued = [o for o in opportunities if o.value]
+            summary = ColumnSummary(
+                count=len(opportunities),
+                totals=sum_by_currency((o.currency, o.annualized_value) for o in valued),
+                weighted=sum_by_currency(
+                    (o.currency, o.annualized_value * (o.confidence or 0) // 100) for o in valued
+                ),
+            )
+            self._summaries[status_id] = summary
+        return summary
+
+    # -- placing cards ------------------------------------------------------------------
+
+    def _place(self, opportunity_id: str) -> set[str]:
+        """Put a card where server state + pending moves say; return touched columns."""
+        touched: set[str] = set()
+        old = self._placed.pop(opportunity_id, None)
+        if old is not None:
+            column = self._columns[old[0]]
+            del column[bisect_left(column, old[1])]
+            touched.add(old[0])
+        opportunity = self._server.get(opportunity_id)
+        if opportunity is not None:
+            pending = self._pending.get(opportunity_id)
+            if pending:
+                status_id, key = pending[-1].to_status, _sort_key(pending[-1].made_at, opportunity_id)
+            else:
+                status_id, key = opportunity.status_id, _sort_key(opportunity.updated, opportunity_id)
+            if status_id in self._columns:
+                insort(self._columns[status_id], key)
+                self._placed[opportunity_id] = (status_id, key)
+                touched.add(status_id)
+        for status_id in touched:
+            self._summaries.pop(status_id, None)
+        return touched
+
+    def _accept(self, opportunity: Opportunity) -> bool:
+        """Take a server version unless we already hold a newer one."""
+        known = self._server.get(opportunity.id)
+        if known is not None and known.updated > opportunity.updated:
+            return False
+        self._server[opportunity.id] = opportunity
+        return True
+
+    def add(self, opportunities: Iterable[Opportunity]) -> set[str]:
+        """Add or update opportunities the server reported; return touched columns."""
+        touched: set[str] = set()
+        for opportunity in opportunities:
+            if self._accept(opportunity):
+                touched |= self._place(opportunity.id)
+        return touched
+
+    def remove(self, opportunity_ids: Iterable[str]) -> set[str]:
+        """Drop opportunities the server no longer has in this pipeline."""
+        touched: set[str] = set()
+        for opportunity_id in opportunity_ids:
+            self._server.pop(opportunity_id, None)
+            self._pending.pop(opportunity_id, None)
+            touched |= self._place(opportunity_id)
+        return touched
+
+    def apply(self, changes: Changes) -> set[str]:
+        """Merge a poll's changes. Pending moves stay on top of whatever it says."""
+        return self.add(changes.upserted) | self.remove(changes.removed)
+
+    # -- moves --------------------------------------------------------------------------
+
+    def begin_move(
+        self, opportunity_id: str, to_status: str, *, lost_reason: str | None = None, now: datetime | None = None
+    ) -> tuple[PendingMove, set[str]]:
+        """Show the card in `to_status` at once, and return the move to send."""
+        if to_status not in self._statuses:
+            raise KeyError(f"{to_status} is not a status of {self.pipeline.name}")
+        move = PendingMove(
+            seq=next(self._seq),
+            opportunity_id=opportunity_id,
+            from_status=self.shown_status(opportunity_id),
+            to_status=to_status,
+            made_at=now or datetime.now(UTC),
+            base_updated=self._server[opportunity_id].updated,
+            lost_reason=lost_reason,
+        )
+        self._pending.setdefault(opportunity_id, []).append(move)
+        return move, self._place(opportunity_id)
+
+    def _forget(self, move: PendingMove) -> None:
+        pending = self._pending.get(move.opportunity_id, [])
+        if move in pending:
+            pending.remove(move)
+        if not pending:
+            self._pending.pop(move.opportunity_id, None)
+
+    def confirm_move(self, move: PendingMove, opportunity: Opportunity) -> set[str]:
+        """The CRM accepted the move and answered with the opportunity as it now is."""
+        if move.opportunity_id not in self._server:
+            return set()
+        self._forget(move)
+        self._accept(opportunity)
+        return self._place(move.opportunity_id)
+
+    def fail_move(self, move: PendingMove, *, gone: bool = False) -> set[str]:
+        """The CRM refused the move: show the card where the server has it."""
+        if gone:
+            return self.remove([move.opportunity_id])
+        self._forget(move)
+        return self._place(move.opportunity_id)
+
+
+class Poller:
+    """When the next poll is due: every `interval` seconds, backing off after failures."""
+
+    MAX_BACKOFF = 300.0
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.failures = 0
+        self.wait_until: float | None = None
+        self.next_at = clock() + interval
+
+    def due(self) -> bool:
+        return self.clock() >= self.next_at
+
+    def seconds_left(self) -> float:
+        return max(0.0, self.next_at - self.clock())
+
+    def succeeded(self) -> None:
+        self.failures = 0
+        self.next_at = self.clock() + self.interval
+
+    def failed(self, retry_after: float | None = None) -> None:
+        """Back off exponentially (with jitter), or as long as the server asked."""
+        self.failures += 1
+        backoff = min(self.MAX_BACKOFF, self.interval * 2 ** (self.failures - 1))
+        backoff *= random.uniform(0.8, 1.0) if self.failures > 1 else 1.0
+        self.next_at = self.clock() + max(backoff, retry_after or 0.0)
+
+    def now(self) -> None:
+        """Make the next poll due at once (the user pressed refresh)."""
+        self.next_at = self.clock()
+
+
+@dataclass
+class SyncEngine:
+    """The board's I/O with a backend. Mutates `board` only through the apply_* methods."""
+
+    backend: Backend
+    pipeline: Pipeline
+    board: Board = field(init=False)
+    cursor: str | None = None
+    last_synced: datetime | None = None
+    last_error: str | None = None
+    _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        self.board = Board(self.pipeline)
+
+    async def start(self) -> AsyncIterator[Page]:
+        """Take a cursor, then yield the pipeline's pages (nothing changed meanwhile is missed)."""
+        self.cursor = (await self.backend.changes_since(self.pipeline, None)).cursor
+        async for page in self.backend.load_opportunities(self.pipeline):
+            yield page
+
+    def apply_page(self, page: Page) -> set[str]:
+        touched = self.board.add(page.opportunities)
+        self.synced()
+        return touched
+
+    async def fetch_changes(self) -> Changes:
+        """Ask the backend what changed since the cursor (I/O only; apply it with apply_changes)."""
+        return await self.backend.changes_since(self.pipeline, self.cursor)
+
+    def apply_changes(self, changes: Changes) -> set[str]:
+        self.cursor = changes.cursor or self.cursor
+        self.synced()
+        return self.board.apply(changes)
+
+    def synced(self) -> None:
+        self.last_synced = datetime.now(UTC)
+        self.last_error = None
+
+    def sync_failed(self, error: BackendError) -> None:
+        self.last_error = str(error)
+
+    async def send_move(self, move: PendingMove) -> Opportunity:
+        """Send one move; moves go out one at a time, in the order they were made."""
+        async with self._send_lock:
+            if move.opportunity_id not in self.board:
+                raise NotFoundError("the card was removed before its move was sent", crm=self.backend.name)
+            opportunity = self.board.opportunity(move.opportunity_id)
+            status = self.board.status(move.to_status)
+            return await self.backend.move(opportunity, status, lost_reason=move.lost_reason)
+
+    def settle_move(self, move: PendingMove, result: Opportunity | BackendError) -> MoveOutcome:
+        """Apply a move's result to the board: confirm it, or put the card back."""
+        if isinstance(result, Opportunity):
+            return MoveOutcome(move, self.board.confirm_move(move, result))
+        gone = isinstance(result, NotFoundError)
+        if isinstance(result, RateLimitedError):
+            self.last_error = str(result)
+        return MoveOutcome(move, self.board.fail_move(move, gone=gone), error=result, gone=gone)

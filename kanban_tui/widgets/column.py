@@ -1,0 +1,242 @@
+"""A status column: a header with totals, and a virtual list of cards.
+
+`CardList` never builds a widget per card. It is a `ScrollView` whose virtual height
+is `cards x CARD_HEIGHT` lines; `render_line` draws only the lines on screen, from
+the `Board` model, through an LRU cache of rendered lines keyed by what the line
+shows. A board of 50,000 cards costs what the visible ~30 cards cost.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.cache import LRUCache
+from textual.color import Color
+from textual.containers import Vertical
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Static
+
+from ..models import Opportunity, Status, StatusKind
+from ..money import format_money, format_totals
+from ..sync import Board
+
+CARD_HEIGHT = 4
+"""Lines per card: name, value and confidence, owner and age, a gap."""
+
+KIND_GLYPH = {StatusKind.OPEN: "", StatusKind.WON: "✓ ", StatusKind.LOST: "✗ "}
+
+
+def short_name(person: str | None) -> str:
+    """`Priya Natarajan` -> `Priya N.`"""
+    if not person:
+        return "unassigned"
+    first, _, last = person.partition(" ")
+    return f"{first} {last[0]}." if last else first
+
+
+def age(updated: datetime, now: datetime) -> str:
+    """Time since the last update: `now`, `5m`, `3h`, `12d`."""
+    seconds = max(0, int((now - updated).total_seconds()))
+    if seconds < 60:
+        return "now"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def _fit(left: str, right: str, width: int) -> str:
+    """`left` and `right` on one line of `width` cells, truncating `left` with an ellipsis."""
+    room = width - len(right) - (1 if right else 0)
+    if room <= 0:
+        return right[:width].ljust(width)
+    if len(left) > room:
+        left = left[: max(0, room - 1)] + "…"
+    return left.ljust(room) + (" " + right if right else "")
+
+
+class ColumnHeader(Static):
+    """The status label (with a ✓/✗ glyph for won/lost), card count and value totals."""
+
+    def __init__(self, status: Status, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.status = status
+        if status.kind.is_final:
+            self.add_class("-final")
+        if status.color:
+            color = Color.parse(status.color)
+            if status.kind.is_final:
+                self.styles.background = color
+                self.styles.color = color.get_contrast_text(1.0)
+            else:
+                self.styles.color = color
+
+    def show(self, count: int, totals: dict[str, int]) -> None:
+        label = f"{KIND_GLYPH[self.status.kind]}{self.status.label}"
+        self.update(f"[b]{_escape(label)}[/b]\n{count} · {_escape(format_totals(totals))}")
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")
+
+
+class CardList(ScrollView, can_focus=False):
+    """The cards of one status, drawn line by line from the board model."""
+
+    COMPONENT_CLASSES = {"card", "card--cursor", "card--name", "card--dim", "card--pending"}
+
+    class Clicked(Message):
+        """A card was clicked."""
+
+        def __init__(self, card_list: CardList, index: int) -> None:
+            super().__init__()
+            self.card_list = card_list
+            self.index = index
+
+    def __init__(self, board: Board, status: Status, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.board = board
+        self.status = status
+        self.cursor = 0
+        self.active = False
+        self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(4096)
+        self._bar = Style(color=Color.parse(status.color).rich_color if status.color else None)
+
+    # -- state --------------------------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        return self.board.column_len(self.status.id)
+
+    @property
+    def cursor_id(self) -> str | None:
+        if 0 <= self.cursor < self.count:
+            return self.board.column_ids(self.status.id, self.cursor, self.cursor + 1)[0]
+        return None
+
+    def sync_size(self) -> None:
+        self.virtual_size = Size(self.size.width, self.count * CARD_HEIGHT)
+
+    def cards_changed(self, keep: str | None) -> None:
+        """The column's content changed: keep the cursor on card `keep` and where it was on screen."""
+        before = self.cursor * CARD_HEIGHT - self.scroll_y
+        index = self.board.index_of(keep) if keep else None
+        if index is not None and self.board.shown_status(keep) == self.status.id:  # type: ignore[arg-type]
+            self.cursor = index
+        self.cursor = max(0, min(self.cursor, self.count - 1))
+        self.sync_size()
+        self.scroll_to(y=max(0, self.cursor * CARD_HEIGHT - before), animate=False, immediate=True)
+        self.refresh()
+
+    def set_cursor(self, index: int, *, active: bool | None = None) -> None:
+        self.cursor = max(0, min(index, self.count - 1))
+        if active is not None:
+            self.active = active
+        self.scroll_to_cursor()
+        self.refresh()
+
+    def scroll_to_cursor(self) -> None:
+        top = self.cursor * CARD_HEIGHT
+        height = self.scrollable_content_region.height or self.size.height
+        if top < self.scroll_y:
+            self.scroll_to(y=top, animate=False, immediate=True)
+        elif top + CARD_HEIGHT - 1 > self.scroll_y + height:
+            self.scroll_to(y=top + CARD_HEIGHT - height, animate=False, immediate=True)
+
+    @property
+    def page_cards(self) -> int:
+        return max(1, self.size.height // CARD_HEIGHT)
+
+    # -- rendering ----------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self.sync_size()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._lines.clear()
+
+    def render_line(self, y: int) -> Strip:
+        _, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        index, line = divmod(scroll_y + y, CARD_HEIGHT)
+        if index >= self.count or line == CARD_HEIGHT - 1:
+            return Strip.blank(width, self.rich_style)
+        opportunity_id = self.board.column_ids(self.status.id, index, index + 1)[0]
+        opportunity = self.board.opportunity(opportunity_id)
+        pending = self.board.is_pending(opportunity_id)
+        cursor = self.active and index == self.cursor
+        now = datetime.now(UTC)
+        key = (opportunity_id, opportunity.updated, pending, line, width, cursor, age(opportunity.updated, now))
+        strip = self._lines.get(key)
+        if strip is None:
+            strip = self._render_card_line(opportunity, line, width, cursor=cursor, pending=pending, now=now)
+            self._lines[key] = strip
+        return strip
+
+    def _render_card_line(
+        self, o: Opportunity, line: int, width: int, *, cursor: bool, pending: bool, now: datetime
+    ) -> Strip:
+        names = ["card", "card--cursor"] if cursor else ["card"]
+        base = self.get_component_rich_style(*names)
+        if self.status.kind.is_final and not cursor:
+            base += self.get_component_rich_style("card--dim")
+        gutter = ("▶" if line == 0 else "▌") if cursor else "▌"
+        text_width = max(1, width - 2)
+        if line == 0:
+            text = _fit(o.name, "", text_width)
+            style = base + self.get_component_rich_style("card--name", partial=True)
+        elif line == 1:
+            confidence = "" if o.confidence is None else f"{o.confidence}%"
+            text, style = _fit(format_money(o.value, o.currency, o.period), confidence, text_width), base
+        else:
+            right = "saving…" if pending else age(o.updated, now)
+            text, style = _fit(short_name(o.owner), right, text_width), base
+            if pending:
+                style += self.get_component_rich_style("card--pending", partial=True)
+        return Strip(
+            [Segment(gutter, base + self._bar), Segment(text + " ", style)], width
+        ).adjust_cell_length(width, base)
+
+    # -- mouse --------------------------------------------------------------------------
+
+    def on_click(self, event: events.Click) -> None:
+        index = (self.scroll_y + event.y) // CARD_HEIGHT
+        if 0 <= index < self.count:
+            self.post_message(self.Clicked(self, index))
+
+
+class StatusColumn(Vertical):
+    """One status of the pipeline: header above, cards below."""
+
+    def __init__(self, board: Board, status: Status, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.board = board
+        self.status = status
+        self.header = ColumnHeader(status, classes="column-header")
+        self.cards = CardList(board, status, classes="card-list")
+        if status.kind.is_final:
+            self.add_class("-final")
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield self.header
+        yield self.cards
+
+    def on_mount(self) -> None:
+        self.refresh_header()
+
+    def refresh_header(self) -> None:
+        summary = self.board.summary(self.status.id)
+        self.header.show(summary.count, summary.totals)
+
+    def set_active(self, active: bool) -> None:
+        self.set_class(active, "-active")
+        self.cards.active = active
+        self.cards.refresh()

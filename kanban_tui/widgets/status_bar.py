@@ -1,0 +1,47 @@
+"""The line under the board that says how true it is: synced when, or what failed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from textual.widgets import Static
+
+
+def ago(when: datetime, now: datetime | None = None) -> str:
+    """`just now`, `40s ago`, `3m ago`, `2h ago`."""
+    seconds = int(((now or datetime.now(UTC)) - when).total_seconds())
+    if seconds < 10:
+        return "just now"
+    if seconds < 60:
+        return f"{seconds // 10 * 10}s ago"
+    if seconds < 3600:
+        return f"{seconds // 60}m ago"
+    return f"{seconds // 3600}h ago"
+
+
+class SyncStatus(Static):
+    """Backend, pipeline, card count, and the sync state in words (with a glyph, not only color)."""
+
+    def show(
+        self,
+        *,
+        source: str,
+        cards: int,
+        pending: int,
+        last_synced: datetime | None,
+        error: str | None,
+        retry_in: float | None,
+        loading: bool = False,
+    ) -> None:
+        if loading:
+            state = "… loading"
+        elif error:
+            retry = f" · retrying in {retry_in:.0f}s" if retry_in is not None else ""
+            state = f"[b]! sync failed[/b]: {error.replace('[', chr(92) + '[')}{retry}"
+        elif last_synced is None:
+            state = "… connecting"
+        else:
+            state = f"✓ synced {ago(last_synced)}"
+        saving = f" · {pending} saving" if pending else ""
+        self.set_class(bool(error), "-error")
+        self.update(f"{source} · {cards} deals{saving} · {state}")

@@ -1,0 +1,61 @@
+"""Small helpers shared by the UI tests."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+from textual.app import App
+from textual.pilot import Pilot
+
+from kanban_tui.backends.base import Backend
+from kanban_tui.backends.errors import BackendError
+from kanban_tui.models import Opportunity, Status
+
+
+def screen_text(app: App) -> str:  # type: ignore[type-arg]
+    """What the terminal shows, as plain text lines."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def settle(pilot: Pilot) -> None:  # type: ignore[type-arg]
+    """Let workers finish and their messages be handled."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+class RefusingBackend(Backend):
+    """Wraps a backend; moves fail with `error` while `refuse` is set."""
+
+    def __init__(self, inner: Backend, error: BackendError) -> None:
+        self.inner = inner
+        self.error = error
+        self.refuse = True
+        self.name = inner.name
+        self.moves: list[tuple[str, str]] = []
+
+    async def list_pipelines(self):  # type: ignore[no-untyped-def]
+        return await self.inner.list_pipelines()
+
+    def load_opportunities(self, pipeline):  # type: ignore[no-untyped-def]
+        return self.inner.load_opportunities(pipeline)
+
+    async def changes_since(self, pipeline, cursor):  # type: ignore[no-untyped-def]
+        return await self.inner.changes_since(pipeline, cursor)
+
+    async def move(self, opportunity: Opportunity, status: Status, *, lost_reason: str | None = None) -> Opportunity:
+        self.moves.append((opportunity.id, status.id))
+        if self.refuse:
+            raise self.error
+        return await self.inner.move(opportunity, status, lost_reason=lost_reason)
+
+
+@contextmanager
+def other_process(path: Path) -> Iterator[sqlite3.Connection]:
+    """A separate connection to the workspace, as a teammate's process would write it."""
+    with closing(sqlite3.connect(path)) as conn, conn:
+        yield conn

@@ -318,7 +318,7 @@ class SyncEngine:
         self.last_error = None
 
     def sync_failed(self, error: BackendError) -> None:
-        self.last_error = str(error)
+        self.last_error = error.summary
 
     async def send_move(self, move: PendingMove) -> Opportunity:
         """Send one move; moves go out one at a time, in the order they were made."""
@@ -335,5 +335,5 @@ class SyncEngine:
             return MoveOutcome(move, self.board.confirm_move(move, result))
         gone = isinstance(result, NotFoundError)
         if isinstance(result, RateLimitedError):
-            self.last_error = str(result)
+            self.last_error = result.summary
         return MoveOutcome(move, self.board.fail_move(move, gone=gone), error=result, gone=gone)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -37,6 +38,9 @@ class RefusingBackend(Backend):
         self.refuse = True
         self.name = inner.name
         self.moves: list[tuple[str, str]] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        """Clear it to hold moves in flight until it is set again."""
 
     async def list_pipelines(self):  # type: ignore[no-untyped-def]
         return await self.inner.list_pipelines()
@@ -49,6 +53,7 @@ class RefusingBackend(Backend):
 
     async def move(self, opportunity: Opportunity, status: Status, *, lost_reason: str | None = None) -> Opportunity:
         self.moves.append((opportunity.id, status.id))
+        await self.gate.wait()
         if self.refuse:
             raise self.error
         return await self.inner.move(opportunity, status, lost_reason=lost_reason)

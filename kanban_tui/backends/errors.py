@@ -27,12 +27,16 @@ class BackendError(Exception):
         if hint is not None:
             self.hint = hint
 
-    def __str__(self) -> str:
+    @property
+    def summary(self) -> str:
+        """`Close 401: message`: who said what, without the hint."""
         where = self.crm
         if self.status_code is not None:
             where = f"{where} {self.status_code}".strip()
-        text = f"{where}: {self.message}" if where else self.message
-        return f"{text} - {self.hint}" if self.hint else text
+        return f"{where}: {self.message}" if where else self.message
+
+    def __str__(self) -> str:
+        return f"{self.summary} - {self.hint}" if self.hint else self.summary
 
 
 class AuthError(BackendError):

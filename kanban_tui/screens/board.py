@@ -27,6 +27,10 @@ from .detail import DetailScreen
 from .picker import StatusPicker
 
 
+MIN_COLUMN_WIDTH = 16
+"""Narrowest a column gets (a card line then holds ~14 characters); below that the board scrolls."""
+
+
 def _unexpected(exc: Exception) -> BackendError:
     """A bug or an answer we did not expect, as one line (the details go to the log)."""
     return BackendError(f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": "))
@@ -136,6 +140,7 @@ class BoardScreen(Screen[None]):
         )
         self.columns = [StatusColumn(engine.board, status) for status in engine.pipeline.statuses]
         self.query_one("#board", HorizontalScroll).mount_all(self.columns)
+        self.size_columns()
         if self.columns:
             self.columns[0].set_active(True)
 
@@ -164,7 +169,7 @@ class BoardScreen(Screen[None]):
         if self.engine is not None:
             self.engine.sync_failed(message.error)
         self.poller.failed()
-        self.update_status(error=str(message.error))
+        self.update_status(error=message.error.summary)
 
     @on(ChangesFetched)
     def _changes_fetched(self, message: ChangesFetched) -> None:
@@ -189,6 +194,8 @@ class BoardScreen(Screen[None]):
         keep = self.focused_id()
         outcome = self.engine.settle_move(message.move, message.result)
         self.redraw(outcome.changed, keep=keep)
+        if outcome.error is not None and not outcome.gone and keep == message.move.opportunity_id:
+            self.focus_card(keep)  # the user is still on that card: follow it back
         if outcome.error is not None:
             opportunity_name = self._name_of(message.move.opportunity_id)
             what = "was removed from the board" if outcome.gone else "went back"
@@ -213,6 +220,21 @@ class BoardScreen(Screen[None]):
 
     # -- drawing --------------------------------------------------------------------------
 
+    def on_resize(self) -> None:
+        self.size_columns()
+
+    def size_columns(self) -> None:
+        """Share the width between the columns; below MIN_COLUMN_WIDTH each, the board scrolls sideways."""
+        count = len(self.columns)
+        if not count:
+            return
+        room = self.size.width - (count - 1)  # one cell between columns
+        width, extra = divmod(room, count)
+        if width < MIN_COLUMN_WIDTH:
+            width, extra = MIN_COLUMN_WIDTH, 0
+        for i, column in enumerate(self.columns):
+            column.styles.width = width + (1 if i < extra else 0)
+
     def redraw(self, status_ids: set[str], keep: str | None = None) -> None:
         """Redraw the columns whose content changed, keeping focus on the same card."""
         keep = keep or self.focused_id()
@@ -225,7 +247,6 @@ class BoardScreen(Screen[None]):
         engine = self.engine
         board = engine.board if engine else None
         self.query_one(SyncStatus).show(
-            source=f"{engine.pipeline.name} on {self.backend.name}" if engine else self.backend.name,
             cards=len(board) if board else 0,
             pending=board.pending_count() if board else 0,
             last_synced=engine.last_synced if engine else None,

@@ -11,10 +11,10 @@ from textual.widgets import Label, Static
 from ..keys import HELP_SECTIONS
 
 LEGEND = (
-    "[b]Cards[/b] show name · value/period and confidence · owner and time since the last update.\n"
-    "Newest first in each column. [b]▶[/b] marks the focused card; [i]saving…[/i] a move not yet confirmed.\n"
-    "Headers show count and annualized value in the column's main currency (+N cur: other currencies).\n"
-    "[b]✓[/b] won and [b]✗[/b] lost columns are final."
+    "[b]Cards[/b]: name · value/period, confidence · owner, time since the last update.\n"
+    "Newest first. [b]▶[/b] the focused card · [i]saving…[/i] a move not yet confirmed.\n"
+    "[b]Headers[/b]: count · annualized value in the column's main currency;\n"
+    "+N cur: other currencies, not added in. [b]✓[/b] won and [b]✗[/b] lost are final."
 )
 
 

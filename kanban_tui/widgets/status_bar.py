@@ -20,12 +20,11 @@ def ago(when: datetime, now: datetime | None = None) -> str:
 
 
 class SyncStatus(Static):
-    """Backend, pipeline, card count, and the sync state in words (with a glyph, not only color)."""
+    """Card count, moves being saved, and the sync state in words (with a glyph, not only color)."""
 
     def show(
         self,
         *,
-        source: str,
         cards: int,
         pending: int,
         last_synced: datetime | None,
@@ -36,12 +35,12 @@ class SyncStatus(Static):
         if loading:
             state = "… loading"
         elif error:
-            retry = f" · retrying in {retry_in:.0f}s" if retry_in is not None else ""
-            state = f"[b]! sync failed[/b]: {error.replace('[', chr(92) + '[')}{retry}"
+            retry = f", retrying in {retry_in:.0f}s" if retry_in is not None else ""
+            state = f"[b]! sync failed{retry}[/b]: {error.replace('[', chr(92) + '[')}"
         elif last_synced is None:
             state = "… connecting"
         else:
             state = f"✓ synced {ago(last_synced)}"
         saving = f" · {pending} saving" if pending else ""
         self.set_class(bool(error), "-error")
-        self.update(f"{source} · {cards} deals{saving} · {state}")
+        self.update(f"{cards} deals{saving} · {state}")

@@ -1,0 +1,217 @@
+"""The board driven with the keyboard through Textual's Pilot, on a real local workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kanban_tui.app import KanbanApp
+from kanban_tui.backends.errors import RefusedError, UnavailableError
+from kanban_tui.backends.local import LocalBackend
+from kanban_tui.screens.board import BoardScreen
+from kanban_tui.screens.detail import DetailScreen
+from kanban_tui.screens.help import HelpScreen
+from kanban_tui.screens.picker import StatusPicker
+
+from .helpers import RefusingBackend, other_process, screen_text, settle
+
+SIZE = (120, 36)
+
+
+def board_of(app: KanbanApp) -> BoardScreen:
+    screen = app.screen_stack[1] if len(app.screen_stack) > 1 else app.screen
+    assert isinstance(screen, BoardScreen)
+    return screen
+
+
+def status_in_db(workspace: Path, opportunity_id: str) -> str:
+    with other_process(workspace) as conn:
+        return conn.execute("SELECT status_id FROM opportunities WHERE id = ?", (opportunity_id,)).fetchone()[0]
+
+
+def focus(screen: BoardScreen) -> tuple[str, str | None]:
+    column = screen.active_column
+    assert column is not None
+    return column.status.id, screen.focused_id()
+
+
+async def test_opens_with_columns_in_order_and_focus_on_the_first_card(backend: LocalBackend) -> None:
+    app = KanbanApp(backend, poll_interval=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = board_of(app)
+        assert [c.status.label for c in screen.columns] == ["Lead", "Qualified", "Demo", "Proposal", "Negotiation", "Won", "Lost"]
+        assert focus(screen) == ("st_lead", screen.engine.board.column_ids("st_lead")[0])
+        text = screen_text(app)
+        assert "✓ Won" in text and "✗ Lost" in text and "▶" in text
+        lead = screen.engine.board.summary("st_lead").count
+        assert f"{lead} · $" in text
+        assert "64 deals" in text and "synced just now" in text
+
+
+async def test_arrows_and_hjkl_move_the_focus(backend: LocalBackend) -> None:
+    app = KanbanApp(backend, poll_interval=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = board_of(app)
+        board = screen.engine.board
+        await pilot.press("right")
+        assert focus(screen) == ("st_qualified", board.column_ids("st_qualified")[0])
+        await pilot.press("j", "down")
+        assert focus(screen) == ("st_qualified", board.column_ids("st_qualified")[2])
+        await pilot.press("k")
+        assert focus(screen)[1] == board.column_ids("st_qualified")[1]
+        await pilot.press("l", "h", "left", "left")
+        assert focus(screen)[0] == "st_lead", "the first column is as far left as it goes"
+        await pilot.press("G")
+        assert focus(screen)[1] == board.column_ids("st_lead")[-1]
+        await pilot.press("g")
+        assert focus(screen)[1] == board.column_ids("st_lead")[0]
+
+
+async def test_moving_a_card_right_and_left_saves_it_and_focus_follows(backend: LocalBackend, workspace: Path) -> None:
+    app = KanbanApp(backend, poll_interval=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = board_of(app)
+        _, card = focus(screen)
+        await pilot.press("shift+right")
+        assert focus(screen) == ("st_qualified", card), "the card moved at once and focus followed it"
+        await pilot.press("greater_than_sign")
+        assert focus(screen) == ("st_demo", card)
+        await settle(pilot)
+        assert status_in_db(workspace, card) == "st_demo"
+        assert not screen.engine.board.is_pending(card)
+        await pilot.press("shift+left")
+        await settle(pilot)
+        assert focus(screen) == ("st_qualified", card) and status_in_db(workspace, card) == "st_qualified"
+        await pilot.press("less_than_sign")
+        await settle(pilot)
+        assert status_in_db(workspace, card) == "st_lead"
+        await pilot.press("less_than_sign")
+        await settle(pilot)
+        assert focus(screen) == ("st_lead", card), "nothing left of the first status"
+
+
+async def test_the_picker_moves_a_card_anywhere(backend: LocalBackend, workspace: Path) -> None:
+    app = KanbanApp(backend, poll_interval=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = board_of(app)
+        _, card = focus(screen)
+        await pilot.press("m")
+        assert isinstance(app.screen, StatusPicker)
+        assert "Lead" not in [o.prompt for o in app.screen.query_one("#picker-options")._options], "not its own status"
+        await pilot.press("w", "o")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert focus(screen) == ("st_won", card)
+        assert status_in_db(workspace, card) == "st_won"
+        await pilot.press("m", "escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, StatusPicker) and status_in_db(workspace, card) == "st_won"
+
+
+async def test_a_refused_move_goes_back_with_a_message(backend: LocalBackend, workspace: Path) -> None:
+    refusing = RefusingBackend(backend, RefusedError("status_id: not allowed here", crm="Local workspace", status_code=400))
+    app = KanbanApp(refusing, poll_interval=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = board_of(app)
+        _, card = focus(screen)
+        name = screen.engine.board.opportunity(card).name
+        refusing.gate.clear()
+        await pilot.press("shift+right")
+        await pilot.pause()
+        assert focus(screen) == ("st_qualified", card)
+        assert "saving…" in screen_text(app) and "1 saving" in screen_text(app)
+        refusing.gate.set()
+        await settle(pilot)
+        assert refusing.moves == [(card, "st_qualified")]
+        assert screen.engine.board.shown_status(card) == "st_lead"
+        assert focus(screen) == ("st_lead", card), "focus followed the card back"
+        assert status_in_db(workspace, card) == "st_lead"
+        messages = [n.message for n in app._notifications]
+        assert any(name in m and "went back" in m and "400" in m and "not allowed here" in m for m in messages), messages
+
+
+async def test_a_change_made_elsewhere_appears_after_a_poll_without_stealing_focus(
+    backend: LocalBackend, workspace: Path
+) -> None:
+    app = KanbanApp(backend, poll_interval=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = board_of(app)
+        await pilot.press("right", "down")
+        before = focus(screen)
+        lead = screen.engine.board.column_ids("st_lead")
+        with other_process(workspace) as conn:
+            conn.execute("UPDATE opportunities SET status_id = 'st_won', updated = '2030-01-01T00:00:00+00:00' WHERE id = ?", (lead[3],))
+            conn.execute("DELETE FROM opportunities WHERE id = ?", (lead[4],))
+        await pilot.press("r")
+        await settle(pilot)
+        board = screen.engine.board
+        assert board.shown_status(lead[3]) == "st_won" and board.column_ids("st_won")[0] == lead[3]
+        assert lead[4] not in board
+        assert focus(screen) == before, "the poll did not move the focus"
+        assert "62 deals" not in screen_text(app) and "63 deals" in screen_text(app)
+
+
+async def test_a_failing_sync_is_said_plainly(backend: LocalBackend) -> None:
+    class Flaky(RefusingBackend):
+        async def changes_since(self, pipeline, cursor):  # type: ignore[no-untyped-def]
+            if cursor is not None and self.refuse:
+                raise UnavailableError("connection refused", crm="Local workspace")
+            return await super().changes_since(pipeline, cursor)
+
+    flaky = Flaky(backend, RefusedError("unused"))
+    app = KanbanApp(flaky, poll_interval=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "sync failed" in text and "connection refused" in text and "retrying in" in text, text.splitlines()[-2]
+        flaky.refuse = False
+        await pilot.press("r")
+        await settle(pilot)
+        assert "synced just now" in screen_text(app)
+
+
+async def test_details_and_help(backend: LocalBackend) -> None:
+    app = KanbanApp(backend, poll_interval=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = board_of(app)
+        card = screen.engine.board.opportunity(screen.focused_id())
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        text = screen_text(app)
+        assert card.name in text and card.owner in text and card.id in text
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        for words in ("Move to…", "Previous column", "Refresh", "Quit", "⇧→/>"):
+            assert words in text
+        await pilot.press("escape")
+        assert app.screen is screen
+
+
+async def test_paging_keeps_the_focused_card_visible(tmp_path: Path) -> None:
+    from kanban_tui.backends.local import create_workspace
+
+    path = tmp_path / "big.sqlite3"
+    create_workspace(path, demo_size=2000)
+    app = KanbanApp(LocalBackend(path), poll_interval=3600)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = board_of(app)
+        cards = screen.active_column.cards
+        await pilot.press("pagedown", "pagedown", "j")
+        assert cards.cursor == 2 * cards.page_cards + 1
+        assert cards.scroll_y <= cards.cursor * 4 < cards.scroll_y + cards.size.height
+        name = screen.engine.board.opportunity(screen.focused_id()).name
+        assert name[:8] in screen_text(app)
+        await pilot.press("G")
+        assert cards.cursor == cards.count - 1
+        assert screen.engine.board.opportunity(screen.focused_id()).name[:8] in screen_text(app)

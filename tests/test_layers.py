@@ -1,0 +1,56 @@
+"""Imports point one way: UI -> sync -> backends -> models. Headless layers never load Textual."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).parent.parent / "kanban_tui"
+HEADLESS = ["kanban_tui.models", "kanban_tui.money", "kanban_tui.sync", "kanban_tui.config", "kanban_tui.backends.local"]
+# each layer and what it may not import
+FORBIDDEN = {
+    "models.py": ("textual", "kanban_tui.backends", "kanban_tui.sync", "kanban_tui.screens", "kanban_tui.widgets", "httpx", "sqlite3"),
+    "money.py": ("textual", "kanban_tui.backends", "kanban_tui.sync", "kanban_tui.screens", "kanban_tui.widgets"),
+    "backends": ("textual", "kanban_tui.sync", "kanban_tui.screens", "kanban_tui.widgets", "kanban_tui.app"),
+    "sync.py": ("textual", "kanban_tui.screens", "kanban_tui.widgets", "kanban_tui.app"),
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Absolute names of everything a module imports (relative imports resolved)."""
+    package = "kanban_tui" + "".join("." + p for p in path.relative_to(PACKAGE).parent.parts)
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            names.add(module)
+    return names
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layer_imports_point_one_way(layer: str) -> None:
+    target = PACKAGE / layer
+    files = sorted(target.rglob("*.py")) if target.is_dir() else [target]
+    assert files
+    for file in files:
+        for name in imported_modules(file):
+            for banned in FORBIDDEN[layer]:
+                assert not (name == banned or name.startswith(banned + ".")), f"{file.name} imports {name}"
+
+
+def test_headless_layers_do_not_load_textual() -> None:
+    code = "import sys; " + "; ".join(f"import {m}" for m in HEADLESS) + "; print('textual' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

@@ -33,7 +33,23 @@ class KanbanApp(App[None]):
         self.pipeline = pipeline
 
     def on_mount(self) -> None:
-        self.push_screen(BoardScreen(self.backend, poll_interval=self.poll_interval, pipeline=self.pipeline))
+        self.board = BoardScreen(self.backend, poll_interval=self.poll_interval, pipeline=self.pipeline)
+        self.push_screen(self.board)
+        self._quit_armed = False
+
+    async def action_quit(self) -> None:
+        """Quit; if moves are still being saved, say so and quit on a second q."""
+        engine = self.board.engine
+        pending = engine.board.pending_count() if engine else 0
+        if pending and not self._quit_armed:
+            self._quit_armed = True
+            self.notify(
+                f"{pending} move{'s' if pending > 1 else ''} still saving - press q again to quit anyway",
+                severity="warning",
+                timeout=5,
+            )
+            return
+        self.exit()
 
     async def on_unmount(self) -> None:
         await self.backend.aclose()

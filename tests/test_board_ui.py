@@ -215,3 +215,18 @@ async def test_paging_keeps_the_focused_card_visible(tmp_path: Path) -> None:
         await pilot.press("G")
         assert cards.cursor == cards.count - 1
         assert screen.engine.board.opportunity(screen.focused_id()).name[:8] in screen_text(app)
+
+
+async def test_quitting_with_a_move_still_saving_asks_for_a_second_q(backend: LocalBackend) -> None:
+    slow = RefusingBackend(backend, RefusedError("unused"))
+    slow.refuse = False
+    slow.gate.clear()
+    app = KanbanApp(slow, poll_interval=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("shift+right", "q")
+        assert app.is_running
+        assert any("1 move still saving" in n.message for n in app._notifications)
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running

@@ -7,6 +7,7 @@ from pathlib import Path
 from textual.app import App
 
 from .backends.base import Backend
+from .config import Settings
 from .keys import APP_BINDINGS
 from .screens.board import BoardScreen
 from .screens.help import HelpScreen
@@ -18,6 +19,9 @@ def styles_dir() -> Path:
     return packaged if packaged.is_dir() else Path(__file__).parent.parent / "styles"
 
 
+DEFAULT_POLL_INTERVAL = 15.0
+
+
 class KanbanApp(App[None]):
     """A kanban board of CRM opportunities."""
 
@@ -26,14 +30,28 @@ class KanbanApp(App[None]):
     BINDINGS = APP_BINDINGS
     ENABLE_COMMAND_PALETTE = False
 
-    def __init__(self, backend: Backend, *, poll_interval: float = 15.0, pipeline: str | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        settings: Settings | None = None,
+        poll_interval: float | None = None,
+        pipeline: str | None = None,
+    ) -> None:
         super().__init__()
         self.backend = backend
-        self.poll_interval = poll_interval
-        self.pipeline = pipeline
+        self.settings = settings = settings or Settings()
+        self.poll_interval = poll_interval or settings.poll_interval or backend.poll_interval or DEFAULT_POLL_INTERVAL
+        self.pipeline = pipeline or settings.pipeline
 
     def on_mount(self) -> None:
-        self.board = BoardScreen(self.backend, poll_interval=self.poll_interval, pipeline=self.pipeline)
+        self.board = BoardScreen(
+            self.backend,
+            poll_interval=self.poll_interval,
+            pipeline=self.pipeline,
+            colors=self.settings.colors,
+            confirm_final_moves=self.settings.confirm_final_moves,
+        )
         self.push_screen(self.board)
         self._quit_armed = False
 

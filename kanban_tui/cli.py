@@ -7,6 +7,7 @@ opened) end with one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__, paths
+from .backends.base import Backend
 from .config import BACKENDS, ConfigError, Settings, load_settings
 
 DEFAULT_DEMO_SIZE = 64
@@ -53,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--poll-interval", metavar="SECONDS", type=_seconds, help="seconds between polls for changes (default 15)"
     )
     parser.add_argument(
+        "--base-url", metavar="URL", help="the CRM's API address (default: its public API; http only to localhost)"
+    )
+    parser.add_argument(
         "--workspace", metavar="PATH", type=Path, help="the local workspace file (default: in the user data dir)"
     )
     parser.add_argument(
@@ -82,7 +87,31 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
     }
     if args.workspace is not None:
         overrides["local"] = settings.local.model_copy(update={"path": args.workspace})
+    if args.base_url is not None:
+        backend = overrides.get("backend", settings.backend)
+        if backend == "local":
+            raise ConfigError("--base-url: the local workspace has no URL (choose a CRM with --backend)")
+        table = getattr(settings, backend)
+        overrides[backend] = table.model_copy(update={"base_url": args.base_url})
     return settings.model_copy(update=overrides)
+
+
+def open_crm(settings: Settings) -> Backend:
+    """The configured CRM's backend; a missing key or bad URL is a one-line ConfigError."""
+    from .backends import close
+    from .backends.errors import BackendError
+
+    if settings.backend == "close":
+        key = os.environ.get(close.API_KEY_ENV) or (
+            settings.close.api_key.get_secret_value() if settings.close.api_key else ""
+        )
+        if not key:
+            raise ConfigError(f"no Close API key: set {close.API_KEY_ENV} (or api_key in the [close] table of the config)")
+        try:
+            return close.CloseBackend(key, base_url=settings.close.base_url)
+        except BackendError as exc:
+            raise ConfigError(str(exc)) from None
+    raise ConfigError(f"backend: unknown backend {settings.backend!r}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,6 +121,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"kanban-tui: {exc}", file=sys.stderr)
         return 2
+
+    if settings.backend != "local" and not (args.demo or args.demo_size is not None):
+        try:
+            backend = open_crm(settings)
+        except ConfigError as exc:
+            print(f"kanban-tui: {exc}", file=sys.stderr)
+            return 2
+        return run(backend, settings)
 
     from .backends.local import LocalBackend, create_workspace
 
@@ -110,14 +147,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kanban-tui: cannot open the workspace: {exc}", file=sys.stderr)
         return 2
 
-    from .app import KanbanApp
-
-    app = KanbanApp(LocalBackend(workspace), poll_interval=settings.poll_interval, pipeline=settings.pipeline)
     try:
-        app.run()
+        return run(LocalBackend(workspace), settings)
     finally:
         if demo_dir is not None:
             shutil.rmtree(demo_dir, ignore_errors=True)
+
+
+def run(backend: Backend, settings: Settings) -> int:
+    from .app import KanbanApp
+
+    app = KanbanApp(backend, settings=settings)
+    app.run()
     return app.return_code or 0
 
 

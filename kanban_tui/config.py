@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
 
-BACKENDS = ("local",)
+BACKENDS = ("local", "close")
 
 
 class ConfigError(Exception):
@@ -28,18 +28,36 @@ class LocalSettings(BaseModel):
     """The workspace file; default: workspace.sqlite3 in the user data dir."""
 
 
+class CloseSettings(BaseModel):
+    """The `[close]` table. The API key is better kept in $CLOSE_API_KEY than here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: SecretStr | None = None
+    """Used when $CLOSE_API_KEY is not set. Never shown or logged."""
+    base_url: str = "https://api.close.com/api/v1/"
+
+
+HEX_OR_NAME = r"^(#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3}|[a-z_]+)$"
+
+
 class Settings(BaseModel):
     """Everything kanban-tui reads from its config file."""
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["local"] = "local"
+    backend: Literal["local", "close"] = "local"
     """Which CRM the board shows."""
-    poll_interval: float = Field(default=15.0, gt=0, le=3600)
-    """Seconds between polls for changes made elsewhere."""
+    poll_interval: float | None = Field(default=None, gt=0, le=3600)
+    """Seconds between polls for changes made elsewhere; default 15 (a backend may ask for more)."""
     pipeline: str | None = None
     """The pipeline to open, by name or id; default: the first."""
+    confirm_final_moves: bool = True
+    """Ask before moving a card into a won or lost status."""
+    colors: dict[str, Annotated[str, StringConstraints(pattern=HEX_OR_NAME)]] = Field(default_factory=dict)
+    """Column colors by status label (`"Demo" = "#5fafd7"`), over the CRM's or the default palette."""
     local: LocalSettings = Field(default_factory=LocalSettings)
+    close: CloseSettings = Field(default_factory=CloseSettings)
 
 
 def _describe(error: dict) -> str:  # type: ignore[type-arg]
@@ -48,6 +66,8 @@ def _describe(error: dict) -> str:  # type: ignore[type-arg]
         return f"{key}: unknown key"
     if error["type"] == "literal_error" and error["loc"] == ("backend",):
         return f"backend: unknown backend {error['input']!r} (choose from: {', '.join(BACKENDS)})"
+    if error["type"] == "string_pattern_mismatch" and error["loc"][:1] == ("colors",):
+        return f"{key}: {error['input']!r} is not a color (use #rrggbb or a name like 'green')"
     return f"{key}: {error['msg'][0].lower()}{error['msg'][1:]}"
 
 

@@ -30,6 +30,7 @@ BOARD_BINDINGS: list[Binding] = [
     Binding("m", "pick_status", "Move to…", key_display="m"),
     Binding("enter", "show_details", "Details", key_display="⏎"),
     Binding("r", "refresh", "Refresh", key_display="r"),
+    Binding("p", "switch_pipeline", "Switch pipeline", show=False, key_display="p"),
 ]
 
 HELP_SECTIONS: list[tuple[str, list[Binding]]] = [

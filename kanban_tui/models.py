@@ -71,6 +71,17 @@ class Pipeline(BaseModel):
             raise ValueError("duplicate status id in pipeline")
         return tuple(sorted(statuses, key=lambda s: (s.position, s.label)))
 
+    def recolored(self, colors: dict[str, str]) -> Pipeline:
+        """This pipeline with the colors the user configured per status label (case-insensitive)."""
+        if not colors:
+            return self
+        wanted = {label.casefold(): color for label, color in colors.items()}
+        statuses = tuple(
+            s.model_copy(update={"color": wanted[s.label.casefold()]}) if s.label.casefold() in wanted else s
+            for s in self.statuses
+        )
+        return self.model_copy(update={"statuses": statuses})
+
     def status(self, status_id: str) -> Status | None:
         """The status with this id, or None if it is not part of this pipeline."""
         for status in self.statuses:
@@ -100,6 +111,8 @@ class Opportunity(BaseModel):
     date_won: date | None = None
     note: str = ""
     url: str | None = None
+    stalled: bool = False
+    """The CRM flags the deal as stalled (no activity for a while)."""
 
     @property
     def annualized_value(self) -> int:

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 
 from .backends.base import Backend
 from .backends.errors import BackendError, NotFoundError, RateLimitedError
-from .models import Changes, Opportunity, Page, Pipeline, Status
+from .models import Changes, Opportunity, Page, Period, Pipeline, Status
 from .money import sum_by_currency
 
 SortKey = tuple[float, str]
@@ -60,6 +60,8 @@ class ColumnSummary:
     """Annualized value per currency, minor units (one-time + 12 x monthly + annual)."""
     weighted: dict[str, int]
     """The same, weighted by confidence (expected value)."""
+    annualized: bool = False
+    """Some values recur (monthly / annual): the totals are a year's worth."""
 
 
 @dataclass
@@ -143,6 +145,7 @@ class Board:
                 weighted=sum_by_currency(
                     (o.currency, o.annualized_value * (o.confidence or 0) // 100) for o in valued
                 ),
+                annualized=any(o.period is not Period.ONE_TIME for o in valued),
             )
             self._summaries[status_id] = summary
         return summary

@@ -10,6 +10,7 @@ from kanban_tui.backends.local import LocalBackend
 from kanban_tui.screens.board import BoardScreen
 from kanban_tui.screens.detail import DetailScreen
 from kanban_tui.screens.help import HelpScreen
+from kanban_tui.screens.confirm import ConfirmMove
 from kanban_tui.screens.picker import StatusPicker
 
 from .helpers import RefusingBackend, other_process, screen_text, settle
@@ -103,6 +104,14 @@ async def test_the_picker_moves_a_card_anywhere(backend: LocalBackend, workspace
         assert "Lead" not in [o.prompt for o in app.screen.query_one("#picker-options")._options], "not its own status"
         await pilot.press("w", "o")
         await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmMove), "moving into won asks first"
+        await pilot.press("n")
+        await settle(pilot)
+        assert focus(screen) == ("st_lead", card) and status_in_db(workspace, card) == "st_lead"
+        await pilot.press("m", "w", "o", "enter")
+        await settle(pilot)
+        await pilot.press("y")
         await settle(pilot)
         assert focus(screen) == ("st_won", card)
         assert status_in_db(workspace, card) == "st_won"

@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).parent.parent / "kanban_tui"
-HEADLESS = ["kanban_tui.models", "kanban_tui.money", "kanban_tui.sync", "kanban_tui.config", "kanban_tui.backends.local"]
+HEADLESS = ["kanban_tui.models", "kanban_tui.money", "kanban_tui.sync", "kanban_tui.config",
+            "kanban_tui.backends.local", "kanban_tui.backends.close", "kanban_tui.backends.http"]
 # each layer and what it may not import
 FORBIDDEN = {
     "models.py": ("textual", "kanban_tui.backends", "kanban_tui.sync", "kanban_tui.screens", "kanban_tui.widgets", "httpx", "sqlite3"),
     "money.py": ("textual", "kanban_tui.backends", "kanban_tui.sync", "kanban_tui.screens", "kanban_tui.widgets"),
-    "backends": ("textual", "kanban_tui.sync", "kanban_tui.screens", "kanban_tui.widgets", "kanban_tui.app"),
+    "backends": ("textual", "kanban_tui.sync", "kanban_tui.screens", "kanban_tui.widgets", "kanban_tui.app",
+                 "kanban_tui.config", "kanban_tui.cli"),
     "sync.py": ("textual", "kanban_tui.screens", "kanban_tui.widgets", "kanban_tui.app"),
 }
 

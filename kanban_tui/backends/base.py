@@ -50,5 +50,9 @@ class Backend(ABC):
         Raises a `BackendError` subclass when the CRM refuses or cannot be reached.
         """
 
+    def rate_wait_left(self) -> float:
+        """Seconds the backend is holding requests back for the CRM's rate limit (0: not waiting)."""
+        return 0.0
+
     async def aclose(self) -> None:
         """Release connections and files. Safe to call twice."""

@@ -21,10 +21,11 @@ from ..backends.errors import BackendError
 from ..keys import BOARD_BINDINGS
 from ..models import Changes, Opportunity, Page, Pipeline
 from ..sync import PendingMove, Poller, SyncEngine
-from ..widgets.column import CardList, StatusColumn
+from ..widgets.column import KIND_GLYPH, CardList, StatusColumn
 from ..widgets.status_bar import SyncStatus
 from .detail import DetailScreen
-from .picker import StatusPicker
+from .confirm import ConfirmMove
+from .picker import PipelinePicker, StatusPicker
 
 
 MIN_COLUMN_WIDTH = 16
@@ -42,6 +43,13 @@ class BoardScreen(Screen[None]):
     BINDINGS = BOARD_BINDINGS
 
     @dataclass
+    class PipelinesListed(Message):
+        """Several pipelines and none chosen yet (or `p` pressed): ask which."""
+
+        pipelines: list[Pipeline]
+        switching: bool
+
+    @dataclass
     class Opened(Message):
         """The pipeline is known and the engine made; pages follow."""
 
@@ -49,7 +57,14 @@ class BoardScreen(Screen[None]):
 
     @dataclass
     class PageLoaded(Message):
+        engine: SyncEngine
         page: Page
+
+    @dataclass
+    class Loaded(Message):
+        """Every page of the first load has arrived."""
+
+        engine: SyncEngine
 
     @dataclass
     class LoadFailed(Message):
@@ -57,21 +72,34 @@ class BoardScreen(Screen[None]):
 
     @dataclass
     class ChangesFetched(Message):
+        engine: SyncEngine
         changes: Changes
 
     @dataclass
     class SyncFailed(Message):
+        engine: SyncEngine
         error: BackendError
 
     @dataclass
     class MoveSettled(Message):
+        engine: SyncEngine
         move: PendingMove
         result: Opportunity | BackendError
 
-    def __init__(self, backend: Backend, *, poll_interval: float, pipeline: str | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        poll_interval: float,
+        pipeline: str | None = None,
+        colors: dict[str, str] | None = None,
+        confirm_final_moves: bool = True,
+    ) -> None:
         super().__init__()
         self.backend = backend
         self.wanted_pipeline = pipeline
+        self.status_colors = colors or {}
+        self.confirm_final_moves = confirm_final_moves
         self.poller = Poller(poll_interval)
         self.engine: SyncEngine | None = None
         self.columns: list[StatusColumn] = []
@@ -95,29 +123,42 @@ class BoardScreen(Screen[None]):
     # -- workers: I/O only, results come back as messages --------------------------------
 
     @work(group="load", exclusive=True, exit_on_error=False)
-    async def load_board(self) -> None:
+    async def load_board(self, pipeline: Pipeline | None = None) -> None:
+        """Open `pipeline`, or the one asked for, or the only one; with several, ask."""
         try:
-            pipelines = await self.backend.list_pipelines()
-            pipeline = choose_pipeline(pipelines, self.wanted_pipeline, self.backend.name)
-            engine = SyncEngine(self.backend, pipeline)
+            if pipeline is None:
+                pipelines = await self.backend.list_pipelines()
+                if self.wanted_pipeline is None and len(pipelines) > 1:
+                    self.post_message(self.PipelinesListed(pipelines, switching=False))
+                    return
+                pipeline = choose_pipeline(pipelines, self.wanted_pipeline, self.backend.name)
+            engine = SyncEngine(self.backend, pipeline.recolored(self.status_colors))
             self.post_message(self.Opened(engine))
             async for page in engine.start():
-                self.post_message(self.PageLoaded(page))
+                self.post_message(self.PageLoaded(engine, page))
+            self.post_message(self.Loaded(engine))
         except BackendError as exc:
             self.post_message(self.LoadFailed(exc))
         except Exception as exc:  # noqa: BLE001 - a bug must not take the board down
             self.log.error(exc)
             self.post_message(self.LoadFailed(_unexpected(exc)))
 
+    @work(group="pipelines", exclusive=True, exit_on_error=False)
+    async def list_pipelines(self) -> None:
+        try:
+            self.post_message(self.PipelinesListed(await self.backend.list_pipelines(), switching=True))
+        except BackendError as exc:
+            self.notify(str(exc), title="Could not list pipelines", severity="error", timeout=10)
+
     @work(group="poll", exit_on_error=False)
     async def poll(self, engine: SyncEngine) -> None:
         try:
-            self.post_message(self.ChangesFetched(await engine.fetch_changes()))
+            self.post_message(self.ChangesFetched(engine, await engine.fetch_changes()))
         except BackendError as exc:
-            self.post_message(self.SyncFailed(exc))
+            self.post_message(self.SyncFailed(engine, exc))
         except Exception as exc:  # noqa: BLE001
             self.log.error(exc)
-            self.post_message(self.SyncFailed(_unexpected(exc)))
+            self.post_message(self.SyncFailed(engine, _unexpected(exc)))
 
     @work(group="moves", exit_on_error=False)
     async def send_move(self, engine: SyncEngine, move: PendingMove) -> None:
@@ -128,13 +169,44 @@ class BoardScreen(Screen[None]):
         except Exception as exc:  # noqa: BLE001
             self.log.error(exc)
             result = _unexpected(exc)
-        self.post_message(self.MoveSettled(move, result))
+        self.post_message(self.MoveSettled(engine, move, result))
 
     # -- results --------------------------------------------------------------------------
+
+    @on(PipelinesListed)
+    def _pipelines_listed(self, message: PipelinesListed) -> None:
+        current = self.engine.pipeline.id if self.engine else None
+        pipelines = message.pipelines
+        if not pipelines:
+            self.post_message(self.LoadFailed(BackendError("there are no pipelines", crm=self.backend.name)))
+            return
+
+        def chosen(pipeline_id: str | None) -> None:
+            if pipeline_id is None:
+                if current is not None:
+                    return
+                pipeline_id = pipelines[0].id
+            if pipeline_id != current:
+                self.open_pipeline(next(p for p in pipelines if p.id == pipeline_id))
+
+        self.app.push_screen(PipelinePicker(self.backend.name, pipelines, current), chosen)
+
+    def open_pipeline(self, pipeline: Pipeline) -> None:
+        """Leave the board shown now (if any) and load `pipeline`."""
+        self.engine = None
+        self.first_load = True
+        self.polling = False
+        self.wanted_pipeline = pipeline.id
+        self.load_board(pipeline)
+        self.update_status()
 
     @on(Opened)
     def _opened(self, message: Opened) -> None:
         self.engine = engine = message.engine
+        if self.columns:
+            for column in self.columns:
+                column.remove()
+            self.active = 0
         self.query_one("#title", Static).update(
             f"kanban-tui · {self.backend.name} · [b]{_escape(engine.pipeline.name)}[/b]"
         )
@@ -146,19 +218,27 @@ class BoardScreen(Screen[None]):
 
     @on(PageLoaded)
     def _page_loaded(self, message: PageLoaded) -> None:
-        assert self.engine is not None
+        if message.engine is not self.engine:
+            return
         page = message.page
         first_page = len(self.engine.board) == 0
         self.redraw(self.engine.apply_page(page))
         self.report_skipped(page.skipped)
         progress = self.query_one("#progress", ProgressBar)
-        progress.update(total=page.total or page.loaded, progress=page.loaded)
-        if first_page:
+        progress.update(total=page.total, progress=page.loaded)
+        if first_page and page.opportunities:
             self.focus_first_card()
-        if page.total is None or page.loaded >= page.total:
-            self.first_load = False
-            progress.display = False
-            self.poller.succeeded()
+        self.update_status()
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        if message.engine is not self.engine:
+            return
+        self.first_load = False
+        self.query_one("#progress", ProgressBar).display = False
+        if self.focused_id() is None:
+            self.focus_first_card()
+        self.poller.succeeded()
         self.update_status()
 
     @on(LoadFailed)
@@ -173,6 +253,8 @@ class BoardScreen(Screen[None]):
 
     @on(ChangesFetched)
     def _changes_fetched(self, message: ChangesFetched) -> None:
+        if message.engine is not self.engine:
+            return
         self.polling = False
         assert self.engine is not None
         self.poller.succeeded()
@@ -182,6 +264,8 @@ class BoardScreen(Screen[None]):
 
     @on(SyncFailed)
     def _sync_failed(self, message: SyncFailed) -> None:
+        if message.engine is not self.engine:
+            return
         self.polling = False
         assert self.engine is not None
         self.engine.sync_failed(message.error)
@@ -190,6 +274,8 @@ class BoardScreen(Screen[None]):
 
     @on(MoveSettled)
     def _move_settled(self, message: MoveSettled) -> None:
+        if message.engine is not self.engine:
+            return
         assert self.engine is not None
         keep = self.focused_id()
         outcome = self.engine.settle_move(message.move, message.result)
@@ -252,6 +338,8 @@ class BoardScreen(Screen[None]):
             last_synced=engine.last_synced if engine else None,
             error=error or (engine.last_error if engine else None),
             retry_in=self.poller.seconds_left(),
+            rate_wait=self.backend.rate_wait_left(),
+            crm=self.backend.name,
             loading=self.first_load,
         )
 
@@ -339,10 +427,27 @@ class BoardScreen(Screen[None]):
             self.notify("No status that way.", timeout=2)
 
     def move(self, opportunity_id: str, status_id: str) -> None:
+        """Move a card (asking first if the move ends the deal and the settings say so)."""
+        assert self.engine is not None
+        board = self.engine.board
+        if board.shown_status(opportunity_id) == status_id:
+            return
+        status = board.status(status_id)
+        if not (self.confirm_final_moves and status.kind.is_final):
+            self.move_now(opportunity_id, status_id)
+            return
+        engine = self.engine
+
+        def confirmed(yes: bool | None) -> None:
+            if yes and self.engine is engine and opportunity_id in engine.board:
+                self.move_now(opportunity_id, status_id)
+
+        label = f"{KIND_GLYPH[status.kind]}{status.label}"
+        self.app.push_screen(ConfirmMove(board.opportunity(opportunity_id).name, label), confirmed)
+
+    def move_now(self, opportunity_id: str, status_id: str) -> None:
         """Move a card now, send the move in a worker, and keep the focus on the card."""
         assert self.engine is not None
-        if self.engine.board.shown_status(opportunity_id) == status_id:
-            return
         move, touched = self.engine.board.begin_move(opportunity_id, status_id)
         self.redraw(touched, keep=opportunity_id)
         self.focus_card(opportunity_id)
@@ -375,6 +480,12 @@ class BoardScreen(Screen[None]):
                 pending=board.is_pending(opportunity_id),
             )
         )
+
+    def action_switch_pipeline(self) -> None:
+        if self.engine is not None and (pending := self.engine.board.pending_count()):
+            self.notify(f"Wait for {pending} move{'s' if pending > 1 else ''} to save first.", timeout=3)
+            return
+        self.list_pipelines()
 
     def action_refresh(self) -> None:
         if self.engine is None:

@@ -44,6 +44,7 @@ class DetailScreen(ModalScreen[None]):
             ("Created", o.created.strftime("%Y-%m-%d %H:%M")),
             ("Updated", o.updated.strftime("%Y-%m-%d %H:%M")),
             ("Won on", o.date_won.isoformat() if o.date_won else "-"),
+            ("Stalled", "yes: no activity for a while" if o.stalled else "no"),
             ("Link", o.url or "-"),
             ("Id", o.id),
         ]

@@ -11,9 +11,11 @@ from textual.widgets import Label, Static
 from ..keys import HELP_SECTIONS
 
 LEGEND = (
-    "[b]Cards[/b]: name · value/period, confidence · owner, time since the last update.\n"
-    "Newest first. [b]▶[/b] the focused card · [i]saving…[/i] a move not yet confirmed.\n"
-    "[b]Headers[/b]: count · annualized value in the column's main currency;\n"
+    "[b]Cards[/b]: name · value/period, confidence · owner, time since the last update\n"
+    "(or [i]stalled[/i] when the CRM flags the deal). Newest first. [b]▶[/b] the focused card ·\n"
+    "[i]saving…[/i] a move not yet confirmed.\n"
+    "[b]Headers[/b]: count · total value · [i]exp[/i] expected value (weighted by confidence),\n"
+    "in the column's main currency; [i]/yr[/i]: recurring values counted for a year;\n"
     "+N cur: other currencies, not added in. [b]✓[/b] won and [b]✗[/b] lost are final."
 )
 

@@ -1,4 +1,8 @@
-"""Pick a status to move a card to: type to filter, enter to choose, escape to cancel."""
+"""Pick from a short list: type to filter, enter to choose, escape to cancel.
+
+`StatusPicker` (where to move a card) and `PipelinePicker` (which pipeline to open)
+are the same dialog with different choices.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from ..models import Status
+from ..models import Pipeline, Status
 from ..widgets.column import KIND_GLYPH
 
 
-class StatusPicker(ModalScreen[str | None]):
-    """A filterable list of the statuses a card can move to; dismisses with a status id."""
+class Picker(ModalScreen[str | None]):
+    """A filterable list of choices; dismisses with the chosen id, or None on escape."""
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel"),
@@ -23,28 +27,28 @@ class StatusPicker(ModalScreen[str | None]):
         Binding("up", "cursor(-1)", "Previous", show=False),
     ]
 
-    def __init__(self, card_name: str, statuses: list[Status]) -> None:
+    def __init__(self, title: str, choices: list[tuple[str, str]], *, hint: str, selected: str | None = None) -> None:
         super().__init__()
-        self.card_name = card_name
-        self.statuses = statuses
+        self.title_markup = title
+        self.choices = choices
+        self.hint = hint
+        self.selected = selected
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker", classes="dialog"):
-            yield Label(f"Move [b]{self.card_name.replace('[', chr(92) + '[')}[/b] to…", classes="dialog-title")
+            yield Label(self.title_markup, classes="dialog-title")
             yield Input(placeholder="type to filter", id="picker-filter")
             yield OptionList(*self._options(""), id="picker-options")
-            yield Label("⏎ move · esc cancel", classes="dialog-hint")
+            yield Label(self.hint, classes="dialog-hint")
 
     def _options(self, text: str) -> list[Option]:
         text = text.strip().lower()
-        return [
-            Option(f"{KIND_GLYPH[s.kind]}{s.label}", id=s.id)
-            for s in self.statuses
-            if text in s.label.lower()
-        ]
+        return [Option(_escape(label), id=choice_id) for choice_id, label in self.choices if text in label.lower()]
 
     def on_mount(self) -> None:
-        self.query_one(OptionList).highlighted = 0 if self.statuses else None
+        ids = [choice_id for choice_id, _ in self.choices]
+        start = ids.index(self.selected) if self.selected in ids else 0
+        self.query_one(OptionList).highlighted = start if self.choices else None
 
     @on(Input.Changed)
     def _filter(self, event: Input.Changed) -> None:
@@ -70,3 +74,30 @@ class StatusPicker(ModalScreen[str | None]):
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", "\\[")
+
+
+class StatusPicker(Picker):
+    """Where to move a card; dismisses with a status id."""
+
+    def __init__(self, card_name: str, statuses: list[Status]) -> None:
+        super().__init__(
+            f"Move [b]{_escape(card_name)}[/b] to…",
+            [(s.id, f"{KIND_GLYPH[s.kind]}{s.label}") for s in statuses],
+            hint="⏎ move · esc cancel",
+        )
+
+
+class PipelinePicker(Picker):
+    """Which pipeline the board shows; dismisses with a pipeline id."""
+
+    def __init__(self, crm: str, pipelines: list[Pipeline], current: str | None = None) -> None:
+        super().__init__(
+            f"Open which {_escape(crm)} pipeline?",
+            [(p.id, f"{p.name}  ({len(p.statuses)} statuses)") for p in pipelines],
+            hint="⏎ open · esc " + ("keep this one" if current else "open the first"),
+            selected=current,
+        )

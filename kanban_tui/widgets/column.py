@@ -24,7 +24,7 @@ from textual.widgets import Static
 
 from ..models import Opportunity, Status, StatusKind
 from ..money import format_money, format_totals
-from ..sync import Board
+from ..sync import Board, ColumnSummary
 
 CARD_HEIGHT = 4
 """Lines per card: name, value and confidence, owner and age, a gap."""
@@ -78,9 +78,28 @@ class ColumnHeader(Static):
             else:
                 self.styles.color = color
 
-    def show(self, count: int, totals: dict[str, int]) -> None:
+    def show(self, summary: ColumnSummary) -> None:
+        """Three lines: label; count · total; expected (confidence-weighted) total.
+
+        Totals are in the column's main currency; `+N cur` (on the last line, so that a
+        narrow column truncates it rather than wrapping) counts the other currencies.
+        """
         label = f"{KIND_GLYPH[self.status.kind]}{self.status.label}"
-        self.update(f"[b]{_escape(label)}[/b]\n{count} · {_escape(format_totals(totals))}")
+        per = "/yr" if summary.annualized else ""
+        total = _with_period(format_totals(summary.totals, limit=1).split(" +")[0], per)
+        expected = _with_period(format_totals(summary.weighted, limit=1).split(" +")[0], per)
+        others = f" +{len(summary.totals) - 1} cur" if len(summary.totals) > 1 else ""
+        self.update(
+            f"[b]{_escape(label)}[/b]\n{summary.count} · {_escape(total)}\n[dim]exp {_escape(expected)}{others}[/dim]"
+        )
+
+
+def _with_period(total: str, per: str) -> str:
+    """`$174k +2 cur` -> `$174k/yr +2 cur`."""
+    if total == "-" or not per:
+        return total
+    first, sep, rest = total.partition(" ")
+    return f"{first}{per}{sep}{rest}"
 
 
 def _escape(text: str) -> str:
@@ -174,7 +193,8 @@ class CardList(ScrollView, can_focus=False):
         pending = self.board.is_pending(opportunity_id)
         cursor = self.active and index == self.cursor
         now = datetime.now(UTC)
-        key = (opportunity_id, opportunity.updated, pending, line, width, cursor, age(opportunity.updated, now))
+        key = (opportunity_id, opportunity.updated, opportunity.stalled, pending, line, width, cursor,
+               age(opportunity.updated, now))
         strip = self._lines.get(key)
         if strip is None:
             strip = self._render_card_line(opportunity, line, width, cursor=cursor, pending=pending, now=now)
@@ -197,7 +217,7 @@ class CardList(ScrollView, can_focus=False):
             confidence = "" if o.confidence is None else f"{o.confidence}%"
             text, style = _fit(format_money(o.value, o.currency, o.period), confidence, text_width), base
         else:
-            right = "saving…" if pending else age(o.updated, now)
+            right = "saving…" if pending else "stalled" if o.stalled else age(o.updated, now)
             text, style = _fit(short_name(o.owner), right, text_width), base
             if pending:
                 style += self.get_component_rich_style("card--pending", partial=True)
@@ -234,7 +254,7 @@ class StatusColumn(Vertical):
 
     def refresh_header(self) -> None:
         summary = self.board.summary(self.status.id)
-        self.header.show(summary.count, summary.totals)
+        self.header.show(summary)
 
     def set_active(self, active: bool) -> None:
         self.set_class(active, "-active")

@@ -31,8 +31,12 @@ class SyncStatus(Static):
         error: str | None,
         retry_in: float | None,
         loading: bool = False,
+        rate_wait: float = 0.0,
+        crm: str = "",
     ) -> None:
-        if loading:
+        if rate_wait > 0:
+            state = f"~ waiting {rate_wait:.0f}s on the {crm} rate limit".replace("  ", " ")
+        elif loading:
             state = "… loading"
         elif error:
             retry = f", retrying in {retry_in:.0f}s" if retry_in is not None else ""

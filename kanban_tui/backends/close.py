@@ -1,0 +1,357 @@
+"""Close (close.com): the whole dialect in one file.
+
+API facts used here (see the README's Close section and crm-api-notes):
+
+- Base `https://api.close.com/api/v1/`, every path ends in `/`. HTTP Basic auth with
+  the API key as the user name and an empty password.
+- `GET pipeline/`: pipelines with their statuses in board order; a status has `id`,
+  `label` and `type` (active / won / lost) and no color: colors come from `PALETTE`.
+- `GET opportunity/`: `status_id__in`, `date_updated__gt`, `_order_by`, `_fields`,
+  `_skip` / `_limit` paging with `has_more` and `total_results`. The server may return
+  fewer than `_limit` per page, so paging follows `has_more` and counts what came back.
+- `PUT opportunity/{id}/` with `{"status_id": ...}` moves a card (PUT acts as PATCH);
+  moving into a won status makes the server set `date_won`.
+- Values are in cents; `value_period` is one_time / monthly / annual.
+- Errors: 400 `{"errors": [...], "field-errors": {field: message}}`; 401 a bad key;
+  429 with `Retry-After` and `RateLimit: limit=…, remaining=…, reset=…`.
+
+Polling costs what changed: one `GET opportunity/?date_updated__gt=<newest seen>`
+(minus a small overlap, de-duplicated) per poll, across all pipelines so that a card
+moved to another pipeline is seen leaving. Deletions leave no trace in that query, so
+every `RECONCILE_EVERY` seconds an id-only listing of the pipeline finds them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from ..models import Changes, Opportunity, Page, Period, Pipeline, Status, StatusKind
+from .base import Backend
+from .errors import AuthError, BackendError, NotFoundError, RefusedError, describe_validation_error
+from .http import HttpApi
+
+CRM = "Close"
+DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
+API_KEY_ENV = "CLOSE_API_KEY"
+WEB_URL = "https://app.close.com/lead/{lead_id}/"
+
+PAGE_LIMIT = 100
+"""`_limit` asked for; Close caps it per resource (and may return fewer)."""
+OVERLAP = timedelta(seconds=2)
+"""How far before the newest `date_updated` seen a delta query starts (clock jitter)."""
+RECONCILE_EVERY = 300.0
+"""Seconds between id-only listings that find deleted opportunities."""
+
+FIELDS = (
+    "id,lead_id,lead_name,contact_name,status_id,value,value_currency,value_period,"
+    "confidence,user_name,date_created,date_updated,date_won,note,is_stalled"
+)
+"""`_fields`: only what a card and its detail screen show."""
+
+KIND = {"active": StatusKind.OPEN, "won": StatusKind.WON, "lost": StatusKind.LOST}
+
+# xterm-256 colors, so that 256-color terminals draw them exactly
+PALETTE_OPEN = ("#5f87d7", "#5fafd7", "#5fd7d7", "#87afaf", "#d7af5f", "#d7875f", "#af87d7", "#87afd7")
+PALETTE_WON = "#5faf5f"
+PALETTE_LOST = "#d75f5f"
+
+
+def status_color(kind: StatusKind, open_index: int) -> str:
+    """Won green, lost red, open statuses a progression in pipeline order."""
+    if kind is StatusKind.WON:
+        return PALETTE_WON
+    if kind is StatusKind.LOST:
+        return PALETTE_LOST
+    return PALETTE_OPEN[open_index % len(PALETTE_OPEN)]
+
+
+def describe_error(response: httpx.Response) -> BackendError | None:
+    """Close's own wording for the errors a user can act on."""
+    code = response.status_code
+    if code == 401:
+        return AuthError("Close rejected the API key", crm=CRM, status_code=code, hint=f"check {API_KEY_ENV}")
+    if code == 403:
+        return AuthError(
+            "the API key lacks access to this", crm=CRM, status_code=code, hint="ask a Close admin for access"
+        )
+    if code == 400:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        fields = body.get("field-errors") if isinstance(body, dict) else None
+        errors = body.get("errors") if isinstance(body, dict) else None
+        parts = [f"{field}: {message}" for field, message in (fields or {}).items()]
+        parts += [str(e) for e in errors or [] if e]
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            parts.append(body["error"])
+        return RefusedError("; ".join(parts)[:300] or "bad request", crm=CRM, status_code=code)
+    return None
+
+
+def parse_when(text: str) -> datetime:
+    """A Close timestamp (`2024-05-01T12:48:23.392000+00:00`, maybe naive = UTC)."""
+    when = datetime.fromisoformat(text)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def to_opportunity(data: dict[str, Any]) -> Opportunity:
+    """A Close opportunity as a card. Raises ValueError / ValidationError on bad data."""
+    return Opportunity(
+        id=data["id"],
+        name=data.get("lead_name") or "(no lead name)",
+        status_id=data["status_id"],
+        contact=data.get("contact_name"),
+        value=data.get("value"),
+        currency=data.get("value_currency") or "USD",
+        period=Period(data.get("value_period") or "one_time"),
+        confidence=data.get("confidence"),
+        owner=data.get("user_name"),
+        created=parse_when(data["date_created"]),
+        updated=parse_when(data["date_updated"]),
+        date_won=data.get("date_won"),
+        note=data.get("note") or "",
+        url=WEB_URL.format(lead_id=data["lead_id"]) if data.get("lead_id") else None,
+        stalled=bool(data.get("is_stalled")),
+    )
+
+
+def read_records(records: Any, skipped: list[str]) -> list[Opportunity]:
+    """Turn a `data` list into opportunities; one line in `skipped` per bad record."""
+    if not isinstance(records, list):
+        raise BackendError("answered with a list that is not a list", crm=CRM, hint="report this to Close support")
+    opportunities = []
+    for record in records:
+        try:
+            opportunities.append(to_opportunity(record))
+        except (KeyError, TypeError, ValueError, ValidationError) as exc:
+            record_id = record.get("id", "?") if isinstance(record, dict) else "?"
+            reason = describe_validation_error(exc) if isinstance(exc, ValidationError) else f"{exc!s}"[:80]
+            skipped.append(f"Close opportunity {record_id} skipped: {reason}")
+    return opportunities
+
+
+class CloseBackend(Backend):
+    """A Close organization's opportunities, pipeline by pipeline."""
+
+    name = CRM
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        transport: httpx.AsyncBaseTransport | None = None,
+        reconcile_every: float = RECONCILE_EVERY,
+        clock: Any = time.monotonic,
+        **http_options: Any,
+    ) -> None:
+        if not api_key:
+            raise AuthError(f"no API key: set {API_KEY_ENV}", crm=CRM)
+        self.api = HttpApi(
+            CRM,
+            base_url,
+            auth=httpx.BasicAuth(api_key, ""),
+            transport=transport,
+            describe=describe_error,
+            **http_options,
+        )
+        self.reconcile_every = reconcile_every
+        self.clock = clock
+        self._known: dict[str, datetime] = {}
+        """Every opportunity of the open pipeline we delivered, with its date_updated."""
+        self._next_reconcile = 0.0
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
+
+    def rate_wait_left(self) -> float:
+        return self.api.rate_wait_left()
+
+    async def list_pipelines(self) -> list[Pipeline]:
+        body = await self.api.request("GET", "pipeline/")
+        try:
+            return [self._pipeline(p) for p in body["data"]]
+        except (KeyError, TypeError, ValueError, ValidationError) as exc:
+            raise BackendError(
+                f"pipelines answer not understood ({exc.__class__.__name__})", crm=CRM, hint="report this"
+            ) from None
+
+    @staticmethod
+    def _pipeline(data: dict[str, Any]) -> Pipeline:
+        statuses, open_index = [], 0
+        for position, status in enumerate(data.get("statuses") or []):
+            kind = KIND.get(status.get("type"), StatusKind.OPEN)
+            statuses.append(
+                Status(
+                    id=status["id"],
+                    label=status["label"],
+                    color=status_color(kind, open_index),
+                    position=position,
+                    kind=kind,
+                )
+            )
+            open_index += kind is StatusKind.OPEN
+        return Pipeline(id=data["id"], name=data["name"], statuses=tuple(statuses))
+
+    @staticmethod
+    def _status_filter(pipeline: Pipeline) -> str:
+        return ",".join(s.id for s in pipeline.statuses)
+
+    async def load_opportunities(self, pipeline: Pipeline) -> AsyncIterator[Page]:
+        self._known.clear()
+        loaded, skip = 0, 0
+        while True:
+            body = await self.api.request(
+                "GET",
+                "opportunity/",
+                params={
+                    "status_id__in": self._status_filter(pipeline),
+                    "_order_by": "date_created",
+                    "_fields": FIELDS,
+                    "_skip": skip,
+                    "_limit": PAGE_LIMIT,
+                },
+            )
+            skipped: list[str] = []
+            records = _data(body)
+            new = [o for o in read_records(records, skipped) if o.id not in self._known]
+            for opportunity in new:
+                self._known[opportunity.id] = opportunity.updated
+            loaded += len(new)
+            skip += len(records)
+            total = body.get("total_results") if isinstance(body.get("total_results"), int) else None
+            has_more = bool(body.get("has_more")) and bool(records)
+            if body.get("has_more") and not records:
+                skipped.append("Close said there were more opportunities but sent none; the board may be incomplete")
+            if not has_more:
+                total = loaded
+            elif total is not None:
+                total = max(total, loaded + 1)
+            yield Page(opportunities=new, loaded=loaded, total=total, skipped=skipped)
+            if not has_more:
+                break
+        self._next_reconcile = self.clock() + self.reconcile_every
+
+    async def changes_since(self, pipeline: Pipeline, cursor: str | None) -> Changes:
+        if cursor is None:
+            return Changes(cursor=await self._newest_update())
+        since = parse_when(cursor) - OVERLAP
+        upserted: dict[str, Opportunity] = {}
+        removed: set[str] = set()
+        skipped: list[str] = []
+        newest = parse_when(cursor)
+        skip = 0
+        while True:
+            body = await self.api.request(
+                "GET",
+                "opportunity/",
+                params={
+                    "date_updated__gt": since.isoformat(),
+                    "_order_by": "date_updated",
+                    "_fields": FIELDS,
+                    "_skip": skip,
+                    "_limit": PAGE_LIMIT,
+                },
+            )
+            records = _data(body)
+            for opportunity in read_records(records, skipped):
+                newest = max(newest, opportunity.updated)
+                if pipeline.status(opportunity.status_id) is None:
+                    if opportunity.id in self._known:
+                        removed.add(opportunity.id)
+                        del self._known[opportunity.id]
+                    continue
+                if self._known.get(opportunity.id) == opportunity.updated:
+                    continue  # seen already: the overlap brought it again
+                self._known[opportunity.id] = opportunity.updated
+                upserted[opportunity.id] = opportunity
+                removed.discard(opportunity.id)
+            skip += len(records)
+            if not body.get("has_more") or not records:
+                break
+        if self.clock() >= self._next_reconcile:
+            gone, missing = await self._reconcile(pipeline)
+            removed |= gone
+            for opportunity_id in missing - upserted.keys():
+                if (opportunity := await self._fetch_one(opportunity_id, skipped)) is not None:
+                    if pipeline.status(opportunity.status_id) is not None:
+                        self._known[opportunity.id] = opportunity.updated
+                        upserted[opportunity.id] = opportunity
+        return Changes(
+            upserted=list(upserted.values()), removed=sorted(removed), cursor=newest.isoformat(), skipped=skipped
+        )
+
+    async def _newest_update(self) -> str:
+        """The newest `date_updated` in the organization: where polling starts."""
+        body = await self.api.request(
+            "GET", "opportunity/", params={"_order_by": "-date_updated", "_fields": "id,date_updated", "_limit": 1}
+        )
+        records = _data(body)
+        try:
+            return parse_when(records[0]["date_updated"]).isoformat()
+        except (IndexError, KeyError, TypeError, ValueError):
+            return datetime.now(UTC).isoformat()
+
+    async def _reconcile(self, pipeline: Pipeline) -> tuple[set[str], set[str]]:
+        """Ids only: which known cards are gone, and which present ones we never saw."""
+        present: set[str] = set()
+        skip = 0
+        while True:
+            body = await self.api.request(
+                "GET",
+                "opportunity/",
+                params={
+                    "status_id__in": self._status_filter(pipeline),
+                    "_order_by": "date_created",
+                    "_fields": "id",
+                    "_skip": skip,
+                    "_limit": PAGE_LIMIT,
+                },
+            )
+            records = _data(body)
+            present.update(r["id"] for r in records if isinstance(r, dict) and isinstance(r.get("id"), str))
+            skip += len(records)
+            if not body.get("has_more") or not records:
+                break
+        self._next_reconcile = self.clock() + self.reconcile_every
+        gone = set(self._known) - present
+        for opportunity_id in gone:
+            del self._known[opportunity_id]
+        return gone, present - set(self._known)
+
+    async def _fetch_one(self, opportunity_id: str, skipped: list[str]) -> Opportunity | None:
+        try:
+            body = await self.api.request("GET", f"opportunity/{opportunity_id}/", params={"_fields": FIELDS})
+        except NotFoundError:
+            return None
+        found = read_records([body], skipped)
+        return found[0] if found else None
+
+    async def move(self, opportunity: Opportunity, status: Status, *, lost_reason: str | None = None) -> Opportunity:
+        try:
+            body = await self.api.request("PUT", f"opportunity/{opportunity.id}/", json={"status_id": status.id})
+        except NotFoundError as exc:
+            raise NotFoundError(
+                "the opportunity no longer exists in Close", crm=CRM, status_code=exc.status_code,
+                hint="it was deleted or merged; it has been removed from the board",
+            ) from None
+        skipped: list[str] = []
+        moved = read_records([body], skipped)
+        if not moved:
+            raise BackendError(f"the move was sent but the answer was not understood ({skipped[0]})", crm=CRM,
+                               hint="press r to refresh")
+        self._known[moved[0].id] = moved[0].updated
+        return moved[0]
+
+
+def _data(body: Any) -> list[Any]:
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        raise BackendError("answered without a data list", crm=CRM, hint="check the base URL")
+    return body["data"]

@@ -1,0 +1,31 @@
+"""Ask before a move that ends a deal (into a won or lost status)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label
+
+
+class ConfirmMove(ModalScreen[bool]):
+    """`Move Acme to ✓ Won?` y / enter confirms, n / escape cancels."""
+
+    BINDINGS = [
+        Binding("y,enter", "dismiss(True)", "Move"),
+        Binding("n,escape", "dismiss(False)", "Cancel"),
+    ]
+
+    def __init__(self, card_name: str, status_label: str) -> None:
+        super().__init__()
+        self.card_name = card_name
+        self.status_label = status_label
+
+    def compose(self) -> ComposeResult:
+        name = self.card_name.replace("[", r"\[")
+        label = self.status_label.replace("[", r"\[")
+        with Vertical(id="confirm", classes="dialog"):
+            yield Label(f"Move [b]{name}[/b] to [b]{label}[/b]?", classes="dialog-title")
+            yield Label("This closes the deal in the CRM.")
+            yield Label("y/⏎ move · n/esc cancel", classes="dialog-hint")

@@ -1,0 +1,630 @@
+"""A stateful fake Close server, speaking the API as Close documents it.
+
+In tests: `httpx.MockTransport(FakeClose(key).handler)`. By hand, on loopback:
+
+    python -m tests.fakes.close --port 8765 --sales 300 --other 150
+
+then `CLOSE_API_KEY=test-close-key kanban-tui --backend close --base-url
+http://127.0.0.1:8765/api/v1/`. It logs every request on stderr and reads commands on
+stdin (`help` lists them): move a card as a teammate would, delete one, make the next
+requests fail.
+
+What it does, as documented (shared/reference/crm-api-notes.md, close-openapi.yml):
+
+- HTTP Basic auth with the API key as the user name and an empty password, else 401.
+- `GET me/`, `GET pipeline/` (statuses in board order, each with `type`),
+  `GET status/opportunity/`.
+- `GET opportunity/` with `status_id[__in]`, `status_type[__in]`, `user_id`,
+  `date_updated__gt|gte|lt|lte`, `date_created__…`, `_order_by` (`-` descending),
+  `_fields`, `_skip` / `_limit` (capped at `limit_cap`: the server returns fewer than
+  asked), `has_more`, `total_results` and the value aggregates.
+- `GET|PUT|DELETE opportunity/{id}/`. PUT acts as PATCH; a new `status_id` updates the
+  `status_*` and pipeline fields, a won status sets `date_won` (a date) if unset, a lost
+  one `date_lost`; an unknown status is a 400 with `field-errors`. `date_updated` only
+  ever grows.
+- Every answer carries `RateLimit: limit=…, remaining=…, reset=…`; when the window is
+  used up, 429 with `Retry-After`.
+- `fail_next()` makes matching requests answer 4xx/5xx, odd bodies, or raise (timeouts,
+  dropped connections).
+
+Every opportunity it returns is validated against the `Opportunity` schema of Close's
+OpenAPI spec (`close_opportunity_schema.json`), restricted to the `_fields` asked for.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import random
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+API = "/api/v1/"
+ORG = "orga_fakeFakeFakeFakeFakeFake"
+SCHEMA_FILE = Path(__file__).with_name("close_opportunity_schema.json")
+
+SALES = [("Lead", "active"), ("Qualified", "active"), ("Demo", "active"), ("Proposal", "active"),
+         ("Negotiation", "active"), ("Won", "won"), ("Lost", "lost")]
+PARTNERSHIPS = [("Prospect", "active"), ("Talking", "active"), ("Signed", "won"), ("Declined", "lost")]
+USERS = [("user_ada", "Ada Park"), ("user_bo", "Bo Lindqvist"), ("user_cy", "Cyrus Okafor"),
+         ("user_di", "Dita Novak"), ("user_ed", "Edu Ramos")]
+COMPANIES = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell", "Cyberdyne",
+             "Soylent", "Wonka", "Vandelay", "Pied Piper", "Aperture", "Black Mesa", "Gringotts", "Oscorp",
+             "Monarch", "Dunder", "Prestige"]
+SUFFIXES = ["Ltd", "GmbH", "Inc", "Labs", "Group", "BV", "Oy", "SA"]
+FIRST = ["Maya", "Liam", "Noor", "Ivo", "Sana", "Teo", "Lena", "Omar", "Rae", "Jun"]
+LAST = ["Berg", "Costa", "Ito", "Kern", "Mori", "Nash", "Ruiz", "Sato", "Vale", "Wren"]
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+DATE_FILTERS = ("date_updated", "date_created")
+ORDERABLE = {"date_won", "date_updated", "date_created", "confidence", "user_name", "value",
+             "annualized_value", "annualized_expected_value"}
+
+
+@dataclass
+class Failure:
+    """What the next `times` requests matching `method` and `path_contains` get instead."""
+
+    method: str
+    path_contains: str
+    status: int
+    json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int = 1
+    exc: Exception | None = None
+
+
+class SchemaCheck:
+    """Validates opportunities against Close's OpenAPI `Opportunity` schema."""
+
+    def __init__(self) -> None:
+        from jsonschema import Draft202012Validator, FormatChecker
+
+        self.schema = json.loads(SCHEMA_FILE.read_text())
+        checker = FormatChecker()
+
+        @checker.checks("date-time", raises=ValueError)
+        def is_datetime(value: object) -> bool:
+            return not isinstance(value, str) or (datetime.fromisoformat(value).tzinfo is not None and "T" in value)
+
+        @checker.checks("date", raises=ValueError)
+        def is_date(value: object) -> bool:
+            return not isinstance(value, str) or bool(date.fromisoformat(value)) and len(value) == 10
+
+        self.checker = checker
+        self._validators: dict[tuple[str, ...] | None, Any] = {}
+        self._cls = Draft202012Validator
+
+    def __call__(self, record: dict[str, Any], fields: tuple[str, ...] | None) -> None:
+        validator = self._validators.get(fields)
+        if validator is None:
+            schema = dict(self.schema)
+            if fields is not None:
+                schema["required"] = [name for name in schema["required"] if name in fields]
+            validator = self._validators[fields] = self._cls(schema, format_checker=self.checker)
+        errors = sorted(validator.iter_errors(record), key=str)
+        if errors:
+            raise AssertionError(f"fake Close answered an invalid Opportunity {record.get('id')}: {errors[0].message}")
+
+
+class FakeClose:
+    """One Close organization in memory. Not thread-safe by itself; `serve` locks around it."""
+
+    def __init__(
+        self,
+        api_key: str = "test-close-key",
+        *,
+        limit_cap: int = 100,
+        clock: Callable[[], datetime] | None = None,
+        validate: bool = True,
+    ) -> None:
+        self.api_key = api_key
+        self.limit_cap = limit_cap
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.pipelines: list[dict[str, Any]] = []
+        self.opportunities: dict[str, dict[str, Any]] = {}
+        self.requests: list[httpx.Request] = []
+        self.rate_limit = 100
+        self.rate_remaining = 100
+        self.rate_window = 10.0
+        self._window_start: float | None = None
+        self._failures: list[Failure] = []
+        self._last_update = datetime(2000, 1, 1, tzinfo=UTC)
+        self._rng = random.Random(0)
+        self.check = SchemaCheck() if validate else None
+        self.log: Callable[[str], None] | None = None
+        self.lock = threading.Lock()
+        """Held around every request when served, and around stdin commands."""
+
+    # -- building the organization ------------------------------------------------------------
+
+    def _id(self, prefix: str) -> str:
+        return prefix + "".join(self._rng.choice(ALPHABET) for _ in range(22))
+
+    def add_pipeline(self, name: str, statuses: list[tuple[str, str]]) -> dict[str, Any]:
+        pipeline_id = self._id("pipe_")
+        pipeline = {
+            "id": pipeline_id, "name": name, "organization_id": ORG,
+            "created_by": USERS[0][0], "updated_by": USERS[0][0],
+            "date_created": "2024-11-04T11:04:13.014979", "date_updated": "2025-11-13T14:12:13.051542",
+            "statuses": [{"id": self._id("stat_"), "label": label, "type": kind} for label, kind in statuses],
+        }
+        self.pipelines.append(pipeline)
+        return pipeline
+
+    def _status(self, status_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        for pipeline in self.pipelines:
+            for status in pipeline["statuses"]:
+                if status["id"] == status_id:
+                    return pipeline, status
+        return None
+
+    def _tick(self) -> datetime:
+        """Now, but strictly after every earlier update."""
+        now = max(self.clock(), self._last_update + timedelta(milliseconds=1))
+        self._last_update = now
+        return now
+
+    def add_opportunity(
+        self,
+        status_id: str,
+        *,
+        lead_name: str,
+        value: int | None = 100_000,
+        value_period: str = "one_time",
+        value_currency: str | None = "USD",
+        confidence: int = 50,
+        user: tuple[str, str] = USERS[0],
+        contact_name: str | None = None,
+        note: str = "",
+        is_stalled: bool = False,
+        created: datetime | None = None,
+        updated: datetime | None = None,
+    ) -> dict[str, Any]:
+        found = self._status(status_id)
+        assert found is not None, f"unknown status {status_id}"
+        created = created or self._tick()
+        updated = updated or created
+        self._last_update = max(self._last_update, updated)
+        record: dict[str, Any] = {
+            "id": self._id("oppo_"),
+            "organization_id": ORG,
+            "lead_id": self._id("lead_"),
+            "lead_name": lead_name,
+            "contact_id": self._id("cont_") if contact_name else None,
+            "contact_name": contact_name,
+            "user_id": user[0],
+            "user_name": user[1],
+            "created_by": user[0],
+            "created_by_name": user[1],
+            "updated_by": user[0],
+            "updated_by_name": user[1],
+            "value": value,
+            "value_period": value_period,
+            "value_currency": value_currency,
+            "confidence": confidence,
+            "note": note,
+            "date_created": _stamp(created),
+            "date_updated": _stamp(updated),
+            "date_won": None,
+            "date_lost": None,
+            "is_stalled": is_stalled,
+            "stall_status": None,
+            "suggested_action": None,
+            "comment_summary": None,
+            "lead_primary_email": None,
+            "lead_primary_phone": None,
+            "attachments": [],
+            "integration_links": [],
+        }
+        self._set_status(record, status_id, updated)
+        self._derive(record)
+        self.opportunities[record["id"]] = record
+        return record
+
+    def _set_status(self, record: dict[str, Any], status_id: str, when: datetime) -> None:
+        pipeline, status = self._status(status_id)  # type: ignore[misc]
+        record.update(
+            status_id=status_id,
+            status_label=status["label"],
+            status_display_name=status["label"],
+            status_type=status["type"],
+            pipeline_id=pipeline["id"],
+            pipeline_name=pipeline["name"],
+        )
+        if status["type"] == "won" and record["date_won"] is None:
+            record["date_won"] = when.date().isoformat()
+        if status["type"] == "lost":
+            record["date_lost"] = _stamp(when)
+
+    @staticmethod
+    def _derive(record: dict[str, Any]) -> None:
+        value, confidence = record["value"], record["confidence"]
+        per_year = 12 if record["value_period"] == "monthly" else 1
+        record["annualized_value"] = None if value is None else value * per_year
+        record["expected_value"] = None if value is None else round(value * confidence / 100)
+        record["annualized_expected_value"] = None if value is None else round(value * per_year * confidence / 100)
+        symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(record["value_currency"] or "USD", "")
+        record["value_formatted"] = None if value is None else f"{symbol}{value / 100:,.0f}"
+
+    def seed(self, sales: int = 300, other: int = 150, seed: int = 7) -> None:
+        """Two pipelines, "Sales" (7 statuses) and "Partnerships" (4), with realistic deals."""
+        rng = random.Random(seed)
+        self._rng = random.Random(seed + 1)
+        now = self.clock()
+        for name, statuses, count in (("Sales", SALES, sales), ("Partnerships", PARTNERSHIPS, other)):
+            pipeline = self.add_pipeline(name, statuses)
+            ids = [s["id"] for s in pipeline["statuses"]]
+            weights = [max(1, len(ids) - i) for i in range(len(ids))]
+            stamps = sorted(now - timedelta(days=rng.uniform(1, 240)) for _ in range(count))
+            for created in stamps:
+                status_id = rng.choices(ids, weights)[0]
+                active = self._status(status_id)[1]["type"] == "active"  # type: ignore[index]
+                period = rng.choices(["one_time", "monthly", "annual"], [6, 3, 1])[0]
+                scale = {"one_time": 5_000_00, "monthly": 400_00, "annual": 12_000_00}[period]
+                self.add_opportunity(
+                    status_id,
+                    lead_name=f"{rng.choice(COMPANIES)} {rng.choice(SUFFIXES)} {rng.randint(1, 99)}",
+                    value=None if rng.random() < 0.03 else int(scale * rng.uniform(0.2, 4)) // 100 * 100,
+                    value_period=period,
+                    value_currency=rng.choices(["USD", "EUR", None], [8, 1, 1])[0],
+                    confidence=rng.choice([10, 20, 25, 40, 50, 60, 75, 90]),
+                    user=rng.choice(USERS),
+                    contact_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}" if rng.random() < 0.8 else None,
+                    note=rng.choice(["", "", "Wants a pilot first.", "Budget approved in Q3.", "Champion left."]),
+                    is_stalled=active and rng.random() < 0.12,
+                    created=created,
+                    updated=created + (now - created) * rng.uniform(0, 0.9),
+                )
+
+    # -- what teammates and tests do ------------------------------------------------------------
+
+    def teammate_move(self, opportunity_id: str, status_id: str) -> dict[str, Any]:
+        """Someone else moves a card in Close's own UI."""
+        record = self.opportunities[opportunity_id]
+        self._set_status(record, status_id, when := self._tick())
+        record.update(date_updated=_stamp(when), updated_by=USERS[-1][0], updated_by_name=USERS[-1][1])
+        return record
+
+    def delete_opportunity(self, opportunity_id: str) -> None:
+        del self.opportunities[opportunity_id]
+
+    def fail_next(
+        self,
+        method: str,
+        path_contains: str,
+        status: int,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+        exc: Exception | None = None,
+    ) -> None:
+        """The next `times` matching requests answer `status` with `json` (or raise `exc`)."""
+        self._failures.append(Failure(method.upper(), path_contains, status, json, headers or {}, times, exc))
+
+    # -- the HTTP side ------------------------------------------------------------------------
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        response = self._handle(request)
+        if self.log is not None:
+            body = request.content.decode(errors="replace")[:120]
+            self.log(f"{request.method} {request.url.raw_path.decode()[:160]} -> {response.status_code} {body}")
+        return response
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if not path.startswith(API):
+            return _answer(404, {"error": "Not found."})
+        resource = path[len(API) :]
+        for failure in self._failures:
+            if failure.method == request.method and failure.path_contains in resource:
+                failure.times -= 1
+                if failure.times <= 0:
+                    self._failures.remove(failure)
+                if failure.exc is not None:
+                    raise failure.exc
+                return _answer(failure.status, failure.json if failure.json is not None else {"error": "Failure."},
+                               failure.headers)
+        if not self._authorized(request.headers.get("authorization", "")):
+            return _answer(401, {"error": "The API key is invalid or was not supplied."})
+        limit_header = self._spend()
+        if limit_header is None:
+            reset = self._reset_left()
+            header = f"limit={self.rate_limit}, remaining=0, reset={reset:.1f}"
+            return _answer(429, {"error": "Too many requests."},
+                           {"RateLimit": header, "Retry-After": str(math.ceil(reset))})
+        try:
+            status, body = self._route(request, resource)
+        except BadRequest as exc:
+            status, body = 400, {"errors": exc.errors, "field-errors": exc.field_errors}
+        return _answer(status, body, {"RateLimit": limit_header})
+
+    def _authorized(self, header: str) -> bool:
+        if not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except ValueError:
+            return False
+        return user == self.api_key and password == ""
+
+    def _reset_left(self) -> float:
+        assert self._window_start is not None
+        return max(0.1, self.rate_window - (time.monotonic() - self._window_start))
+
+    def _spend(self) -> str | None:
+        """Count one request against the window; the RateLimit header, or None when used up."""
+        now = time.monotonic()
+        if self._window_start is None or now - self._window_start >= self.rate_window:
+            if self._window_start is not None:
+                self.rate_remaining = self.rate_limit
+            self._window_start = now
+        if self.rate_remaining <= 0:
+            return None
+        self.rate_remaining -= 1
+        return f"limit={self.rate_limit}, remaining={self.rate_remaining}, reset={self._reset_left():.1f}"
+
+    def _route(self, request: httpx.Request, resource: str) -> tuple[int, Any]:
+        method, params = request.method, request.url.params
+        if resource == "me/" and method == "GET":
+            return 200, {"id": USERS[0][0], "first_name": "Ada", "last_name": "Park", "organization_id": ORG,
+                         "organizations": [{"id": ORG, "name": "Fake Co"}]}
+        if resource == "pipeline/" and method == "GET":
+            return 200, {"data": self.pipelines, "has_more": False}
+        if resource == "status/opportunity/" and method == "GET":
+            statuses = [dict(s, pipeline_id=p["id"], organization_id=ORG) for p in self.pipelines for s in p["statuses"]]
+            return 200, {"data": statuses, "has_more": False}
+        if resource == "opportunity/" and method == "GET":
+            return 200, self._list(params)
+        match = re.fullmatch(r"opportunity/([A-Za-z0-9_]+)/", resource)
+        if match is None:
+            return 404, {"error": "Not found."}
+        record = self.opportunities.get(match[1])
+        if record is None:
+            return 404, {"error": "Opportunity not found."}
+        if method == "GET":
+            return 200, self._shown(record, _fields(params))
+        if method == "PUT":
+            return 200, self._update(record, request)
+        if method == "DELETE":
+            del self.opportunities[record["id"]]
+            return 200, {}
+        return 405, {"error": "Method not allowed."}
+
+    def _list(self, params: httpx.QueryParams) -> dict[str, Any]:
+        records = [r for r in self.opportunities.values() if _matches(r, params)]
+        order = params.get("_order_by", "-date_created")
+        key = order.lstrip("-")
+        if key not in ORDERABLE:
+            raise BadRequest(field_errors={"_order_by": f"Cannot order by {key}."})
+        records.sort(key=lambda r: (r[key] is None, r[key] or 0, r["id"]), reverse=order.startswith("-"))
+        skip, limit = _int(params, "_skip", 0), _int(params, "_limit", 100)
+        page = records[skip : skip + min(limit, self.limit_cap)]
+        fields = _fields(params)
+        body: dict[str, Any] = {
+            "data": [self._shown(r, fields) for r in page],
+            "has_more": skip + len(page) < len(records),
+            "total_results": len(records),
+            "count_by_value_period": {p: sum(r["value_period"] == p for r in records)
+                                      for p in ("one_time", "monthly", "annual")},
+        }
+        for kind, field_name in (("value", "value"), ("expected_value", "expected_value")):
+            for period in ("one_time", "monthly", "annual"):
+                body[f"total_{kind}_{period}" if kind == "value" else f"{kind}_{period}"] = sum(
+                    r[field_name] or 0 for r in records if r["value_period"] == period
+                )
+        body["total_value_annualized"] = sum(r["annualized_value"] or 0 for r in records)
+        body["expected_value_annualized"] = sum(r["annualized_expected_value"] or 0 for r in records)
+        return body
+
+    def _update(self, record: dict[str, Any], request: httpx.Request) -> dict[str, Any]:
+        try:
+            changes = json.loads(request.content or b"{}")
+        except ValueError:
+            raise BadRequest(errors=["Invalid JSON body."]) from None
+        if not isinstance(changes, dict):
+            raise BadRequest(errors=["Expected a JSON object."])
+        writable = {"status_id", "confidence", "value", "value_period", "value_currency", "note", "date_won"}
+        unknown = set(changes) - writable
+        if unknown:
+            raise BadRequest(field_errors={name: "This field cannot be changed here." for name in sorted(unknown)})
+        if "status_id" in changes and self._status(str(changes["status_id"])) is None:
+            raise BadRequest(field_errors={"status_id": "Status not found."})
+        when = self._tick()
+        for name in ("confidence", "value", "value_period", "value_currency", "note", "date_won"):
+            if name in changes:
+                record[name] = changes[name]
+        if "status_id" in changes:
+            self._set_status(record, changes["status_id"], when)
+        self._derive(record)
+        record.update(date_updated=_stamp(when), updated_by=USERS[0][0], updated_by_name=USERS[0][1])
+        return self._shown(record, None)
+
+    def _shown(self, record: dict[str, Any], fields: tuple[str, ...] | None) -> dict[str, Any]:
+        shown = dict(record) if fields is None else {k: record[k] for k in fields if k in record}
+        if self.check is not None:
+            self.check(shown, fields)
+        return shown
+
+    # -- on loopback ----------------------------------------------------------------------------
+
+    def serve(self, host: str = "127.0.0.1", port: int = 8765) -> ThreadingHTTPServer:
+        """A real HTTP server on loopback; call `serve_forever()` on what it returns."""
+        fake, lock = self, self.lock
+
+        class Handler(BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                request = httpx.Request(
+                    self.command, f"http://{host}:{port}{self.path}",
+                    headers=list(self.headers.items()), content=self.rfile.read(length) if length else b"",
+                )
+                try:
+                    with lock:
+                        response = fake.handler(request)
+                except httpx.TransportError:
+                    self.close_connection = True  # a dropped connection: answer nothing
+                    return
+                self.send_response(response.status_code)
+                for name, value in response.headers.items():
+                    if name.lower() not in ("content-length", "connection"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(response.content)))
+                self.end_headers()
+                self.wfile.write(response.content)
+
+            do_GET = do_PUT = do_POST = do_DELETE = _any
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # the fake's own log says more
+
+        return ThreadingHTTPServer((host, port), Handler)
+
+
+class BadRequest(Exception):
+    def __init__(self, errors: list[str] | None = None, field_errors: dict[str, str] | None = None) -> None:
+        self.errors = errors or []
+        self.field_errors = field_errors or {}
+
+
+def _stamp(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _answer(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(status, json=body, headers=headers or {})
+
+
+def _int(params: httpx.QueryParams, name: str, default: int) -> int:
+    text = params.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadRequest(field_errors={name: "A valid integer is required."}) from None
+    if value < 0:
+        raise BadRequest(field_errors={name: "Must be zero or more."})
+    return value
+
+
+def _fields(params: httpx.QueryParams) -> tuple[str, ...] | None:
+    text = params.get("_fields")
+    return tuple(sorted(set(text.split(",")))) if text else None
+
+
+def _when(params: httpx.QueryParams, name: str) -> datetime:
+    text = params[name].replace(" ", "+")  # a "+" that was not percent-encoded
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(field_errors={name: "Enter a valid date/time."}) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _matches(record: dict[str, Any], params: httpx.QueryParams) -> bool:
+    for name in ("status_id", "status_type", "user_id", "pipeline_id"):
+        if name in params and record[name] != params[name]:
+            return False
+        if f"{name}__in" in params and record[name] not in params[f"{name}__in"].split(","):
+            return False
+    for name in DATE_FILTERS:
+        value = datetime.fromisoformat(record[name])
+        for op, test in (("gt", value.__gt__), ("gte", value.__ge__), ("lt", value.__lt__), ("lte", value.__le__)):
+            if f"{name}__{op}" in params and not test(_when(params, f"{name}__{op}")):
+                return False
+    return True
+
+
+HELP = """commands:
+  list [N]                      the first N cards (id, pipeline, status, name)
+  move ID|first STATUS_LABEL    move a card as a teammate would (first = first card of Sales)
+  delete ID                     delete an opportunity
+  fail METHOD PATH STATUS [N]   the next N requests matching answer STATUS (e.g. fail PUT opportunity/ 500)
+  drop METHOD PATH [N]          the next N matching requests drop the connection
+  rate REMAINING                set what is left of the rate-limit window (0 = 429s until it resets)
+  help"""
+
+
+def command(fake: FakeClose, line: str) -> str:
+    """One stdin command; what to print back."""
+    words = line.split()
+    if not words:
+        return ""
+    verb, args = words[0], words[1:]
+    try:
+        if verb == "list":
+            cards = list(fake.opportunities.values())[: int(args[0]) if args else 10]
+            return "\n".join(f"{c['id']}  {c['pipeline_name']:<12} {c['status_label']:<12} {c['lead_name']}"
+                             for c in cards)
+        if verb == "move":
+            target = " ".join(args[1:])
+            sales_ids = {s["id"] for s in fake.pipelines[0]["statuses"]}
+            card = args[0] if args[0] != "first" else next(
+                i for i, c in fake.opportunities.items() if c["status_id"] in sales_ids)
+            status = next(s for p in fake.pipelines for s in p["statuses"] if s["label"].lower() == target.lower())
+            record = fake.teammate_move(card, status["id"])
+            return f"moved {card} ({record['lead_name']}) to {status['label']}"
+        if verb == "delete":
+            fake.delete_opportunity(args[0])
+            return f"deleted {args[0]}"
+        if verb == "fail":
+            fake.fail_next(args[0], args[1], int(args[2]), times=int(args[3]) if len(args) > 3 else 1)
+            return f"next {args[3] if len(args) > 3 else 1} {args[0]} {args[1]} -> {args[2]}"
+        if verb == "drop":
+            fake.fail_next(args[0], args[1], 0, exc=httpx.RemoteProtocolError("dropped"),
+                           times=int(args[2]) if len(args) > 2 else 1)
+            return f"next {args[0]} {args[1]} drops the connection"
+        if verb == "rate":
+            fake.rate_remaining = int(args[0])
+            return f"rate remaining {fake.rate_remaining}"
+    except (IndexError, KeyError, ValueError, StopIteration) as exc:
+        return f"cannot: {exc!r}\n{HELP}"
+    return HELP
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A fake Close API server on loopback, for trying kanban-tui.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--key", default="test-close-key", help="the API key it accepts")
+    parser.add_argument("--sales", type=int, default=300, help="opportunities in the Sales pipeline")
+    parser.add_argument("--other", type=int, default=150, help="opportunities in the Partnerships pipeline")
+    parser.add_argument("--limit-cap", type=int, default=100, help="most records per page")
+    parser.add_argument("--rate-limit", type=int, default=100, help="requests per 10 s window")
+    args = parser.parse_args(argv)
+    fake = FakeClose(args.key, limit_cap=args.limit_cap)
+    fake.rate_limit = fake.rate_remaining = args.rate_limit
+    fake.seed(sales=args.sales, other=args.other)
+    fake.log = lambda line: print(line, file=sys.stderr, flush=True)
+    server = fake.serve(args.host, args.port)
+    print(f"fake Close on http://{args.host}:{args.port}{API} (key {args.key!r}); type help", file=sys.stderr)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for line in sys.stdin:
+            with fake.lock:
+                reply = command(fake, line)
+            if reply:
+                print(reply, file=sys.stderr, flush=True)
+        threading.Event().wait()  # stdin closed (run in the background): keep serving
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""The fake Close server itself: it must behave like Close, or the contract tests prove nothing."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime
+
+import httpx
+import pytest
+
+from .fakes.close import SCHEMA_FILE, FakeClose, SchemaCheck, command
+from .fakes.extract_close_schema import SPEC, extract
+
+KEY = "test-close-key"
+AUTH = httpx.BasicAuth(KEY, "")
+
+
+@pytest.fixture
+def fake() -> FakeClose:
+    server = FakeClose(KEY)
+    server.seed(sales=260, other=40)
+    return server
+
+
+@pytest.fixture
+def client(fake: FakeClose) -> httpx.Client:
+    return httpx.Client(base_url="https://api.close.com/api/v1/", auth=AUTH, transport=httpx.MockTransport(fake.handler))
+
+
+def test_the_committed_schema_is_the_spec_s_opportunity() -> None:
+    if not SPEC.exists():
+        pytest.skip(f"the OpenAPI spec is not at {SPEC} (only in the developers' checkout)")
+    assert json.loads(SCHEMA_FILE.read_text()) == json.loads(json.dumps(extract(SPEC.read_text())))
+
+
+def test_the_schema_check_catches_what_close_would_never_send(fake: FakeClose) -> None:
+    check = SchemaCheck()
+    record = dict(next(iter(fake.opportunities.values())))
+    check(record, None)
+    for broken in ({"date_won": "2026-01-02T10:00:00+00:00"}, {"value_period": "weekly"}, {"confidence": "high"}):
+        with pytest.raises(AssertionError):
+            check(dict(record, **broken), None)
+    del record["organization_id"]
+    with pytest.raises(AssertionError, match="organization_id"):
+        check(record, None)
+    check({"id": "oppo_1", "status_id": "stat_1"}, ("id", "status_id"))
+
+
+def test_every_page_is_capped_and_says_whether_there_is_more(client: httpx.Client, fake: FakeClose) -> None:
+    seen, skip = [], 0
+    while True:
+        body = client.get("opportunity/", params={"_skip": skip, "_limit": 250, "_order_by": "date_created"}).json()
+        assert len(body["data"]) <= 100 and body["total_results"] == 300
+        seen += [r["id"] for r in body["data"]]
+        skip += len(body["data"])
+        if not body["has_more"]:
+            break
+    assert len(seen) == len(set(seen)) == 300
+    created = [fake.opportunities[i]["date_created"] for i in seen]
+    assert created == sorted(created)
+
+
+def test_filters_fields_and_aggregates(client: httpx.Client, fake: FakeClose) -> None:
+    sales = fake.pipelines[0]
+    won = next(s["id"] for s in sales["statuses"] if s["type"] == "won")
+    body = client.get("opportunity/", params={"status_id__in": won, "_fields": "id,status_id,value"}).json()
+    expected = [r for r in fake.opportunities.values() if r["status_id"] == won]
+    assert body["total_results"] == len(expected) > 0
+    assert all(set(r) == {"id", "status_id", "value"} and r["status_id"] == won for r in body["data"])
+    assert body["total_value_one_time"] == sum(r["value"] or 0 for r in expected if r["value_period"] == "one_time")
+    assert sum(body["count_by_value_period"].values()) == len(expected)
+
+
+def test_date_updated_filters_and_strictly_growing_updates(client: httpx.Client, fake: FakeClose) -> None:
+    newest = client.get("opportunity/", params={"_order_by": "-date_updated", "_limit": 1}).json()["data"][0]
+    since = newest["date_updated"]
+    assert client.get("opportunity/", params={"date_updated__gt": since}).json()["data"] == []
+    ids = list(fake.opportunities)[:3]
+    stamps = [fake.teammate_move(i, fake.pipelines[0]["statuses"][1]["id"])["date_updated"] for i in ids]
+    assert stamps == sorted(stamps) and len(set(stamps)) == 3 and stamps[0] > since
+    body = client.get("opportunity/", params={"date_updated__gt": since, "_order_by": "date_updated"}).json()
+    assert [r["id"] for r in body["data"]] == ids
+
+
+def test_put_moves_and_sets_the_status_fields(client: httpx.Client, fake: FakeClose) -> None:
+    sales, other = fake.pipelines
+    card = next(r for r in fake.opportunities.values() if r["status_type"] == "active" and r["date_won"] is None)
+    won = next(s for s in other["statuses"] if s["type"] == "won")
+    before = card["date_updated"]
+    answer = client.put(f"opportunity/{card['id']}/", json={"status_id": won["id"]})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["status_label"] == won["label"] and body["status_type"] == "won"
+    assert body["pipeline_name"] == other["name"] and body["date_won"] == datetime.fromisoformat(body["date_updated"]).date().isoformat()
+    assert body["date_updated"] > before
+
+
+def test_errors_as_close_sends_them(client: httpx.Client, fake: FakeClose) -> None:
+    card = next(iter(fake.opportunities))
+    bad = client.put(f"opportunity/{card}/", json={"status_id": "stat_nope"})
+    assert bad.status_code == 400 and bad.json() == {"errors": [], "field-errors": {"status_id": "Status not found."}}
+    assert client.put("opportunity/oppo_nope/", json={}).status_code == 404
+    assert client.get("opportunity/", params={"_limit": "many"}).status_code == 400
+    wrong = httpx.Client(base_url="https://api.close.com/api/v1/", auth=httpx.BasicAuth("nope", ""),
+                         transport=httpx.MockTransport(fake.handler))
+    assert wrong.get("me/").status_code == 401
+    assert client.delete(f"opportunity/{card}/").json() == {} and card not in fake.opportunities
+
+
+def test_the_rate_limit_header_counts_down_to_a_429(client: httpx.Client, fake: FakeClose) -> None:
+    fake.rate_limit = fake.rate_remaining = 3
+    headers = [client.get("me/").headers["ratelimit"] for _ in range(3)]
+    assert [h.split(",")[1].strip() for h in headers] == ["remaining=2", "remaining=1", "remaining=0"]
+    limited = client.get("me/")
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+    assert "remaining=0" in limited.headers["ratelimit"]
+
+
+def test_failures_on_demand_match_method_and_path(client: httpx.Client, fake: FakeClose) -> None:
+    fake.fail_next("PUT", "opportunity/", 503, times=2)
+    card = next(iter(fake.opportunities))
+    assert client.get("opportunity/", params={"_limit": 1}).status_code == 200
+    assert [client.put(f"opportunity/{card}/", json={}).status_code for _ in range(3)] == [503, 503, 200]
+    fake.fail_next("GET", "pipeline/", 0, exc=httpx.ReadTimeout("slow"))
+    with pytest.raises(httpx.ReadTimeout):
+        client.get("pipeline/")
+
+
+def test_served_on_loopback_with_stdin_commands(fake: FakeClose) -> None:
+    server = fake.serve("127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/api/v1/"
+        with httpx.Client(base_url=base, auth=AUTH) as loopback:
+            assert [p["name"] for p in loopback.get("pipeline/").json()["data"]] == ["Sales", "Partnerships"]
+            assert "moved" in command(fake, "move first Won")
+            body = loopback.get("opportunity/", params={"status_type": "won", "_order_by": "-date_updated", "_limit": 1})
+            assert body.json()["data"][0]["updated_by_name"] == "Edu Ramos"
+            assert "drops the connection" in command(fake, "drop GET me/")
+            with pytest.raises(httpx.TransportError):
+                loopback.get("me/")
+    finally:
+        server.shutdown()
+        server.server_close()
+

@@ -1,0 +1,208 @@
+"""The board on Close data, driven with Pilot against the fake Close server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+
+from kanban_tui.app import KanbanApp
+from kanban_tui.backends.close import CloseBackend
+from kanban_tui.config import Settings
+from kanban_tui.models import StatusKind
+from kanban_tui.screens.board import BoardScreen
+from kanban_tui.screens.confirm import ConfirmMove
+from kanban_tui.screens.picker import PipelinePicker
+
+from .fakes.close import FakeClose
+from .helpers import screen_text, settle
+
+KEY = "test-close-key"
+SIZE = (120, 36)
+
+
+class Sleeps:
+    """asyncio.sleep stand-in: returns at once, or waits for `release` while `hold` is set."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+        self.hold = False
+        self.release = asyncio.Event()
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        if self.hold:
+            await self.release.wait()
+
+
+@pytest.fixture
+def fake() -> FakeClose:
+    server = FakeClose(KEY)
+    server.seed(sales=120, other=40)
+    return server
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+def app_for(fake: FakeClose, sleeps: Sleeps, **settings: object) -> KanbanApp:
+    backend = CloseBackend(
+        KEY, base_url="https://api.close.com/api/v1/", transport=httpx.MockTransport(fake.handler), sleep=sleeps
+    )
+    return KanbanApp(backend, settings=Settings(poll_interval=3600, **settings))  # type: ignore[arg-type]
+
+
+def board_of(app: KanbanApp) -> BoardScreen:
+    screen = next(s for s in app.screen_stack if isinstance(s, BoardScreen))
+    return screen
+
+
+def puts(fake: FakeClose) -> list[tuple[str, dict]]:
+    return [(r.url.path, json.loads(r.content)) for r in fake.requests if r.method == "PUT"]
+
+
+async def open_sales(app: KanbanApp, pilot) -> BoardScreen:  # type: ignore[no-untyped-def]
+    await settle(pilot)
+    assert isinstance(app.screen, PipelinePicker), "two pipelines and none configured: ask"
+    await pilot.press("s", "a", "l", "enter")
+    await settle(pilot)
+    return board_of(app)
+
+
+async def test_the_sales_pipeline_opens_with_its_statuses_in_order(fake: FakeClose, sleeps: Sleeps) -> None:
+    app = app_for(fake, sleeps)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_sales(app, pilot)
+        raw = next(p for p in fake.pipelines if p["name"] == "Sales")
+        assert [c.status.label for c in screen.columns] == [s["label"] for s in raw["statuses"]]
+        text = screen_text(app)
+        assert "Close · Sales" in text and "120 deals" in text and "exp " in text
+        first = screen.columns[0].status.id
+        count = sum(1 for o in fake.opportunities.values() if o["status_id"] == first)
+        assert f"{count} · " in text
+        assert screen.focused_id() is not None
+
+
+async def test_p_switches_to_another_pipeline(fake: FakeClose, sleeps: Sleeps) -> None:
+    app = app_for(fake, sleeps)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_sales(app, pilot)
+        await pilot.press("p")
+        await settle(pilot)
+        assert isinstance(app.screen, PipelinePicker)
+        await pilot.press("p", "a", "r", "enter")
+        await settle(pilot)
+        other = next(p for p in fake.pipelines if p["name"] != "Sales")
+        assert [c.status.label for c in screen.columns] == [s["label"] for s in other["statuses"]]
+        assert "40 deals" in screen_text(app)
+
+
+async def test_a_configured_pipeline_opens_without_asking(fake: FakeClose, sleeps: Sleeps) -> None:
+    app = app_for(fake, sleeps, pipeline="sales")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, BoardScreen) and board_of(app).engine.pipeline.name == "Sales"
+
+
+async def test_moving_into_won_asks_first_and_then_puts_the_status(fake: FakeClose, sleeps: Sleeps) -> None:
+    app = app_for(fake, sleeps, pipeline="Sales")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = board_of(app)
+        negotiation = next(i for i, c in enumerate(screen.columns) if c.status.label == "Negotiation")
+        screen.activate(negotiation)
+        screen.columns[negotiation].cards.set_cursor(0)
+        card = screen.focused_id()
+        await pilot.press("shift+right")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmMove) and puts(fake) == []
+        await pilot.press("y")
+        await settle(pilot)
+        won = next(s for s in screen.engine.pipeline.statuses if s.kind is StatusKind.WON)
+        assert puts(fake) == [(f"/api/v1/opportunity/{card}/", {"status_id": won.id})]
+        assert fake.opportunities[card]["date_won"] is not None
+        assert screen.engine.board.shown_status(card) == won.id and screen.focused_id() == card
+
+
+async def test_the_confirmation_can_be_turned_off(fake: FakeClose, sleeps: Sleeps) -> None:
+    app = app_for(fake, sleeps, pipeline="Sales", confirm_final_moves=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = board_of(app)
+        screen.activate(len(screen.columns) - 3)  # the last open status, next to Won
+        screen.active_column.cards.set_cursor(0)
+        await pilot.press("shift+right")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmMove) and len(puts(fake)) == 1
+
+
+async def test_a_refused_move_goes_back_and_says_why(fake: FakeClose, sleeps: Sleeps) -> None:
+    app = app_for(fake, sleeps, pipeline="Sales")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = board_of(app)
+        card = screen.focused_id()
+        first = screen.columns[0].status.id
+        fake.fail_next("PUT", "opportunity/", 400, json={"errors": [], "field-errors": {"status_id": "Locked deal."}})
+        await pilot.press("shift+right")
+        await settle(pilot)
+        assert screen.engine.board.shown_status(card) == first and screen.focused_id() == card
+        assert fake.opportunities[card]["status_id"] == first
+        messages = [n.message for n in app._notifications]
+        assert any("Close 400: status_id: Locked deal." in m and "went back" in m for m in messages)
+
+
+async def test_a_500_on_a_move_is_survived(fake: FakeClose, sleeps: Sleeps) -> None:
+    app = app_for(fake, sleeps, pipeline="Sales")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = board_of(app)
+        card = screen.focused_id()
+        second = screen.columns[1].status.id
+        fake.fail_next("PUT", "opportunity/", 500, json={"error": "oops"})
+        await pilot.press("shift+right")
+        await settle(pilot)
+        assert fake.opportunities[card]["status_id"] == second and not screen.engine.board.is_pending(card)
+
+
+async def test_a_teammates_move_arrives_through_the_poller_without_moving_the_focus(
+    fake: FakeClose, sleeps: Sleeps
+) -> None:
+    app = app_for(fake, sleeps, pipeline="Sales")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = board_of(app)
+        await pilot.press("j")
+        focused = screen.focused_id()
+        other = screen.engine.board.column_ids(screen.columns[2].status.id)[0]
+        lost = next(s for s in screen.engine.pipeline.statuses if s.kind is StatusKind.LOST)
+        fake.teammate_move(other, lost.id)
+        await pilot.press("r")
+        await settle(pilot)
+        assert screen.engine.board.shown_status(other) == lost.id
+        assert screen.focused_id() == focused
+
+
+async def test_the_status_bar_says_when_the_board_waits_on_the_rate_limit(fake: FakeClose, sleeps: Sleeps) -> None:
+    app = app_for(fake, sleeps, pipeline="Sales")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        sleeps.hold = True
+        fake.fail_next("GET", "opportunity/", 429, headers={"Retry-After": "30"})
+        await pilot.press("r")
+        for _ in range(20):
+            await pilot.pause(0.05)
+            if sleeps.calls:
+                break
+        board_of(app).update_status()
+        await pilot.pause()
+        assert "waiting 30s on the Close rate limit" in screen_text(app)
+        sleeps.release.set()
+        await settle(pilot)
+        board_of(app).update_status()
+        await pilot.pause()
+        assert "synced just now" in screen_text(app)

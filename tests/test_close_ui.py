@@ -120,6 +120,7 @@ async def test_moving_into_won_asks_first_and_then_puts_the_status(fake: FakeClo
         await pilot.press("shift+right")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmMove) and puts(fake) == []
+        assert "This marks the deal won in Close, and Close records today as its won date." in screen_text(app)
         await pilot.press("y")
         await settle(pilot)
         won = next(s for s in screen.engine.pipeline.statuses if s.kind is StatusKind.WON)
@@ -206,3 +207,58 @@ async def test_the_status_bar_says_when_the_board_waits_on_the_rate_limit(fake: 
         board_of(app).update_status()
         await pilot.pause()
         assert "synced just now" in screen_text(app)
+
+
+async def test_a_move_that_keeps_failing_goes_back_and_says_so(fake: FakeClose, sleeps: Sleeps) -> None:
+    app = app_for(fake, sleeps, pipeline="Sales")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = board_of(app)
+        card = screen.focused_id()
+        first = screen.columns[0].status.id
+        fake.fail_next("PUT", "opportunity/", 503, json={"error": "Service unavailable."}, times=10)
+        await pilot.press("shift+right")
+        await settle(pilot)
+        assert screen.engine.board.shown_status(card) == first and fake.opportunities[card]["status_id"] == first
+        assert len(sleeps.calls) == 3, "retried with backoff before giving up"
+        messages = [n.message for n in app._notifications]
+        assert any("went back: Close 503: Service unavailable." in m and "move it again later" in m for m in messages)
+
+
+async def test_while_the_picker_asks_nothing_claims_to_load(fake: FakeClose, sleeps: Sleeps) -> None:
+    app = app_for(fake, sleeps)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, PipelinePicker)
+        board = board_of(app)
+        assert "choose a pipeline" in str(board.query_one("#sync-status").render())
+        assert not board.query_one("#progress").display
+
+
+async def test_a_rejected_key_stays_on_screen_until_r(fake: FakeClose, sleeps: Sleeps) -> None:
+    fake.api_key = "another-key"
+    app = app_for(fake, sleeps, pipeline="Sales")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        board = board_of(app)
+        board.tick()
+        await pilot.pause()
+        status = str(board.query_one("#sync-status").render())
+        assert "Close 401: Close rejected the API key - press r to retry" in status and "retrying" not in status
+        fake.api_key = KEY
+        await pilot.press("r")
+        await settle(pilot)
+        assert board.engine is not None and "120 deals" in screen_text(app)
+
+
+async def test_a_board_that_could_not_open_for_a_5xx_tries_again_by_itself(fake: FakeClose, sleeps: Sleeps) -> None:
+    fake.fail_next("GET", "pipeline/", 503, times=4)  # the first open's tries, all of them
+    app = app_for(fake, sleeps, pipeline="Sales")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        board = board_of(app)
+        assert board.engine is None and "retrying in" in str(board.query_one("#sync-status").render())
+        board.poller.now()
+        board.tick()
+        await settle(pilot)
+        assert board.engine is not None and "120 deals" in screen_text(app)

@@ -17,9 +17,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
 
 from ..backends.base import Backend
-from ..backends.errors import BackendError
+from ..backends.errors import BackendError, RateLimitedError, UnavailableError
 from ..keys import BOARD_BINDINGS
-from ..models import Changes, Opportunity, Page, Pipeline
+from ..models import Changes, Opportunity, Page, Pipeline, StatusKind
 from ..sync import PendingMove, Poller, SyncEngine
 from ..widgets.column import KIND_GLYPH, CardList, StatusColumn
 from ..widgets.status_bar import SyncStatus
@@ -105,6 +105,10 @@ class BoardScreen(Screen[None]):
         self.columns: list[StatusColumn] = []
         self.active = 0
         self.first_load = True
+        self.load_error: BackendError | None = None
+        """Why the board could not be opened (until it is)."""
+        self.choosing = False
+        """The pipeline picker is up at start: nothing is loading."""
         self.polling = False
         self.skipped_reported: set[str] = set()
 
@@ -181,7 +185,13 @@ class BoardScreen(Screen[None]):
             self.post_message(self.LoadFailed(BackendError("there are no pipelines", crm=self.backend.name)))
             return
 
+        if current is None:
+            self.choosing = True
+            self.query_one("#progress", ProgressBar).display = False
+            self.update_status()
+
         def chosen(pipeline_id: str | None) -> None:
+            self.choosing = False
             if pipeline_id is None:
                 if current is not None:
                     return
@@ -197,6 +207,9 @@ class BoardScreen(Screen[None]):
         self.first_load = True
         self.polling = False
         self.wanted_pipeline = pipeline.id
+        progress = self.query_one("#progress", ProgressBar)
+        progress.update(total=None, progress=0)
+        progress.display = True
         self.load_board(pipeline)
         self.update_status()
 
@@ -248,8 +261,9 @@ class BoardScreen(Screen[None]):
         self.notify(str(message.error), title="Could not open the board", severity="error", timeout=15)
         if self.engine is not None:
             self.engine.sync_failed(message.error)
-        self.poller.failed()
-        self.update_status(error=message.error.summary)
+        self.load_error = message.error
+        self.poller.failed(getattr(message.error, "retry_after", None))
+        self.update_status()
 
     @on(ChangesFetched)
     def _changes_fetched(self, message: ChangesFetched) -> None:
@@ -286,7 +300,10 @@ class BoardScreen(Screen[None]):
             opportunity_name = self._name_of(message.move.opportunity_id)
             what = "was removed from the board" if outcome.gone else "went back"
             self.notify(
-                f"{opportunity_name} {what}: {outcome.error}", title="Move not saved", severity="error", timeout=10
+                f"{opportunity_name} {what}: {move_failure_text(outcome.error)}",
+                title="Move not saved",
+                severity="error",
+                timeout=10,
             )
         self.update_status()
 
@@ -336,15 +353,27 @@ class BoardScreen(Screen[None]):
             cards=len(board) if board else 0,
             pending=board.pending_count() if board else 0,
             last_synced=engine.last_synced if engine else None,
-            error=error or (engine.last_error if engine else None),
-            retry_in=self.poller.seconds_left(),
+            error=error or (engine.last_error if engine else self._load_error_text()),
+            retry_in=self.poller.seconds_left() if engine or self._load_retries() else None,
             rate_wait=self.backend.rate_wait_left(),
             crm=self.backend.name,
-            loading=self.first_load,
+            loading=self.first_load and not self.choosing,
+            choosing=self.choosing,
         )
+
+    def _load_retries(self) -> bool:
+        """A board that failed to open for a passing reason (network, 5xx) tries again by itself."""
+        return isinstance(self.load_error, UnavailableError | RateLimitedError)
+
+    def _load_error_text(self) -> str | None:
+        if self.load_error is None:
+            return None
+        return self.load_error.summary + ("" if self._load_retries() else " - press r to retry")
 
     def tick(self) -> None:
         """Every second: start a poll when one is due, and keep the 'synced … ago' honest."""
+        if self.engine is None and not self.first_load and self._load_retries() and self.poller.due():
+            self.action_refresh()
         if self.engine is not None and not self.first_load and not self.polling and self.poller.due():
             self.polling = True
             self.poll(self.engine)
@@ -443,7 +472,11 @@ class BoardScreen(Screen[None]):
                 self.move_now(opportunity_id, status_id)
 
         label = f"{KIND_GLYPH[status.kind]}{status.label}"
-        self.app.push_screen(ConfirmMove(board.opportunity(opportunity_id).name, label), confirmed)
+        outcome = "won" if status.kind is StatusKind.WON else "lost"
+        detail = f"This marks the deal {outcome} in {self.backend.name}"
+        if status.kind is StatusKind.WON and board.opportunity(opportunity_id).date_won is None:
+            detail += f", and {self.backend.name} records today as its won date"
+        self.app.push_screen(ConfirmMove(board.opportunity(opportunity_id).name, label, detail + "."), confirmed)
 
     def move_now(self, opportunity_id: str, status_id: str) -> None:
         """Move a card now, send the move in a worker, and keep the focus on the card."""
@@ -489,8 +522,10 @@ class BoardScreen(Screen[None]):
 
     def action_refresh(self) -> None:
         if self.engine is None:
-            if not self.first_load:
+            if not self.first_load and not self.choosing:
                 self.first_load = True
+                self.load_error = None
+                self.query_one("#progress", ProgressBar).display = True
                 self.load_board()
             return
         self.poller.now()
@@ -512,3 +547,10 @@ def choose_pipeline(pipelines: list[Pipeline], wanted: str | None, crm: str) -> 
 
 def _escape(text: str) -> str:
     return text.replace("[", r"\[")
+
+
+def move_failure_text(error: BackendError) -> str:
+    """Why a move failed and what to do: a move that went back is not retried by itself."""
+    if isinstance(error, UnavailableError | RateLimitedError):
+        return f"{error.summary} - {error.crm or 'the CRM'} did not answer; move it again later"
+    return str(error)

@@ -17,8 +17,9 @@ class ConfirmMove(ModalScreen[bool]):
         Binding("n,escape", "dismiss(False)", "Cancel"),
     ]
 
-    def __init__(self, card_name: str, status_label: str) -> None:
+    def __init__(self, card_name: str, status_label: str, detail: str = "") -> None:
         super().__init__()
+        self.detail = detail
         self.card_name = card_name
         self.status_label = status_label
 
@@ -27,5 +28,6 @@ class ConfirmMove(ModalScreen[bool]):
         label = self.status_label.replace("[", r"\[")
         with Vertical(id="confirm", classes="dialog"):
             yield Label(f"Move [b]{name}[/b] to [b]{label}[/b]?", classes="dialog-title")
-            yield Label("This closes the deal in the CRM.")
+            if self.detail:
+                yield Label(self.detail.replace("[", r"\["))
             yield Label("y/⏎ move · n/esc cancel", classes="dialog-hint")

@@ -33,9 +33,12 @@ class SyncStatus(Static):
         loading: bool = False,
         rate_wait: float = 0.0,
         crm: str = "",
+        choosing: bool = False,
     ) -> None:
         if rate_wait > 0:
             state = f"~ waiting {rate_wait:.0f}s on the {crm} rate limit".replace("  ", " ")
+        elif choosing:
+            state = "choose a pipeline"
         elif loading:
             state = "… loading"
         elif error:

@@ -319,7 +319,11 @@ class FakeClose:
         response = self._handle(request)
         if self.log is not None:
             body = request.content.decode(errors="replace")[:120]
-            self.log(f"{request.method} {request.url.raw_path.decode()[:160]} -> {response.status_code} {body}")
+            params = " ".join(
+                f"{k}={v if len(v) <= 36 else v[:20] + f'…({v.count(chr(44)) + 1} items)'}"
+                for k, v in request.url.params.multi_items()
+            )
+            self.log(f"{request.method} {request.url.path} {params} -> {response.status_code} {body}".rstrip())
         return response
 
     def _handle(self, request: httpx.Request) -> httpx.Response:

@@ -7,13 +7,20 @@ data) and saves SVGs next to this script. Open them before committing.
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 from pathlib import Path
 
-from kanban_tui.app import KanbanApp
-from kanban_tui.backends.local import LocalBackend, create_workspace
+import httpx
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent))  # for tests.fakes
+
+from kanban_tui.app import KanbanApp  # noqa: E402
+from kanban_tui.backends.close import CloseBackend  # noqa: E402
+from kanban_tui.backends.local import LocalBackend, create_workspace  # noqa: E402
+from kanban_tui.config import Settings  # noqa: E402
+from tests.fakes.close import FakeClose  # noqa: E402
 
 SHOTS = [
     # (file, size, keys pressed after the board has loaded)
@@ -22,10 +29,28 @@ SHOTS = [
 ]
 
 
-async def shoot(name: str, size: tuple[int, int], keys: list[str], workdir: Path) -> None:
+CLOSE_SHOTS = [
+    # the Sales pipeline of the fake Close server, asking before a move into Won
+    ("close.svg", (120, 36), ["l", "l", "l", "l", "shift+right"]),
+]
+
+
+def local_app(name: str, workdir: Path) -> KanbanApp:
     path = workdir / f"{name}.sqlite3"
     create_workspace(path, demo_size=64)
-    app = KanbanApp(LocalBackend(path), poll_interval=3600)
+    return KanbanApp(LocalBackend(path), poll_interval=3600)
+
+
+def close_app() -> KanbanApp:
+    fake = FakeClose("test-close-key")
+    fake.seed(sales=300, other=150)
+    backend = CloseBackend(
+        "test-close-key", base_url="https://api.close.com/api/v1/", transport=httpx.MockTransport(fake.handler)
+    )
+    return KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales"))
+
+
+async def shoot(name: str, size: tuple[int, int], keys: list[str], app: KanbanApp) -> None:
     async with app.run_test(size=size) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -40,7 +65,9 @@ async def shoot(name: str, size: tuple[int, int], keys: list[str], workdir: Path
 async def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         for name, size, keys in SHOTS:
-            await shoot(name, size, keys, Path(workdir))
+            await shoot(name, size, keys, local_app(name, Path(workdir)))
+    for name, size, keys in CLOSE_SHOTS:
+        await shoot(name, size, keys, close_app())
 
 
 if __name__ == "__main__":

@@ -25,6 +25,9 @@ class StatusKind(StrEnum):
         return self is not StatusKind.OPEN
 
 
+_PER_YEAR: dict[str, int] = {"one_time": 1, "monthly": 12, "annual": 1}
+
+
 class Period(StrEnum):
     """How often an opportunity's value is paid."""
 
@@ -35,7 +38,7 @@ class Period(StrEnum):
     @property
     def per_year(self) -> int:
         """Multiplier that turns one payment into a year's worth (one-time counts once)."""
-        return {"one_time": 1, "monthly": 12, "annual": 1}[self.value]
+        return _PER_YEAR[self]
 
 
 class Status(BaseModel):

@@ -28,7 +28,6 @@ from datetime import UTC, datetime
 from .backends.base import Backend
 from .backends.errors import BackendError, NotFoundError, RateLimitedError
 from .models import Changes, Opportunity, Page, Period, Pipeline, Status
-from .money import sum_by_currency
 
 SortKey = tuple[float, str]
 
@@ -76,6 +75,60 @@ class MoveOutcome:
     """The card no longer exists on the server; it has been removed from the board."""
 
 
+Contribution = tuple[str, int, int, bool] | None
+"""What one card adds to its column's totals: currency, annualized value, weighted, recurring."""
+
+
+def contribution_of(opportunity: Opportunity) -> Contribution:
+    if not opportunity.value:
+        return None
+    annual = opportunity.annualized_value
+    weighted = annual * (opportunity.confidence or 0) // 100
+    return opportunity.currency, annual, weighted, opportunity.period is not Period.ONE_TIME
+
+
+class ColumnTotals:
+    """A column's count and per-currency sums, updated as cards come and go."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.recurring = 0
+        self.by_currency: dict[str, list[int]] = {}
+        """currency -> [cards, annualized total, confidence-weighted total]"""
+
+    def add(self, contribution: Contribution) -> None:
+        self.count += 1
+        if contribution is not None:
+            currency, annual, weighted, recurring = contribution
+            sums = self.by_currency.setdefault(currency, [0, 0, 0])
+            sums[0] += 1
+            sums[1] += annual
+            sums[2] += weighted
+            self.recurring += recurring
+
+    def remove(self, contribution: Contribution) -> None:
+        self.count -= 1
+        if contribution is not None:
+            currency, annual, weighted, recurring = contribution
+            sums = self.by_currency[currency]
+            sums[0] -= 1
+            sums[1] -= annual
+            sums[2] -= weighted
+            self.recurring -= recurring
+            if sums[0] == 0:
+                del self.by_currency[currency]
+
+    def summary(self) -> ColumnSummary:
+        """Main currency (the most used) first, as `sum_by_currency` orders them."""
+        order = sorted(self.by_currency, key=lambda c: (-self.by_currency[c][0], c))
+        return ColumnSummary(
+            count=self.count,
+            totals={c: self.by_currency[c][1] for c in order},
+            weighted={c: self.by_currency[c][2] for c in order},
+            annualized=self.recurring > 0,
+        )
+
+
 class Board:
     """Server state plus pending moves, as ordered columns of opportunity ids."""
 
@@ -85,7 +138,8 @@ class Board:
         self._server: dict[str, Opportunity] = {}
         self._pending: dict[str, list[PendingMove]] = {}
         self._columns: dict[str, list[SortKey]] = {s.id: [] for s in pipeline.statuses}
-        self._placed: dict[str, tuple[str, SortKey]] = {}
+        self._placed: dict[str, tuple[str, SortKey, Contribution]] = {}
+        self._totals: dict[str, ColumnTotals] = {s.id: ColumnTotals() for s in pipeline.statuses}
         self._summaries: dict[str, ColumnSummary] = {}
         self._seq = itertools.count(1)
 
@@ -134,20 +188,10 @@ class Board:
         return bisect_left(column, placed[1])
 
     def summary(self, status_id: str) -> ColumnSummary:
-        """Count and value totals of a column, cached until the column changes."""
+        """Count and value totals of a column: kept up to date card by card, so O(currencies)."""
         summary = self._summaries.get(status_id)
         if summary is None:
-            opportunities = [self._server[key[1]] for key in self._columns[status_id]]
-            valued = [o for o in opportunities if o.value]
-            summary = ColumnSummary(
-                count=len(opportunities),
-                totals=sum_by_currency((o.currency, o.annualized_value) for o in valued),
-                weighted=sum_by_currency(
-                    (o.currency, o.annualized_value * (o.confidence or 0) // 100) for o in valued
-                ),
-                annualized=any(o.period is not Period.ONE_TIME for o in valued),
-            )
-            self._summaries[status_id] = summary
+            summary = self._summaries[status_id] = self._totals[status_id].summary()
         return summary
 
     # -- placing cards ------------------------------------------------------------------
@@ -159,6 +203,7 @@ class Board:
         if old is not None:
             column = self._columns[old[0]]
             del column[bisect_left(column, old[1])]
+            self._totals[old[0]].remove(old[2])
             touched.add(old[0])
         opportunity = self._server.get(opportunity_id)
         if opportunity is not None:
@@ -169,7 +214,9 @@ class Board:
                 status_id, key = opportunity.status_id, _sort_key(opportunity.updated, opportunity_id)
             if status_id in self._columns:
                 insort(self._columns[status_id], key)
-                self._placed[opportunity_id] = (status_id, key)
+                contribution = contribution_of(opportunity)
+                self._totals[status_id].add(contribution)
+                self._placed[opportunity_id] = (status_id, key, contribution)
                 touched.add(status_id)
         for status_id in touched:
             self._summaries.pop(status_id, None)

@@ -183,3 +183,49 @@ def test_engine_settles_failures() -> None:
     move, _ = engine.board.begin_move("x", "b")
     outcome = engine.settle_move(move, NotFoundError("gone", crm="Test"))
     assert outcome.gone and "x" not in engine.board
+
+
+def test_column_totals_kept_card_by_card_match_a_recount() -> None:
+    """Totals are updated incrementally (moves, polls, refusals); they must equal a fresh sum."""
+    import random
+
+    from kanban_tui.models import Period
+    from kanban_tui.money import sum_by_currency
+
+    rng = random.Random(3)
+    board = Board(PIPELINE)
+    statuses = [s.id for s in PIPELINE.statuses]
+
+    def random_opp(n: int, minutes: int) -> Opportunity:
+        return opp(
+            f"o{n}", rng.choice(statuses), minutes, value=rng.choice([None, 0, 1000, 2500, 99_00]),
+            currency=rng.choice(["USD", "EUR", "JPY"]), period=rng.choice(list(Period)),
+            confidence=rng.choice([None, 0, 35, 100]),
+        )
+
+    board.add(random_opp(n, 0) for n in range(60))
+    moves = []
+    for step in range(1, 400):
+        action = rng.random()
+        ids = board.column_ids("a") + board.column_ids("b") + board.column_ids("won")
+        if action < 0.3 and ids:
+            moves.append(board.begin_move(rng.choice(ids), rng.choice(statuses))[0])
+        elif action < 0.45 and moves:
+            move = moves.pop(rng.randrange(len(moves)))
+            if move.opportunity_id in board:
+                board.fail_move(move)
+        elif action < 0.8:
+            board.add([random_opp(rng.randrange(80), step)])
+        elif ids:
+            board.remove([rng.choice(ids)])
+    for status_id in statuses:
+        cards = [board.opportunity(i) for i in board.column_ids(status_id)]
+        valued = [o for o in cards if o.value]
+        summary = board.summary(status_id)
+        assert summary.count == len(cards)
+        assert summary.totals == sum_by_currency((o.currency, o.annualized_value) for o in valued)
+        assert summary.weighted == sum_by_currency(
+            (o.currency, o.annualized_value * (o.confidence or 0) // 100) for o in valued
+        )
+        assert summary.annualized == any(o.period is not Period.ONE_TIME for o in valued)
+        assert list(summary.totals) == list(sum_by_currency((o.currency, 1) for o in valued))

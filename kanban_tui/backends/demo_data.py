@@ -25,6 +25,21 @@ DEMO_PIPELINE = Pipeline(
     ),
 )
 
+CONTRACT = Status(id="st_contract", label="Contract", color="#d7af87", position=5)
+"""The eighth status of the benchmarks' pipeline, between Negotiation and Won."""
+
+
+def demo_pipeline(status_count: int = 7) -> Pipeline:
+    """The demo pipeline: 7 statuses, or 8 (with Contract) as the benchmarks use."""
+    if status_count == 7:
+        return DEMO_PIPELINE
+    if status_count != 8:
+        raise ValueError("the demo pipeline has 7 or 8 statuses")
+    first, final = DEMO_PIPELINE.statuses[:5], DEMO_PIPELINE.statuses[5:]
+    moved = tuple(s.model_copy(update={"position": s.position + 1}) for s in final)
+    return DEMO_PIPELINE.model_copy(update={"statuses": (*first, CONTRACT, *moved)})
+
+
 OWNERS = ("Dana Reyes", "Sam Okafor", "Priya Natarajan", "Lee Chen")
 
 _COMPANIES = (
@@ -61,15 +76,16 @@ _STATUS_WEIGHTS = (28, 20, 14, 12, 9, 10, 7)
 
 
 def demo_opportunities(
-    size: int = 64, *, seed: int = 7, now: datetime | None = None
+    size: int = 64, *, seed: int = 7, now: datetime | None = None, pipeline: Pipeline = DEMO_PIPELINE
 ) -> list[Opportunity]:
     """`size` opportunities spread over the demo pipeline, the same every time for a seed."""
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
-    statuses = DEMO_PIPELINE.statuses
+    statuses = pipeline.statuses
+    weights = _STATUS_WEIGHTS if len(statuses) == 7 else (*_STATUS_WEIGHTS[:5], 6, *_STATUS_WEIGHTS[5:])
     opportunities = []
     for n in range(size):
-        status = rng.choices(statuses, weights=_STATUS_WEIGHTS)[0]
+        status = rng.choices(statuses, weights=weights)[0]
         currency, suffix, typical = rng.choices(_MONEY, weights=_MONEY_WEIGHTS)[0]
         company = _COMPANIES[n % len(_COMPANIES)] + _SUFFIXES[suffix]
         if n >= len(_COMPANIES):

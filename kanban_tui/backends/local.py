@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from ..models import Changes, Opportunity, Page, Pipeline, Status, StatusKind
 from .base import Backend
 from .errors import BackendError, NotFoundError, RefusedError, describe_validation_error
-from .demo_data import DEMO_PIPELINE, demo_opportunities
+from .demo_data import demo_opportunities, demo_pipeline
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pipelines (
@@ -67,7 +67,7 @@ _COLUMNS = (
     "id, name, status_id, contact, value, currency, period, confidence, owner,"
     " created, updated, date_won, note, url"
 )
-PAGE_SIZE = 1000
+PAGE_SIZE = 5000
 CRM = "Local workspace"
 
 
@@ -86,8 +86,8 @@ def _read_rows(rows: Iterable[sqlite3.Row]) -> tuple[list[Opportunity], dict[str
     return good, skipped
 
 
-def create_workspace(path: Path, *, demo_size: int | None = 64, seed: int = 7) -> None:
-    """Create the schema at `path`; seed the demo pipeline when `demo_size` is given."""
+def create_workspace(path: Path, *, demo_size: int | None = 64, seed: int = 7, statuses: int = 7) -> None:
+    """Create the schema at `path`; seed the demo pipeline (7 or 8 statuses) when `demo_size` is given."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("PRAGMA journal_mode=WAL")
@@ -96,8 +96,9 @@ def create_workspace(path: Path, *, demo_size: int | None = 64, seed: int = 7) -
             return
         if conn.execute("SELECT 1 FROM pipelines LIMIT 1").fetchone():
             return
-        write_pipeline(conn, DEMO_PIPELINE)
-        insert_opportunities(conn, demo_opportunities(demo_size, seed=seed))
+        pipeline = demo_pipeline(statuses)
+        write_pipeline(conn, pipeline)
+        insert_opportunities(conn, demo_opportunities(demo_size, seed=seed, pipeline=pipeline))
         # the seed is the starting point, not a change anyone needs to see
         conn.execute("DELETE FROM changelog")
 

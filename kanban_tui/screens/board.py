@@ -7,6 +7,7 @@ model and redraw the columns that changed.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 
 from textual import on, work
@@ -14,6 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import HorizontalScroll
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, ProgressBar, Static
 
 from ..backends.base import Backend
@@ -29,6 +31,8 @@ from .picker import PipelinePicker, StatusPicker
 
 
 MIN_COLUMN_WIDTH = 16
+LOAD_REDRAW_EVERY = 0.25
+"""Seconds between redraws while a load's later pages arrive."""
 """Narrowest a column gets (a card line then holds ~14 characters); below that the board scrolls."""
 
 
@@ -105,6 +109,10 @@ class BoardScreen(Screen[None]):
         self.columns: list[StatusColumn] = []
         self.active = 0
         self.first_load = True
+        self.load_dirty: set[str] = set()
+        """Columns that pages changed since the board was last drawn during a load."""
+        self.load_progress: Page | None = None
+        self.load_flush: Timer | None = None
         self.load_error: BackendError | None = None
         """Why the board could not be opened (until it is)."""
         self.choosing = False
@@ -216,6 +224,10 @@ class BoardScreen(Screen[None]):
     @on(Opened)
     def _opened(self, message: Opened) -> None:
         self.engine = engine = message.engine
+        if self.load_flush is not None:
+            self.load_flush.stop()
+            self.load_flush = None
+        self.load_dirty, self.load_progress = set(), None
         if self.columns:
             for column in self.columns:
                 column.remove()
@@ -235,20 +247,39 @@ class BoardScreen(Screen[None]):
             return
         page = message.page
         first_page = len(self.engine.board) == 0
-        self.redraw(self.engine.apply_page(page))
+        self.load_dirty |= self.engine.apply_page(page)
+        self.load_progress = page
         self.report_skipped(page.skipped)
-        progress = self.query_one("#progress", ProgressBar)
-        progress.update(total=page.total, progress=page.loaded)
         if first_page and page.opportunities:
+            self.flush_load()  # the first cards show at once; the board is usable from here
             self.focus_first_card()
+        elif self.load_flush is None:
+            # later pages are drawn a few times a second, not once each: a frame costs
+            # the same for 100 new cards as for 10,000
+            self.load_flush = self.set_timer(LOAD_REDRAW_EVERY, self.flush_load, name="load-flush")
+        keep_out_of_gc()
+
+    def flush_load(self) -> None:
+        """Draw what the pages loaded so far changed, and the progress bar."""
+        if self.load_flush is not None:
+            self.load_flush.stop()
+            self.load_flush = None
+        if self.load_dirty:
+            self.redraw(self.load_dirty)
+            self.load_dirty = set()
+        if self.load_progress is not None:
+            progress = self.query_one("#progress", ProgressBar)
+            progress.update(total=self.load_progress.total, progress=self.load_progress.loaded)
         self.update_status()
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
         if message.engine is not self.engine:
             return
+        self.flush_load()
         self.first_load = False
         self.query_one("#progress", ProgressBar).display = False
+        keep_out_of_gc()
         if self.focused_id() is None:
             self.focus_first_card()
         self.poller.succeeded()
@@ -547,6 +578,16 @@ def choose_pipeline(pipelines: list[Pipeline], wanted: str | None, crm: str) -> 
 
 def _escape(text: str) -> str:
     return text.replace("[", r"\[")
+
+
+def keep_out_of_gc() -> None:
+    """Move what is alive now (the loaded cards) out of the cyclic garbage collector's scans.
+
+    With tens of thousands of cards loaded, every full collection walks them all: a
+    100 ms pause in the middle of a keypress. The cards are freed by reference counting
+    as usual when they leave the board; only reference cycles among them would linger.
+    """
+    gc.freeze()
 
 
 def move_failure_text(error: BackendError) -> str:

@@ -90,7 +90,8 @@ class ColumnHeader(Static):
         expected = _with_period(format_totals(summary.weighted, limit=1).split(" +")[0], per)
         others = f" +{len(summary.totals) - 1} cur" if len(summary.totals) > 1 else ""
         self.update(
-            f"[b]{_escape(label)}[/b]\n{summary.count} · {_escape(total)}\n[dim]exp {_escape(expected)}{others}[/dim]"
+            f"[b]{_escape(label)}[/b]\n{summary.count} · {_escape(total)}\n[dim]exp {_escape(expected)}{others}[/dim]",
+            layout=False,  # a fixed-size box: repaint it alone, not the whole screen
         )
 
 
@@ -141,7 +142,24 @@ class CardList(ScrollView, can_focus=False):
         return None
 
     def sync_size(self) -> None:
-        self.virtual_size = Size(self.size.width, self.count * CARD_HEIGHT)
+        """Set the scrollable height from the card count, without a screen-wide layout.
+
+        `virtual_size` is a layout reactive: setting it re-arranges the whole screen. When
+        the vertical scrollbar stays as it was (shown before and after, or hidden before and
+        after), only this widget and its scrollbar need repainting, so set it quietly.
+        """
+        new = Size(self.size.width, self.count * CARD_HEIGHT)
+        old = self.virtual_size
+        if new == old:
+            return
+        height = self.size.height
+        if new.width == old.width and height and (new.height > height) == (old.height > height):
+            self.set_reactive(CardList.virtual_size, new)
+            if new.height > height:
+                self.vertical_scrollbar.window_virtual_size = new.height
+            self.refresh()
+        else:
+            self.virtual_size = new
 
     def cards_changed(self, keep: str | None) -> None:
         """The column's content changed: keep the cursor on card `keep` and where it was on screen."""
@@ -154,10 +172,8 @@ class CardList(ScrollView, can_focus=False):
         self.scroll_to(y=max(0, self.cursor * CARD_HEIGHT - before), animate=False, immediate=True)
         self.refresh()
 
-    def set_cursor(self, index: int, *, active: bool | None = None) -> None:
+    def set_cursor(self, index: int) -> None:
         self.cursor = max(0, min(index, self.count - 1))
-        if active is not None:
-            self.active = active
         self.scroll_to_cursor()
         self.refresh()
 
@@ -257,6 +273,12 @@ class StatusColumn(Vertical):
         self.header.show(summary)
 
     def set_active(self, active: bool) -> None:
-        self.set_class(active, "-active")
+        """Mark the column holding the focus: its header's underline and the card cursor.
+
+        The class goes on the header alone, so that restyling stays inside that small box.
+        """
+        if self.cards.active == active:
+            return
+        self.header.set_class(active, "-active")
         self.cards.active = active
         self.cards.refresh()

@@ -544,9 +544,13 @@ def _matches(record: dict[str, Any], params: httpx.QueryParams) -> bool:
         if f"{name}__in" in params and record[name] not in params[f"{name}__in"].split(","):
             return False
     for name in DATE_FILTERS:
+        asked = [op for op in ("gt", "gte", "lt", "lte") if f"{name}__{op}" in params]
+        if not asked:
+            continue
         value = datetime.fromisoformat(record[name])
-        for op, test in (("gt", value.__gt__), ("gte", value.__ge__), ("lt", value.__lt__), ("lte", value.__le__)):
-            if f"{name}__{op}" in params and not test(_when(params, f"{name}__{op}")):
+        for op in asked:
+            limit = _when(params, f"{name}__{op}")
+            if not {"gt": value > limit, "gte": value >= limit, "lt": value < limit, "lte": value <= limit}[op]:
                 return False
     return True
 
@@ -609,11 +613,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--other", type=int, default=150, help="opportunities in the Partnerships pipeline")
     parser.add_argument("--limit-cap", type=int, default=100, help="most records per page")
     parser.add_argument("--rate-limit", type=int, default=100, help="requests per 10 s window")
+    parser.add_argument("--no-validate", action="store_true", help="skip the schema check (benchmarks)")
+    parser.add_argument("--quiet", action="store_true", help="no request log")
     args = parser.parse_args(argv)
-    fake = FakeClose(args.key, limit_cap=args.limit_cap)
+    fake = FakeClose(args.key, limit_cap=args.limit_cap, validate=not args.no_validate)
     fake.rate_limit = fake.rate_remaining = args.rate_limit
     fake.seed(sales=args.sales, other=args.other)
-    fake.log = lambda line: print(line, file=sys.stderr, flush=True)
+    if not args.quiet:
+        fake.log = lambda line: print(line, file=sys.stderr, flush=True)
     server = fake.serve(args.host, args.port)
     print(f"fake Close on http://{args.host}:{args.port}{API} (key {args.key!r}); type help", file=sys.stderr)
     threading.Thread(target=server.serve_forever, daemon=True).start()

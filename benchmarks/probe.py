@@ -1,0 +1,297 @@
+"""One measured run of the real app (or of a bare Textual app, the floor), in its own process.
+
+    python -m benchmarks.probe floor --t0 T
+    python -m benchmarks.probe local PATH --t0 T [--keys 40] [--profile FILE]
+    python -m benchmarks.probe close BASE_URL --t0 T [--keys 40] [--profile FILE]
+
+`benchmarks/run.py` starts these and reads the one JSON line each prints. `--t0` is the
+parent's `time.time()` just before it started the process, so `open` counts interpreter
+start-up and imports too.
+
+How it measures, headless (no terminal needed):
+- Every frame Textual would write to the terminal goes through `App._display`; the probe
+  wraps it, turns the update into the escape sequences a terminal would get (the cost a
+  real terminal session pays), and notes the time. A frame is the repaint.
+- `open`: start -> the first frame in which the whole board is loaded and every column's
+  header shows its right count.
+- `key`: a key press -> the first frame after the key's action ran.
+- `poll`: an idle poll (nothing changed): requests (SQL statements for the local
+  workspace), bytes read, and the process's CPU time from starting the poll to applying it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import sqlite3
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.widgets import Static
+
+SIZE = (120, 36)
+
+
+class FrameClock:
+    """Wraps `app._display`: renders each frame to terminal output and notes when."""
+
+    def __init__(self, app: App[Any]) -> None:
+        self.app = app
+        self.frames = 0
+        self.last = 0.0
+        self.stamps: list[float] = []
+        self.bytes = 0
+        self.event = asyncio.Event()
+        self.check: Callable[[], bool] | None = None
+        self.checked_at: float | None = None
+        original = app._display
+
+        def display(screen: Any, renderable: Any) -> None:
+            original(screen, renderable)
+            if renderable is None:
+                return
+            render = getattr(renderable, "render_segments", None)
+            if render is not None:
+                self.bytes += len(render(app.console))
+            self.frames += 1
+            self.last = time.perf_counter()
+            self.stamps.append(self.last)
+            del self.stamps[:-64]
+            if self.check is not None and self.checked_at is None and self.check():
+                self.checked_at = time.time()
+            self.event.set()
+
+        app._display = display  # type: ignore[method-assign]
+
+    async def next_frame_after(self, moment: float, timeout: float = 10.0) -> float:
+        """perf_counter of the first frame drawn after `moment`."""
+        deadline = time.perf_counter() + timeout
+        while True:
+            after = [stamp for stamp in self.stamps if stamp > moment]
+            if after:
+                return after[0]
+            self.event.clear()
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                raise TimeoutError("no frame")
+            try:
+                await asyncio.wait_for(self.event.wait(), left)
+            except TimeoutError:
+                raise TimeoutError("no frame") from None
+
+
+class Floor(App[None]):
+    """A bare Textual app: the least any Textual app pays to start and paint."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("floor")
+
+
+async def run_floor(t0: float) -> dict[str, Any]:
+    app = Floor()
+    clock = FrameClock(app)
+    clock.check = lambda: True
+    async with app.run_test(size=SIZE):
+        while clock.checked_at is None:
+            await asyncio.sleep(0.001)
+    return {"open": clock.checked_at - t0, "rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class ActionClock:
+    """Notes when the board's key actions finish (wraps them on the screen instance)."""
+
+    def __init__(self, screen: Any, names: list[str]) -> None:
+        self.done = 0.0
+        for name in names:
+            method = getattr(screen, name)
+
+            def wrapped(*args: Any, _method: Callable[..., Any] = method) -> Any:
+                result = _method(*args)
+                self.done = time.perf_counter()
+                return result
+
+            setattr(screen, name, wrapped)
+
+
+async def measure_keys(app: Any, pilot: Any, clock: FrameClock, keys: int) -> dict[str, list[float]]:
+    from kanban_tui.screens.board import BoardScreen
+
+    screen = app.screen
+    assert isinstance(screen, BoardScreen)
+    actions = ActionClock(screen, ["action_focus_card", "action_focus_column", "action_move_card"])
+    nav_keys = ["j", "j", "l", "j", "k", "h", "j", "l"]
+    out: dict[str, list[float]] = {"nav": [], "move": []}
+    for i in range(keys):
+        for kind, key in (("nav", nav_keys[i % len(nav_keys)]), ("move", "shift+right" if i % 2 == 0 else "shift+left")):
+            if kind == "move" and screen.active == len(screen.columns) - 1:
+                key = "shift+left" if key == "shift+right" else key
+            await pilot.pause()
+            before = actions.done
+            start = time.perf_counter()
+            await pilot.press(key)
+            if actions.done == before:
+                continue  # nothing to do (edge of the board)
+            frame = await clock.next_frame_after(actions.done)
+            out[kind].append(frame - start)
+        await app.workers.wait_for_complete()
+    return out
+
+
+async def measure_polls(app: Any, pilot: Any, counters: Callable[[], tuple[int, int]], polls: int = 7) -> dict[str, Any]:
+    """Idle polls of an unchanged board: requests, bytes and CPU ms each (medians)."""
+    screen = app.screen
+    results = []
+    for _ in range(polls):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        engine = screen.engine
+        synced = engine.last_synced
+        requests, read = counters()
+        cpu = time.process_time()
+        screen.poller.now()
+        screen.tick()
+        while screen.polling or engine.last_synced == synced:
+            await asyncio.sleep(0.0005)
+        cpu = time.process_time() - cpu
+        after_requests, after_read = counters()
+        results.append((after_requests - requests, after_read - read, cpu * 1000))
+    return {
+        "requests": statistics.median(r[0] for r in results),
+        "bytes": statistics.median(r[1] for r in results),
+        "cpu_ms": statistics.median(r[2] for r in results),
+    }
+
+
+def board_ready(app: Any) -> bool:
+    """The whole board is loaded and every header shows its column's count."""
+    from kanban_tui.screens.board import BoardScreen
+
+    screen = app.screen
+    if not isinstance(screen, BoardScreen) or screen.engine is None or screen.first_load or not screen.columns:
+        return False
+    board = screen.engine.board
+    for column in screen.columns:
+        text = str(column.header.render())
+        if f"{len(board.column_ids(column.status.id))} · " not in text:
+            return False
+    return True
+
+
+async def run_board(app: Any, t0: float, keys: int, counters: Callable[[], tuple[int, int]],
+                    first_cards: Callable[[], bool] | None = None) -> dict[str, Any]:
+    clock = FrameClock(app)
+    result: dict[str, Any] = {}
+    first_seen: list[float] = []
+    during_load: list[float] = []
+
+    def check() -> bool:
+        if first_cards is not None and not first_seen and first_cards():
+            first_seen.append(time.time() - t0)
+        return board_ready(app)
+
+    clock.check = check
+    async with app.run_test(size=SIZE) as pilot:
+        deadline = time.time() + 300
+        while clock.checked_at is None:
+            error = getattr(app.screen, "load_error", None)
+            if error is not None or time.time() > deadline:
+                raise SystemExit(f"the board did not open: {error or 'timed out'}")
+            if first_seen and not during_load and first_cards is not None:
+                # the board is usable while later pages arrive: time a key now
+                start = time.perf_counter()
+                await pilot.press("j")
+                during_load.append(await clock.next_frame_after(start) - start)
+                result["loading_when_key_pressed"] = not board_ready(app)
+            await asyncio.sleep(0.001)
+        result["open"] = clock.checked_at - t0
+        result["frames_to_open"] = clock.frames
+        if first_seen:
+            result["first_cards"] = first_seen[0]
+        if during_load:
+            result["key_during_load"] = during_load[0]
+        result["cards"] = len(app.screen.engine.board)
+        result["keys"] = await measure_keys(app, pilot, clock, keys)
+        result["poll"] = await measure_polls(app, pilot, counters)
+        result["frame_bytes"] = clock.bytes
+    result["rss_mb"] = peak_rss_mb()
+    return result
+
+
+def count_sql() -> Callable[[], tuple[int, int]]:
+    """Counts the SQL statements every workspace connection runs."""
+    counted = [0]
+    connect = sqlite3.connect
+
+    def counting_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = connect(*args, **kwargs)
+        conn.set_trace_callback(lambda _sql: counted.__setitem__(0, counted[0] + 1))
+        return conn
+
+    sqlite3.connect = counting_connect  # type: ignore[assignment]
+    return lambda: (counted[0], 0)
+
+
+async def run_local(path: Path, t0: float, keys: int) -> dict[str, Any]:
+    from kanban_tui.app import KanbanApp
+    from kanban_tui.backends.local import LocalBackend
+
+    counters = count_sql()
+    return await run_board(KanbanApp(LocalBackend(path), poll_interval=3600), t0, keys, counters)
+
+
+async def run_close(base_url: str, t0: float, keys: int) -> dict[str, Any]:
+    from kanban_tui.app import KanbanApp
+    from kanban_tui.backends.close import CloseBackend
+    from kanban_tui.config import Settings
+
+    backend = CloseBackend("test-close-key", base_url=base_url)
+    app = KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales"))
+
+    def first_cards() -> bool:
+        screen = app.screen
+        return bool(getattr(screen, "engine", None) and screen.columns and len(screen.engine.board) > 0)
+
+    return await run_board(app, t0, keys, lambda: (backend.api.requests_sent, backend.api.bytes_read), first_cards)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=["floor", "local", "close"])
+    parser.add_argument("target", nargs="?", help="workspace path (local) or base URL (close)")
+    parser.add_argument("--t0", type=float, default=None)
+    parser.add_argument("--keys", type=int, default=40, help="presses of each kind (navigation, move)")
+    parser.add_argument("--profile", type=Path, help="write a pyinstrument profile of the run here")
+    args = parser.parse_args()
+    t0 = args.t0 if args.t0 is not None else time.time()
+    if args.mode == "floor":
+        job = run_floor(t0)
+    elif args.mode == "local":
+        job = run_local(Path(args.target), t0, args.keys)
+    else:
+        job = run_close(args.target, t0, args.keys)
+    if args.profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(async_mode="enabled", interval=0.0005)
+        with profiler:
+            result = asyncio.run(job)
+        args.profile.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
+    else:
+        result = asyncio.run(job)
+    json.dump(result, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()

@@ -231,11 +231,41 @@ class Board:
         return True
 
     def add(self, opportunities: Iterable[Opportunity]) -> set[str]:
-        """Add or update opportunities the server reported; return touched columns."""
+        """Add or update opportunities the server reported; return touched columns.
+
+        Cards new to the board with no move pending (a load's pages) are appended and each
+        touched column sorted once, rather than inserted one by one.
+        """
         touched: set[str] = set()
+        batches: dict[str, list[SortKey]] = {}
+        batched: set[str] = set()
+
+        def merge_batches() -> None:
+            for status_id, keys in batches.items():
+                column = self._columns[status_id]
+                column.extend(keys)
+                column.sort()
+                touched.add(status_id)
+                self._summaries.pop(status_id, None)
+            batches.clear()
+            batched.clear()
+
         for opportunity in opportunities:
-            if self._accept(opportunity):
-                touched |= self._place(opportunity.id)
+            if opportunity.id in batched:
+                merge_batches()  # the same card twice in one page: place the later one normally
+            if not self._accept(opportunity):
+                continue
+            opportunity_id, status_id = opportunity.id, opportunity.status_id
+            if opportunity_id in self._placed or opportunity_id in self._pending or status_id not in self._columns:
+                touched |= self._place(opportunity_id)
+                continue
+            key = _sort_key(opportunity.updated, opportunity_id)
+            contribution = contribution_of(opportunity)
+            self._totals[status_id].add(contribution)
+            self._placed[opportunity_id] = (status_id, key, contribution)
+            batches.setdefault(status_id, []).append(key)
+            batched.add(opportunity_id)
+        merge_batches()
         return touched
 
     def remove(self, opportunity_ids: Iterable[str]) -> set[str]:

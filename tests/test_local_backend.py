@@ -39,11 +39,12 @@ def test_demo_data_is_deterministic() -> None:
 
 
 async def test_pages_report_progress(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(local, "FIRST_PAGE_SIZE", 10)
     monkeypatch.setattr(local, "PAGE_SIZE", 25)
     path = tmp_path / "w.sqlite3"
     create_workspace(path, demo_size=60)
     _, pages = await load_all(LocalBackend(path))
-    assert [(len(p.opportunities), p.loaded, p.total) for p in pages] == [(25, 25, 60), (25, 50, 60), (10, 60, 60)]
+    assert [(len(p.opportunities), p.loaded, p.total) for p in pages] == [(10, 10, 60), (25, 35, 60), (25, 60, 60), (0, 60, 60)]
     ids = [o.id for p in pages for o in p.opportunities]
     assert len(set(ids)) == 60
 

@@ -229,3 +229,10 @@ def test_column_totals_kept_card_by_card_match_a_recount() -> None:
         )
         assert summary.annualized == any(o.period is not Period.ONE_TIME for o in valued)
         assert list(summary.totals) == list(sum_by_currency((o.currency, 1) for o in valued))
+
+
+def test_a_page_that_names_a_card_twice_keeps_the_later_version_once() -> None:
+    board = Board(PIPELINE)
+    board.add([opp("x", "a", 1), opp("y", "a", 2), opp("x", "b", 3, value=500), opp("z", "b", 0)])
+    assert columns(board) == {"a": ["y"], "b": ["x", "z"], "won": []}
+    assert board.summary("a").count == 1 and board.summary("b").count == 2 and board.summary("b").totals == {"USD": 500}

@@ -67,12 +67,18 @@ _COLUMNS = (
     "id, name, status_id, contact, value, currency, period, confidence, owner,"
     " created, updated, date_won, note, url"
 )
-PAGE_SIZE = 5000
+FIRST_PAGE_SIZE = 1000
+PAGE_SIZE = 10000
+"""Rows per page of the first load: a small first page so cards show at once, then big ones."""
 CRM = "Local workspace"
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+_RawPage = tuple[list[Opportunity], dict[str, str], int, str, int]
+"""One page as read in the worker thread: cards, skipped rows, rows read, last id, total."""
 
 
 def _read_rows(rows: Iterable[sqlite3.Row]) -> tuple[list[Opportunity], dict[str, str]]:
@@ -192,26 +198,35 @@ class LocalBackend(Backend):
         return pipelines
 
     async def load_opportunities(self, pipeline: Pipeline) -> AsyncIterator[Page]:
+        """A small first page (the board shows at once), then big ones: fewer thread hops.
+
+        Rows are read and validated in the worker thread, and the first page's query
+        also counts the pipeline, so the event loop only places cards.
+        """
         ids = [s.id for s in pipeline.statuses]
         marks = ",".join("?" * len(ids))
-        total = await self._run(
-            lambda c: c.execute(f"SELECT count(*) FROM opportunities WHERE status_id IN ({marks})", ids).fetchone()[0]
-        )
-        loaded, after = 0, ""
+
+        def read_page(conn: sqlite3.Connection, after: str, size: int, total: int | None) -> _RawPage:
+            if total is None:
+                query = f"SELECT count(*) FROM opportunities WHERE status_id IN ({marks})"
+                total = conn.execute(query, ids).fetchone()[0]
+            rows = conn.execute(
+                # `+status_id`: walk the primary key in order and stop at the limit, rather
+                # than collect the whole pipeline through the status index and sort it
+                f"SELECT {_COLUMNS} FROM opportunities WHERE +status_id IN ({marks}) AND id > ? ORDER BY id LIMIT ?",
+                [*ids, after, size],
+            ).fetchall()
+            good, skipped = _read_rows(rows)
+            return good, skipped, len(rows), rows[-1]["id"] if rows else after, total
+
+        loaded, after, total, size = 0, "", None, FIRST_PAGE_SIZE
         while True:
-            rows = await self._run(
-                lambda c, after=after: c.execute(
-                    f"SELECT {_COLUMNS} FROM opportunities WHERE status_id IN ({marks}) AND id > ?"
-                    " ORDER BY id LIMIT ?",
-                    [*ids, after, PAGE_SIZE],
-                ).fetchall()
-            )
-            page, skipped = _read_rows(rows)
-            loaded += len(page)
-            yield Page(opportunities=page, loaded=loaded, total=max(total, loaded), skipped=list(skipped.values()))
-            if len(rows) < PAGE_SIZE:
+            good, skipped, count, after, total = await self._run(read_page, after, size, total)
+            loaded += len(good)
+            yield Page(opportunities=good, loaded=loaded, total=max(total, loaded), skipped=list(skipped.values()))
+            if count < size:
                 return
-            after = rows[-1]["id"]
+            size = PAGE_SIZE
 
     async def changes_since(self, pipeline: Pipeline, cursor: str | None) -> Changes:
         return await self._run(self._changes_since, pipeline, cursor)

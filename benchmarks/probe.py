@@ -14,7 +14,8 @@ How it measures, headless (no terminal needed):
   real terminal session pays), and notes the time. A frame is the repaint.
 - `open`: start -> the first frame in which the whole board is loaded and every column's
   header shows its right count.
-- `key`: a key press -> the first frame after the key's action ran.
+- `key`: a key press -> the first frame after the key's action ran. The won/lost
+  confirmation is turned off so that move keys move (it is a dialog, not a repaint).
 - `poll`: an idle poll (nothing changed): requests (SQL statements for the local
   workspace), bytes read, and the process's CPU time from starting the poll to applying it.
 """
@@ -245,9 +246,11 @@ def count_sql() -> Callable[[], tuple[int, int]]:
 async def run_local(path: Path, t0: float, keys: int) -> dict[str, Any]:
     from kanban_tui.app import KanbanApp
     from kanban_tui.backends.local import LocalBackend
+    from kanban_tui.config import Settings
 
     counters = count_sql()
-    return await run_board(KanbanApp(LocalBackend(path), poll_interval=3600), t0, keys, counters)
+    app = KanbanApp(LocalBackend(path), settings=Settings(poll_interval=3600, confirm_final_moves=False))
+    return await run_board(app, t0, keys, counters)
 
 
 async def run_close(base_url: str, t0: float, keys: int) -> dict[str, Any]:
@@ -256,7 +259,7 @@ async def run_close(base_url: str, t0: float, keys: int) -> dict[str, Any]:
     from kanban_tui.config import Settings
 
     backend = CloseBackend("test-close-key", base_url=base_url)
-    app = KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales"))
+    app = KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales", confirm_final_moves=False))
 
     def first_cards() -> bool:
         screen = app.screen

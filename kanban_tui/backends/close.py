@@ -204,28 +204,31 @@ class CloseBackend(Backend):
     def _status_filter(pipeline: Pipeline) -> str:
         return ",".join(s.id for s in pipeline.statuses)
 
+    async def _pages(self, params: dict[str, Any]) -> AsyncIterator[tuple[dict[str, Any], list[Any]]]:
+        """Page through `GET opportunity/` with `_skip`, following `has_more`.
+
+        Yields each answer with its `data` list. `_skip` advances by what came back, not by
+        `_limit`: Close may send fewer than asked. An empty page ends the listing.
+        """
+        skip = 0
+        while True:
+            body = await self.api.request("GET", "opportunity/", params={**params, "_skip": skip, "_limit": PAGE_LIMIT})
+            records = _data(body)
+            yield body, records
+            skip += len(records)
+            if not body.get("has_more") or not records:
+                return
+
     async def load_opportunities(self, pipeline: Pipeline) -> AsyncIterator[Page]:
         self._known.clear()
-        loaded, skip = 0, 0
-        while True:
-            body = await self.api.request(
-                "GET",
-                "opportunity/",
-                params={
-                    "status_id__in": self._status_filter(pipeline),
-                    "_order_by": "date_created",
-                    "_fields": FIELDS,
-                    "_skip": skip,
-                    "_limit": PAGE_LIMIT,
-                },
-            )
+        loaded = 0
+        params = {"status_id__in": self._status_filter(pipeline), "_order_by": "date_created", "_fields": FIELDS}
+        async for body, records in self._pages(params):
             skipped: list[str] = []
-            records = _data(body)
             new = [o for o in read_records(records, skipped) if o.id not in self._known]
             for opportunity in new:
                 self._known[opportunity.id] = opportunity.updated
             loaded += len(new)
-            skip += len(records)
             total = body.get("total_results") if isinstance(body.get("total_results"), int) else None
             has_more = bool(body.get("has_more")) and bool(records)
             if body.get("has_more") and not records:
@@ -235,8 +238,6 @@ class CloseBackend(Backend):
             elif total is not None:
                 total = max(total, loaded + 1)
             yield Page(opportunities=new, loaded=loaded, total=total, skipped=skipped)
-            if not has_more:
-                break
         self._next_reconcile = self.clock() + self.reconcile_every
 
     async def changes_since(self, pipeline: Pipeline, cursor: str | None) -> Changes:
@@ -247,20 +248,8 @@ class CloseBackend(Backend):
         removed: set[str] = set()
         skipped: list[str] = []
         newest = parse_when(cursor)
-        skip = 0
-        while True:
-            body = await self.api.request(
-                "GET",
-                "opportunity/",
-                params={
-                    "date_updated__gt": since.isoformat(),
-                    "_order_by": "date_updated",
-                    "_fields": FIELDS,
-                    "_skip": skip,
-                    "_limit": PAGE_LIMIT,
-                },
-            )
-            records = _data(body)
+        params = {"date_updated__gt": since.isoformat(), "_order_by": "date_updated", "_fields": FIELDS}
+        async for _, records in self._pages(params):
             for opportunity in read_records(records, skipped):
                 newest = max(newest, opportunity.updated)
                 if pipeline.status(opportunity.status_id) is None:
@@ -273,9 +262,6 @@ class CloseBackend(Backend):
                 self._known[opportunity.id] = opportunity.updated
                 upserted[opportunity.id] = opportunity
                 removed.discard(opportunity.id)
-            skip += len(records)
-            if not body.get("has_more") or not records:
-                break
         if self.clock() >= self._next_reconcile:
             gone, missing = await self._reconcile(pipeline)
             removed |= gone
@@ -302,24 +288,9 @@ class CloseBackend(Backend):
     async def _reconcile(self, pipeline: Pipeline) -> tuple[set[str], set[str]]:
         """Ids only: which known cards are gone, and which present ones we never saw."""
         present: set[str] = set()
-        skip = 0
-        while True:
-            body = await self.api.request(
-                "GET",
-                "opportunity/",
-                params={
-                    "status_id__in": self._status_filter(pipeline),
-                    "_order_by": "date_created",
-                    "_fields": "id",
-                    "_skip": skip,
-                    "_limit": PAGE_LIMIT,
-                },
-            )
-            records = _data(body)
+        params = {"status_id__in": self._status_filter(pipeline), "_order_by": "date_created", "_fields": "id"}
+        async for _, records in self._pages(params):
             present.update(r["id"] for r in records if isinstance(r, dict) and isinstance(r.get("id"), str))
-            skip += len(records)
-            if not body.get("has_more") or not records:
-                break
         self._next_reconcile = self.clock() + self.reconcile_every
         gone = set(self._known) - present
         for opportunity_id in gone:

@@ -184,7 +184,7 @@ def board_ready(app: Any) -> bool:
     board = screen.engine.board
     for column in screen.columns:
         text = str(column.header.render())
-        if f"{len(board.column_ids(column.status.id))} · " not in text:
+        if f"{len(board.column_ids(column.status.id)):,} · " not in text:
             return False
     return True
 

@@ -90,7 +90,7 @@ class ColumnHeader(Static):
         expected = _with_period(format_totals(summary.weighted, limit=1).split(" +")[0], per)
         others = f" +{len(summary.totals) - 1} cur" if len(summary.totals) > 1 else ""
         self.update(
-            f"[b]{_escape(label)}[/b]\n{summary.count} · {_escape(total)}\n[dim]exp {_escape(expected)}{others}[/dim]",
+            f"[b]{_escape(label)}[/b]\n{summary.count:,} · {_escape(total)}\n[dim]exp {_escape(expected)}{others}[/dim]",
             layout=False,  # a fixed-size box: repaint it alone, not the whole screen
         )
 

@@ -50,7 +50,7 @@ class SyncStatus(Static):
             state = f"✓ synced {ago(last_synced)}"
         saving = f" · {pending} saving" if pending else ""
         self.set_class(bool(error), "-error")
-        text = f"{cards} deals{saving} · {state}"
+        text = f"{cards:,} deals{saving} · {state}"
         if text != getattr(self, "_shown", None):
             self._shown = text
             self.update(text, layout=False)

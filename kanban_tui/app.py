@@ -7,6 +7,7 @@ from pathlib import Path
 from textual.app import App
 
 from .backends.base import Backend
+from .backends.journal import MoveJournal
 from .config import Settings
 from .keys import APP_BINDINGS
 from .screens.board import BoardScreen
@@ -37,9 +38,11 @@ class KanbanApp(App[None]):
         settings: Settings | None = None,
         poll_interval: float | None = None,
         pipeline: str | None = None,
+        journal: MoveJournal | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend
+        self.journal = journal
         self.settings = settings = settings or Settings()
         self.poll_interval = poll_interval or settings.poll_interval or backend.poll_interval or DEFAULT_POLL_INTERVAL
         self.pipeline = pipeline or settings.pipeline
@@ -51,6 +54,7 @@ class KanbanApp(App[None]):
             pipeline=self.pipeline,
             colors=self.settings.colors,
             confirm_final_moves=self.settings.confirm_final_moves,
+            journal=self.journal,
         )
         self.push_screen(self.board)
         self._quit_armed = False
@@ -61,11 +65,12 @@ class KanbanApp(App[None]):
         pending = engine.board.pending_count() if engine else 0
         if pending and not self._quit_armed:
             self._quit_armed = True
-            self.notify(
-                f"{pending} move{'s' if pending > 1 else ''} still saving - press q again to quit anyway",
-                severity="warning",
-                timeout=5,
-            )
+            moves = f"{pending} move{'s' if pending > 1 else ''}"
+            if self.journal is not None:
+                message = f"{moves} not yet confirmed: kept, and sent when you next open the board - press q again to quit"
+            else:
+                message = f"{moves} still saving - press q again to quit anyway"
+            self.notify(message, severity="warning", timeout=5)
             return
         self.exit()
 

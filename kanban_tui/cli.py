@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ConfigError as exc:
             print(f"kanban-tui: {exc}", file=sys.stderr)
             return 2
-        return run(backend, settings)
+        return run(backend, settings, paths.journal_file())
 
     from .backends.local import LocalBackend, create_workspace
 
@@ -148,16 +148,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     try:
-        return run(LocalBackend(workspace), settings)
+        journal = demo_dir / "journal.sqlite3" if demo_dir is not None else paths.journal_file()
+        return run(LocalBackend(workspace), settings, journal)
     finally:
         if demo_dir is not None:
             shutil.rmtree(demo_dir, ignore_errors=True)
 
 
-def run(backend: Backend, settings: Settings) -> int:
+def run(backend: Backend, settings: Settings, journal_path: Path | None = None) -> int:
     from .app import KanbanApp
+    from .backends.journal import MoveJournal
 
-    app = KanbanApp(backend, settings=settings)
+    journal = MoveJournal(journal_path, backend.identity) if journal_path is not None else None
+    app = KanbanApp(backend, settings=settings, journal=journal)
     app.run()
     return app.return_code or 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from platformdirs import user_config_path, user_data_path
+from platformdirs import user_config_path, user_data_path, user_state_path
 
 APP_NAME = "kanban-tui"
 
@@ -24,3 +24,8 @@ def data_dir() -> Path:
 def workspace_file() -> Path:
     """The local workspace (SQLite), seeded with the demo pipeline on first run."""
     return data_dir() / "workspace.sqlite3"
+
+
+def journal_file() -> Path:
+    """The move journal: moves not yet confirmed by the CRM (see backends/journal.py)."""
+    return user_state_path(APP_NAME, appauthor=False) / "journal.sqlite3"

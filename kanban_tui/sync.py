@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .backends.base import Backend
-from .backends.errors import BackendError, NotFoundError, RateLimitedError
+from .backends.errors import BackendError, NotFoundError, RateLimitedError, UnavailableError
+from .backends.journal import JournaledMove, MoveJournal
 from .models import Changes, Opportunity, Page, Period, Pipeline, Status
 
 SortKey = tuple[float, str]
@@ -73,6 +74,8 @@ class MoveOutcome:
     error: BackendError | None = None
     gone: bool = False
     """The card no longer exists on the server; it has been removed from the board."""
+    kept: bool = False
+    """The CRM could not be reached: the move stays pending (and journaled), to be sent again."""
 
 
 Contribution = tuple[str, int, int, bool] | None
@@ -141,6 +144,8 @@ class Board:
         self._placed: dict[str, tuple[str, SortKey, Contribution]] = {}
         self._totals: dict[str, ColumnTotals] = {s.id: ColumnTotals() for s in pipeline.statuses}
         self._summaries: dict[str, ColumnSummary] = {}
+        self.held: set[str] = set()
+        """Cards whose move waits for the CRM to be reachable again (shown as queued)."""
         self._seq = itertools.count(1)
 
     # -- reading ------------------------------------------------------------------------
@@ -284,7 +289,13 @@ class Board:
     # -- moves --------------------------------------------------------------------------
 
     def begin_move(
-        self, opportunity_id: str, to_status: str, *, lost_reason: str | None = None, now: datetime | None = None
+        self,
+        opportunity_id: str,
+        to_status: str,
+        *,
+        lost_reason: str | None = None,
+        now: datetime | None = None,
+        base_updated: datetime | None = None,
     ) -> tuple[PendingMove, set[str]]:
         """Show the card in `to_status` at once, and return the move to send."""
         if to_status not in self._statuses:
@@ -295,7 +306,7 @@ class Board:
             from_status=self.shown_status(opportunity_id),
             to_status=to_status,
             made_at=now or datetime.now(UTC),
-            base_updated=self._server[opportunity_id].updated,
+            base_updated=base_updated or self._server[opportunity_id].updated,
             lost_reason=lost_reason,
         )
         self._pending.setdefault(opportunity_id, []).append(move)
@@ -327,7 +338,7 @@ class Board:
 class Poller:
     """When the next poll is due: every `interval` seconds, backing off after failures."""
 
-    MAX_BACKOFF = 300.0
+    MAX_BACKOFF = 60.0
 
     def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = interval
@@ -358,6 +369,11 @@ class Poller:
         self.next_at = self.clock()
 
 
+def is_unreachable(error: BackendError) -> bool:
+    """The CRM could not be reached or asked us to wait: try again later, lose nothing."""
+    return isinstance(error, UnavailableError | RateLimitedError)
+
+
 @dataclass
 class SyncEngine:
     """The board's I/O with a backend. Mutates `board` only through the apply_* methods."""
@@ -368,6 +384,12 @@ class SyncEngine:
     cursor: str | None = None
     last_synced: datetime | None = None
     last_error: str | None = None
+    journal: MoveJournal | None = None
+    offline: bool = False
+    """The CRM could not be reached at the last try (poll or move)."""
+    held: list[PendingMove] = field(default_factory=list, init=False)
+    """Moves that could not be sent (CRM unreachable), in the order they were made."""
+    _journal_ids: dict[int, int] = field(default_factory=dict, init=False)
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     def __post_init__(self) -> None:
@@ -396,24 +418,96 @@ class SyncEngine:
     def synced(self) -> None:
         self.last_synced = datetime.now(UTC)
         self.last_error = None
+        self.offline = False
 
     def sync_failed(self, error: BackendError) -> None:
         self.last_error = error.summary
+        self.offline = is_unreachable(error)
+
+    # -- the journal ------------------------------------------------------------------------
+
+    async def restore(self) -> tuple[list[PendingMove], list[JournaledMove], set[str]]:
+        """Put the journal's moves for this pipeline back on the board, to be sent again.
+
+        Returns the moves to send (in order), the journaled ones whose card is no longer
+        on the board (dropped from the journal), and the columns touched.
+        """
+        if self.journal is None:
+            return [], [], set()
+        journaled = await asyncio.to_thread(self.journal.pending, self.pipeline.id)
+        moves, dropped, touched = [], [], set()
+        for entry in journaled:
+            if entry.opportunity_id not in self.board or self.pipeline.status(entry.to_status) is None:
+                dropped.append(entry)
+                await asyncio.to_thread(self.journal.forget, entry.id)
+                continue
+            move, changed = self.board.begin_move(
+                entry.opportunity_id, entry.to_status, lost_reason=entry.lost_reason, now=entry.made_at,
+                base_updated=entry.base_updated,
+            )
+            self._journal_ids[move.seq] = entry.id
+            moves.append(move)
+            touched |= changed
+        return moves, dropped, touched
+
+    async def _record(self, move: PendingMove) -> None:
+        if self.journal is None or move.seq in self._journal_ids:
+            return
+        name = self.board.opportunity(move.opportunity_id).name if move.opportunity_id in self.board else ""
+        self._journal_ids[move.seq] = await asyncio.to_thread(
+            self.journal.record,
+            pipeline_id=self.pipeline.id, opportunity_id=move.opportunity_id, opportunity_name=name,
+            from_status=move.from_status, to_status=move.to_status, made_at=move.made_at,
+            base_updated=move.base_updated, lost_reason=move.lost_reason,
+        )
+
+    async def _forget(self, move: PendingMove) -> None:
+        journal_id = self._journal_ids.pop(move.seq, None)
+        if self.journal is not None and journal_id is not None:
+            await asyncio.to_thread(self.journal.forget, journal_id)
+
+    def take_held(self) -> list[PendingMove]:
+        """The moves to send again now (the CRM answered again), oldest first."""
+        held, self.held = self.held, []
+        self.board.held.clear()
+        return [m for m in held if m in self.board.pending_moves(m.opportunity_id)]
 
     async def send_move(self, move: PendingMove) -> Opportunity:
-        """Send one move; moves go out one at a time, in the order they were made."""
+        """Journal a move, then send it; moves go out one at a time, in the order they were made.
+
+        The journal entry goes when the CRM confirms the move or refuses it for good; it
+        stays when the CRM cannot be reached, so the move is sent again (now or at the next start).
+        """
+        await self._record(move)
         async with self._send_lock:
             if move.opportunity_id not in self.board:
+                await self._forget(move)
                 raise NotFoundError("the card was removed before its move was sent", crm=self.backend.name)
             opportunity = self.board.opportunity(move.opportunity_id)
             status = self.board.status(move.to_status)
-            return await self.backend.move(opportunity, status, lost_reason=move.lost_reason)
+            try:
+                moved = await self.backend.move(opportunity, status, lost_reason=move.lost_reason)
+            except BackendError as exc:
+                if not is_unreachable(exc):
+                    await self._forget(move)
+                raise
+            await self._forget(move)
+            return moved
 
     def settle_move(self, move: PendingMove, result: Opportunity | BackendError) -> MoveOutcome:
-        """Apply a move's result to the board: confirm it, or put the card back."""
+        """Apply a move's result: confirm it, hold it for later (CRM unreachable), or put the card back."""
         if isinstance(result, Opportunity):
+            if not self.held:
+                self.offline = False
             return MoveOutcome(move, self.board.confirm_move(move, result))
-        gone = isinstance(result, NotFoundError)
-        if isinstance(result, RateLimitedError):
+        if is_unreachable(result):
+            self.offline = True
             self.last_error = result.summary
+            if move not in self.held:
+                self.held.append(move)
+                self.board.held.add(move.opportunity_id)
+            return MoveOutcome(move, set(), error=result, kept=True)
+        gone = isinstance(result, NotFoundError)
         return MoveOutcome(move, self.board.fail_move(move, gone=gone), error=result, gone=gone)
+
+

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from kanban_tui.app import KanbanApp
-from kanban_tui.backends.errors import RefusedError, UnavailableError
+from kanban_tui.backends.errors import BackendError, RefusedError, UnavailableError
 from kanban_tui.backends.local import LocalBackend
 from kanban_tui.screens.board import BoardScreen
 from kanban_tui.screens.detail import DetailScreen
@@ -165,11 +167,18 @@ async def test_a_change_made_elsewhere_appears_after_a_poll_without_stealing_foc
         assert "62 deals" not in screen_text(app) and "63 deals" in screen_text(app)
 
 
-async def test_a_failing_sync_is_said_plainly(backend: LocalBackend) -> None:
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (UnavailableError("connection refused", crm="Local workspace"), "○ offline"),
+        (RefusedError("no such table: changelog", crm="Local workspace"), "! sync failed"),
+    ],
+)
+async def test_a_failing_sync_is_said_plainly(backend: LocalBackend, error: BackendError, said: str) -> None:
     class Flaky(RefusingBackend):
         async def changes_since(self, pipeline, cursor):  # type: ignore[no-untyped-def]
             if cursor is not None and self.refuse:
-                raise UnavailableError("connection refused", crm="Local workspace")
+                raise error
             return await super().changes_since(pipeline, cursor)
 
     flaky = Flaky(backend, RefusedError("unused"))
@@ -179,7 +188,8 @@ async def test_a_failing_sync_is_said_plainly(backend: LocalBackend) -> None:
         await pilot.press("r")
         await settle(pilot)
         text = screen_text(app)
-        assert "sync failed" in text and "connection refused" in text and "retrying in" in text, text.splitlines()[-2]
+        status = text.splitlines()[-2]
+        assert said in status and error.message in status and "retrying in" in status, status
         flaky.refuse = False
         await pilot.press("r")
         await settle(pilot)

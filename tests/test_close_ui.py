@@ -209,20 +209,31 @@ async def test_the_status_bar_says_when_the_board_waits_on_the_rate_limit(fake: 
         assert "synced just now" in screen_text(app)
 
 
-async def test_a_move_that_keeps_failing_goes_back_and_says_so(fake: FakeClose, sleeps: Sleeps) -> None:
+async def test_a_move_close_cannot_take_now_is_queued_and_sent_when_it_answers(fake: FakeClose, sleeps: Sleeps) -> None:
     app = app_for(fake, sleeps, pipeline="Sales")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
         card = screen.focused_id()
-        first = screen.columns[0].status.id
-        fake.fail_next("PUT", "opportunity/", 503, json={"error": "Service unavailable."}, times=10)
+        first, second = screen.columns[0].status.id, screen.columns[1].status.id
+        fake.fail_next("PUT", "opportunity/", 503, json={"error": "Service unavailable."}, times=4)
         await pilot.press("shift+right")
         await settle(pilot)
-        assert screen.engine.board.shown_status(card) == first and fake.opportunities[card]["status_id"] == first
-        assert len(sleeps.calls) == 3, "retried with backoff before giving up"
-        messages = [n.message for n in app._notifications]
-        assert any("went back: Close 503: Service unavailable." in m and "move it again later" in m for m in messages)
+        assert len(sleeps.calls) == 3, "retried with backoff first"
+        assert fake.opportunities[card]["status_id"] == first
+        assert screen.engine.board.shown_status(card) == second and card in screen.engine.board.held
+        screen.update_status()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "○ offline · 1 move queued" in text and "Close 503: Service unavailable." in text
+        assert "queued" in text.splitlines()[7], "the card says so"
+        await pilot.press("r")  # Close answers the poll: the queue drains
+        await settle(pilot)
+        assert fake.opportunities[card]["status_id"] == second
+        assert not screen.engine.board.is_pending(card) and not screen.engine.held
+        screen.update_status()
+        await pilot.pause()
+        assert "synced just now" in screen_text(app)
 
 
 async def test_while_the_picker_asks_nothing_claims_to_load(fake: FakeClose, sleeps: Sleeps) -> None:

@@ -22,6 +22,11 @@ class Backend(ABC):
     name: str = "backend"
     """Shown to the user: 'Local workspace', 'Close', ..."""
 
+    @property
+    def identity(self) -> str:
+        """Which CRM account this is, for the move journal (never a secret: hash keys)."""
+        return self.name
+
     poll_interval: float | None = None
     """A backend's own default poll interval in seconds; None uses the app's default."""
 

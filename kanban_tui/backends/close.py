@@ -23,6 +23,7 @@ every `RECONCILE_EVERY` seconds an id-only listing of the pipeline finds them.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -162,11 +163,17 @@ class CloseBackend(Backend):
             describe=describe_error,
             **http_options,
         )
+        self._identity = f"close:{self.api.base_url}#" + hashlib.sha256(api_key.encode()).hexdigest()[:12]
         self.reconcile_every = reconcile_every
         self.clock = clock
         self._known: dict[str, datetime] = {}
         """Every opportunity of the open pipeline we delivered, with its date_updated."""
         self._next_reconcile = 0.0
+
+    @property
+    def identity(self) -> str:
+        """The base URL and a hash of the key: moves journaled for one org never go to another."""
+        return self._identity
 
     async def aclose(self) -> None:
         await self.api.aclose()

@@ -150,6 +150,10 @@ class LocalBackend(Backend):
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
+    @property
+    def identity(self) -> str:
+        return f"local:{self.path.resolve()}"
+
     # -- plumbing -----------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:

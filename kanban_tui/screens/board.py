@@ -20,6 +20,7 @@ from textual.widgets import Footer, ProgressBar, Static
 
 from ..backends.base import Backend
 from ..backends.errors import BackendError, RateLimitedError, UnavailableError
+from ..backends.journal import JournaledMove, MoveJournal
 from ..keys import BOARD_BINDINGS
 from ..models import Changes, Opportunity, Page, Pipeline, StatusKind
 from ..sync import PendingMove, Poller, SyncEngine
@@ -85,6 +86,15 @@ class BoardScreen(Screen[None]):
         error: BackendError
 
     @dataclass
+    class MovesRestored(Message):
+        """The journal's moves from an earlier session are back on the board, to be sent."""
+
+        engine: SyncEngine
+        moves: list[PendingMove]
+        dropped: list[JournaledMove]
+        touched: set[str]
+
+    @dataclass
     class MoveSettled(Message):
         engine: SyncEngine
         move: PendingMove
@@ -98,9 +108,11 @@ class BoardScreen(Screen[None]):
         pipeline: str | None = None,
         colors: dict[str, str] | None = None,
         confirm_final_moves: bool = True,
+        journal: MoveJournal | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend
+        self.journal = journal
         self.wanted_pipeline = pipeline
         self.status_colors = colors or {}
         self.confirm_final_moves = confirm_final_moves
@@ -144,7 +156,7 @@ class BoardScreen(Screen[None]):
                     self.post_message(self.PipelinesListed(pipelines, switching=False))
                     return
                 pipeline = choose_pipeline(pipelines, self.wanted_pipeline, self.backend.name)
-            engine = SyncEngine(self.backend, pipeline.recolored(self.status_colors))
+            engine = SyncEngine(self.backend, pipeline.recolored(self.status_colors), journal=self.journal)
             self.post_message(self.Opened(engine))
             async for page in engine.start():
                 self.post_message(self.PageLoaded(engine, page))
@@ -171,6 +183,16 @@ class BoardScreen(Screen[None]):
         except Exception as exc:  # noqa: BLE001
             self.log.error(exc)
             self.post_message(self.SyncFailed(engine, _unexpected(exc)))
+
+    @work(group="restore", exit_on_error=False)
+    async def restore_moves(self, engine: SyncEngine) -> None:
+        try:
+            moves, dropped, touched = await engine.restore()
+        except Exception as exc:  # noqa: BLE001 - an unreadable journal must not take the board down
+            self.log.error(exc)
+            self.notify(f"Could not read the move journal: {exc}", severity="error", timeout=15)
+            return
+        self.post_message(self.MovesRestored(engine, moves, dropped, touched))
 
     @work(group="moves", exit_on_error=False)
     async def send_move(self, engine: SyncEngine, move: PendingMove) -> None:
@@ -284,6 +306,29 @@ class BoardScreen(Screen[None]):
             self.focus_first_card()
         self.poller.succeeded()
         self.update_status()
+        if self.journal is not None:
+            self.restore_moves(message.engine)
+
+    @on(MovesRestored)
+    def _moves_restored(self, message: MovesRestored) -> None:
+        if message.engine is not self.engine:
+            return
+        self.redraw(message.touched)
+        if message.moves:
+            count = len(message.moves)
+            self.notify(
+                f"Sending {count} move{'s' if count > 1 else ''} saved from last time", title="Moves kept", timeout=8
+            )
+        for entry in message.dropped:
+            self.notify(
+                f"A move of {entry.opportunity_name or entry.opportunity_id} from last time was dropped: the card"
+                f" is no longer in {self.engine.pipeline.name}",
+                severity="warning",
+                timeout=10,
+            )
+        for move in message.moves:
+            self.send_move(message.engine, move)
+        self.update_status()
 
     @on(LoadFailed)
     def _load_failed(self, message: LoadFailed) -> None:
@@ -305,7 +350,17 @@ class BoardScreen(Screen[None]):
         self.poller.succeeded()
         self.redraw(self.engine.apply_changes(message.changes))
         self.report_skipped(message.changes.skipped)
+        self.resend_held()
         self.update_status()
+
+    def resend_held(self) -> None:
+        """The CRM answers again: send the moves that waited for it, in order."""
+        assert self.engine is not None
+        held = self.engine.take_held()
+        if held:
+            self.redraw({self.engine.board.shown_status(m.opportunity_id) for m in held})
+            for move in held:
+                self.send_move(self.engine, move)
 
     @on(SyncFailed)
     def _sync_failed(self, message: SyncFailed) -> None:
@@ -323,7 +378,21 @@ class BoardScreen(Screen[None]):
             return
         assert self.engine is not None
         keep = self.focused_id()
+        was_offline = self.engine.offline
         outcome = self.engine.settle_move(message.move, message.result)
+        if outcome.kept:
+            self.redraw({self.engine.board.shown_status(message.move.opportunity_id)}, keep=keep)
+            self.poller.failed(getattr(outcome.error, "retry_after", None))
+            if not was_offline:
+                self.notify(
+                    f"{outcome.error.summary if outcome.error else self.backend.name}: moves are kept and sent when"
+                    f" {self.backend.name} answers again (they survive a restart)",
+                    title="Offline",
+                    severity="warning",
+                    timeout=10,
+                )
+            self.update_status()
+            return
         self.redraw(outcome.changed, keep=keep)
         if outcome.error is not None and not outcome.gone and keep == message.move.opportunity_id:
             self.focus_card(keep)  # the user is still on that card: follow it back
@@ -388,6 +457,8 @@ class BoardScreen(Screen[None]):
             retry_in=self.poller.seconds_left() if engine or self._load_retries() else None,
             rate_wait=self.backend.rate_wait_left(),
             crm=self.backend.name,
+            offline=bool(engine and engine.offline),
+            queued=len(engine.held) if engine else 0,
             loading=self.first_load and not self.choosing,
             choosing=self.choosing,
         )

@@ -206,7 +206,11 @@ class CardList(ScrollView, can_focus=False):
             return Strip.blank(width, self.rich_style)
         opportunity_id = self.board.column_ids(self.status.id, index, index + 1)[0]
         opportunity = self.board.opportunity(opportunity_id)
-        pending = self.board.is_pending(opportunity_id)
+        pending = ""  # what the card says of a move not yet confirmed
+        if opportunity_id in self.board.held:
+            pending = "queued"
+        elif self.board.is_pending(opportunity_id):
+            pending = "saving…"
         cursor = self.active and index == self.cursor
         now = datetime.now(UTC)
         key = (opportunity_id, opportunity.updated, opportunity.stalled, pending, line, width, cursor,
@@ -218,7 +222,7 @@ class CardList(ScrollView, can_focus=False):
         return strip
 
     def _render_card_line(
-        self, o: Opportunity, line: int, width: int, *, cursor: bool, pending: bool, now: datetime
+        self, o: Opportunity, line: int, width: int, *, cursor: bool, pending: str, now: datetime
     ) -> Strip:
         names = ["card", "card--cursor"] if cursor else ["card"]
         base = self.get_component_rich_style(*names)
@@ -233,7 +237,7 @@ class CardList(ScrollView, can_focus=False):
             confidence = "" if o.confidence is None else f"{o.confidence}%"
             text, style = _fit(format_money(o.value, o.currency, o.period), confidence, text_width), base
         else:
-            right = "saving…" if pending else "stalled" if o.stalled else age(o.updated, now)
+            right = pending or ("stalled" if o.stalled else age(o.updated, now))
             text, style = _fit(short_name(o.owner), right, text_width), base
             if pending:
                 style += self.get_component_rich_style("card--pending", partial=True)

@@ -34,6 +34,8 @@ class SyncStatus(Static):
         rate_wait: float = 0.0,
         crm: str = "",
         choosing: bool = False,
+        offline: bool = False,
+        queued: int = 0,
     ) -> None:
         if rate_wait > 0:
             state = f"~ waiting {rate_wait:.0f}s on the {crm} rate limit".replace("  ", " ")
@@ -41,6 +43,10 @@ class SyncStatus(Static):
             state = "choose a pipeline"
         elif loading:
             state = "… loading"
+        elif offline:
+            retry = f", retrying in {retry_in:.0f}s" if retry_in is not None else ""
+            moves = f" · {queued} move{'s' if queued != 1 else ''} queued" if queued else ""
+            state = f"[b]○ offline[/b]{moves}{retry}: {(error or crm + ' unreachable').replace('[', chr(92) + '[')}"
         elif error:
             retry = f", retrying in {retry_in:.0f}s" if retry_in is not None else ""
             state = f"[b]! sync failed{retry}[/b]: {error.replace('[', chr(92) + '[')}"
@@ -48,8 +54,8 @@ class SyncStatus(Static):
             state = "… connecting"
         else:
             state = f"✓ synced {ago(last_synced)}"
-        saving = f" · {pending} saving" if pending else ""
-        self.set_class(bool(error), "-error")
+        saving = f" · {pending - queued} saving" if pending > queued else ""
+        self.set_class(bool(error) or offline, "-error")
         text = f"{cards:,} deals{saving} · {state}"
         if text != getattr(self, "_shown", None):
             self._shown = text

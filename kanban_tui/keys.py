@@ -28,6 +28,7 @@ BOARD_BINDINGS: list[Binding] = [
     Binding("shift+left,less_than_sign", "move_card(-1)", "Move ←", key_display="⇧←/<"),
     Binding("shift+right,greater_than_sign", "move_card(1)", "Move →", key_display="⇧→/>"),
     Binding("m", "pick_status", "Move to…", key_display="m"),
+    Binding("u", "undo", "Undo last move", show=False, key_display="u"),
     Binding("enter", "show_details", "Details", key_display="⏎"),
     Binding("r", "refresh", "Refresh", key_display="r"),
     Binding("p", "switch_pipeline", "Switch pipeline", show=False, key_display="p"),

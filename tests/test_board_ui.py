@@ -249,3 +249,29 @@ async def test_quitting_with_a_move_still_saving_asks_for_a_second_q(backend: Lo
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_u_undoes_moves_one_by_one_through_the_session(backend: LocalBackend) -> None:
+    app = KanbanApp(backend, poll_interval=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = board_of(app)
+        board = screen.engine.board
+        first = screen.focused_id()
+        await pilot.press("shift+right", "shift+right")  # Lead -> Qualified -> Demo
+        await pilot.press("h", "h", "j")
+        second = screen.focused_id()
+        await pilot.press("shift+right")
+        await settle(pilot)
+        assert (board.shown_status(first), board.shown_status(second)) == ("st_demo", "st_qualified")
+        await pilot.press("u")
+        await settle(pilot)
+        assert board.shown_status(second) == "st_lead" and screen.focused_id() == second
+        await pilot.press("u", "u")
+        await settle(pilot)
+        assert board.shown_status(first) == "st_lead" and board.opportunity(first).status_id == "st_lead"
+        await pilot.press("u")
+        await settle(pilot)
+        assert any("Nothing to undo" in n.message for n in app._notifications)
+        with other_process(backend.path) as conn:
+            assert conn.execute("SELECT status_id FROM opportunities WHERE id = ?", (first,)).fetchone()[0] == "st_lead"

@@ -121,6 +121,8 @@ class BoardScreen(Screen[None]):
         self.columns: list[StatusColumn] = []
         self.active = 0
         self.first_load = True
+        self.history: list[tuple[str, str, str]] = []
+        """This session's moves on the open pipeline, for undo: (card, from status, to status)."""
         self.load_dirty: set[str] = set()
         """Columns that pages changed since the board was last drawn during a load."""
         self.load_progress: Page | None = None
@@ -246,6 +248,7 @@ class BoardScreen(Screen[None]):
     @on(Opened)
     def _opened(self, message: Opened) -> None:
         self.engine = engine = message.engine
+        self.history.clear()
         if self.load_flush is not None:
             self.load_flush.stop()
             self.load_flush = None
@@ -580,14 +583,40 @@ class BoardScreen(Screen[None]):
             detail += f", and {self.backend.name} records today as its won date"
         self.app.push_screen(ConfirmMove(board.opportunity(opportunity_id).name, label, detail + "."), confirmed)
 
-    def move_now(self, opportunity_id: str, status_id: str) -> None:
+    def move_now(self, opportunity_id: str, status_id: str, *, undoing: bool = False) -> None:
         """Move a card now, send the move in a worker, and keep the focus on the card."""
         assert self.engine is not None
+        from_status = self.engine.board.shown_status(opportunity_id)
+        if not undoing:
+            self.history.append((opportunity_id, from_status, status_id))
         move, touched = self.engine.board.begin_move(opportunity_id, status_id)
         self.redraw(touched, keep=opportunity_id)
         self.focus_card(opportunity_id)
         self.send_move(self.engine, move)
         self.update_status()
+
+    def action_undo(self) -> None:
+        """Undo the session's last move: move the card back where it was (repeatable)."""
+        if self.engine is None:
+            return
+        board = self.engine.board
+        while self.history:
+            opportunity_id, from_status, to_status = self.history.pop()
+            if opportunity_id not in board:
+                self.notify("The card of the last move is no longer on the board; undoing the one before.", timeout=4)
+                continue
+            name = board.opportunity(opportunity_id).name
+            if board.shown_status(opportunity_id) != to_status:
+                self.notify(
+                    f"Not undone: {name} is no longer in {board.status(to_status).label} (it moved since).",
+                    severity="warning",
+                    timeout=6,
+                )
+                return
+            self.move_now(opportunity_id, from_status, undoing=True)
+            self.notify(f"Undone: {name} back to {board.status(from_status).label}", timeout=3)
+            return
+        self.notify("Nothing to undo.", timeout=2)
 
     def action_pick_status(self) -> None:
         opportunity_id = self.focused_id()

@@ -11,12 +11,14 @@ from textual.widgets import Label, Static
 from ..keys import HELP_SECTIONS
 
 LEGEND = (
-    "[b]Cards[/b]: name · value/period, confidence · owner, time since the last update\n"
-    "(or [i]stalled[/i] when the CRM flags the deal). Newest first. [b]▶[/b] the focused card ·\n"
-    "[i]saving…[/i] a move not yet confirmed.\n"
-    "[b]Headers[/b]: count · total value · [i]exp[/i] expected value (weighted by confidence),\n"
-    "in the column's main currency; [i]/yr[/i]: recurring values counted for a year;\n"
-    "+N cur: other currencies, not added in. [b]✓[/b] won and [b]✗[/b] lost are final."
+    "[b]Cards[/b]: name · value/period, confidence · owner, time since the last update "
+    "(or [i]stalled[/i] when the CRM flags the deal). Newest first. [b]▶[/b] the focused card; "
+    "[i]saving…[/i] a move not yet confirmed; [i]queued[/i] a move waiting for the CRM to answer "
+    "(kept on disk, sent even after a restart).\n"
+    "[b]Headers[/b]: count · total value · [i]exp[/i] expected value (weighted by confidence), "
+    "in the column's main currency; [i]/yr[/i] recurring values counted for a year; "
+    "+N cur: other currencies, not added in. [b]✓[/b] won and [b]✗[/b] lost are final.\n"
+    "[b]Status line[/b]: ✓ synced · … loading · ~ waiting on the rate limit · ○ offline (moves queued) · ! error."
 )
 
 

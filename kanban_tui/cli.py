@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import __version__, paths
 from .backends.base import Backend
-from .config import BACKENDS, ConfigError, Settings, load_settings
+from .config import BACKENDS, ConfigError, Settings, key_file_warning, load_settings
 
 DEFAULT_DEMO_SIZE = 64
 
@@ -75,7 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resolve_settings(args: argparse.Namespace) -> Settings:
     """The config file's settings with the command-line flags on top."""
-    settings = load_settings(args.config or paths.config_file(), required=args.config is not None)
+    config_path = args.config or paths.config_file()
+    settings = load_settings(config_path, required=args.config is not None)
+    if warning := key_file_warning(config_path, settings):
+        print(f"kanban-tui: {warning}", file=sys.stderr)
     overrides = {
         key: value
         for key, value in (
@@ -155,11 +158,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(demo_dir, ignore_errors=True)
 
 
+def start_log(path: Path) -> None:
+    """Requests and errors go to a rotated log file in the state dir, for bug reports.
+
+    The HTTP layer logs method, URL, status and timing, never headers: the API key (in
+    the Authorization header) never reaches the log.
+    """
+    import logging
+    from logging.handlers import RotatingFileHandler
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+    except OSError:
+        return  # no log is better than no board
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("kanban_tui")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
 def run(backend: Backend, settings: Settings, journal_path: Path | None = None) -> int:
     from .app import KanbanApp
     from .backends.journal import MoveJournal
 
     journal = MoveJournal(journal_path, backend.identity) if journal_path is not None else None
+    start_log(paths.log_file())
     app = KanbanApp(backend, settings=settings, journal=journal)
     app.run()
     return app.return_code or 0

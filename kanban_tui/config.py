@@ -89,3 +89,16 @@ def load_settings(path: Path, *, required: bool = False) -> Settings:
         return Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"config {path}: {_describe(exc.errors()[0])}") from None
+
+
+def key_file_warning(path: Path, settings: Settings) -> str | None:
+    """A one-line warning when a config file that holds an API key is readable by others."""
+    if settings.close.api_key is None:
+        return None
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if mode & 0o077:
+        return f"warning: {path} holds an API key and can be read by other users: chmod 600 {path}"
+    return None

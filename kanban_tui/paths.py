@@ -29,3 +29,8 @@ def workspace_file() -> Path:
 def journal_file() -> Path:
     """The move journal: moves not yet confirmed by the CRM (see backends/journal.py)."""
     return user_state_path(APP_NAME, appauthor=False) / "journal.sqlite3"
+
+
+def log_file() -> Path:
+    """Requests and errors, rotated (never headers or keys)."""
+    return user_state_path(APP_NAME, appauthor=False) / "kanban-tui.log"

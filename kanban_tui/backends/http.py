@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import random
 import re
 import time
@@ -43,6 +44,9 @@ USER_AGENT = f"kanban-tui/{__version__} (+https://github.com/kanban-tui/kanban-t
 RATE_LIMIT_RE = re.compile(r"limit=(\d+),\s*remaining=(\d+),\s*reset=([\d.]+)")
 
 RETRYABLE_STATUS = {500, 502, 503, 504}
+
+log = logging.getLogger("kanban_tui.http")
+"""Method, URL, status and timing of every request; never headers (they hold the key)."""
 
 
 @dataclass(frozen=True)
@@ -174,15 +178,22 @@ class HttpApi:
         while True:
             if self.rate_limit is not None and (pace := self.rate_limit.pace()) > 0:
                 await self._wait(min(pace, self.max_wait))
+            started = time.monotonic()
             try:
                 response = await self.client.request(method, path, **kwargs)
                 self.requests_sent += 1
                 self.bytes_read += len(response.content)
             except httpx.TimeoutException:
                 error: BackendError = UnavailableError("timed out", crm=self.crm)
+                log.warning("%s %s %s: timed out (try %d)", self.crm, method, path, attempt + 1)
             except httpx.TransportError as exc:
                 error = UnavailableError(f"cannot connect ({_first_line(exc)})", crm=self.crm)
+                log.warning("%s %s %s: %s (try %d)", self.crm, method, path, _first_line(exc), attempt + 1)
             else:
+                log.info(
+                    "%s %s %s -> %d, %d bytes, %.0f ms", self.crm, method, response.request.url, response.status_code,
+                    len(response.content), (time.monotonic() - started) * 1000,
+                )
                 self.rate_limit = RateLimit.parse(response.headers.get("ratelimit")) or self.rate_limit
                 if response.is_success:
                     return _json(response, self.crm)

@@ -1,0 +1,74 @@
+"""API keys never reach the screen, the log, snapshots or screenshots."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kanban_tui.app import KanbanApp
+from kanban_tui.backends.close import CloseBackend
+from kanban_tui.cli import start_log
+from kanban_tui.config import Settings, key_file_warning, load_settings
+
+from .fakes.close import FakeClose
+from .helpers import screen_text, settle
+
+KEY = "test-close-key"
+FORMS = (KEY, base64.b64encode(f"{KEY}:".encode()).decode())
+ROOT = Path(__file__).parent.parent
+
+
+def svgs() -> list[Path]:
+    found = sorted((ROOT / "tests").rglob("*.svg")) + sorted((ROOT / "screenshots").glob("*.svg"))
+    assert found, "there are snapshots and screenshots to check"
+    return found
+
+
+@pytest.mark.parametrize("path", svgs(), ids=lambda p: p.name)
+def test_no_snapshot_or_screenshot_holds_the_key(path: Path) -> None:
+    text = path.read_text()
+    assert not [form for form in FORMS if form in text]
+
+
+async def test_a_session_s_screen_and_log_never_hold_the_key(tmp_path: Path) -> None:
+    log_path = tmp_path / "state" / "kanban-tui.log"
+    start_log(log_path)
+    try:
+        fake = FakeClose(KEY)
+        fake.seed(sales=30, other=5)
+        fake.fail_next("PUT", "opportunity/", 400, json={"errors": [], "field-errors": {"status_id": "Nope."}})
+        backend = CloseBackend(KEY, base_url="https://api.close.com/api/v1/", transport=httpx.MockTransport(fake.handler))
+        app = KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales"))
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            await pilot.press("shift+right")
+            await settle(pilot)
+            await pilot.press("enter")
+            await pilot.pause()
+            shown = screen_text(app) + "".join(n.message for n in app._notifications)
+            assert "Close 400" in shown
+            assert not [form for form in FORMS if form in shown]
+    finally:
+        for handler in logging.getLogger("kanban_tui").handlers[:]:
+            handler.close()
+            logging.getLogger("kanban_tui").removeHandler(handler)
+    logged = log_path.read_text()
+    assert "GET https://api.close.com/api/v1/pipeline/ -> 200" in logged and "-> 400" in logged
+    assert not [form for form in FORMS if form in logged] and "authorization" not in logged.lower()
+
+
+def test_a_config_file_with_a_key_readable_by_others_gets_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('backend = "close"\n[close]\napi_key = "api_secret_value"\n')
+    path.chmod(0o644)
+    warning = key_file_warning(path, load_settings(path))
+    assert warning is not None and "chmod 600" in warning and "api_secret_value" not in warning
+    path.chmod(0o600)
+    assert key_file_warning(path, load_settings(path)) is None
+    path.write_text('backend = "local"\n')
+    path.chmod(0o644)
+    assert key_file_warning(path, load_settings(path)) is None

@@ -82,6 +82,8 @@ class Failure:
     headers: dict[str, str] = field(default_factory=dict)
     times: int = 1
     exc: Exception | None = None
+    text: str | None = None
+    """A raw body instead of JSON (an HTML error page, a truncated answer)."""
 
 
 class SchemaCheck:
@@ -308,9 +310,10 @@ class FakeClose:
         headers: dict[str, str] | None = None,
         times: int = 1,
         exc: Exception | None = None,
+        text: str | None = None,
     ) -> None:
-        """The next `times` matching requests answer `status` with `json` (or raise `exc`)."""
-        self._failures.append(Failure(method.upper(), path_contains, status, json, headers or {}, times, exc))
+        """The next `times` matching requests answer `status` with `json` or `text` (or raise `exc`)."""
+        self._failures.append(Failure(method.upper(), path_contains, status, json, headers or {}, times, exc, text))
 
     # -- the HTTP side ------------------------------------------------------------------------
 
@@ -338,6 +341,8 @@ class FakeClose:
                     self._failures.remove(failure)
                 if failure.exc is not None:
                     raise failure.exc
+                if failure.text is not None:
+                    return httpx.Response(failure.status, text=failure.text, headers=failure.headers)
                 return _answer(failure.status, failure.json if failure.json is not None else {"error": "Failure."},
                                failure.headers)
         if not self._authorized(request.headers.get("authorization", "")):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .backends.base import Backend
-from .backends.errors import BackendError, NotFoundError, RateLimitedError, UnavailableError
+from .backends.errors import BackendError, ConflictError, NotFoundError, RateLimitedError, UnavailableError
 from .backends.journal import JournaledMove, MoveJournal
 from .models import Changes, Opportunity, Page, Period, Pipeline, Status
 
@@ -76,6 +76,8 @@ class MoveOutcome:
     """The card no longer exists on the server; it has been removed from the board."""
     kept: bool = False
     """The CRM could not be reached: the move stays pending (and journaled), to be sent again."""
+    conflict: bool = False
+    """The card changed in the CRM since the move was made: the user decides (keep or take theirs)."""
 
 
 Contribution = tuple[str, int, int, bool] | None
@@ -390,6 +392,10 @@ class SyncEngine:
     held: list[PendingMove] = field(default_factory=list, init=False)
     """Moves that could not be sent (CRM unreachable), in the order they were made."""
     _journal_ids: dict[int, int] = field(default_factory=dict, init=False)
+    _ours: dict[str, datetime] = field(default_factory=dict, init=False)
+    """A card's `updated` as our own last confirmed move left it."""
+    overrule: set[int] = field(default_factory=set, init=False)
+    """Moves (by seq) the user chose to keep over a conflicting change in the CRM."""
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     def __post_init__(self) -> None:
@@ -466,6 +472,14 @@ class SyncEngine:
         if self.journal is not None and journal_id is not None:
             await asyncio.to_thread(self.journal.forget, journal_id)
 
+    def keep_mine(self, move: PendingMove) -> None:
+        """The user keeps their move over the CRM's change: send it as it is."""
+        self.overrule.add(move.seq)
+
+    async def take_theirs(self, move: PendingMove) -> None:
+        """The user takes the CRM's version: the move is dropped (journal too)."""
+        await self._forget(move)
+
     def take_held(self) -> list[PendingMove]:
         """The moves to send again now (the CRM answered again), oldest first."""
         held, self.held = self.held, []
@@ -485,13 +499,24 @@ class SyncEngine:
                 raise NotFoundError("the card was removed before its move was sent", crm=self.backend.name)
             opportunity = self.board.opportunity(move.opportunity_id)
             status = self.board.status(move.to_status)
+            seen = max(move.base_updated, self._ours.get(move.opportunity_id, move.base_updated))
+            if opportunity.updated > seen and move.seq not in self.overrule:
+                theirs = self.board.status(opportunity.status_id) if self.pipeline.status(opportunity.status_id) else None
+                raise ConflictError(
+                    f"{opportunity.name} changed in {self.backend.name} after you moved it"
+                    f" (it is in {theirs.label if theirs else opportunity.status_id} there now)",
+                    crm=self.backend.name,
+                )
             try:
                 moved = await self.backend.move(opportunity, status, lost_reason=move.lost_reason)
             except BackendError as exc:
                 if not is_unreachable(exc):
                     await self._forget(move)
                 raise
+            finally:
+                self.overrule.discard(move.seq)
             await self._forget(move)
+            self._ours[moved.id] = moved.updated  # our own change: not a conflict for the next move
             return moved
 
     def settle_move(self, move: PendingMove, result: Opportunity | BackendError) -> MoveOutcome:
@@ -500,6 +525,8 @@ class SyncEngine:
             if not self.held:
                 self.offline = False
             return MoveOutcome(move, self.board.confirm_move(move, result))
+        if isinstance(result, ConflictError):
+            return MoveOutcome(move, set(), error=result, conflict=True)
         if is_unreachable(result):
             self.offline = True
             self.last_error = result.summary

@@ -117,3 +117,58 @@ async def test_a_journaled_move_of_a_card_deleted_meanwhile_is_dropped_and_said(
         assert any("Gone Co" in n.message and "dropped" in n.message for n in app._notifications)
         assert not [r for r in fake.requests if r.method == "PUT"]
     assert journal.pending() == []
+
+
+async def test_a_card_changed_in_close_since_the_move_asks_keep_or_take(tmp_path: Path) -> None:
+    from kanban_tui.screens.conflict import ResolveConflict
+
+    for key, expected in (("t", "theirs"), ("k", "mine")):
+        fake = FakeClose(KEY)
+        fake.seed(sales=20, other=5)
+        identity = CloseBackend(KEY, base_url="https://api.close.com/api/v1/").identity
+        journal = MoveJournal(tmp_path / f"journal-{key}.sqlite3", identity)
+        sales = next(p for p in fake.pipelines if p["name"] == "Sales")
+        card = next(i for i, o in fake.opportunities.items() if o["pipeline_id"] == sales["id"])
+        mine, theirs = sales["statuses"][2]["id"], sales["statuses"][3]["id"]
+        seen = datetime.fromisoformat(fake.opportunities[card]["date_updated"])
+        journal.record(
+            pipeline_id=sales["id"], opportunity_id=card, opportunity_name="X", from_status=sales["statuses"][0]["id"],
+            to_status=mine, made_at=seen, base_updated=seen,
+        )
+        fake.teammate_move(card, theirs)  # a teammate moved it after the user did, offline
+        app = app_for(fake, journal)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            await settle(pilot)
+            assert isinstance(app.screen, ResolveConflict), "asks, does not overwrite"
+            text = screen_text(app)
+            assert "changed in Close after you moved it" in text and "In Close now:" in text and "Your move:" in text
+            assert not [r for r in fake.requests if r.method == "PUT"]
+            await pilot.press(key)
+            await settle(pilot)
+            screen = next(s for s in app.screen_stack if isinstance(s, BoardScreen))
+            want = theirs if expected == "theirs" else mine
+            assert fake.opportunities[card]["status_id"] == want == screen.engine.board.shown_status(card)
+            assert len([r for r in fake.requests if r.method == "PUT"]) == (1 if expected == "mine" else 0)
+        assert journal.pending() == []
+
+
+async def test_two_queued_moves_of_one_card_are_not_a_conflict_with_each_other(tmp_path: Path) -> None:
+    fake = FakeClose(KEY)
+    fake.seed(sales=20, other=5)
+    identity = CloseBackend(KEY, base_url="https://api.close.com/api/v1/").identity
+    journal = MoveJournal(tmp_path / "journal.sqlite3", identity)
+    sales = next(p for p in fake.pipelines if p["name"] == "Sales")
+    card = next(i for i, o in fake.opportunities.items() if o["pipeline_id"] == sales["id"])
+    seen = datetime.fromisoformat(fake.opportunities[card]["date_updated"])
+    ids = [s["id"] for s in sales["statuses"]]
+    for n, (frm, to) in enumerate([(ids[0], ids[1]), (ids[1], ids[2])]):
+        journal.record(pipeline_id=sales["id"], opportunity_id=card, opportunity_name="X", from_status=frm,
+                       to_status=to, made_at=seen + timedelta(seconds=n), base_updated=seen)
+    app = app_for(fake, journal)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await settle(pilot)
+        assert [json.loads(r.content)["status_id"] for r in fake.requests if r.method == "PUT"] == ids[1:3]
+        assert fake.opportunities[card]["status_id"] == ids[2]
+    assert journal.pending() == []

@@ -57,6 +57,12 @@ class RefusedError(BackendError):
     hint = ""
 
 
+class ConflictError(BackendError):
+    """The card changed in the CRM after the user last saw it: the move was not sent."""
+
+    hint = "keep your move or take the CRM's"
+
+
 class RateLimitedError(BackendError):
     """Too many requests; `retry_after` seconds until the next may go."""
 

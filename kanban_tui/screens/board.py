@@ -28,6 +28,7 @@ from ..widgets.column import KIND_GLYPH, CardList, StatusColumn
 from ..widgets.status_bar import SyncStatus
 from .detail import DetailScreen
 from .confirm import ConfirmMove
+from .conflict import ResolveConflict
 from .picker import PipelinePicker, StatusPicker
 
 
@@ -383,6 +384,10 @@ class BoardScreen(Screen[None]):
         keep = self.focused_id()
         was_offline = self.engine.offline
         outcome = self.engine.settle_move(message.move, message.result)
+        if outcome.conflict:
+            self.ask_about_conflict(message.engine, message.move)
+            self.update_status()
+            return
         if outcome.kept:
             self.redraw({self.engine.board.shown_status(message.move.opportunity_id)}, keep=keep)
             self.poller.failed(getattr(outcome.error, "retry_after", None))
@@ -409,6 +414,34 @@ class BoardScreen(Screen[None]):
                 timeout=10,
             )
         self.update_status()
+
+    def ask_about_conflict(self, engine: SyncEngine, move: PendingMove) -> None:
+        """Show both versions; send the move (keep mine) or drop it (take theirs)."""
+        board = engine.board
+        server = board.opportunity(move.opportunity_id)
+        theirs_status = board.status(server.status_id).label if engine.pipeline.status(server.status_id) else "?"
+        theirs = f"{theirs_status} (changed {server.updated.astimezone():%Y-%m-%d %H:%M})"
+        mine = (
+            f"{board.status(move.from_status).label} → {board.status(move.to_status).label}"
+            f" (made {move.made_at.astimezone():%Y-%m-%d %H:%M})"
+        )
+
+        def decided(keep: bool | None) -> None:
+            if self.engine is not engine or move.opportunity_id not in board:
+                return
+            if keep:
+                engine.keep_mine(move)
+                self.send_move(engine, move)
+            else:
+                self.redraw(board.fail_move(move))
+                self.drop_move(engine, move)
+            self.update_status()
+
+        self.app.push_screen(ResolveConflict(server.name, self.backend.name, theirs, mine), decided)
+
+    @work(group="moves", exit_on_error=False)
+    async def drop_move(self, engine: SyncEngine, move: PendingMove) -> None:
+        await engine.take_theirs(move)
 
     def _name_of(self, opportunity_id: str) -> str:
         assert self.engine is not None

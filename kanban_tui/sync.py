@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .backends.base import Backend
-from .backends.errors import BackendError, ConflictError, NotFoundError, RateLimitedError, UnavailableError
+from .backends.errors import AuthError, BackendError, ConflictError, NotFoundError, RateLimitedError, UnavailableError
 from .backends.journal import JournaledMove, MoveJournal
 from .models import Changes, Opportunity, Page, Period, Pipeline, Status
 
@@ -376,6 +376,15 @@ def is_unreachable(error: BackendError) -> bool:
     return isinstance(error, UnavailableError | RateLimitedError)
 
 
+def keeps_moves(error: BackendError) -> bool:
+    """A failure that says nothing about the move itself: keep it (journaled) and send it later.
+
+    The CRM unreachable, or the key rejected (401): once it is fixed, the move still stands.
+    A refusal of the move (400, 403, 404, 409, 422, ...) is final and said to the user.
+    """
+    return is_unreachable(error) or (isinstance(error, AuthError) and error.status_code == 401)
+
+
 @dataclass
 class SyncEngine:
     """The board's I/O with a backend. Mutates `board` only through the apply_* methods."""
@@ -510,7 +519,7 @@ class SyncEngine:
             try:
                 moved = await self.backend.move(opportunity, status, lost_reason=move.lost_reason)
             except BackendError as exc:
-                if not is_unreachable(exc):
+                if not keeps_moves(exc):
                     await self._forget(move)
                 raise
             finally:
@@ -527,8 +536,8 @@ class SyncEngine:
             return MoveOutcome(move, self.board.confirm_move(move, result))
         if isinstance(result, ConflictError):
             return MoveOutcome(move, set(), error=result, conflict=True)
-        if is_unreachable(result):
-            self.offline = True
+        if keeps_moves(result):
+            self.offline = is_unreachable(result)
             self.last_error = result.summary
             if move not in self.held:
                 self.held.append(move)

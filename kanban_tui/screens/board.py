@@ -391,7 +391,15 @@ class BoardScreen(Screen[None]):
         if outcome.kept:
             self.redraw({self.engine.board.shown_status(message.move.opportunity_id)}, keep=keep)
             self.poller.failed(getattr(outcome.error, "retry_after", None))
-            if not was_offline:
+            if not self.engine.offline:
+                self.notify(
+                    f"{outcome.error}. Your moves are kept and sent once {self.backend.name} accepts the key"
+                    " (they survive a restart)",
+                    title="Moves kept",
+                    severity="error",
+                    timeout=15,
+                )
+            elif not was_offline:
                 self.notify(
                     f"{outcome.error.summary if outcome.error else self.backend.name}: moves are kept and sent when"
                     f" {self.backend.name} answers again (they survive a restart)",

@@ -49,7 +49,8 @@ class SyncStatus(Static):
             state = f"[b]○ offline[/b]{moves}{retry}: {(error or crm + ' unreachable').replace('[', chr(92) + '[')}"
         elif error:
             retry = f", retrying in {retry_in:.0f}s" if retry_in is not None else ""
-            state = f"[b]! sync failed{retry}[/b]: {error.replace('[', chr(92) + '[')}"
+            moves = f" · {queued} move{'s' if queued != 1 else ''} queued" if queued else ""
+            state = f"[b]! sync failed{retry}[/b]{moves}: {error.replace('[', chr(92) + '[')}"
         elif last_synced is None:
             state = "… connecting"
         else:

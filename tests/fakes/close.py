@@ -38,17 +38,15 @@ import json
 import math
 import random
 import re
-import sys
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from .base import FakeServer, run_on_loopback
 
 API = "/api/v1/"
 ORG = "orga_fakeFakeFakeFakeFakeFake"
@@ -69,21 +67,6 @@ ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 DATE_FILTERS = ("date_updated", "date_created")
 ORDERABLE = {"date_won", "date_updated", "date_created", "confidence", "user_name", "value",
              "annualized_value", "annualized_expected_value"}
-
-
-@dataclass
-class Failure:
-    """What the next `times` requests matching `method` and `path_contains` get instead."""
-
-    method: str
-    path_contains: str
-    status: int
-    json: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    times: int = 1
-    exc: Exception | None = None
-    text: str | None = None
-    """A raw body instead of JSON (an HTML error page, a truncated answer)."""
 
 
 class SchemaCheck:
@@ -119,7 +102,7 @@ class SchemaCheck:
             raise AssertionError(f"fake Close answered an invalid Opportunity {record.get('id')}: {errors[0].message}")
 
 
-class FakeClose:
+class FakeClose(FakeServer):
     """One Close organization in memory. Not thread-safe by itself; `serve` locks around it."""
 
     def __init__(
@@ -130,23 +113,19 @@ class FakeClose:
         clock: Callable[[], datetime] | None = None,
         validate: bool = True,
     ) -> None:
+        super().__init__()
         self.api_key = api_key
         self.limit_cap = limit_cap
         self.clock = clock or (lambda: datetime.now(UTC))
         self.pipelines: list[dict[str, Any]] = []
         self.opportunities: dict[str, dict[str, Any]] = {}
-        self.requests: list[httpx.Request] = []
         self.rate_limit = 100
         self.rate_remaining = 100
         self.rate_window = 10.0
         self._window_start: float | None = None
-        self._failures: list[Failure] = []
         self._last_update = datetime(2000, 1, 1, tzinfo=UTC)
         self._rng = random.Random(0)
         self.check = SchemaCheck() if validate else None
-        self.log: Callable[[str], None] | None = None
-        self.lock = threading.Lock()
-        """Held around every request when served, and around stdin commands."""
 
     # -- building the organization ------------------------------------------------------------
 
@@ -301,50 +280,15 @@ class FakeClose:
     def delete_opportunity(self, opportunity_id: str) -> None:
         del self.opportunities[opportunity_id]
 
-    def fail_next(
-        self,
-        method: str,
-        path_contains: str,
-        status: int,
-        json: Any = None,
-        headers: dict[str, str] | None = None,
-        times: int = 1,
-        exc: Exception | None = None,
-        text: str | None = None,
-    ) -> None:
-        """The next `times` matching requests answer `status` with `json` or `text` (or raise `exc`)."""
-        self._failures.append(Failure(method.upper(), path_contains, status, json, headers or {}, times, exc, text))
-
     # -- the HTTP side ------------------------------------------------------------------------
-
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        response = self._handle(request)
-        if self.log is not None:
-            body = request.content.decode(errors="replace")[:120]
-            params = " ".join(
-                f"{k}={v if len(v) <= 36 else v[:20] + f'…({v.count(chr(44)) + 1} items)'}"
-                for k, v in request.url.params.multi_items()
-            )
-            self.log(f"{request.method} {request.url.path} {params} -> {response.status_code} {body}".rstrip())
-        return response
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if not path.startswith(API):
             return _answer(404, {"error": "Not found."})
         resource = path[len(API) :]
-        for failure in self._failures:
-            if failure.method == request.method and failure.path_contains in resource:
-                failure.times -= 1
-                if failure.times <= 0:
-                    self._failures.remove(failure)
-                if failure.exc is not None:
-                    raise failure.exc
-                if failure.text is not None:
-                    return httpx.Response(failure.status, text=failure.text, headers=failure.headers)
-                return _answer(failure.status, failure.json if failure.json is not None else {"error": "Failure."},
-                               failure.headers)
+        if (injected := self.injected(request, resource)) is not None:
+            return injected
         if not self._authorized(request.headers.get("authorization", "")):
             return _answer(401, {"error": "The API key is invalid or was not supplied."})
         limit_header = self._spend()
@@ -465,40 +409,6 @@ class FakeClose:
         if self.check is not None:
             self.check(shown, fields)
         return shown
-
-    # -- on loopback ----------------------------------------------------------------------------
-
-    def serve(self, host: str = "127.0.0.1", port: int = 8765) -> ThreadingHTTPServer:
-        """A real HTTP server on loopback; call `serve_forever()` on what it returns."""
-        fake, lock = self, self.lock
-
-        class Handler(BaseHTTPRequestHandler):
-            def _any(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                request = httpx.Request(
-                    self.command, f"http://{host}:{port}{self.path}",
-                    headers=list(self.headers.items()), content=self.rfile.read(length) if length else b"",
-                )
-                try:
-                    with lock:
-                        response = fake.handler(request)
-                except httpx.TransportError:
-                    self.close_connection = True  # a dropped connection: answer nothing
-                    return
-                self.send_response(response.status_code)
-                for name, value in response.headers.items():
-                    if name.lower() not in ("content-length", "connection"):
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(response.content)))
-                self.end_headers()
-                self.wfile.write(response.content)
-
-            do_GET = do_PUT = do_POST = do_DELETE = _any
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # the fake's own log says more
-
-        return ThreadingHTTPServer((host, port), Handler)
 
 
 class BadRequest(Exception):
@@ -624,22 +534,10 @@ def main(argv: list[str] | None = None) -> None:
     fake = FakeClose(args.key, limit_cap=args.limit_cap, validate=not args.no_validate)
     fake.rate_limit = fake.rate_remaining = args.rate_limit
     fake.seed(sales=args.sales, other=args.other)
-    if not args.quiet:
-        fake.log = lambda line: print(line, file=sys.stderr, flush=True)
-    server = fake.serve(args.host, args.port)
-    print(f"fake Close on http://{args.host}:{args.port}{API} (key {args.key!r}); type help", file=sys.stderr)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        for line in sys.stdin:
-            with fake.lock:
-                reply = command(fake, line)
-            if reply:
-                print(reply, file=sys.stderr, flush=True)
-        threading.Event().wait()  # stdin closed (run in the background): keep serving
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.shutdown()
+    run_on_loopback(
+        fake, args.host, args.port, f"fake Close on http://{args.host}:{args.port}{API} (key {args.key!r}); type help",
+        lambda line: command(fake, line), quiet=args.quiet,
+    )
 
 
 if __name__ == "__main__":

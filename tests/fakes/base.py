@@ -1,0 +1,142 @@
+"""What every fake CRM server shares: the request log, injected failures, and serving on loopback.
+
+A fake subclasses `FakeServer` and implements `_handle(request)`; at its top it calls
+`self.injected(request, resource)` so that `fail_next()` can answer instead.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class Failure:
+    """What the next `times` requests matching `method` and `path_contains` get instead."""
+
+    method: str
+    path_contains: str
+    status: int
+    json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int = 1
+    exc: Exception | None = None
+    text: str | None = None
+    """A raw body instead of JSON (an HTML error page, a truncated answer)."""
+
+
+class FakeServer:
+    """A fake CRM in memory. Not thread-safe by itself; `serve` locks around every request."""
+
+    default_error: Any = {"error": "Failure."}
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self._failures: list[Failure] = []
+        self.log: Callable[[str], None] | None = None
+        self.lock = threading.Lock()
+        """Held around every request when served, and around stdin commands."""
+
+    def fail_next(
+        self,
+        method: str,
+        path_contains: str,
+        status: int,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+        exc: Exception | None = None,
+        text: str | None = None,
+    ) -> None:
+        """The next `times` matching requests answer `status` with `json` or `text` (or raise `exc`)."""
+        self._failures.append(Failure(method.upper(), path_contains, status, json, headers or {}, times, exc, text))
+
+    def injected(self, request: httpx.Request, resource: str) -> httpx.Response | None:
+        """The injected answer for this request, if one is due."""
+        for failure in self._failures:
+            if failure.method == request.method and failure.path_contains in resource:
+                failure.times -= 1
+                if failure.times <= 0:
+                    self._failures.remove(failure)
+                if failure.exc is not None:
+                    raise failure.exc
+                if failure.text is not None:
+                    return httpx.Response(failure.status, text=failure.text, headers=failure.headers)
+                body = failure.json if failure.json is not None else self.default_error
+                return httpx.Response(failure.status, json=body, headers=failure.headers)
+        return None
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        """The `httpx.MockTransport` handler: log, answer."""
+        self.requests.append(request)
+        response = self._handle(request)
+        if self.log is not None:
+            body = request.content.decode(errors="replace")[:120]
+            params = " ".join(
+                f"{k}={v if len(v) <= 36 else v[:20] + f'…({v.count(chr(44)) + 1} items)'}"
+                for k, v in request.url.params.multi_items()
+            )
+            self.log(f"{request.method} {request.url.path} {params} -> {response.status_code} {body}".rstrip())
+        return response
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        raise NotImplementedError
+
+    def serve(self, host: str = "127.0.0.1", port: int = 8765) -> ThreadingHTTPServer:
+        """A real HTTP server on loopback; call `serve_forever()` on what it returns."""
+        fake, lock = self, self.lock
+
+        class Handler(BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                request = httpx.Request(
+                    self.command, f"http://{host}:{port}{self.path}",
+                    headers=list(self.headers.items()), content=self.rfile.read(length) if length else b"",
+                )
+                try:
+                    with lock:
+                        response = fake.handler(request)
+                except httpx.TransportError:
+                    self.close_connection = True  # a dropped connection: answer nothing
+                    return
+                self.send_response(response.status_code)
+                for name, value in response.headers.items():
+                    if name.lower() not in ("content-length", "connection"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(response.content)))
+                self.end_headers()
+                self.wfile.write(response.content)
+
+            do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _any
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # the fake's own log says more
+
+        return ThreadingHTTPServer((host, port), Handler)
+
+
+def run_on_loopback(fake: FakeServer, host: str, port: int, banner: str, command: Callable[[str], str],
+                    quiet: bool = False) -> None:
+    """Serve `fake` until interrupted, reading commands on stdin (each answered on stderr)."""
+    if not quiet:
+        fake.log = lambda line: print(line, file=sys.stderr, flush=True)
+    server = fake.serve(host, port)
+    print(banner, file=sys.stderr)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for line in sys.stdin:
+            with fake.lock:
+                reply = command(line)
+            if reply:
+                print(reply, file=sys.stderr, flush=True)
+        threading.Event().wait()  # stdin closed (run in the background): keep serving
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()

@@ -101,20 +101,22 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
 
 def open_crm(settings: Settings) -> Backend:
     """The configured CRM's backend; a missing key or bad URL is a one-line ConfigError."""
-    from .backends import close
+    from .backends import close, clustr
     from .backends.errors import BackendError
 
-    if settings.backend == "close":
-        key = os.environ.get(close.API_KEY_ENV) or (
-            settings.close.api_key.get_secret_value() if settings.close.api_key else ""
-        )
-        if not key:
-            raise ConfigError(f"no Close API key: set {close.API_KEY_ENV} (or api_key in the [close] table of the config)")
-        try:
-            return close.CloseBackend(key, base_url=settings.close.base_url)
-        except BackendError as exc:
-            raise ConfigError(str(exc)) from None
-    raise ConfigError(f"backend: unknown backend {settings.backend!r}")
+    crms = {"close": (close.CloseBackend, close.API_KEY_ENV), "clustr": (clustr.ClustrBackend, clustr.API_KEY_ENV)}
+    if settings.backend not in crms:
+        raise ConfigError(f"backend: unknown backend {settings.backend!r}")
+    backend_class, key_env = crms[settings.backend]
+    table = getattr(settings, settings.backend)
+    key = os.environ.get(key_env) or (table.api_key.get_secret_value() if table.api_key else "")
+    if not key:
+        name = backend_class.name
+        raise ConfigError(f"no {name} API key: set {key_env} (or api_key in the [{settings.backend}] table of the config)")
+    try:
+        return backend_class(key, base_url=table.base_url)
+    except BackendError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
 
-BACKENDS = ("local", "close")
+BACKENDS = ("local", "close", "clustr")
 
 
 class ConfigError(Exception):
@@ -38,6 +38,16 @@ class CloseSettings(BaseModel):
     base_url: str = "https://api.close.com/api/v1/"
 
 
+class ClustrSettings(BaseModel):
+    """The `[clustr]` table. The API key is better kept in $CLUSTR_API_KEY than here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: SecretStr | None = None
+    """Used when $CLUSTR_API_KEY is not set. Never shown or logged."""
+    base_url: str = "https://api.clustr-ai.com/api/public/"
+
+
 HEX_OR_NAME = r"^(#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3}|[a-z_]+)$"
 
 
@@ -46,7 +56,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["local", "close"] = "local"
+    backend: Literal["local", "close", "clustr"] = "local"
     """Which CRM the board shows."""
     poll_interval: float | None = Field(default=None, gt=0, le=3600)
     """Seconds between polls for changes made elsewhere; default 15 (a backend may ask for more)."""
@@ -58,6 +68,7 @@ class Settings(BaseModel):
     """Column colors by status label (`"Demo" = "#5fafd7"`), over the CRM's or the default palette."""
     local: LocalSettings = Field(default_factory=LocalSettings)
     close: CloseSettings = Field(default_factory=CloseSettings)
+    clustr: ClustrSettings = Field(default_factory=ClustrSettings)
 
 
 def _describe(error: dict) -> str:  # type: ignore[type-arg]
@@ -93,7 +104,7 @@ def load_settings(path: Path, *, required: bool = False) -> Settings:
 
 def key_file_warning(path: Path, settings: Settings) -> str | None:
     """A one-line warning when a config file that holds an API key is readable by others."""
-    if settings.close.api_key is None:
+    if settings.close.api_key is None and settings.clustr.api_key is None:
         return None
     try:
         mode = path.stat().st_mode

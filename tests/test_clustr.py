@@ -1,0 +1,138 @@
+"""Clustr: contract tests against the fake Clustr, and the board on Clustr data."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from kanban_tui.app import KanbanApp
+from kanban_tui.backends.clustr import ASSUMED, ClustrBackend
+from kanban_tui.backends.errors import AuthError, BackendError, RefusedError
+from kanban_tui.config import Settings
+from kanban_tui.models import StatusKind
+from kanban_tui.screens.board import BoardScreen
+from kanban_tui.screens.confirm import ConfirmMove
+
+from .fakes.clustr import FakeClustr
+from .helpers import screen_text, settle
+
+KEY = "test-clustr-key"
+BASE = "https://api.clustr-ai.com/api/public/"
+
+
+async def no_wait(_: float) -> None:
+    return None
+
+
+@pytest.fixture
+def fake() -> FakeClustr:
+    server = FakeClustr(KEY)
+    server.seed(250)
+    return server
+
+
+def make(fake: FakeClustr, key: str = KEY) -> ClustrBackend:
+    return ClustrBackend(key, base_url=BASE, transport=httpx.MockTransport(fake.handler), sleep=no_wait)
+
+
+async def test_columns_come_in_position_order_with_their_colors_and_bearer_auth(fake: FakeClustr) -> None:
+    [pipeline] = await make(fake).list_pipelines()
+    assert [s.label for s in pipeline.statuses] == [
+        "Assigned", "Contacted", "Meeting Booked", "Proposal Sent", "Not Interested", "Won"
+    ], "by position (0, 1, 3, 4, 5, 6), not as stored"
+    assert pipeline.statuses[0].color == "#3B82F6"
+    kinds = {s.label: s.kind for s in pipeline.statuses}
+    assert kinds["Won"] is StatusKind.WON and kinds["Not Interested"] is StatusKind.LOST
+    assert kinds["Assigned"] is StatusKind.OPEN
+    assert fake.requests[-1].headers["authorization"] == f"Bearer {KEY}"
+
+
+async def test_the_list_is_paged_until_has_more_is_false(fake: FakeClustr) -> None:
+    backend = make(fake)
+    [pipeline] = await backend.list_pipelines()
+    pages = [page async for page in backend.load_opportunities(pipeline)]
+    assert [p.loaded for p in pages] == [100, 200, 250] and pages[0].total == 250
+    assert {o.id for p in pages for o in p.opportunities} == set(fake.opportunities)
+    listed = [r for r in fake.requests if r.url.path.endswith(ASSUMED.LIST_PATH)]
+    assert [r.url.params[ASSUMED.PAGE_PARAM] for r in listed] == ["1", "2", "3"]
+
+
+async def test_a_move_puts_the_status_id_and_a_poll_sees_a_teammates_change(fake: FakeClustr) -> None:
+    backend = make(fake)
+    [pipeline] = await backend.list_pipelines()
+    cursor = (await backend.changes_since(pipeline, None)).cursor
+    cards = [o for p in [p async for p in backend.load_opportunities(pipeline)] for o in p.opportunities]
+    card, target = cards[0], pipeline.statuses[2]
+    moved = await backend.move(card, target)
+    put = fake.requests[-1]
+    assert put.method == ASSUMED.UPDATE_METHOD and put.url.path == f"/api/public/opportunities/{card.id}"
+    assert json.loads(put.content) == {"status_id": target.id} and moved.status_id == target.id
+    other = cards[1]
+    fake.teammate_move(other.id, pipeline.statuses[4].id)
+    del fake.opportunities[cards[2].id]
+    changes = await backend.changes_since(pipeline, cursor)
+    assert [(o.id, o.status_id) for o in changes.upserted] == [(other.id, pipeline.statuses[4].id)]
+    assert changes.removed == [cards[2].id]
+
+
+async def test_errors_say_what_to_do(fake: FakeClustr) -> None:
+    with pytest.raises(AuthError, match="Clustr 401: Clustr rejected the API key - check CLUSTR_API_KEY"):
+        await make(fake, "wrong").list_pipelines()
+    fake.fail_next("GET", "opportunity-statuses", 403, json={"success": False, "error": {"message": "forbidden"}})
+    with pytest.raises(AuthError, match="Clustr 403: the API key does not have access"):
+        await make(fake).list_pipelines()
+    backend = make(fake)
+    [pipeline] = await backend.list_pipelines()
+    card = next(o for p in [p async for p in backend.load_opportunities(pipeline)] for o in p.opportunities)
+    fake.fail_next("PUT", "opportunities/", 400, json={"success": False, "error": {"code": "VALIDATION_ERROR",
+                                                                                   "message": "status is locked"}})
+    with pytest.raises(RefusedError, match="Clustr 400: status is locked"):
+        await backend.move(card, pipeline.statuses[1])
+    fake.fail_next("GET", "opportunity-statuses", 200, json={"success": False, "error": {"message": "tenant paused"}})
+    with pytest.raises(BackendError, match="Clustr: tenant paused"):
+        await backend.list_pipelines()
+    fake.fail_next("GET", "opportunity-statuses", 200, json={"statuses": []})
+    with pytest.raises(BackendError, match="envelope"):
+        await backend.list_pipelines()
+
+
+def test_a_missing_key_exits_2_naming_the_variable(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from kanban_tui.cli import main
+
+    monkeypatch.delenv("CLUSTR_API_KEY", raising=False)
+    assert main(["--backend", "clustr"]) == 2
+    assert "CLUSTR_API_KEY" in capsys.readouterr().err
+
+
+async def test_the_board_on_clustr_moves_asks_before_a_terminal_status_and_polls(fake: FakeClustr) -> None:
+    app = KanbanApp(make(fake), settings=Settings(poll_interval=3600))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, BoardScreen) and "Clustr" in screen_text(app) and "250 deals" in screen_text(app)
+        assert [c.status.label for c in screen.columns][:2] == ["Assigned", "Contacted"]
+        card = screen.focused_id()
+        await pilot.press("shift+right")
+        await settle(pilot)
+        assert fake.opportunities[card]["status_id"] == screen.columns[1].status.id
+        screen.activate(3)  # Proposal Sent: next is Not Interested, a terminal status
+        screen.columns[3].cards.set_cursor(0)
+        await pilot.press("shift+right")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmMove)
+        await pilot.press("n")
+        other = next(i for i in fake.opportunities if i != card)
+        fake.teammate_move(other, fake.status_named("Won")["id"])
+        await pilot.press("r")
+        await settle(pilot)
+        assert screen.engine.board.shown_status(other) == fake.status_named("Won")["id"]
+        fake.fail_next("PUT", "opportunities/", 400, json={"success": False, "error": {"message": "locked"}})
+        screen.activate(0)
+        screen.columns[0].cards.set_cursor(0)
+        refused = screen.focused_id()
+        await pilot.press("shift+right")
+        await settle(pilot)
+        assert screen.engine.board.shown_status(refused) == screen.columns[0].status.id
+        assert any("Clustr 400: locked" in n.message for n in app._notifications)

@@ -89,8 +89,12 @@ class ColumnHeader(Static):
         total = _with_period(format_totals(summary.totals, limit=1).split(" +")[0], per)
         expected = _with_period(format_totals(summary.weighted, limit=1).split(" +")[0], per)
         others = f" +{len(summary.totals) - 1} cur" if len(summary.totals) > 1 else ""
+        if summary.totals:
+            values = f"{_escape(total)}\n[dim]exp {_escape(expected)}{others}[/dim]"
+        else:
+            values = "[dim]no values[/dim]\n"  # a CRM without deal values (Clustr), or none set
         self.update(
-            f"[b]{_escape(label)}[/b]\n{summary.count:,} · {_escape(total)}\n[dim]exp {_escape(expected)}{others}[/dim]",
+            f"[b]{_escape(label)}[/b]\n{summary.count:,} · {values}",
             layout=False,  # a fixed-size box: repaint it alone, not the whole screen
         )
 

@@ -23,7 +23,6 @@ every `RECONCILE_EVERY` seconds an id-only listing of the pipeline finds them.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -33,9 +32,8 @@ import httpx
 from pydantic import ValidationError
 
 from ..models import Changes, Opportunity, Page, Period, Pipeline, Status, StatusKind
-from .base import Backend
 from .errors import AuthError, BackendError, NotFoundError, RefusedError, describe_validation_error
-from .http import HttpApi
+from .http import HttpApi, HttpBackend
 
 CRM = "Close"
 DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
@@ -138,7 +136,7 @@ def read_records(records: Any, skipped: list[str]) -> list[Opportunity]:
     return opportunities
 
 
-class CloseBackend(Backend):
+class CloseBackend(HttpBackend):
     """A Close organization's opportunities, pipeline by pipeline."""
 
     name = CRM
@@ -163,23 +161,12 @@ class CloseBackend(Backend):
             describe=describe_error,
             **http_options,
         )
-        self._identity = f"close:{self.api.base_url}#" + hashlib.sha256(api_key.encode()).hexdigest()[:12]
+        self._set_account("close", api_key)
         self.reconcile_every = reconcile_every
         self.clock = clock
         self._known: dict[str, datetime] = {}
         """Every opportunity of the open pipeline we delivered, with its date_updated."""
         self._next_reconcile = 0.0
-
-    @property
-    def identity(self) -> str:
-        """The base URL and a hash of the key: moves journaled for one org never go to another."""
-        return self._identity
-
-    async def aclose(self) -> None:
-        await self.api.aclose()
-
-    def rate_wait_left(self) -> float:
-        return self.api.rate_wait_left()
 
     async def list_pipelines(self) -> list[Pipeline]:
         body = await self.api.request("GET", "pipeline/")

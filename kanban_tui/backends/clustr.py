@@ -16,7 +16,6 @@ only what differs from what the board holds.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -26,9 +25,8 @@ import httpx
 from pydantic import ValidationError
 
 from ..models import Changes, Opportunity, Page, Pipeline, Status, StatusKind
-from .base import Backend
 from .errors import AuthError, BackendError, NotFoundError, describe_validation_error
-from .http import HttpApi
+from .http import HttpApi, HttpBackend
 
 CRM = "Clustr"
 DEFAULT_BASE_URL = "https://api.clustr-ai.com/api/public/"
@@ -121,7 +119,7 @@ def to_opportunity(data: dict[str, Any]) -> Opportunity:
     )
 
 
-class ClustrBackend(Backend):
+class ClustrBackend(HttpBackend):
     """A Clustr workspace's opportunities, in its one list of statuses."""
 
     name = CRM
@@ -136,18 +134,8 @@ class ClustrBackend(Backend):
             CRM, base_url, headers={"Authorization": f"Bearer {api_key}"}, transport=transport,
             describe=describe_error, **http_options,
         )
-        self._identity = f"clustr:{self.api.base_url}#" + hashlib.sha256(api_key.encode()).hexdigest()[:12]
+        self._set_account("clustr", api_key)
         self._known: dict[str, datetime] = {}
-
-    @property
-    def identity(self) -> str:
-        return self._identity
-
-    async def aclose(self) -> None:
-        await self.api.aclose()
-
-    def rate_wait_left(self) -> float:
-        return self.api.rate_wait_left()
 
     async def list_pipelines(self) -> list[Pipeline]:
         data = _unwrap(await self.api.request("GET", "opportunity-statuses"))

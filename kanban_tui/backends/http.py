@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import logging
 import random
@@ -30,6 +31,7 @@ from typing import Any
 import httpx
 
 from .. import __version__
+from .base import Backend
 from .errors import (
     AuthError,
     BackendError,
@@ -264,3 +266,25 @@ def _error_text(response: httpx.Response) -> str:
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:120] if text else type(exc).__name__
+
+
+class HttpBackend(Backend):
+    """What every HTTP CRM backend shares around its `HttpApi`: identity, closing, rate waits."""
+
+    api: HttpApi
+    _identity: str = ""
+
+    def _set_account(self, kind: str, api_key: str) -> None:
+        """Identity for the move journal: the base URL and a hash of the key, never the key."""
+        self._identity = f"{kind}:{self.api.base_url}#" + hashlib.sha256(api_key.encode()).hexdigest()[:12]
+
+    @property
+    def identity(self) -> str:
+        """Moves journaled for one account never go to another."""
+        return self._identity
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
+
+    def rate_wait_left(self) -> float:
+        return self.api.rate_wait_left()

@@ -101,20 +101,32 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
 
 def open_crm(settings: Settings) -> Backend:
     """The configured CRM's backend; a missing key or bad URL is a one-line ConfigError."""
-    from .backends import close, clustr
+    from .backends import close, clustr, telecrm
     from .backends.errors import BackendError
 
-    crms = {"close": (close.CloseBackend, close.API_KEY_ENV), "clustr": (clustr.ClustrBackend, clustr.API_KEY_ENV)}
+    crms = {
+        "close": (close.CloseBackend, close.API_KEY_ENV),
+        "clustr": (clustr.ClustrBackend, clustr.API_KEY_ENV),
+        "telecrm": (telecrm.TeleCrmBackend, telecrm.TOKEN_ENV),
+    }
     if settings.backend not in crms:
         raise ConfigError(f"backend: unknown backend {settings.backend!r}")
     backend_class, key_env = crms[settings.backend]
     table = getattr(settings, settings.backend)
     key = os.environ.get(key_env) or (table.api_key.get_secret_value() if table.api_key else "")
     if not key:
-        name = backend_class.name
-        raise ConfigError(f"no {name} API key: set {key_env} (or api_key in the [{settings.backend}] table of the config)")
+        what = "Sync token" if settings.backend == "telecrm" else "API key"
+        raise ConfigError(
+            f"no {backend_class.name} {what}: set {key_env} (or api_key in the [{settings.backend}] table of the config)"
+        )
+    extra: dict[str, str] = {}
+    if settings.backend == "telecrm":
+        enterprise = os.environ.get(telecrm.ENTERPRISE_ENV) or settings.telecrm.enterprise_id
+        if not enterprise:
+            raise ConfigError(f"no TeleCRM enterprise id: set {telecrm.ENTERPRISE_ENV} (or enterprise_id in [telecrm])")
+        extra["enterprise_id"] = enterprise
     try:
-        return backend_class(key, base_url=table.base_url)
+        return backend_class(key, base_url=table.base_url, **extra)
     except BackendError as exc:
         raise ConfigError(str(exc)) from None
 

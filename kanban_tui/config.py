@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
 
-BACKENDS = ("local", "close", "clustr")
+BACKENDS = ("local", "close", "clustr", "telecrm")
 
 
 class ConfigError(Exception):
@@ -48,6 +48,18 @@ class ClustrSettings(BaseModel):
     base_url: str = "https://api.clustr-ai.com/api/public/"
 
 
+class TeleCrmSettings(BaseModel):
+    """The `[telecrm]` table. The token is better kept in $TELECRM_TOKEN than here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: SecretStr | None = None
+    """The Sync API token, used when $TELECRM_TOKEN is not set. Never shown or logged."""
+    enterprise_id: str | None = None
+    """Used when $TELECRM_ENTERPRISE_ID is not set."""
+    base_url: str = "https://next.telecrm.in/autoupdate/v2/"
+
+
 HEX_OR_NAME = r"^(#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3}|[a-z_]+)$"
 
 
@@ -56,7 +68,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["local", "close", "clustr"] = "local"
+    backend: Literal["local", "close", "clustr", "telecrm"] = "local"
     """Which CRM the board shows."""
     poll_interval: float | None = Field(default=None, gt=0, le=3600)
     """Seconds between polls for changes made elsewhere; default 15 (a backend may ask for more)."""
@@ -69,6 +81,7 @@ class Settings(BaseModel):
     local: LocalSettings = Field(default_factory=LocalSettings)
     close: CloseSettings = Field(default_factory=CloseSettings)
     clustr: ClustrSettings = Field(default_factory=ClustrSettings)
+    telecrm: TeleCrmSettings = Field(default_factory=TeleCrmSettings)
 
 
 def _describe(error: dict) -> str:  # type: ignore[type-arg]
@@ -104,7 +117,7 @@ def load_settings(path: Path, *, required: bool = False) -> Settings:
 
 def key_file_warning(path: Path, settings: Settings) -> str | None:
     """A one-line warning when a config file that holds an API key is readable by others."""
-    if settings.close.api_key is None and settings.clustr.api_key is None:
+    if settings.close.api_key is None and settings.clustr.api_key is None and settings.telecrm.api_key is None:
         return None
     try:
         mode = path.stat().st_mode

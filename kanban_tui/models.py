@@ -65,6 +65,8 @@ class Pipeline(BaseModel):
     id: str
     name: str
     statuses: tuple[Status, ...]
+    lost_reasons: tuple[str, ...] = ()
+    """Reasons a move into a lost status can carry (TeleCRM); the first is the default."""
 
     @field_validator("statuses")
     @classmethod
@@ -113,6 +115,8 @@ class Opportunity(BaseModel):
     updated: datetime
     date_won: date | None = None
     note: str = ""
+    read_only: str | None = None
+    """Why this card cannot be moved from here (e.g. the CRM sent no id for it); None: it can."""
     url: str | None = None
     stalled: bool = False
     """The CRM flags the deal as stalled (no activity for a while)."""

@@ -509,7 +509,8 @@ class SyncEngine:
             opportunity = self.board.opportunity(move.opportunity_id)
             status = self.board.status(move.to_status)
             seen = max(move.base_updated, self._ours.get(move.opportunity_id, move.base_updated))
-            if opportunity.updated > seen and move.seq not in self.overrule:
+            changed = self.backend.real_update_times and opportunity.updated > seen
+            if changed and move.seq not in self.overrule:
                 theirs = self.board.status(opportunity.status_id) if self.pipeline.status(opportunity.status_id) else None
                 raise ConflictError(
                     f"{opportunity.name} changed in {self.backend.name} after you moved it"

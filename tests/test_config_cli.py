@@ -39,7 +39,7 @@ def test_a_full_config_is_read(tmp_path: Path) -> None:
         ("poll_interval = -5", "poll_interval: input should be greater than 0"),
         ('poll_interval = "soon"', "poll_interval: input should be a valid number"),
         ("colour = 1", "colour: unknown key"),
-        ('backend = "salesforce"', "backend: unknown backend 'salesforce' (choose from: local, close, clustr)"),
+        ('backend = "salesforce"', "backend: unknown backend 'salesforce' (choose from: local, close, clustr, telecrm)"),
         ('[colors]\nWon = "#12345"', "colors.Won: '#12345' is not a color"),
         ("[local]\nfile = 'x'", "local.file: unknown key"),
     ],

@@ -27,6 +27,10 @@ class Backend(ABC):
         """Which CRM account this is, for the move journal (never a secret: hash keys)."""
         return self.name
 
+    real_update_times: bool = True
+    """The CRM says when a card last changed; False where `updated` is only when we saw it
+    (then a queued move cannot be checked for conflicts, and is sent as it is)."""
+
     poll_interval: float | None = None
     """A backend's own default poll interval in seconds; None uses the app's default."""
 

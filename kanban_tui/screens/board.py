@@ -29,7 +29,7 @@ from ..widgets.status_bar import SyncStatus
 from .detail import DetailScreen
 from .confirm import ConfirmMove
 from .conflict import ResolveConflict
-from .picker import PipelinePicker, StatusPicker
+from .picker import LostReasonPicker, PipelinePicker, StatusPicker
 
 
 MIN_COLUMN_WIDTH = 16
@@ -608,10 +608,23 @@ class BoardScreen(Screen[None]):
         if board.shown_status(opportunity_id) == status_id:
             return
         status = board.status(status_id)
+        card = board.opportunity(opportunity_id)
+        if card.read_only:
+            self.notify(f"{card.name} cannot be moved from here: {card.read_only}.", severity="warning", timeout=8)
+            return
+        engine = self.engine
+        if status.kind is StatusKind.LOST and engine.pipeline.lost_reasons:
+            # a lost reason is asked for, and is the confirmation
+            def reason_picked(reason: str | None) -> None:
+                if reason is not None and self.engine is engine and opportunity_id in engine.board:
+                    self.move_now(opportunity_id, status_id, lost_reason=reason)
+
+            reasons = engine.pipeline.lost_reasons
+            self.app.push_screen(LostReasonPicker(card.name, status.label, reasons), reason_picked)
+            return
         if not (self.confirm_final_moves and status.kind.is_final):
             self.move_now(opportunity_id, status_id)
             return
-        engine = self.engine
 
         def confirmed(yes: bool | None) -> None:
             if yes and self.engine is engine and opportunity_id in engine.board:
@@ -624,13 +637,15 @@ class BoardScreen(Screen[None]):
             detail += f", and {self.backend.name} records today as its won date"
         self.app.push_screen(ConfirmMove(board.opportunity(opportunity_id).name, label, detail + "."), confirmed)
 
-    def move_now(self, opportunity_id: str, status_id: str, *, undoing: bool = False) -> None:
+    def move_now(
+        self, opportunity_id: str, status_id: str, *, undoing: bool = False, lost_reason: str | None = None
+    ) -> None:
         """Move a card now, send the move in a worker, and keep the focus on the card."""
         assert self.engine is not None
         from_status = self.engine.board.shown_status(opportunity_id)
         if not undoing:
             self.history.append((opportunity_id, from_status, status_id))
-        move, touched = self.engine.board.begin_move(opportunity_id, status_id)
+        move, touched = self.engine.board.begin_move(opportunity_id, status_id, lost_reason=lost_reason)
         self.redraw(touched, keep=opportunity_id)
         self.focus_card(opportunity_id)
         self.send_move(self.engine, move)

@@ -47,6 +47,7 @@ class DetailScreen(ModalScreen[None]):
             ("Stalled", "yes: no activity for a while" if o.stalled else "no"),
             ("Link", o.url or "-"),
             ("Id", o.id),
+            *([("Read-only", o.read_only)] if o.read_only else []),
         ]
         with VerticalScroll(id="detail", classes="dialog"):
             yield Label(f"[b]{_e(o.name)}[/b]", classes="dialog-title")

@@ -101,3 +101,15 @@ class PipelinePicker(Picker):
             hint="⏎ open · esc " + ("keep this one" if current else "open the first"),
             selected=current,
         )
+
+
+class LostReasonPicker(Picker):
+    """Why the deal was lost: the CRM's reasons, the default first and preselected."""
+
+    def __init__(self, card_name: str, status_label: str, reasons: tuple[str, ...]) -> None:
+        super().__init__(
+            f"Move [b]{_escape(card_name)}[/b] to [b]✗ {_escape(status_label)}[/b]: why was it lost?",
+            [(reason, reason) for reason in reasons],
+            hint="⏎ move with this reason · esc cancel",
+            selected=reasons[0] if reasons else None,
+        )

@@ -241,7 +241,7 @@ class CardList(ScrollView, can_focus=False):
             confidence = "" if o.confidence is None else f"{o.confidence}%"
             text, style = _fit(format_money(o.value, o.currency, o.period), confidence, text_width), base
         else:
-            right = pending or ("stalled" if o.stalled else age(o.updated, now))
+            right = pending or ("read-only" if o.read_only else "stalled" if o.stalled else age(o.updated, now))
             text, style = _fit(short_name(o.owner), right, text_width), base
             if pending:
                 style += self.get_component_rich_style("card--pending", partial=True)

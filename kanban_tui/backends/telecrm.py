@@ -1,0 +1,215 @@
+"""TeleCRM (Sync API, autoupdate v2): the whole dialect in one file.
+
+Facts used (seed 002, crm-api-notes §3):
+- Base `https://next.telecrm.in/autoupdate/v2/`, every path under `enterprise/{id}/`;
+  `Authorization: Bearer <Sync token>` (an Async token gets 401 NOT_AUTHORIZED).
+- `GET lead-stage-pipeline`: stages (`stageType` OPEN / WON / LOST) each with
+  `activeStatuses` and `archivedStatuses` (`statusid`, `label`, `color`), and
+  `activeLeadLostReasons` (`reasonLabel`, `isDefault`). Columns: stage order OPEN, WON, LOST,
+  then listed order. Archived statuses are not move targets.
+- Leads carry their status as the **label** (case-sensitive) in `fields.status`; a status's
+  id here *is* its label.
+- `POST lead/search?skip=&limit=` (limit 1..100), body `{"fields": {...}}` (empty = all);
+  `total_count` and `data[].fields`. No updated-since filter: a poll re-scans and reports
+  only leads whose fields changed.
+- `POST lead/{leadId}` with `{"fields": {"status": label}}` moves a lead; unknown labels are
+  dropped *silently*, so the answer's status is compared with the label sent.
+- Errors: `{"error": {"code": "UPPER_SNAKE", "message": ...}}`.
+
+ASSUMED (the docs disagree or are silent): the lead id in a search result is read from the
+first of `LEAD_ID_KEYS` present; a lead without one is shown read-only. The lost-reason
+field is `LOST_REASON_FIELD`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from ..models import Changes, Opportunity, Page, Pipeline, Status, StatusKind
+from .errors import AuthError, BackendError, NotFoundError, RefusedError, describe_validation_error
+from .http import HttpApi, HttpBackend
+
+CRM = "TeleCRM"
+DEFAULT_BASE_URL = "https://next.telecrm.in/autoupdate/v2/"
+TOKEN_ENV = "TELECRM_TOKEN"
+ENTERPRISE_ENV = "TELECRM_ENTERPRISE_ID"
+PAGE_LIMIT = 100
+LEAD_ID_KEYS = ("id", "lead_id", "leadId", "_id")
+LOST_REASON_FIELD = "lostReason"
+STAGE_ORDER = {"OPEN": 0, "WON": 1, "LOST": 2}
+KINDS = {"OPEN": StatusKind.OPEN, "WON": StatusKind.WON, "LOST": StatusKind.LOST}
+NO_ID = "TeleCRM's search result carried no lead id, so this board cannot address the lead to move it"
+
+
+def error_code(response: httpx.Response) -> tuple[str, str]:
+    try:
+        error = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        return "", ""
+    if not isinstance(error, dict):
+        return "", str(error)[:200]
+    return str(error.get("code") or ""), str(error.get("message") or "")[:200]
+
+
+class TeleCrmBackend(HttpBackend):
+    """One TeleCRM enterprise's leads, in its lead stage pipeline."""
+
+    name = CRM
+    real_update_times = False
+    """Search results carry no modification time: `updated` is when the board saw a change."""
+    poll_interval = 60.0
+    """No updated-since filter: every poll re-scans all leads, so poll less often."""
+
+    def __init__(self, token: str, enterprise_id: str, *, base_url: str = DEFAULT_BASE_URL,
+                 transport: httpx.AsyncBaseTransport | None = None, **http_options: Any) -> None:
+        if not token:
+            raise AuthError(f"no Sync token: set {TOKEN_ENV}", crm=CRM)
+        if not enterprise_id:
+            raise BackendError(f"no enterprise id: set {ENTERPRISE_ENV}", crm=CRM)
+        self.enterprise_id = enterprise_id
+        self.api = HttpApi(CRM, base_url, headers={"Authorization": f"Bearer {token}"}, transport=transport,
+                           describe=self.describe_error, **http_options)
+        self._set_account(f"telecrm/{enterprise_id}", token)
+        self._known: dict[str, str] = {}
+        """Lead id -> a fingerprint of its fields, to report only what changed."""
+
+    def describe_error(self, response: httpx.Response) -> BackendError | None:
+        code, message = error_code(response)
+        status = response.status_code
+        if code == "ENTERPRISE_NOT_FOUND" or (status == 404 and "lead-stage-pipeline" in str(response.request.url)):
+            return NotFoundError(f"no enterprise {self.enterprise_id!r}", crm=CRM, status_code=status,
+                                 hint=f"check {ENTERPRISE_ENV} (Settings > Website and API)")
+        if status == 401:
+            return AuthError("TeleCRM refused the token: a Sync API token is needed", crm=CRM, status_code=status,
+                             hint=f"check {TOKEN_ENV} (an Async token does not work here)")
+        if code or message:
+            kind = NotFoundError if status == 404 else AuthError if status == 403 and code != "INVALID_LEAD" else None
+            kind = kind or (RefusedError if status < 500 else None)
+            if kind is not None:
+                return kind(f"{code}: {message}" if code else message, crm=CRM, status_code=status, hint="")
+        return None
+
+    def _path(self, rest: str) -> str:
+        return f"enterprise/{self.enterprise_id}/{rest}"
+
+    async def list_pipelines(self) -> list[Pipeline]:
+        body = await self.api.request("GET", self._path("lead-stage-pipeline"))
+        try:
+            stages = sorted(body["leadStages"], key=lambda s: STAGE_ORDER.get(s["stageType"], 9))
+            statuses: list[Status] = []
+            archived: list[Status] = []
+            for stage in stages:
+                kind = KINDS.get(stage["stageType"], StatusKind.OPEN)
+                for s in stage.get("activeStatuses") or []:
+                    statuses.append(Status(id=s["label"], label=s["label"], color=s.get("color"),
+                                           position=len(statuses), kind=kind))
+                for s in stage.get("archivedStatuses") or []:
+                    archived.append(Status(id=s["label"], label=f"{s['label']} (archived)", color="#767676",
+                                           kind=kind, can_move_to=False))
+            reasons = sorted(body.get("activeLeadLostReasons") or [], key=lambda r: not r.get("isDefault"))
+            lost_reasons = tuple(r["reasonLabel"] for r in reasons)
+        except (KeyError, TypeError, ValueError, ValidationError) as exc:
+            raise BackendError(f"pipeline answer not understood ({exc.__class__.__name__})", crm=CRM) from None
+        # an archived status is a column only if leads sit in it (read-only), never a target
+        for status in archived:
+            if await self._count({"status": [status.id]}):
+                statuses.append(status.model_copy(update={"position": len(statuses)}))
+        return [Pipeline(id=f"telecrm-{self.enterprise_id}", name="Leads", statuses=tuple(statuses),
+                         lost_reasons=lost_reasons)]
+
+    async def _count(self, fields: dict[str, Any]) -> int:
+        body = await self.api.request("POST", self._path("lead/search"), params={"skip": 0, "limit": 1},
+                                      json={"fields": fields})
+        total = body.get("total_count") if isinstance(body, dict) else None
+        return total if isinstance(total, int) else 0
+
+    def to_opportunity(self, record: dict[str, Any], now: datetime) -> Opportunity:
+        fields = record["fields"]
+        lead_id = next((str(record[k]) for k in LEAD_ID_KEYS if record.get(k)), None)
+        read_only = None
+        if lead_id is None:
+            read_only = NO_ID
+            lead_id = "noid-" + hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+        contact = ", ".join(str(fields[k]) for k in ("phone", "email") if fields.get(k)) or None
+        return Opportunity(
+            id=lead_id, name=str(fields.get("name") or fields.get("phone") or "(no name)"), status_id=fields["status"],
+            contact=contact, owner=fields.get("assignee"), created=now, updated=now, read_only=read_only,
+            note=str(fields.get(LOST_REASON_FIELD) or ""),
+        )
+
+    async def _scan(self) -> AsyncIterator[tuple[list[tuple[Opportunity, str]], list[str], int | None]]:
+        skip = 0
+        while True:
+            body = await self.api.request("POST", self._path("lead/search"), params={"skip": skip, "limit": PAGE_LIMIT},
+                                          json={})
+            records = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(records, list):
+                raise BackendError("search answered without a data list", crm=CRM, hint="check the base URL")
+            now = datetime.now(UTC)
+            cards, skipped = [], []
+            for record in records:
+                try:
+                    card = self.to_opportunity(record, now)
+                    cards.append((card, hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()))
+                except (KeyError, TypeError, ValueError, ValidationError) as exc:
+                    reason = describe_validation_error(exc) if isinstance(exc, ValidationError) else f"{exc!s}"[:80]
+                    skipped.append(f"TeleCRM lead skipped: {reason}")
+            total = body.get("total_count") if isinstance(body.get("total_count"), int) else None
+            yield cards, skipped, total
+            skip += len(records)
+            if not records or len(records) < PAGE_LIMIT or (total is not None and skip >= total):
+                return
+
+    async def load_opportunities(self, pipeline: Pipeline) -> AsyncIterator[Page]:
+        self._known.clear()
+        loaded = 0
+        async for cards, skipped, total in self._scan():
+            new = [(c, f) for c, f in cards if c.id not in self._known]
+            self._known.update((c.id, f) for c, f in new)
+            loaded += len(new)
+            yield Page(opportunities=[c for c, _ in new], loaded=loaded, total=max(total or 0, loaded), skipped=skipped)
+
+    async def changes_since(self, pipeline: Pipeline, cursor: str | None) -> Changes:
+        now = datetime.now(UTC).isoformat()
+        if cursor is None:
+            return Changes(cursor=now)
+        seen: dict[str, str] = {}
+        upserted, skipped_all = [], []
+        async for cards, skipped, _ in self._scan():
+            skipped_all += skipped
+            for card, fingerprint in cards:
+                seen[card.id] = fingerprint
+                if self._known.get(card.id) != fingerprint:
+                    upserted.append(card)
+        removed = sorted(set(self._known) - seen.keys())
+        self._known = seen
+        return Changes(upserted=upserted, removed=removed, cursor=now, skipped=skipped_all)
+
+    async def move(self, opportunity: Opportunity, status: Status, *, lost_reason: str | None = None) -> Opportunity:
+        if opportunity.read_only:
+            raise RefusedError(opportunity.read_only, crm=CRM)
+        fields: dict[str, str] = {"status": status.id}
+        if lost_reason and status.kind is StatusKind.LOST:
+            fields[LOST_REASON_FIELD] = lost_reason
+        try:
+            body = await self.api.request("POST", self._path(f"lead/{opportunity.id}"), json={"fields": fields})
+        except NotFoundError as exc:
+            raise NotFoundError("the lead no longer exists in TeleCRM", crm=CRM, status_code=exc.status_code,
+                                hint="it has been removed from the board") from None
+        got = (body.get("fields") or {}).get("status") if isinstance(body, dict) else None
+        if got != status.id:
+            raise RefusedError(
+                f"TeleCRM did not take the status {status.id!r} (the lead is in {got!r}): it drops labels it does"
+                " not know", crm=CRM, hint="the status may have been renamed or archived; press r",
+            )
+        now = datetime.now(UTC)
+        moved = opportunity.model_copy(update={"status_id": got, "updated": now})
+        self._known[opportunity.id] = ""  # the next scan reports it as it now is
+        return moved

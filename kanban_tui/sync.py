@@ -146,6 +146,10 @@ class Board:
         self._placed: dict[str, tuple[str, SortKey, Contribution]] = {}
         self._totals: dict[str, ColumnTotals] = {s.id: ColumnTotals() for s in pipeline.statuses}
         self._summaries: dict[str, ColumnSummary] = {}
+        self.real_update_times = True
+        self.has_values = True
+        """False where the CRM has no deal values: cards show the contact instead."""
+        """False where the CRM does not say when a card changed: cards then show no age."""
         self.held: set[str] = set()
         """Cards whose move waits for the CRM to be reachable again (shown as queued)."""
         self._seq = itertools.count(1)
@@ -409,6 +413,8 @@ class SyncEngine:
 
     def __post_init__(self) -> None:
         self.board = Board(self.pipeline)
+        self.board.real_update_times = getattr(self.backend, "real_update_times", True)
+        self.board.has_values = getattr(self.backend, "has_values", True)
 
     async def start(self) -> AsyncIterator[Page]:
         """Take a cursor, then yield the pipeline's pages (nothing changed meanwhile is missed)."""
@@ -509,7 +515,7 @@ class SyncEngine:
             opportunity = self.board.opportunity(move.opportunity_id)
             status = self.board.status(move.to_status)
             seen = max(move.base_updated, self._ours.get(move.opportunity_id, move.base_updated))
-            changed = self.backend.real_update_times and opportunity.updated > seen
+            changed = self.board.real_update_times and opportunity.updated > seen
             if changed and move.seq not in self.overrule:
                 theirs = self.board.status(opportunity.status_id) if self.pipeline.status(opportunity.status_id) else None
                 raise ConflictError(

@@ -27,6 +27,9 @@ class Backend(ABC):
         """Which CRM account this is, for the move journal (never a secret: hash keys)."""
         return self.name
 
+    has_values: bool = True
+    """The CRM has deal values; False (Clustr, TeleCRM): cards show the contact instead."""
+
     real_update_times: bool = True
     """The CRM says when a card last changed; False where `updated` is only when we saw it
     (then a queued move cannot be checked for conflicts, and is sent as it is)."""

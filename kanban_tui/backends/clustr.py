@@ -123,6 +123,7 @@ class ClustrBackend(HttpBackend):
     """A Clustr workspace's opportunities, in its one list of statuses."""
 
     name = CRM
+    has_values = False
     poll_interval = 60.0
     """No updated-since filter: a poll pages through every opportunity, so poll less often."""
 

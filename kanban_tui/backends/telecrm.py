@@ -62,6 +62,7 @@ class TeleCrmBackend(HttpBackend):
     """One TeleCRM enterprise's leads, in its lead stage pipeline."""
 
     name = CRM
+    has_values = False
     real_update_times = False
     """Search results carry no modification time: `updated` is when the board saw a change."""
     poll_interval = 60.0

@@ -239,9 +239,11 @@ class CardList(ScrollView, can_focus=False):
             style = base + self.get_component_rich_style("card--name", partial=True)
         elif line == 1:
             confidence = "" if o.confidence is None else f"{o.confidence}%"
-            text, style = _fit(format_money(o.value, o.currency, o.period), confidence, text_width), base
+            left = format_money(o.value, o.currency, o.period) if self.board.has_values else o.contact or ""
+            text, style = _fit(left, confidence, text_width), base
         else:
-            right = pending or ("read-only" if o.read_only else "stalled" if o.stalled else age(o.updated, now))
+            when = age(o.updated, now) if self.board.real_update_times else ""
+            right = pending or ("read-only" if o.read_only else "stalled" if o.stalled else when)
             text, style = _fit(short_name(o.owner), right, text_width), base
             if pending:
                 style += self.get_component_rich_style("card--pending", partial=True)

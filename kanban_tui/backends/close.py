@@ -32,7 +32,7 @@ import httpx
 from pydantic import ValidationError
 
 from ..models import Changes, Opportunity, Page, Period, Pipeline, Status, StatusKind
-from .errors import AuthError, BackendError, NotFoundError, RefusedError, describe_validation_error
+from .errors import AuthError, BackendError, NotFoundError, RefusedError, read_each
 from .http import HttpApi, HttpBackend
 
 CRM = "Close"
@@ -125,15 +125,7 @@ def read_records(records: Any, skipped: list[str]) -> list[Opportunity]:
     """Turn a `data` list into opportunities; one line in `skipped` per bad record."""
     if not isinstance(records, list):
         raise BackendError("answered with a list that is not a list", crm=CRM, hint="report this to Close support")
-    opportunities = []
-    for record in records:
-        try:
-            opportunities.append(to_opportunity(record))
-        except (KeyError, TypeError, ValueError, ValidationError) as exc:
-            record_id = record.get("id", "?") if isinstance(record, dict) else "?"
-            reason = describe_validation_error(exc) if isinstance(exc, ValidationError) else f"{exc!s}"[:80]
-            skipped.append(f"Close opportunity {record_id} skipped: {reason}")
-    return opportunities
+    return read_each(records, to_opportunity, "Close opportunity", skipped)
 
 
 class CloseBackend(HttpBackend):

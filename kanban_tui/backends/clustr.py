@@ -25,7 +25,7 @@ import httpx
 from pydantic import ValidationError
 
 from ..models import Changes, Opportunity, Page, Pipeline, Status, StatusKind
-from .errors import AuthError, BackendError, NotFoundError, describe_validation_error
+from .errors import AuthError, BackendError, NotFoundError, read_each
 from .http import HttpApi, HttpBackend
 
 CRM = "Clustr"
@@ -163,14 +163,7 @@ class ClustrBackend(HttpBackend):
                 raise BackendError("answered without an opportunity list", crm=CRM, hint="see ASSUMED in clustr.py")
             paging = data.get("pagination") or {}
             skipped: list[str] = []
-            cards = []
-            for record in records:
-                try:
-                    cards.append(to_opportunity(record))
-                except (KeyError, TypeError, ValueError, ValidationError) as exc:
-                    record_id = record.get("id", "?") if isinstance(record, dict) else "?"
-                    reason = describe_validation_error(exc) if isinstance(exc, ValidationError) else f"{exc!s}"[:80]
-                    skipped.append(f"Clustr opportunity {record_id} skipped: {reason}")
+            cards = read_each(records, to_opportunity, "Clustr opportunity", skipped)
             has_more = bool(paging.get("has_more")) and bool(records)
             total = paging.get("total") if isinstance(paging.get("total"), int) else None
             yield cards, skipped, total, has_more

@@ -6,6 +6,11 @@ Each error carries the CRM's name, the HTTP status code when there is one, and a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
 
 class BackendError(Exception):
     """Something a backend could not do. The base of every backend error."""
@@ -89,3 +94,20 @@ def describe_validation_error(exc: Exception) -> str:
         where = ".".join(str(p) for p in error.get("loc", ())) or "value"
         parts.append(f"{where}: {error.get('msg', 'invalid')}")
     return "; ".join(parts)
+
+
+RECORD_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
+"""What turning a CRM's record into a card may raise (pydantic's ValidationError is a ValueError)."""
+
+
+def read_each(records: list[Any], convert: Callable[[Any], T], what: str, skipped: list[str]) -> list[T]:
+    """Convert every record; one line in `skipped` per record that does not fit (`Close opportunity X skipped: ...`)."""
+    converted = []
+    for record in records:
+        try:
+            converted.append(convert(record))
+        except RECORD_ERRORS as exc:
+            record_id = record.get("id", "?") if isinstance(record, dict) else "?"
+            reason = describe_validation_error(exc) if hasattr(exc, "errors") else f"{exc!s}"[:80]
+            skipped.append(f"{what} {record_id} skipped: {reason}")
+    return converted

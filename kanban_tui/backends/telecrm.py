@@ -33,7 +33,7 @@ import httpx
 from pydantic import ValidationError
 
 from ..models import Changes, Opportunity, Page, Pipeline, Status, StatusKind
-from .errors import AuthError, BackendError, NotFoundError, RefusedError, describe_validation_error
+from .errors import AuthError, BackendError, NotFoundError, RefusedError, read_each
 from .http import HttpApi, HttpBackend
 
 CRM = "TeleCRM"
@@ -154,14 +154,13 @@ class TeleCrmBackend(HttpBackend):
             if not isinstance(records, list):
                 raise BackendError("search answered without a data list", crm=CRM, hint="check the base URL")
             now = datetime.now(UTC)
-            cards, skipped = [], []
-            for record in records:
-                try:
-                    card = self.to_opportunity(record, now)
-                    cards.append((card, hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()))
-                except (KeyError, TypeError, ValueError, ValidationError) as exc:
-                    reason = describe_validation_error(exc) if isinstance(exc, ValidationError) else f"{exc!s}"[:80]
-                    skipped.append(f"TeleCRM lead skipped: {reason}")
+            skipped: list[str] = []
+
+            def card_of(record: Any, now: datetime = now) -> tuple[Opportunity, str]:
+                fingerprint = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+                return self.to_opportunity(record, now), fingerprint
+
+            cards = read_each(records, card_of, "TeleCRM lead", skipped)
             total = body.get("total_count") if isinstance(body.get("total_count"), int) else None
             yield cards, skipped, total
             skip += len(records)

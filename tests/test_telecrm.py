@@ -136,6 +136,11 @@ async def test_the_board_on_telecrm_asks_a_lost_reason_and_polls(fake: FakeTeleC
         assert isinstance(screen, BoardScreen) and "230 deals" in screen_text(app)
         cards_area = "\n".join(screen_text(app).splitlines()[5:30])
         assert "+9198" in cards_area and " now" not in cards_area, "contact shown, no made-up age"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "not reported by the CRM" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
         assert "Old Follow-up" in screen_text(app) and screen.columns[-1].status.label == "Old Follow-up (archived)"
         card = screen.focused_id()
         await pilot.press("m")

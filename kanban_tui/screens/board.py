@@ -698,6 +698,7 @@ class BoardScreen(Screen[None]):
                 board.opportunity(opportunity_id),
                 board.status(board.shown_status(opportunity_id)),
                 pending=board.is_pending(opportunity_id),
+                times_reported=board.real_update_times,
             )
         )
 

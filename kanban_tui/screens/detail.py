@@ -24,8 +24,12 @@ class DetailScreen(ModalScreen[None]):
         Binding("escape,enter,q", "dismiss(None)", "Close"),
     ]
 
-    def __init__(self, opportunity: Opportunity, status: Status, *, pending: bool = False) -> None:
+    def __init__(
+        self, opportunity: Opportunity, status: Status, *, pending: bool = False, times_reported: bool = True
+    ) -> None:
         super().__init__()
+        self.times_reported = times_reported
+        """False: the CRM does not say when a card was created or changed (TeleCRM search)."""
         self.opportunity = opportunity
         self.status = status
         self.pending = pending
@@ -41,8 +45,8 @@ class DetailScreen(ModalScreen[None]):
             ("Confidence", "-" if o.confidence is None else f"{o.confidence}%"),
             ("Owner", o.owner or "unassigned"),
             ("Contact", o.contact or "-"),
-            ("Created", o.created.strftime("%Y-%m-%d %H:%M")),
-            ("Updated", o.updated.strftime("%Y-%m-%d %H:%M")),
+            ("Created", o.created.strftime("%Y-%m-%d %H:%M") if self.times_reported else "not reported by the CRM"),
+            ("Updated", o.updated.strftime("%Y-%m-%d %H:%M") if self.times_reported else "not reported by the CRM"),
             ("Won on", o.date_won.isoformat() if o.date_won else "-"),
             ("Stalled", "yes: no activity for a while" if o.stalled else "no"),
             ("Link", o.url or "-"),

@@ -6,6 +6,7 @@ A fake subclasses `FakeServer` and implements `_handle(request)`; at its top it 
 
 from __future__ import annotations
 
+import argparse
 import sys
 import threading
 from collections.abc import Callable
@@ -140,3 +141,26 @@ def run_on_loopback(fake: FakeServer, host: str, port: int, banner: str, command
         pass
     finally:
         server.shutdown()
+
+
+def loopback_parser(description: str, port: int) -> argparse.ArgumentParser:
+    """The command line every fake shares: where to listen, and whether to log requests."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument("--quiet", action="store_true", help="no request log")
+    return parser
+
+
+def failure_command(fake: FakeServer, words: list[str]) -> str | None:
+    """`fail METHOD PATH STATUS [N]` and `drop METHOD PATH [N]`, for every fake's stdin; None if neither."""
+    verb, args = words[0], words[1:]
+    if verb == "fail":
+        times = int(args[3]) if len(args) > 3 else 1
+        fake.fail_next(args[0], args[1], int(args[2]), times=times)
+        return f"next {times} {args[0]} {args[1]} -> {args[2]}"
+    if verb == "drop":
+        times = int(args[2]) if len(args) > 2 else 1
+        fake.fail_next(args[0], args[1], 0, exc=httpx.RemoteProtocolError("dropped"), times=times)
+        return f"next {times} {args[0]} {args[1]} drops the connection"
+    return None

@@ -46,7 +46,7 @@ from typing import Any
 
 import httpx
 
-from .base import FakeServer, run_on_loopback
+from .base import FakeServer, failure_command, loopback_parser, run_on_loopback
 
 API = "/api/v1/"
 ORG = "orga_fakeFakeFakeFakeFakeFake"
@@ -502,13 +502,8 @@ def command(fake: FakeClose, line: str) -> str:
         if verb == "delete":
             fake.delete_opportunity(args[0])
             return f"deleted {args[0]}"
-        if verb == "fail":
-            fake.fail_next(args[0], args[1], int(args[2]), times=int(args[3]) if len(args) > 3 else 1)
-            return f"next {args[3] if len(args) > 3 else 1} {args[0]} {args[1]} -> {args[2]}"
-        if verb == "drop":
-            fake.fail_next(args[0], args[1], 0, exc=httpx.RemoteProtocolError("dropped"),
-                           times=int(args[2]) if len(args) > 2 else 1)
-            return f"next {args[0]} {args[1]} drops the connection"
+        if (reply := failure_command(fake, words)) is not None:
+            return reply
         if verb == "rate":
             fake.rate_remaining = int(args[0])
             return f"rate remaining {fake.rate_remaining}"
@@ -518,18 +513,13 @@ def command(fake: FakeClose, line: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="A fake Close API server on loopback, for trying kanban-tui.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
+    parser = loopback_parser("A fake Close API server on loopback, for trying kanban-tui.", 8765)
     parser.add_argument("--key", default="test-close-key", help="the API key it accepts")
     parser.add_argument("--sales", type=int, default=300, help="opportunities in the Sales pipeline")
     parser.add_argument("--other", type=int, default=150, help="opportunities in the Partnerships pipeline")
     parser.add_argument("--limit-cap", type=int, default=100, help="most records per page")
     parser.add_argument("--rate-limit", type=int, default=100, help="requests per 10 s window")
     parser.add_argument("--no-validate", action="store_true", help="skip the schema check (benchmarks)")
-    parser.add_argument("--quiet", action="store_true", help="no request log")
     args = parser.parse_args(argv)
     fake = FakeClose(args.key, limit_cap=args.limit_cap, validate=not args.no_validate)
     fake.rate_limit = fake.rate_remaining = args.rate_limit

@@ -20,7 +20,7 @@ import httpx
 
 from kanban_tui.backends.clustr import ASSUMED
 
-from .base import FakeServer, run_on_loopback
+from .base import FakeServer, failure_command, loopback_parser, run_on_loopback
 
 API = "/api/public/"
 STATUSES = [  # as the status page shows them: positions with gaps, terminal ones last
@@ -153,23 +153,17 @@ def command(fake: FakeClustr, line: str) -> str:
             status = fake.status_named(" ".join(words[2:]))
             fake.teammate_move(card, status["id"])
             return f"moved {card} to {status['name']}"
-        if words[0] == "fail":
-            fake.fail_next(words[1], words[2], int(words[3]), times=int(words[4]) if len(words) > 4 else 1)
-            return f"next {words[1]} {words[2]} -> {words[3]}"
+        if (reply := failure_command(fake, words)) is not None:
+            return reply
     except (IndexError, KeyError, ValueError, StopIteration) as exc:
         return f"cannot: {exc!r}"
-    return "commands: list | move ID|first STATUS NAME | fail METHOD PATH STATUS [N]"
+    return "commands: list | move ID|first STATUS NAME | fail METHOD PATH STATUS [N] | drop METHOD PATH [N]"
 
 
 def main(argv: list[str] | None = None) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="A fake Clustr API server on loopback, for trying kanban-tui.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8766)
+    parser = loopback_parser("A fake Clustr API server on loopback, for trying kanban-tui.", 8766)
     parser.add_argument("--key", default="test-clustr-key")
     parser.add_argument("--size", type=int, default=120)
-    parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     fake = FakeClustr(args.key)
     fake.seed(args.size)

@@ -23,7 +23,7 @@ import httpx
 
 from kanban_tui.backends.telecrm import LOST_REASON_FIELD
 
-from .base import FakeServer, run_on_loopback
+from .base import FakeServer, failure_command, loopback_parser, run_on_loopback
 
 API = "/autoupdate/v2/"
 STAGES = [
@@ -151,23 +151,17 @@ def command(fake: FakeTeleCrm, line: str) -> str:
             lead = words[1] if words[1] != "first" else next(reversed(list(fake.leads)))
             fake.teammate_move(lead, " ".join(words[2:]))
             return f"moved {lead} to {' '.join(words[2:])}"
-        if words[0] == "fail":
-            fake.fail_next(words[1], words[2], int(words[3]), times=int(words[4]) if len(words) > 4 else 1)
-            return f"next {words[1]} {words[2]} -> {words[3]}"
+        if (reply := failure_command(fake, words)) is not None:
+            return reply
     except (IndexError, KeyError, ValueError, StopIteration) as exc:
         return f"cannot: {exc!r}"
-    return "commands: list | move ID|first LABEL | fail METHOD PATH STATUS [N]"
+    return "commands: list | move ID|first LABEL | fail METHOD PATH STATUS [N] | drop METHOD PATH [N]"
 
 
 def main(argv: list[str] | None = None) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="A fake TeleCRM Sync API on loopback, for trying kanban-tui.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8767)
+    parser = loopback_parser("A fake TeleCRM Sync API on loopback, for trying kanban-tui.", 8767)
     parser.add_argument("--size", type=int, default=150)
     parser.add_argument("--no-lead-ids", action="store_true", help="search results without lead ids")
-    parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     fake = FakeTeleCrm(lead_ids=not args.no_lead_ids)
     fake.seed(args.size)

@@ -19,11 +19,11 @@ from textual.timer import Timer
 from textual.widgets import Footer, ProgressBar, Static
 
 from ..backends.base import Backend
-from ..backends.errors import BackendError, RateLimitedError, UnavailableError
+from ..backends.errors import BackendError
 from ..backends.journal import JournaledMove, MoveJournal
 from ..keys import BOARD_BINDINGS
 from ..models import Changes, Opportunity, Page, Pipeline, StatusKind
-from ..sync import PendingMove, Poller, SyncEngine
+from ..sync import PendingMove, Poller, SyncEngine, is_unreachable
 from ..widgets.column import KIND_GLYPH, CardList, StatusColumn
 from ..widgets.status_bar import SyncStatus
 from .detail import DetailScreen
@@ -416,7 +416,7 @@ class BoardScreen(Screen[None]):
             opportunity_name = self._name_of(message.move.opportunity_id)
             what = "was removed from the board" if outcome.gone else "went back"
             self.notify(
-                f"{opportunity_name} {what}: {move_failure_text(outcome.error)}",
+                f"{opportunity_name} {what}: {outcome.error}",
                 title="Move not saved",
                 severity="error",
                 timeout=10,
@@ -490,14 +490,14 @@ class BoardScreen(Screen[None]):
                 column.refresh_header()
                 column.cards.cards_changed(keep if column.cards.active else column.cards.cursor_id)
 
-    def update_status(self, error: str | None = None) -> None:
+    def update_status(self) -> None:
         engine = self.engine
         board = engine.board if engine else None
         self.query_one(SyncStatus).show(
             cards=len(board) if board else 0,
             pending=board.pending_count() if board else 0,
             last_synced=engine.last_synced if engine else None,
-            error=error or (engine.last_error if engine else self._load_error_text()),
+            error=engine.last_error if engine else self._load_error_text(),
             retry_in=self.poller.seconds_left() if engine or self._load_retries() else None,
             rate_wait=self.backend.rate_wait_left(),
             crm=self.backend.name,
@@ -509,7 +509,7 @@ class BoardScreen(Screen[None]):
 
     def _load_retries(self) -> bool:
         """A board that failed to open for a passing reason (network, 5xx) tries again by itself."""
-        return isinstance(self.load_error, UnavailableError | RateLimitedError)
+        return self.load_error is not None and is_unreachable(self.load_error)
 
     def _load_error_text(self) -> str | None:
         if self.load_error is None:
@@ -746,9 +746,3 @@ def keep_out_of_gc() -> None:
     """
     gc.freeze()
 
-
-def move_failure_text(error: BackendError) -> str:
-    """Why a move failed and what to do: a move that went back is not retried by itself."""
-    if isinstance(error, UnavailableError | RateLimitedError):
-        return f"{error.summary} - {error.crm or 'the CRM'} did not answer; move it again later"
-    return str(error)

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from kanban_tui.backends.local import LocalBackend, create_workspace
+
+# The suite runs the same property examples every time (a red CI run is never luck); a wide
+# random search is one command away: HYPOTHESIS_PROFILE=explore pytest tests/test_merge_properties.py
+settings.register_profile("suite", max_examples=500, derandomize=True, deadline=None)
+settings.register_profile("explore", max_examples=20_000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
 @pytest.fixture(autouse=True)

@@ -275,3 +275,31 @@ async def test_u_undoes_moves_one_by_one_through_the_session(backend: LocalBacke
         assert any("Nothing to undo" in n.message for n in app._notifications)
         with other_process(backend.path) as conn:
             assert conn.execute("SELECT status_id FROM opportunities WHERE id = ?", (first,)).fetchone()[0] == "st_lead"
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["loaded", "load failed"])
+async def test_the_garbage_collector_is_paused_during_a_load_and_runs_again_after(
+    backend: LocalBackend, fails: bool
+) -> None:
+    import gc
+
+    seen_during_load: list[bool] = []
+
+    class Watched(RefusingBackend):
+        async def list_pipelines(self):  # type: ignore[no-untyped-def]
+            seen_during_load.append(gc.isenabled())
+            if fails:
+                raise RefusedError("no such table: pipelines", crm="Local workspace")
+            return await super().list_pipelines()
+
+    assert gc.isenabled()
+    app = KanbanApp(Watched(backend, RefusedError("unused")), poll_interval=3600)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = board_of(app)
+            assert (screen.load_error is not None) == fails
+            assert seen_during_load == [False], "paused while the load runs"
+            assert gc.isenabled(), "and on again once it is over"
+    finally:
+        gc.enable()  # whatever happened, leave the rest of the suite a working collector

@@ -7,6 +7,7 @@ from pathlib import Path
 from textual.app import App
 
 from .backends.base import Backend
+from .backends.board_copy import BoardCopy
 from .backends.journal import MoveJournal
 from .config import Settings
 from .keys import APP_BINDINGS
@@ -39,10 +40,12 @@ class KanbanApp(App[None]):
         poll_interval: float | None = None,
         pipeline: str | None = None,
         journal: MoveJournal | None = None,
+        board_copy: BoardCopy | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend
         self.journal = journal
+        self.board_copy = board_copy
         self.settings = settings = settings or Settings()
         self.poll_interval = poll_interval or settings.poll_interval or backend.poll_interval or DEFAULT_POLL_INTERVAL
         self.pipeline = pipeline or settings.pipeline
@@ -55,6 +58,7 @@ class KanbanApp(App[None]):
             colors=self.settings.colors,
             confirm_final_moves=self.settings.confirm_final_moves,
             journal=self.journal,
+            board_copy=self.board_copy,
         )
         self.push_screen(self.board)
         self._quit_armed = False
@@ -75,6 +79,8 @@ class KanbanApp(App[None]):
         self.exit()
 
     async def on_unmount(self) -> None:
+        if (board := getattr(self, "board", None)) is not None:
+            board.save_copy_now()
         await self.backend.aclose()
 
     def action_help(self) -> None:

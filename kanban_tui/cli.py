@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ConfigError as exc:
             print(f"kanban-tui: {exc}", file=sys.stderr)
             return 2
-        return run(backend, settings, paths.journal_file())
+        return run(backend, settings, paths.journal_file(), paths.board_copy_file())
 
     from .backends.local import LocalBackend, create_workspace
 
@@ -193,13 +193,18 @@ def start_log(path: Path) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def run(backend: Backend, settings: Settings, journal_path: Path | None = None) -> int:
+def run(
+    backend: Backend, settings: Settings, journal_path: Path | None = None, board_copy_path: Path | None = None
+) -> int:
+    """Run the board. A CRM gets a board copy (to open offline); a local workspace needs none."""
     from .app import KanbanApp
+    from .backends.board_copy import BoardCopy
     from .backends.journal import MoveJournal
 
     journal = MoveJournal(journal_path, backend.identity) if journal_path is not None else None
+    board_copy = BoardCopy(board_copy_path, backend.identity) if board_copy_path is not None else None
     start_log(paths.log_file())
-    app = KanbanApp(backend, settings=settings, journal=journal)
+    app = KanbanApp(backend, settings=settings, journal=journal, board_copy=board_copy)
     app.run()
     return app.return_code or 0
 

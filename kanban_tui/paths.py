@@ -31,6 +31,11 @@ def journal_file() -> Path:
     return user_state_path(APP_NAME, appauthor=False) / "journal.sqlite3"
 
 
+def board_copy_file() -> Path:
+    """The last known board of each CRM pipeline, for starting offline (see backends/board_copy.py)."""
+    return user_state_path(APP_NAME, appauthor=False) / "last-board.sqlite3"
+
+
 def log_file() -> Path:
     """Requests and errors, rotated (never headers or keys)."""
     return user_state_path(APP_NAME, appauthor=False) / "kanban-tui.log"

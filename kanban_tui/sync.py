@@ -147,9 +147,9 @@ class Board:
         self._totals: dict[str, ColumnTotals] = {s.id: ColumnTotals() for s in pipeline.statuses}
         self._summaries: dict[str, ColumnSummary] = {}
         self.real_update_times = True
+        """False where the CRM does not say when a card changed: cards then show no age."""
         self.has_values = True
         """False where the CRM has no deal values: cards show the contact instead."""
-        """False where the CRM does not say when a card changed: cards then show no age."""
         self.held: set[str] = set()
         """Cards whose move waits for the CRM to be reachable again (shown as queued)."""
         self._seq = itertools.count(1)
@@ -161,6 +161,10 @@ class Board:
 
     def __contains__(self, opportunity_id: object) -> bool:
         return opportunity_id in self._placed
+
+    def server_versions(self) -> list[Opportunity]:
+        """Every card on the board as the server last reported it (pending moves not applied)."""
+        return [self._server[opportunity_id] for opportunity_id in self._placed]
 
     def status(self, status_id: str) -> Status:
         return self._statuses[status_id]

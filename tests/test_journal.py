@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from kanban_tui.app import KanbanApp
+from kanban_tui.backends.board_copy import BoardCopy
 from kanban_tui.backends.close import CloseBackend
 from kanban_tui.backends.journal import MoveJournal
 from kanban_tui.config import Settings
@@ -47,14 +48,15 @@ def test_a_close_identity_names_the_account_without_the_key() -> None:
     assert one.identity != other.identity and KEY not in one.identity and "api.close.com" in one.identity
 
 
-def app_for(fake: FakeClose, journal: MoveJournal) -> KanbanApp:
+def app_for(fake: FakeClose, journal: MoveJournal, board_copy: BoardCopy | None = None) -> KanbanApp:
     async def no_wait(_: float) -> None:
         return None
 
     backend = CloseBackend(
         KEY, base_url="https://api.close.com/api/v1/", transport=httpx.MockTransport(fake.handler), sleep=no_wait
     )
-    return KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales"), journal=journal)
+    settings = Settings(poll_interval=3600, pipeline="Sales")
+    return KanbanApp(backend, settings=settings, journal=journal, board_copy=board_copy)
 
 
 async def test_moves_made_while_close_is_down_reach_it_in_order_after_a_restart(tmp_path: Path) -> None:
@@ -172,3 +174,115 @@ async def test_two_queued_moves_of_one_card_are_not_a_conflict_with_each_other(t
         assert [json.loads(r.content)["status_id"] for r in fake.requests if r.method == "PUT"] == ids[1:3]
         assert fake.opportunities[card]["status_id"] == ids[2]
     assert journal.pending() == []
+
+
+def test_the_board_copy_keeps_each_pipeline_per_account_and_ignores_a_damaged_file(tmp_path: Path) -> None:
+    from kanban_tui.models import Opportunity, Pipeline, Status
+
+    path = tmp_path / "state" / "last-board.sqlite3"
+    mine, theirs = BoardCopy(path, "close:https://x/#abc"), BoardCopy(path, "close:https://x/#def")
+    assert mine.load(None) is None
+    sales = Pipeline(id="p1", name="Sales", statuses=(Status(id="a", label="A"), Status(id="b", label="B")))
+    hiring = Pipeline(id="p2", name="Hiring", statuses=(Status(id="c", label="C"),))
+    card = Opportunity(id="o1", name="Acme", status_id="b", value=500, created=T0, updated=T0, note="call back")
+    assert mine.save(sales, [card], T0) is None
+    assert mine.save(hiring, [], T0 + timedelta(hours=1)) is None
+    saved = mine.load("sales")
+    assert saved is not None and saved.pipeline == sales and saved.opportunities == [card] and saved.saved_at == T0
+    assert mine.load("p1") == saved and mine.load("P1") is None, "ids exactly, names in any case"
+    newest = mine.load(None)
+    assert newest is not None and newest.pipeline.name == "Hiring", "none asked for: the last one kept"
+    assert theirs.load(None) is None, "another account sees nothing of it"
+    assert path.stat().st_mode & 0o077 == 0, "it holds CRM data: readable by the user alone"
+    path.write_bytes(b"not a database at all" * 100)
+    assert mine.load("Sales") is None
+    assert mine.save(sales, [card], T0) is not None, "a copy that cannot be written is said, not raised"
+
+
+async def test_offline_at_start_opens_the_last_known_board_and_its_moves_reach_close_later(tmp_path: Path) -> None:
+    fake = FakeClose(KEY)
+    fake.seed(sales=40, other=5)
+    identity = CloseBackend(KEY, base_url="https://api.close.com/api/v1/").identity
+    journal = MoveJournal(tmp_path / "journal.sqlite3", identity)
+    board_copy = BoardCopy(tmp_path / "last-board.sqlite3", identity)
+
+    app = app_for(fake, journal, board_copy)  # a morning with Close reachable: the board is kept
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, BoardScreen) and screen.engine is not None
+        counts = {s.id: screen.engine.board.column_len(s.id) for s in screen.engine.pipeline.statuses}
+    kept = board_copy.load("Sales")
+    assert kept is not None and len(kept.opportunities) == sum(counts.values()) > 0
+
+    down = httpx.ConnectError("connection refused")
+    fake.fail_next("GET", "", 0, exc=down, times=10**6)
+    fake.fail_next("PUT", "", 0, exc=down, times=10**6)
+    app = app_for(fake, journal, board_copy)  # the next start, offline
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, BoardScreen) and screen.engine is not None and screen.copy_of is not None
+        assert {s.id: screen.engine.board.column_len(s.id) for s in screen.engine.pipeline.statuses} == counts
+        assert "○ offline · board as of just now" in screen_text(app)
+        assert any("Close cannot be reached: this is the board as of" in n.message for n in app._notifications)
+        card = screen.focused_id()
+        assert card is not None
+        await pilot.press("shift+right")
+        await settle(pilot)
+        assert card in screen.engine.board.held and [m.opportunity_id for m in journal.pending()] == [card]
+        copy_engine = screen.engine
+        await pilot.press("r")  # still down: the copy stays, focus and all, and no new error pops up
+        await settle(pilot)
+        assert screen.engine is copy_engine and screen.focused_id() == card
+        assert not any("Could not open the board" in n.message for n in app._notifications)
+
+        fake._failures.clear()  # Close answers again: its board replaces the copy, the move goes out
+        await pilot.press("r")
+        await settle(pilot)
+        await settle(pilot)
+        second = screen.engine.pipeline.statuses[1].id
+        assert screen.engine is not copy_engine and screen.copy_of is None
+        assert fake.opportunities[card]["status_id"] == second == screen.engine.board.shown_status(card)
+        assert screen.focused_id() == card, "the focus stays on the card the user was on"
+        assert "synced" in screen_text(app).splitlines()[-2]
+    assert journal.pending() == []
+
+
+async def test_several_moves_of_a_card_changed_in_close_get_one_question_and_keep_their_order(tmp_path: Path) -> None:
+    from kanban_tui.screens.conflict import ResolveConflict
+
+    for key in ("k", "t"):
+        fake = FakeClose(KEY)
+        fake.seed(sales=20, other=5)
+        identity = CloseBackend(KEY, base_url="https://api.close.com/api/v1/").identity
+        journal = MoveJournal(tmp_path / f"journal-{key}.sqlite3", identity)
+        sales = next(p for p in fake.pipelines if p["name"] == "Sales")
+        card = next(i for i, o in fake.opportunities.items() if o["pipeline_id"] == sales["id"])
+        ids = [s["id"] for s in sales["statuses"]]
+        seen = datetime.fromisoformat(fake.opportunities[card]["date_updated"])
+        for n, (frm, to) in enumerate([(ids[0], ids[1]), (ids[1], ids[2])]):
+            journal.record(pipeline_id=sales["id"], opportunity_id=card, opportunity_name="X", from_status=frm,
+                           to_status=to, made_at=seen + timedelta(seconds=n), base_updated=seen)
+        fake.teammate_move(card, ids[3])  # changed in Close after both moves were made offline
+        app = app_for(fake, journal)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            await settle(pilot)
+            assert isinstance(app.screen, ResolveConflict)
+            assert sum(isinstance(s, ResolveConflict) for s in app.screen_stack) == 1, "one question for the card"
+            labels = [s["label"] for s in sales["statuses"]]
+            # the path starts where Close has the card now: sending the moves takes it from there
+            assert f"{labels[3]} → {labels[1]} → {labels[2]} (2 moves, last" in screen_text(app)
+            await pilot.press(key)
+            await settle(pilot)
+            await settle(pilot)
+            sent = [json.loads(r.content)["status_id"] for r in fake.requests if r.method == "PUT"]
+            screen = next(s for s in app.screen_stack if isinstance(s, BoardScreen))
+            if key == "k":
+                assert sent == ids[1:3], "both sent, in the order they were made"
+                assert fake.opportunities[card]["status_id"] == ids[2] == screen.engine.board.shown_status(card)
+            else:
+                assert sent == [] and fake.opportunities[card]["status_id"] == ids[3]
+                assert screen.engine.board.shown_status(card) == ids[3]
+        assert journal.pending() == []

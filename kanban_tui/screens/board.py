@@ -7,8 +7,10 @@ model and redraw the columns that changed.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from dataclasses import dataclass
+from datetime import datetime
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,13 +21,14 @@ from textual.timer import Timer
 from textual.widgets import Footer, ProgressBar, Static
 
 from ..backends.base import Backend
+from ..backends.board_copy import BoardCopy
 from ..backends.errors import BackendError
 from ..backends.journal import JournaledMove, MoveJournal
 from ..keys import BOARD_BINDINGS
 from ..models import Changes, Opportunity, Page, Pipeline, StatusKind
 from ..sync import PendingMove, Poller, SyncEngine, is_unreachable
 from ..widgets.column import KIND_GLYPH, CardList, StatusColumn
-from ..widgets.status_bar import SyncStatus
+from ..widgets.status_bar import SyncStatus, ago
 from .detail import DetailScreen
 from .confirm import ConfirmMove
 from .conflict import ResolveConflict
@@ -77,6 +80,14 @@ class BoardScreen(Screen[None]):
         error: BackendError
 
     @dataclass
+    class CopyOpened(Message):
+        """The CRM could not be reached: the last known board (as of `saved_at`) is shown instead."""
+
+        engine: SyncEngine
+        saved_at: datetime
+        error: BackendError
+
+    @dataclass
     class ChangesFetched(Message):
         engine: SyncEngine
         changes: Changes
@@ -94,6 +105,8 @@ class BoardScreen(Screen[None]):
         moves: list[PendingMove]
         dropped: list[JournaledMove]
         touched: set[str]
+        focused: str | None
+        """The card the focus was on before the moves went back on the board."""
 
     @dataclass
     class MoveSettled(Message):
@@ -110,10 +123,18 @@ class BoardScreen(Screen[None]):
         colors: dict[str, str] | None = None,
         confirm_final_moves: bool = True,
         journal: MoveJournal | None = None,
+        board_copy: BoardCopy | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend
         self.journal = journal
+        self.board_copy = board_copy
+        self.copy_of: datetime | None = None
+        """When the board shown is the last known copy: the time of the sync it was saved at."""
+        self.conflicts: dict[str, list[PendingMove]] = {}
+        """Cards whose moves the CRM's newer change stopped, with those moves, while the user is asked."""
+        self.refocus: str | None = None
+        """The card to put the focus back on once the board replacing the copy has loaded."""
         self.wanted_pipeline = pipeline
         self.status_colors = colors or {}
         self.confirm_final_moves = confirm_final_moves
@@ -155,6 +176,7 @@ class BoardScreen(Screen[None]):
     async def load_board(self, pipeline: Pipeline | None = None) -> None:
         """Open `pipeline`, or the one asked for, or the only one; with several, ask."""
         gc.disable()  # see `collect_after_load`
+        opened = False
         try:
             if pipeline is None:
                 pipelines = await self.backend.list_pipelines()
@@ -164,17 +186,51 @@ class BoardScreen(Screen[None]):
                 pipeline = choose_pipeline(pipelines, self.wanted_pipeline, self.backend.name)
             engine = SyncEngine(self.backend, pipeline.recolored(self.status_colors), journal=self.journal)
             self.post_message(self.Opened(engine))
+            opened = True
             async for page in engine.start():
                 self.post_message(self.PageLoaded(engine, page))
             self.post_message(self.Loaded(engine))
         except BackendError as exc:
-            self.post_message(self.LoadFailed(exc))
+            # the copy is opened unless it is what the screen shows now (a retry failed)
+            if not (is_unreachable(exc) and (opened or self.copy_of is None) and await self.open_copy(exc)):
+                self.post_message(self.LoadFailed(exc))
         except Exception as exc:  # noqa: BLE001 - a bug must not take the board down
             self.log.error(exc)
             self.post_message(self.LoadFailed(_unexpected(exc)))
         finally:
             # queued behind the messages posted above: runs once they have been handled
             self.call_later(collect_after_load)
+
+    async def open_copy(self, error: BackendError) -> bool:
+        """Open the last known board, if one was kept for this CRM; False if there is none."""
+        if self.board_copy is None:
+            return False
+        saved = await asyncio.to_thread(self.board_copy.load, self.wanted_pipeline)
+        if saved is None:
+            return False
+        engine = SyncEngine(self.backend, saved.pipeline.recolored(self.status_colors), journal=self.journal)
+        count = len(saved.opportunities)
+        self.post_message(self.Opened(engine))
+        self.post_message(self.PageLoaded(engine, Page(opportunities=saved.opportunities, loaded=count, total=count)))
+        self.post_message(self.CopyOpened(engine, saved.saved_at, error))
+        return True
+
+    @work(group="copy", exclusive=True, exit_on_error=False)
+    async def save_copy(self, engine: SyncEngine) -> None:
+        """Keep the board as the CRM has it now, to open while the CRM cannot be reached."""
+        if self.board_copy is not None and engine.last_synced is not None:
+            cards = engine.board.server_versions()
+            problem = await asyncio.to_thread(self.board_copy.save, engine.pipeline, cards, engine.last_synced)
+            if problem:
+                self.log.warning(problem)
+
+    def save_copy_now(self) -> None:
+        """At quit: the board as last synced (a few ms at 10,000 cards), unless it is the copy itself."""
+        engine = self.engine
+        if self.board_copy is None or engine is None or self.copy_of or self.first_load or engine.last_synced is None:
+            return
+        if problem := self.board_copy.save(engine.pipeline, engine.board.server_versions(), engine.last_synced):
+            self.log.warning(problem)
 
     @work(group="pipelines", exclusive=True, exit_on_error=False)
     async def list_pipelines(self) -> None:
@@ -195,13 +251,14 @@ class BoardScreen(Screen[None]):
 
     @work(group="restore", exit_on_error=False)
     async def restore_moves(self, engine: SyncEngine) -> None:
+        focused = self.focused_id()  # before restoring moves the cards
         try:
             moves, dropped, touched = await engine.restore()
         except Exception as exc:  # noqa: BLE001 - an unreadable journal must not take the board down
             self.log.error(exc)
             self.notify(f"Could not read the move journal: {exc}", severity="error", timeout=15)
             return
-        self.post_message(self.MovesRestored(engine, moves, dropped, touched))
+        self.post_message(self.MovesRestored(engine, moves, dropped, touched, focused))
 
     @work(group="moves", exit_on_error=False)
     async def send_move(self, engine: SyncEngine, move: PendingMove) -> None:
@@ -254,8 +311,15 @@ class BoardScreen(Screen[None]):
 
     @on(Opened)
     def _opened(self, message: Opened) -> None:
+        if self.copy_of is not None:  # the CRM answers again: its board replaces the copy
+            self.refocus = self.focused_id()
+            self.copy_of = None
+            self.first_load = True
+            self.polling = False
+            self.query_one("#progress", ProgressBar).display = True
         self.engine = engine = message.engine
         self.history.clear()
+        self.conflicts.clear()
         if self.load_flush is not None:
             self.load_flush.stop()
             self.load_flush = None
@@ -310,20 +374,53 @@ class BoardScreen(Screen[None]):
             return
         self.flush_load()
         self.first_load = False
+        self.load_error = None
         self.query_one("#progress", ProgressBar).display = False
         keep_out_of_gc()
-        if self.focused_id() is None:
+        if self.refocus is not None and self.refocus in message.engine.board:
+            self.focus_card(self.refocus)
+        elif self.focused_id() is None:
             self.focus_first_card()
+        self.refocus = None
         self.poller.succeeded()
         self.update_status()
         if self.journal is not None:
             self.restore_moves(message.engine)
+        self.save_copy(message.engine)
+
+    @on(CopyOpened)
+    def _copy_opened(self, message: CopyOpened) -> None:
+        engine = message.engine
+        if engine is not self.engine:
+            return
+        self.flush_load()
+        self.first_load = False
+        self.copy_of = engine.last_synced = message.saved_at
+        engine.sync_failed(message.error)
+        self.load_error = message.error
+        self.query_one("#progress", ProgressBar).display = False
+        if self.focused_id() is None:
+            self.focus_first_card()
+        self.poller.failed(getattr(message.error, "retry_after", None))
+        self.notify(
+            f"{self.backend.name} cannot be reached: this is the board as of {ago(message.saved_at)}."
+            " Moves are kept and sent when it answers.",
+            title="Offline",
+            severity="warning",
+            timeout=10,
+        )
+        self.update_status()
+        if self.journal is not None:
+            self.restore_moves(engine)
 
     @on(MovesRestored)
     def _moves_restored(self, message: MovesRestored) -> None:
         if message.engine is not self.engine:
             return
-        self.redraw(message.touched)
+        focused = message.focused
+        self.redraw(message.touched, keep=focused)
+        if focused in {move.opportunity_id for move in message.moves}:
+            self.focus_card(focused)  # the card the user is on moves back to where they put it
         if message.moves:
             count = len(message.moves)
             self.notify(
@@ -343,8 +440,10 @@ class BoardScreen(Screen[None]):
     @on(LoadFailed)
     def _load_failed(self, message: LoadFailed) -> None:
         self.first_load = False
+        self.polling = False
         self.query_one("#progress", ProgressBar).display = False
-        self.notify(str(message.error), title="Could not open the board", severity="error", timeout=15)
+        if self.copy_of is None:  # else the status line says it, and the copy stays on screen
+            self.notify(str(message.error), title="Could not open the board", severity="error", timeout=15)
         if self.engine is not None:
             self.engine.sync_failed(message.error)
         self.load_error = message.error
@@ -391,7 +490,11 @@ class BoardScreen(Screen[None]):
         was_offline = self.engine.offline
         outcome = self.engine.settle_move(message.move, message.result)
         if outcome.conflict:
-            self.ask_about_conflict(message.engine, message.move)
+            # one question per card, however many of its moves wait: asked at the first
+            waiting = self.conflicts.setdefault(message.move.opportunity_id, [])
+            waiting.append(message.move)
+            if len(waiting) == 1:
+                self.ask_about_conflict(message.engine, message.move.opportunity_id)
             self.update_status()
             return
         if outcome.kept:
@@ -429,26 +532,35 @@ class BoardScreen(Screen[None]):
             )
         self.update_status()
 
-    def ask_about_conflict(self, engine: SyncEngine, move: PendingMove) -> None:
-        """Show both versions; send the move (keep mine) or drop it (take theirs)."""
+    def ask_about_conflict(self, engine: SyncEngine, opportunity_id: str) -> None:
+        """Show both versions; send the card's moves (keep mine) or drop them (take theirs).
+
+        A card with several moves waiting (made offline, one after another) gets one
+        question about where the user put it last; the answer applies to all of them, so
+        they still reach the CRM in the order they were made, or not at all.
+        """
         board = engine.board
-        server = board.opportunity(move.opportunity_id)
+        server = board.opportunity(opportunity_id)
+        moves = board.pending_moves(opportunity_id)
         theirs_status = board.status(server.status_id).label if engine.pipeline.status(server.status_id) else "?"
         theirs = f"{theirs_status} (changed {server.updated.astimezone():%Y-%m-%d %H:%M})"
-        mine = (
-            f"{board.status(move.from_status).label} → {board.status(move.to_status).label}"
-            f" (made {move.made_at.astimezone():%Y-%m-%d %H:%M})"
-        )
+        path = " → ".join([board.status(moves[0].from_status).label, *(board.status(m.to_status).label for m in moves)])
+        made = f"{len(moves)} moves, last" if len(moves) > 1 else "made"
+        mine = f"{path} ({made} {moves[-1].made_at.astimezone():%Y-%m-%d %H:%M})"
 
         def decided(keep: bool | None) -> None:
-            if self.engine is not engine or move.opportunity_id not in board:
+            conflicting = sorted(self.conflicts.pop(opportunity_id, []), key=lambda m: m.seq)
+            if self.engine is not engine or opportunity_id not in board:
                 return
             if keep:
-                engine.keep_mine(move)
-                self.send_move(engine, move)
+                for move in board.pending_moves(opportunity_id):
+                    engine.keep_mine(move)
+                for move in conflicting:
+                    self.send_move(engine, move)
             else:
-                self.redraw(board.fail_move(move))
-                self.drop_move(engine, move)
+                for move in board.pending_moves(opportunity_id):
+                    self.redraw(board.fail_move(move))
+                    self.drop_move(engine, move)
             self.update_status()
 
         self.app.push_screen(ResolveConflict(server.name, self.backend.name, theirs, mine), decided)
@@ -508,6 +620,7 @@ class BoardScreen(Screen[None]):
             rate_wait=self.backend.rate_wait_left(),
             crm=self.backend.name,
             offline=bool(engine and engine.offline),
+            copy_of=self.copy_of,
             queued=len(engine.held) if engine else 0,
             loading=self.first_load and not self.choosing,
             choosing=self.choosing,
@@ -528,7 +641,10 @@ class BoardScreen(Screen[None]):
             self.action_refresh()
         if self.engine is not None and not self.first_load and not self.polling and self.poller.due():
             self.polling = True
-            self.poll(self.engine)
+            if self.copy_of is not None:
+                self.load_board()  # the copy has no cursor to poll from: open the CRM's board again
+            else:
+                self.poll(self.engine)
         self.update_status()
 
     # -- focus ----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from textual.widgets import Static
 
 
 def ago(when: datetime, now: datetime | None = None) -> str:
-    """`just now`, `40s ago`, `3m ago`, `2h ago`."""
+    """`just now`, `40s ago`, `3m ago`, `2h ago`, `3d ago`."""
     seconds = int(((now or datetime.now(UTC)) - when).total_seconds())
     if seconds < 10:
         return "just now"
@@ -16,7 +16,9 @@ def ago(when: datetime, now: datetime | None = None) -> str:
         return f"{seconds // 10 * 10}s ago"
     if seconds < 3600:
         return f"{seconds // 60}m ago"
-    return f"{seconds // 3600}h ago"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600}h ago"
+    return f"{seconds // 86400}d ago"
 
 
 class SyncStatus(Static):
@@ -36,6 +38,7 @@ class SyncStatus(Static):
         choosing: bool = False,
         offline: bool = False,
         queued: int = 0,
+        copy_of: datetime | None = None,
     ) -> None:
         if rate_wait > 0:
             state = f"~ waiting {rate_wait:.0f}s on the {crm} rate limit".replace("  ", " ")
@@ -46,7 +49,8 @@ class SyncStatus(Static):
         elif offline:
             retry = f", retrying in {retry_in:.0f}s" if retry_in is not None else ""
             moves = f" · {queued} move{'s' if queued != 1 else ''} queued" if queued else ""
-            state = f"[b]○ offline[/b]{moves}{retry}: {(error or crm + ' unreachable').replace('[', chr(92) + '[')}"
+            shown = f" · board as of {ago(copy_of)}" if copy_of is not None else ""
+            state = f"[b]○ offline[/b]{shown}{moves}{retry}: {(error or crm + ' unreachable').replace('[', chr(92) + '[')}"
         elif error:
             retry = f", retrying in {retry_in:.0f}s" if retry_in is not None else ""
             moves = f" · {queued} move{'s' if queued != 1 else ''} queued" if queued else ""

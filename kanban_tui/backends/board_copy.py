@@ -1,0 +1,104 @@
+"""The last known board: what a CRM's pipeline looked like at the last sync, kept on disk.
+
+When kanban-tui starts and the CRM cannot be reached (no network, the CRM down), it opens
+this copy instead of an empty screen, says so, and takes moves into the journal, to be sent
+once the CRM answers. Written after each full load and when the app quits; one row per
+backend identity (never a secret) and pipeline, in a small SQLite file in the user state dir,
+readable by the user alone (it holds CRM data). Plain, synchronous SQLite: callers run it
+in a worker thread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import TypeAdapter, ValidationError
+
+from ..models import Opportunity, Pipeline
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS boards (
+    identity TEXT NOT NULL,
+    pipeline_id TEXT NOT NULL,
+    pipeline_name TEXT NOT NULL,
+    saved_at TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    opportunities TEXT NOT NULL,
+    PRIMARY KEY (identity, pipeline_id)
+);
+"""
+
+_CARDS = TypeAdapter(list[Opportunity])
+
+
+@dataclass(frozen=True)
+class SavedBoard:
+    """A pipeline and its opportunities as they were at `saved_at` (the last sync)."""
+
+    pipeline: Pipeline
+    opportunities: list[Opportunity]
+    saved_at: datetime
+
+
+class BoardCopy:
+    """The last known board of each pipeline, for one backend identity."""
+
+    def __init__(self, path: Path, identity: str) -> None:
+        self.path = Path(path)
+        self.identity = identity
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            self.path.touch(mode=0o600)
+        conn = sqlite3.connect(self.path, timeout=5)
+        conn.executescript(SCHEMA)
+        return conn
+
+    def save(self, pipeline: Pipeline, opportunities: Iterable[Opportunity], saved_at: datetime) -> str | None:
+        """Replace the copy of `pipeline` with these opportunities; None, or why it could not."""
+        try:
+            with closing(self._connect()) as conn, conn:
+                conn.execute(
+                    "INSERT OR REPLACE INTO boards VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        self.identity, pipeline.id, pipeline.name, saved_at.isoformat(),
+                        pipeline.model_dump_json(), _CARDS.dump_json(list(opportunities)).decode(),
+                    ),
+                )
+        except (sqlite3.Error, OSError) as exc:
+            return f"could not keep a copy of the board in {self.path}: {exc}"
+        return None
+
+    def load(self, wanted: str | None) -> SavedBoard | None:
+        """The copy of the pipeline `wanted` (id or name, any case), else the last one saved.
+
+        None when there is none, or when it cannot be read (a copy is a convenience: a
+        damaged one is ignored, never an error).
+        """
+        if not self.path.exists():
+            return None
+        try:
+            with closing(self._connect()) as conn:
+                rows = conn.execute(
+                    "SELECT pipeline_id, pipeline_name, saved_at, pipeline, opportunities FROM boards"
+                    " WHERE identity = ? ORDER BY saved_at DESC",
+                    (self.identity,),
+                ).fetchall()
+            if wanted is not None:  # as the board chooses: the id, or the name in any case
+                rows = [r for r in rows if wanted == r[0] or wanted.casefold() == r[1].casefold()]
+            if not rows:
+                return None
+            _, _, saved_at, pipeline, opportunities = rows[0]
+            return SavedBoard(
+                pipeline=Pipeline.model_validate_json(pipeline),
+                opportunities=_CARDS.validate_json(opportunities),
+                saved_at=datetime.fromisoformat(saved_at),
+            )
+        except (sqlite3.Error, ValidationError, ValueError, OSError):
+            return None

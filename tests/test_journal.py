@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -48,6 +49,31 @@ def test_a_close_identity_names_the_account_without_the_key() -> None:
     assert one.identity != other.identity and KEY not in one.identity and "api.close.com" in one.identity
 
 
+IDENTITY = CloseBackend(KEY, base_url="https://api.close.com/api/v1/").identity
+
+
+@dataclass
+class Sales:
+    """A fake Close with a seeded Sales pipeline, a journal for its account, and one of its cards."""
+
+    fake: FakeClose
+    journal: MoveJournal
+    pipeline: dict
+    card: str
+
+    @property
+    def status_ids(self) -> list[str]:
+        return [s["id"] for s in self.pipeline["statuses"]]
+
+
+def sales_with_a_card(journal_path: Path, sales: int = 20) -> Sales:
+    fake = FakeClose(KEY)
+    fake.seed(sales=sales, other=5)
+    pipeline = next(p for p in fake.pipelines if p["name"] == "Sales")
+    card = next(i for i, o in fake.opportunities.items() if o["pipeline_id"] == pipeline["id"])
+    return Sales(fake, MoveJournal(journal_path, IDENTITY), pipeline, card)
+
+
 def app_for(fake: FakeClose, journal: MoveJournal, board_copy: BoardCopy | None = None) -> KanbanApp:
     async def no_wait(_: float) -> None:
         return None
@@ -63,9 +89,8 @@ async def test_moves_made_while_close_is_down_reach_it_in_order_after_a_restart(
     fake = FakeClose(KEY)
     fake.seed(sales=60, other=10)
     journal_path = tmp_path / "journal.sqlite3"
-    identity = CloseBackend(KEY, base_url="https://api.close.com/api/v1/").identity
 
-    app = app_for(fake, MoveJournal(journal_path, identity))
+    app = app_for(fake, MoveJournal(journal_path, IDENTITY))
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -82,13 +107,13 @@ async def test_moves_made_while_close_is_down_reach_it_in_order_after_a_restart(
         assert "○ offline · 3 moves queued" in screen_text(app)
     # the app is gone (as if killed); nothing reached Close, everything is on disk
     assert [r for r in fake.requests if r.method == "PUT" and r.url.path.endswith("/")]
-    assert [m.opportunity_id for m in MoveJournal(journal_path, identity).pending()] == moved
+    assert [m.opportunity_id for m in MoveJournal(journal_path, IDENTITY).pending()] == moved
     second = next(p for p in fake.pipelines if p["name"] == "Sales")["statuses"][1]["id"]
     assert all(fake.opportunities[m]["status_id"] != second for m in moved)
 
     fake._failures.clear()  # Close is back
     start = len(fake.requests)
-    app = app_for(fake, MoveJournal(journal_path, identity))
+    app = app_for(fake, MoveJournal(journal_path, IDENTITY))
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await settle(pilot)
@@ -97,16 +122,12 @@ async def test_moves_made_while_close_is_down_reach_it_in_order_after_a_restart(
         assert all(json.loads(r.content) == {"status_id": second} for r in puts)
         assert all(fake.opportunities[m]["status_id"] == second for m in moved)
         assert any("Sending 3 moves saved from last time" in n.message for n in app._notifications)
-    assert MoveJournal(journal_path, identity).pending() == []
+    assert MoveJournal(journal_path, IDENTITY).pending() == []
 
 
 async def test_a_journaled_move_of_a_card_deleted_meanwhile_is_dropped_and_said(tmp_path: Path) -> None:
-    fake = FakeClose(KEY)
-    fake.seed(sales=20, other=5)
-    identity = CloseBackend(KEY, base_url="https://api.close.com/api/v1/").identity
-    journal = MoveJournal(tmp_path / "journal.sqlite3", identity)
-    sales = next(p for p in fake.pipelines if p["name"] == "Sales")
-    gone = next(i for i, o in fake.opportunities.items() if o["pipeline_id"] == sales["id"])
+    setup = sales_with_a_card(tmp_path / "journal.sqlite3")
+    fake, journal, sales, gone = setup.fake, setup.journal, setup.pipeline, setup.card
     journal.record(
         pipeline_id=sales["id"], opportunity_id=gone, opportunity_name="Gone Co", from_status="x",
         to_status=sales["statuses"][2]["id"], made_at=T0, base_updated=T0,
@@ -125,12 +146,8 @@ async def test_a_card_changed_in_close_since_the_move_asks_keep_or_take(tmp_path
     from kanban_tui.screens.conflict import ResolveConflict
 
     for key, expected in (("t", "theirs"), ("k", "mine")):
-        fake = FakeClose(KEY)
-        fake.seed(sales=20, other=5)
-        identity = CloseBackend(KEY, base_url="https://api.close.com/api/v1/").identity
-        journal = MoveJournal(tmp_path / f"journal-{key}.sqlite3", identity)
-        sales = next(p for p in fake.pipelines if p["name"] == "Sales")
-        card = next(i for i, o in fake.opportunities.items() if o["pipeline_id"] == sales["id"])
+        setup = sales_with_a_card(tmp_path / f"journal-{key}.sqlite3")
+        fake, journal, sales, card = setup.fake, setup.journal, setup.pipeline, setup.card
         mine, theirs = sales["statuses"][2]["id"], sales["statuses"][3]["id"]
         seen = datetime.fromisoformat(fake.opportunities[card]["date_updated"])
         journal.record(
@@ -156,14 +173,10 @@ async def test_a_card_changed_in_close_since_the_move_asks_keep_or_take(tmp_path
 
 
 async def test_two_queued_moves_of_one_card_are_not_a_conflict_with_each_other(tmp_path: Path) -> None:
-    fake = FakeClose(KEY)
-    fake.seed(sales=20, other=5)
-    identity = CloseBackend(KEY, base_url="https://api.close.com/api/v1/").identity
-    journal = MoveJournal(tmp_path / "journal.sqlite3", identity)
-    sales = next(p for p in fake.pipelines if p["name"] == "Sales")
-    card = next(i for i, o in fake.opportunities.items() if o["pipeline_id"] == sales["id"])
+    setup = sales_with_a_card(tmp_path / "journal.sqlite3")
+    fake, journal, sales, card = setup.fake, setup.journal, setup.pipeline, setup.card
     seen = datetime.fromisoformat(fake.opportunities[card]["date_updated"])
-    ids = [s["id"] for s in sales["statuses"]]
+    ids = setup.status_ids
     for n, (frm, to) in enumerate([(ids[0], ids[1]), (ids[1], ids[2])]):
         journal.record(pipeline_id=sales["id"], opportunity_id=card, opportunity_name="X", from_status=frm,
                        to_status=to, made_at=seen + timedelta(seconds=n), base_updated=seen)
@@ -202,9 +215,8 @@ def test_the_board_copy_keeps_each_pipeline_per_account_and_ignores_a_damaged_fi
 async def test_offline_at_start_opens_the_last_known_board_and_its_moves_reach_close_later(tmp_path: Path) -> None:
     fake = FakeClose(KEY)
     fake.seed(sales=40, other=5)
-    identity = CloseBackend(KEY, base_url="https://api.close.com/api/v1/").identity
-    journal = MoveJournal(tmp_path / "journal.sqlite3", identity)
-    board_copy = BoardCopy(tmp_path / "last-board.sqlite3", identity)
+    journal = MoveJournal(tmp_path / "journal.sqlite3", IDENTITY)
+    board_copy = BoardCopy(tmp_path / "last-board.sqlite3", IDENTITY)
 
     app = app_for(fake, journal, board_copy)  # a morning with Close reachable: the board is kept
     async with app.run_test(size=(120, 36)) as pilot:
@@ -253,13 +265,9 @@ async def test_several_moves_of_a_card_changed_in_close_get_one_question_and_kee
     from kanban_tui.screens.conflict import ResolveConflict
 
     for key in ("k", "t"):
-        fake = FakeClose(KEY)
-        fake.seed(sales=20, other=5)
-        identity = CloseBackend(KEY, base_url="https://api.close.com/api/v1/").identity
-        journal = MoveJournal(tmp_path / f"journal-{key}.sqlite3", identity)
-        sales = next(p for p in fake.pipelines if p["name"] == "Sales")
-        card = next(i for i, o in fake.opportunities.items() if o["pipeline_id"] == sales["id"])
-        ids = [s["id"] for s in sales["statuses"]]
+        setup = sales_with_a_card(tmp_path / f"journal-{key}.sqlite3")
+        fake, journal, sales, card = setup.fake, setup.journal, setup.pipeline, setup.card
+        ids = setup.status_ids
         seen = datetime.fromisoformat(fake.opportunities[card]["date_updated"])
         for n, (frm, to) in enumerate([(ids[0], ids[1]), (ids[1], ids[2])]):
             journal.record(pipeline_id=sales["id"], opportunity_id=card, opportunity_name="X", from_status=frm,

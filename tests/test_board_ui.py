@@ -303,3 +303,14 @@ async def test_the_garbage_collector_is_paused_during_a_load_and_runs_again_afte
             assert gc.isenabled(), "and on again once it is over"
     finally:
         gc.enable()  # whatever happened, leave the rest of the suite a working collector
+
+
+def test_the_status_line_says_how_long_ago_in_words_a_person_reads_at_a_glance() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from kanban_tui.widgets.status_bar import ago
+
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    cases = {timedelta(seconds=3): "just now", timedelta(seconds=45): "40s ago", timedelta(minutes=7): "7m ago",
+             timedelta(hours=47): "47h ago", timedelta(days=3, hours=5): "3d ago"}
+    assert {delta: ago(now - delta, now) for delta in cases} == cases

@@ -84,6 +84,12 @@ class UnavailableError(BackendError):
     hint = "will retry at the next poll"
 
 
+def unexpected_error(exc: Exception) -> BackendError:
+    """A bug or an answer we did not expect, as one line (the details go to the log)."""
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return BackendError(f"unexpected {type(exc).__name__}: {first}".rstrip(": "))
+
+
 def describe_validation_error(exc: Exception) -> str:
     """A pydantic ValidationError as one short line: `confidence: must be <= 100`."""
     errors = getattr(exc, "errors", None)

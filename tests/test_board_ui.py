@@ -108,6 +108,10 @@ async def test_the_picker_moves_a_card_anywhere(backend: LocalBackend, workspace
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmMove), "moving into won asks first"
+        box = app.screen.query_one("#confirm").region
+        rows = screen_text(app).splitlines()[box.y : box.bottom]
+        said = " ".join(" ".join(row[box.x : box.right] for row in rows).replace("│", " ").split())
+        assert "records today as its won date." in said, "the whole explanation shows, wrapped, not clipped"
         await pilot.press("n")
         await settle(pilot)
         assert focus(screen) == ("st_lead", card) and status_in_db(workspace, card) == "st_lead"

@@ -144,3 +144,25 @@ def test_served_on_loopback_with_stdin_commands(fake: FakeClose) -> None:
         server.shutdown()
         server.server_close()
 
+
+
+def test_a_listing_paged_through_shows_every_change_made_since(client: httpx.Client, fake: FakeClose) -> None:
+    sales = next(p for p in fake.pipelines if p["name"] == "Sales")
+    won = next(s["id"] for s in sales["statuses"] if s["type"] == "won")
+    query = {"status_id": won, "_order_by": "date_created", "_fields": "id", "_limit": 100}
+
+    def won_ids() -> set[str]:
+        return {r["id"] for r in client.get("opportunity/", params=query).json()["data"]}
+
+    before = won_ids()
+    card = next(i for i, o in fake.opportunities.items() if o["pipeline_id"] == sales["id"] and i not in before)
+    fake.teammate_move(card, won)
+    assert won_ids() == before | {card}, "a teammate's move"
+    other = next(iter(before))
+    first = sales["statuses"][0]["id"]
+    assert client.put(f"opportunity/{other}/", json={"status_id": first}).status_code == 200
+    assert won_ids() == before - {other} | {card}, "a move through the API"
+    assert client.delete(f"opportunity/{card}/").status_code == 200
+    assert won_ids() == before - {other}, "a deletion"
+    added = fake.add_opportunity(won, lead_name="New Co")
+    assert added["id"] in won_ids(), "a new opportunity"

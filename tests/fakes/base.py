@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -89,12 +90,22 @@ class FakeServer:
     def _handle(self, request: httpx.Request) -> httpx.Response:
         raise NotImplementedError
 
-    def serve(self, host: str = "127.0.0.1", port: int = 8765) -> ThreadingHTTPServer:
-        """A real HTTP server on loopback; call `serve_forever()` on what it returns."""
+    def serve(self, host: str = "127.0.0.1", port: int = 8765, latency: float = 0.0) -> ThreadingHTTPServer:
+        """A real HTTP server on loopback; call `serve_forever()` on what it returns.
+
+        `latency` (seconds) is waited before each answer, outside the lock, as a network
+        round trip and a real CRM's own time would be: requests in flight overlap.
+        """
         fake, lock = self, self.lock
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a real CRM: a client reuses its connection
+            wbufsize = 1 << 16  # headers and body leave in one write (no Nagle / delayed-ACK stall)
+            disable_nagle_algorithm = True
+
             def _any(self) -> None:
+                if latency:
+                    time.sleep(latency)
                 length = int(self.headers.get("content-length") or 0)
                 request = httpx.Request(
                     self.command, f"http://{host}:{port}{self.path}",
@@ -123,11 +134,11 @@ class FakeServer:
 
 
 def run_on_loopback(fake: FakeServer, host: str, port: int, banner: str, command: Callable[[str], str],
-                    quiet: bool = False) -> None:
+                    quiet: bool = False, latency_ms: float = 0.0) -> None:
     """Serve `fake` until interrupted, reading commands on stdin (each answered on stderr)."""
     if not quiet:
         fake.log = lambda line: print(line, file=sys.stderr, flush=True)
-    server = fake.serve(host, port)
+    server = fake.serve(host, port, latency=latency_ms / 1000)
     print(banner, file=sys.stderr)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -149,6 +160,8 @@ def loopback_parser(description: str, port: int) -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=port)
     parser.add_argument("--quiet", action="store_true", help="no request log")
+    parser.add_argument("--latency", type=float, default=0.0, metavar="MS",
+                        help="wait this long before each answer, as a real CRM across a network would")
     return parser
 
 

@@ -126,6 +126,9 @@ class FakeClose(FakeServer):
         self._last_update = datetime(2000, 1, 1, tzinfo=UTC)
         self._rng = random.Random(0)
         self.check = SchemaCheck() if validate else None
+        self._listings: dict[tuple[tuple[str, str], ...], tuple[list[dict[str, Any]], dict[str, Any]]] = {}
+        """A query's matching records, in order, with its aggregates: paging through 10,000 records
+        costs a page each, not a filter-and-sort of them all. Cleared by every change."""
 
     # -- building the organization ------------------------------------------------------------
 
@@ -211,9 +214,11 @@ class FakeClose(FakeServer):
         self._set_status(record, status_id, updated)
         self._derive(record)
         self.opportunities[record["id"]] = record
+        self._listings.clear()
         return record
 
     def _set_status(self, record: dict[str, Any], status_id: str, when: datetime) -> None:
+        self._listings.clear()
         pipeline, status = self._status(status_id)  # type: ignore[misc]
         record.update(
             status_id=status_id,
@@ -275,10 +280,12 @@ class FakeClose(FakeServer):
         record = self.opportunities[opportunity_id]
         self._set_status(record, status_id, when := self._tick())
         record.update(date_updated=_stamp(when), updated_by=USERS[-1][0], updated_by_name=USERS[-1][1])
+        self._listings.clear()
         return record
 
     def delete_opportunity(self, opportunity_id: str) -> None:
         del self.opportunities[opportunity_id]
+        self._listings.clear()
 
     # -- the HTTP side ------------------------------------------------------------------------
 
@@ -351,35 +358,29 @@ class FakeClose(FakeServer):
         if method == "PUT":
             return 200, self._update(record, request)
         if method == "DELETE":
-            del self.opportunities[record["id"]]
+            self.delete_opportunity(record["id"])
             return 200, {}
         return 405, {"error": "Method not allowed."}
 
     def _list(self, params: httpx.QueryParams) -> dict[str, Any]:
-        records = [r for r in self.opportunities.values() if _matches(r, params)]
         order = params.get("_order_by", "-date_created")
         key = order.lstrip("-")
         if key not in ORDERABLE:
             raise BadRequest(field_errors={"_order_by": f"Cannot order by {key}."})
-        records.sort(key=lambda r: (r[key] is None, r[key] or 0, r["id"]), reverse=order.startswith("-"))
+        query = tuple(sorted((k, v) for k, v in params.multi_items() if k not in ("_skip", "_limit", "_fields")))
+        if (listing := self._listings.get(query)) is None:
+            records = [r for r in self.opportunities.values() if _matches(r, params)]
+            records.sort(key=lambda r: (r[key] is None, r[key] or 0, r["id"]), reverse=order.startswith("-"))
+            listing = self._listings[query] = (records, _aggregates(records))
+        records, aggregates = listing
         skip, limit = _int(params, "_skip", 0), _int(params, "_limit", 100)
         page = records[skip : skip + min(limit, self.limit_cap)]
         fields = _fields(params)
-        body: dict[str, Any] = {
+        return {
             "data": [self._shown(r, fields) for r in page],
             "has_more": skip + len(page) < len(records),
-            "total_results": len(records),
-            "count_by_value_period": {p: sum(r["value_period"] == p for r in records)
-                                      for p in ("one_time", "monthly", "annual")},
+            **aggregates,
         }
-        for kind, field_name in (("value", "value"), ("expected_value", "expected_value")):
-            for period in ("one_time", "monthly", "annual"):
-                body[f"total_{kind}_{period}" if kind == "value" else f"{kind}_{period}"] = sum(
-                    r[field_name] or 0 for r in records if r["value_period"] == period
-                )
-        body["total_value_annualized"] = sum(r["annualized_value"] or 0 for r in records)
-        body["expected_value_annualized"] = sum(r["annualized_expected_value"] or 0 for r in records)
-        return body
 
     def _update(self, record: dict[str, Any], request: httpx.Request) -> dict[str, Any]:
         try:
@@ -402,6 +403,7 @@ class FakeClose(FakeServer):
             self._set_status(record, changes["status_id"], when)
         self._derive(record)
         record.update(date_updated=_stamp(when), updated_by=USERS[0][0], updated_by_name=USERS[0][1])
+        self._listings.clear()
         return self._shown(record, None)
 
     def _shown(self, record: dict[str, Any], fields: tuple[str, ...] | None) -> dict[str, Any]:
@@ -436,6 +438,22 @@ def _int(params: httpx.QueryParams, name: str, default: int) -> int:
     if value < 0:
         raise BadRequest(field_errors={name: "Must be zero or more."})
     return value
+
+
+def _aggregates(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The totals Close sends along with a list of opportunities."""
+    body: dict[str, Any] = {
+        "total_results": len(records),
+        "count_by_value_period": {p: sum(r["value_period"] == p for r in records) for p in ("one_time", "monthly", "annual")},
+    }
+    for kind, field_name in (("value", "value"), ("expected_value", "expected_value")):
+        for period in ("one_time", "monthly", "annual"):
+            body[f"total_{kind}_{period}" if kind == "value" else f"{kind}_{period}"] = sum(
+                r[field_name] or 0 for r in records if r["value_period"] == period
+            )
+    body["total_value_annualized"] = sum(r["annualized_value"] or 0 for r in records)
+    body["expected_value_annualized"] = sum(r["annualized_expected_value"] or 0 for r in records)
+    return body
 
 
 def _fields(params: httpx.QueryParams) -> tuple[str, ...] | None:
@@ -526,7 +544,7 @@ def main(argv: list[str] | None = None) -> None:
     fake.seed(sales=args.sales, other=args.other)
     run_on_loopback(
         fake, args.host, args.port, f"fake Close on http://{args.host}:{args.port}{API} (key {args.key!r}); type help",
-        lambda line: command(fake, line), quiet=args.quiet,
+        lambda line: command(fake, line), quiet=args.quiet, latency_ms=args.latency,
     )
 
 

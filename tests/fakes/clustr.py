@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     fake = FakeClustr(args.key)
     fake.seed(args.size)
     run_on_loopback(fake, args.host, args.port, f"fake Clustr on http://{args.host}:{args.port}{API}; type help",
-                    lambda line: command(fake, line), quiet=args.quiet)
+                    lambda line: command(fake, line), quiet=args.quiet, latency_ms=args.latency)
 
 
 if __name__ == "__main__":

@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     fake.seed(args.size)
     run_on_loopback(fake, args.host, args.port,
                     f"fake TeleCRM on http://{args.host}:{args.port}{API} (token test-telecrm-token, "
-                    "enterprise ent_demo); type help", lambda line: command(fake, line), quiet=args.quiet)
+                    "enterprise ent_demo); type help", lambda line: command(fake, line), quiet=args.quiet, latency_ms=args.latency)
 
 
 if __name__ == "__main__":

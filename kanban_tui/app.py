@@ -7,8 +7,8 @@ from pathlib import Path
 from textual.app import App
 
 from .backends.base import Backend
-from .backends.board_copy import BoardCopy
-from .backends.journal import MoveJournal
+from .store.board_copy import BoardCopy
+from .store.journal import MoveJournal
 from .config import Settings
 from .keys import APP_BINDINGS
 from .screens.board import BoardScreen

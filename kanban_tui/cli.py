@@ -198,8 +198,8 @@ def run(
 ) -> int:
     """Run the board. A CRM gets a board copy (to open offline); a local workspace needs none."""
     from .app import KanbanApp
-    from .backends.board_copy import BoardCopy
-    from .backends.journal import MoveJournal
+    from .store.board_copy import BoardCopy
+    from .store.journal import MoveJournal
 
     journal = MoveJournal(journal_path, backend.identity) if journal_path is not None else None
     board_copy = BoardCopy(board_copy_path, backend.identity) if board_copy_path is not None else None

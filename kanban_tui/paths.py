@@ -27,12 +27,12 @@ def workspace_file() -> Path:
 
 
 def journal_file() -> Path:
-    """The move journal: moves not yet confirmed by the CRM (see backends/journal.py)."""
+    """The move journal: moves not yet confirmed by the CRM (see store/journal.py)."""
     return user_state_path(APP_NAME, appauthor=False) / "journal.sqlite3"
 
 
 def board_copy_file() -> Path:
-    """The last known board of each CRM pipeline, for starting offline (see backends/board_copy.py)."""
+    """The last known board of each CRM pipeline, for starting offline (see store/board_copy.py)."""
     return user_state_path(APP_NAME, appauthor=False) / "last-board.sqlite3"
 
 

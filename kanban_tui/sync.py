@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 
 from .backends.base import Backend
 from .backends.errors import AuthError, BackendError, ConflictError, NotFoundError, RateLimitedError, UnavailableError
-from .backends.journal import JournaledMove, MoveJournal
+from .store.journal import JournaledMove, MoveJournal
 from .models import Changes, Opportunity, Page, Period, Pipeline, Status
 
 SortKey = tuple[float, str]

@@ -11,7 +11,7 @@ import pytest
 
 PACKAGE = Path(__file__).parent.parent / "kanban_tui"
 HEADLESS = ["kanban_tui.models", "kanban_tui.money", "kanban_tui.sync", "kanban_tui.config",
-            "kanban_tui.backends.local", "kanban_tui.backends.close", "kanban_tui.backends.http", "kanban_tui.backends.journal",
+            "kanban_tui.backends.local", "kanban_tui.backends.close", "kanban_tui.backends.http", "kanban_tui.store.journal",
             "kanban_tui.backends.clustr", "kanban_tui.backends.telecrm"]
 # each layer and what it may not import
 FORBIDDEN = {

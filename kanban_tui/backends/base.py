@@ -62,6 +62,18 @@ class Backend(ABC):
         Raises a `BackendError` subclass when the CRM refuses or cannot be reached.
         """
 
+    async def fetch_one(self, pipeline: Pipeline, opportunity_id: str) -> Opportunity | None:
+        """One opportunity as the CRM has it now; None when it no longer exists (or left
+        the pipeline's statuses). Used to settle a move whose outcome is unknown (a write
+        that timed out) before sending it again. This default pages through the pipeline;
+        a CRM that can read one record overrides it with one request.
+        """
+        async for page in self.load_opportunities(pipeline):
+            for opportunity in page.opportunities:
+                if opportunity.id == opportunity_id:
+                    return opportunity
+        return None
+
     def rate_wait_left(self) -> float:
         """Seconds the backend is holding requests back for the CRM's rate limit (0: not waiting)."""
         return 0.0

@@ -84,6 +84,13 @@ class UnavailableError(BackendError):
     hint = "will retry at the next poll"
 
 
+class OutcomeUnknownError(UnavailableError):
+    """A write was sent but no answer came (a timeout, a dropped connection after sending):
+    the CRM may or may not have applied it. Read the record before sending it again."""
+
+    hint = "the card is read back before the move is sent again"
+
+
 def unexpected_error(exc: Exception) -> BackendError:
     """A bug or an answer we did not expect, as one line (the details go to the log)."""
     first = str(exc).splitlines()[0] if str(exc) else ""

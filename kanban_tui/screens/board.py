@@ -21,9 +21,9 @@ from textual.timer import Timer
 from textual.widgets import Footer, ProgressBar, Static
 
 from ..backends.base import Backend
-from ..backends.board_copy import BoardCopy
+from ..store.board_copy import BoardCopy
 from ..backends.errors import BackendError, unexpected_error
-from ..backends.journal import JournaledMove, MoveJournal
+from ..store.journal import JournaledMove, MoveJournal
 from ..keys import BOARD_BINDINGS
 from ..models import Changes, Opportunity, Page, Pipeline
 from ..sync import PendingMove, Poller, SyncEngine, is_unreachable

@@ -174,8 +174,11 @@ class HttpApi:
     def _backoff(self, attempt: int) -> float:
         return self.backoff * 2**attempt * random.uniform(0.5, 1.0)
 
-    async def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Send a request and return its JSON body, retrying what is worth retrying."""
+    async def request(self, method: str, path: str, *, idempotent: bool | None = None, **kwargs: Any) -> Any:
+        """Send a request and return its JSON body, retrying what is worth retrying.
+
+        `idempotent`: whether the request may be repeated when its answer is lost; default:
+        GET and HEAD only (a POST that only searches passes True)."""
         attempt = 0
         while True:
             if self.rate_limit is not None and (pace := self.rate_limit.pace()) > 0:

@@ -156,16 +156,15 @@ async def measure_polls(app: Any, pilot: Any, counters: Callable[[], tuple[int, 
     for _ in range(polls):
         await app.workers.wait_for_complete()
         await pilot.pause()
-        engine = screen.engine
-        synced = engine.last_synced
+        session = screen.session
+        synced = session.last_synced
         requests, read = counters()
         cpu = time.process_time()
-        screen.poller.now()
-        screen.tick()
+        screen.action_refresh()
         # wait on the poll's worker without waking up meanwhile (a busy wait would bill its
         # own wake-ups, as many as the server's answer takes milliseconds, to the poll)
         await app.workers.wait_for_complete()
-        while screen.polling or engine.last_synced == synced:
+        while session.busy or session.last_synced == synced:
             await asyncio.sleep(0.0005)
         cpu = time.process_time() - cpu
         after_requests, after_read = counters()
@@ -182,9 +181,9 @@ def board_ready(app: Any) -> bool:
     from kanban_tui.screens.board import BoardScreen
 
     screen = app.screen
-    if not isinstance(screen, BoardScreen) or screen.engine is None or screen.first_load or not screen.columns:
+    if not isinstance(screen, BoardScreen) or screen.session.phase != "live" or not screen.columns:
         return False
-    board = screen.engine.board
+    board = screen.session.board
     for column in screen.columns:
         text = str(column.header.render())
         if f"{len(board.column_ids(column.status.id)):,} · " not in text:
@@ -224,7 +223,7 @@ async def run_board(app: Any, t0: float, keys: int, counters: Callable[[], tuple
             result["first_cards"] = first_seen[0]
         if during_load:
             result["key_during_load"] = during_load[0]
-        result["cards"] = len(app.screen.engine.board)
+        result["cards"] = len(app.screen.session.board)
         result["keys"] = await measure_keys(app, pilot, clock, keys)
         result["poll"] = await measure_polls(app, pilot, counters)
         result["frame_bytes"] = clock.bytes
@@ -266,7 +265,8 @@ async def run_close(base_url: str, t0: float, keys: int) -> dict[str, Any]:
 
     def first_cards() -> bool:
         screen = app.screen
-        return bool(getattr(screen, "engine", None) and screen.columns and len(screen.engine.board) > 0)
+        session = getattr(screen, "session", None)
+        return bool(session and session.board is not None and screen.columns and len(session.board) > 0)
 
     return await run_board(app, t0, keys, lambda: (backend.api.requests_sent, backend.api.bytes_read), first_cards)
 

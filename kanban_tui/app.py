@@ -13,6 +13,7 @@ from .config import Settings
 from .keys import APP_BINDINGS
 from .screens.board import BoardScreen
 from .screens.help import HelpScreen
+from .sync import BoardSession
 
 
 def styles_dir() -> Path:
@@ -51,22 +52,21 @@ class KanbanApp(App[None]):
         self.pipeline = pipeline or settings.pipeline
 
     def on_mount(self) -> None:
-        self.board = BoardScreen(
+        self.session = BoardSession(
             self.backend,
             poll_interval=self.poll_interval,
             pipeline=self.pipeline,
             colors=self.settings.colors,
-            confirm_final_moves=self.settings.confirm_final_moves,
             journal=self.journal,
             board_copy=self.board_copy,
         )
+        self.board = BoardScreen(self.session, confirm_final_moves=self.settings.confirm_final_moves)
         self.push_screen(self.board)
         self._quit_armed = False
 
     async def action_quit(self) -> None:
         """Quit; if moves are still being saved, say so and quit on a second q."""
-        engine = self.board.engine
-        pending = engine.board.pending_count() if engine else 0
+        pending = self.session.unsent()
         if pending and not self._quit_armed:
             self._quit_armed = True
             moves = f"{pending} move{'s' if pending > 1 else ''}"
@@ -79,8 +79,10 @@ class KanbanApp(App[None]):
         self.exit()
 
     async def on_unmount(self) -> None:
-        if (board := getattr(self, "board", None)) is not None:
-            board.save_copy_now()
+        if (session := getattr(self, "session", None)) is not None:
+            if problem := session.save_copy_now():
+                self.log.warning(problem)
+            session.close()
         await self.backend.aclose()
 
     def action_help(self) -> None:

@@ -11,14 +11,14 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import __version__, paths
+from .backends import registry
 from .backends.base import Backend
+from .backends.local import DEFAULT_DEMO_SIZE
 from .config import BACKENDS, ConfigError, Settings, key_file_warning, load_settings
-
-DEFAULT_DEMO_SIZE = 64
 
 
 def _positive_int(text: str) -> int:
@@ -92,42 +92,23 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         overrides["local"] = settings.local.model_copy(update={"path": args.workspace})
     if args.base_url is not None:
         backend = overrides.get("backend", settings.backend)
-        if backend == "local":
+        if not registry.get(backend).has_base_url:
             raise ConfigError("--base-url: the local workspace has no URL (choose a CRM with --backend)")
         table = getattr(settings, backend)
         overrides[backend] = table.model_copy(update={"base_url": args.base_url})
     return settings.model_copy(update=overrides)
 
 
-def open_crm(settings: Settings) -> Backend:
-    """The configured CRM's backend; a missing key or bad URL is a one-line ConfigError."""
-    from .backends import close, clustr, telecrm
-    from .backends.errors import BackendError
-
-    crms = {
-        "close": (close.CloseBackend, close.API_KEY_ENV),
-        "clustr": (clustr.ClustrBackend, clustr.API_KEY_ENV),
-        "telecrm": (telecrm.TeleCrmBackend, telecrm.TOKEN_ENV),
-    }
-    if settings.backend not in crms:
-        raise ConfigError(f"backend: unknown backend {settings.backend!r}")
-    backend_class, key_env = crms[settings.backend]
-    table = getattr(settings, settings.backend)
-    key = os.environ.get(key_env) or (table.api_key.get_secret_value() if table.api_key else "")
-    if not key:
-        what = "Sync token" if settings.backend == "telecrm" else "API key"
-        raise ConfigError(
-            f"no {backend_class.name} {what}: set {key_env} (or api_key in the [{settings.backend}] table of the config)"
-        )
-    extra: dict[str, str] = {}
-    if settings.backend == "telecrm":
-        enterprise = os.environ.get(telecrm.ENTERPRISE_ENV) or settings.telecrm.enterprise_id
-        if not enterprise:
-            raise ConfigError(f"no TeleCRM enterprise id: set {telecrm.ENTERPRISE_ENV} (or enterprise_id in [telecrm])")
-        extra["enterprise_id"] = enterprise
+def open_crm(settings: Settings, environ: Mapping[str, str] | None = None) -> Backend:
+    """The configured backend, built by its registry entry's factory from its config table and the
+    environment; a missing key, a bad URL or a workspace that cannot be opened is a one-line ConfigError."""
     try:
-        return backend_class(key, base_url=table.base_url, **extra)
-    except BackendError as exc:
+        spec = registry.get(settings.backend)
+    except KeyError:
+        raise ConfigError(f"backend: unknown backend {settings.backend!r}") from None
+    try:
+        return spec.factory(getattr(settings, spec.name), os.environ if environ is None else environ)
+    except registry.SetupError as exc:
         raise ConfigError(str(exc)) from None
 
 
@@ -139,37 +120,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kanban-tui: {exc}", file=sys.stderr)
         return 2
 
-    if settings.backend != "local" and not (args.demo or args.demo_size is not None):
+    if not (args.demo or args.demo_size is not None):
+        # the configured backend; a local workspace that does not exist yet is created, with the demo pipeline
         try:
             backend = open_crm(settings)
         except ConfigError as exc:
             print(f"kanban-tui: {exc}", file=sys.stderr)
             return 2
-        return run(backend, settings, paths.journal_file(), paths.board_copy_file())
+        board_copy = paths.board_copy_file() if registry.get(settings.backend).keeps_board_copy else None
+        return run(backend, settings, paths.journal_file(), board_copy)
 
     from .backends.local import LocalBackend, create_workspace
 
     demo_dir: Path | None = None
     try:
-        if args.demo or args.demo_size is not None:
-            demo_dir = Path(tempfile.mkdtemp(prefix="kanban-tui-demo-"))
-            workspace = demo_dir / "demo.sqlite3"
-            size = DEFAULT_DEMO_SIZE if args.demo_size is None else args.demo_size
-            create_workspace(workspace, demo_size=size)
-        else:
-            # a workspace that does not exist yet is created, with the demo pipeline in it
-            workspace = settings.local.path or paths.workspace_file()
-            create_workspace(workspace, demo_size=None if workspace.exists() else DEFAULT_DEMO_SIZE)
+        demo_dir = Path(tempfile.mkdtemp(prefix="kanban-tui-demo-"))
+        workspace = demo_dir / "demo.sqlite3"
+        create_workspace(workspace, demo_size=DEFAULT_DEMO_SIZE if args.demo_size is None else args.demo_size)
     except Exception as exc:  # noqa: BLE001 - a one-line message, not a traceback
+        if demo_dir is not None:
+            shutil.rmtree(demo_dir, ignore_errors=True)
         print(f"kanban-tui: cannot open the workspace: {exc}", file=sys.stderr)
         return 2
 
     try:
-        journal = demo_dir / "journal.sqlite3" if demo_dir is not None else paths.journal_file()
-        return run(LocalBackend(workspace), settings, journal)
+        return run(LocalBackend(workspace), settings, demo_dir / "journal.sqlite3")
     finally:
-        if demo_dir is not None:
-            shutil.rmtree(demo_dir, ignore_errors=True)
+        shutil.rmtree(demo_dir, ignore_errors=True)
 
 
 def start_log(path: Path) -> None:

@@ -2,6 +2,8 @@
 
 The file lives at `paths.config_file()` (or `--config PATH`). Every key is optional.
 A file that is not valid gets one line naming the file, the key and the problem.
+`Settings` has one table per backend of the registry (`backends/registry.py`), each that
+backend's own settings model.
 """
 
 from __future__ import annotations
@@ -10,66 +12,36 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    create_model,
+)
 
-BACKENDS = ("local", "close", "clustr", "telecrm")
+from .backends import registry
+
+BACKENDS = tuple(registry.BACKENDS)
+"""The names `backend = ...` accepts, from the registry: ("local", "close", "clustr", "telecrm")."""
 
 
 class ConfigError(Exception):
     """The config could not be used; `str()` is the one line to show."""
 
 
-class LocalSettings(BaseModel):
-    """The `[local]` table: the embedded SQLite workspace."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    path: Path | None = None
-    """The workspace file; default: workspace.sqlite3 in the user data dir."""
-
-
-class CloseSettings(BaseModel):
-    """The `[close]` table. The API key is better kept in $CLOSE_API_KEY than here."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    api_key: SecretStr | None = None
-    """Used when $CLOSE_API_KEY is not set. Never shown or logged."""
-    base_url: str = "https://api.close.com/api/v1/"
-
-
-class ClustrSettings(BaseModel):
-    """The `[clustr]` table. The API key is better kept in $CLUSTR_API_KEY than here."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    api_key: SecretStr | None = None
-    """Used when $CLUSTR_API_KEY is not set. Never shown or logged."""
-    base_url: str = "https://api.clustr-ai.com/api/public/"
-
-
-class TeleCrmSettings(BaseModel):
-    """The `[telecrm]` table. The token is better kept in $TELECRM_TOKEN than here."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    api_key: SecretStr | None = None
-    """The Sync API token, used when $TELECRM_TOKEN is not set. Never shown or logged."""
-    enterprise_id: str | None = None
-    """Used when $TELECRM_ENTERPRISE_ID is not set."""
-    base_url: str = "https://next.telecrm.in/autoupdate/v2/"
-
-
 HEX_OR_NAME = r"^(#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3}|[a-z_]+)$"
 
 
-class Settings(BaseModel):
-    """Everything kanban-tui reads from its config file."""
+class CommonSettings(BaseModel):
+    """What kanban-tui reads from its config file whatever the backend."""
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["local", "close", "clustr", "telecrm"] = "local"
-    """Which CRM the board shows."""
+    backend: Literal[BACKENDS] = "local"  # type: ignore[valid-type]
+    """Which CRM the board shows: a name in the backend registry."""
     poll_interval: float | None = Field(default=None, gt=0, le=3600)
     """Seconds between polls for changes made elsewhere; default 15 (a backend may ask for more)."""
     pipeline: str | None = None
@@ -78,10 +50,21 @@ class Settings(BaseModel):
     """Ask before moving a card into a won or lost status."""
     colors: dict[str, Annotated[str, StringConstraints(pattern=HEX_OR_NAME)]] = Field(default_factory=dict)
     """Column colors by status label (`"Demo" = "#5fafd7"`), over the CRM's or the default palette."""
-    local: LocalSettings = Field(default_factory=LocalSettings)
-    close: CloseSettings = Field(default_factory=CloseSettings)
-    clustr: ClustrSettings = Field(default_factory=ClustrSettings)
-    telecrm: TeleCrmSettings = Field(default_factory=TeleCrmSettings)
+
+
+Settings = create_model(
+    "Settings",
+    __base__=CommonSettings,
+    __module__=__name__,
+    **{name: (spec.settings, Field(default_factory=spec.settings)) for name, spec in registry.BACKENDS.items()},
+)
+Settings.__doc__ = """Everything kanban-tui reads from its config file: the common keys, and one table per
+registered backend (`[local]`, `[close]`, ...: that backend's `settings` model)."""
+
+
+def table(settings: Settings, backend: str | None = None) -> BaseModel:
+    """The config table of `backend` (default: the configured one)."""
+    return getattr(settings, backend or settings.backend)
 
 
 def _describe(error: dict) -> str:  # type: ignore[type-arg]
@@ -117,7 +100,11 @@ def load_settings(path: Path, *, required: bool = False) -> Settings:
 
 def key_file_warning(path: Path, settings: Settings) -> str | None:
     """A one-line warning when a config file that holds an API key is readable by others."""
-    if settings.close.api_key is None and settings.clustr.api_key is None and settings.telecrm.api_key is None:
+    if not any(
+        isinstance(getattr(table(settings, name), key), SecretStr)
+        for name, spec in registry.BACKENDS.items()
+        for key in spec.settings.model_fields
+    ):
         return None
     try:
         mode = path.stat().st_mode

@@ -43,10 +43,10 @@ async def test_opens_with_columns_in_order_and_focus_on_the_first_card(backend: 
         await settle(pilot)
         screen = board_of(app)
         assert [c.status.label for c in screen.columns] == ["Lead", "Qualified", "Demo", "Proposal", "Negotiation", "Won", "Lost"]
-        assert focus(screen) == ("st_lead", screen.engine.board.column_ids("st_lead")[0])
+        assert focus(screen) == ("st_lead", screen.session.board.column_ids("st_lead")[0])
         text = screen_text(app)
         assert "✓ Won" in text and "✗ Lost" in text and "▶" in text
-        lead = screen.engine.board.summary("st_lead").count
+        lead = screen.session.board.summary("st_lead").count
         assert f"{lead} · $" in text
         assert "64 deals" in text and "synced just now" in text
 
@@ -56,7 +56,7 @@ async def test_arrows_and_hjkl_move_the_focus(backend: LocalBackend) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
-        board = screen.engine.board
+        board = screen.session.board
         await pilot.press("right")
         assert focus(screen) == ("st_qualified", board.column_ids("st_qualified")[0])
         await pilot.press("j", "down")
@@ -83,7 +83,7 @@ async def test_moving_a_card_right_and_left_saves_it_and_focus_follows(backend: 
         assert focus(screen) == ("st_demo", card)
         await settle(pilot)
         assert status_in_db(workspace, card) == "st_demo"
-        assert not screen.engine.board.is_pending(card)
+        assert not screen.session.board.is_pending(card)
         await pilot.press("shift+left")
         await settle(pilot)
         assert focus(screen) == ("st_qualified", card) and status_in_db(workspace, card) == "st_qualified"
@@ -133,7 +133,7 @@ async def test_a_refused_move_goes_back_with_a_message(backend: LocalBackend, wo
         await settle(pilot)
         screen = board_of(app)
         _, card = focus(screen)
-        name = screen.engine.board.opportunity(card).name
+        name = screen.session.board.opportunity(card).name
         refusing.gate.clear()
         await pilot.press("shift+right")
         await pilot.pause()
@@ -142,7 +142,7 @@ async def test_a_refused_move_goes_back_with_a_message(backend: LocalBackend, wo
         refusing.gate.set()
         await settle(pilot)
         assert refusing.moves == [(card, "st_qualified")]
-        assert screen.engine.board.shown_status(card) == "st_lead"
+        assert screen.session.board.shown_status(card) == "st_lead"
         assert focus(screen) == ("st_lead", card), "focus followed the card back"
         assert status_in_db(workspace, card) == "st_lead"
         messages = [n.message for n in app._notifications]
@@ -158,13 +158,13 @@ async def test_a_change_made_elsewhere_appears_after_a_poll_without_stealing_foc
         screen = board_of(app)
         await pilot.press("right", "down")
         before = focus(screen)
-        lead = screen.engine.board.column_ids("st_lead")
+        lead = screen.session.board.column_ids("st_lead")
         with other_process(workspace) as conn:
             conn.execute("UPDATE opportunities SET status_id = 'st_won', updated = '2030-01-01T00:00:00+00:00' WHERE id = ?", (lead[3],))
             conn.execute("DELETE FROM opportunities WHERE id = ?", (lead[4],))
         await pilot.press("r")
         await settle(pilot)
-        board = screen.engine.board
+        board = screen.session.board
         assert board.shown_status(lead[3]) == "st_won" and board.column_ids("st_won")[0] == lead[3]
         assert lead[4] not in board
         assert focus(screen) == before, "the poll did not move the focus"
@@ -205,7 +205,7 @@ async def test_details_and_help(backend: LocalBackend) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
-        card = screen.engine.board.opportunity(screen.focused_id())
+        card = screen.session.board.opportunity(screen.focused_id())
         await pilot.press("enter")
         assert isinstance(app.screen, DetailScreen)
         text = screen_text(app)
@@ -233,11 +233,11 @@ async def test_paging_keeps_the_focused_card_visible(tmp_path: Path) -> None:
         await pilot.press("pagedown", "pagedown", "j")
         assert cards.cursor == 2 * cards.page_cards + 1
         assert cards.scroll_y <= cards.cursor * 4 < cards.scroll_y + cards.size.height
-        name = screen.engine.board.opportunity(screen.focused_id()).name
+        name = screen.session.board.opportunity(screen.focused_id()).name
         assert name[:8] in screen_text(app)
         await pilot.press("G")
         assert cards.cursor == cards.count - 1
-        assert screen.engine.board.opportunity(screen.focused_id()).name[:8] in screen_text(app)
+        assert screen.session.board.opportunity(screen.focused_id()).name[:8] in screen_text(app)
 
 
 async def test_quitting_with_a_move_still_saving_asks_for_a_second_q(backend: LocalBackend) -> None:
@@ -260,7 +260,7 @@ async def test_u_undoes_moves_one_by_one_through_the_session(backend: LocalBacke
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
-        board = screen.engine.board
+        board = screen.session.board
         first = screen.focused_id()
         await pilot.press("shift+right", "shift+right")  # Lead -> Qualified -> Demo
         await pilot.press("h", "h", "j")
@@ -290,11 +290,12 @@ async def test_the_garbage_collector_is_paused_during_a_load_and_runs_again_afte
     seen_during_load: list[bool] = []
 
     class Watched(RefusingBackend):
-        async def list_pipelines(self):  # type: ignore[no-untyped-def]
-            seen_during_load.append(gc.isenabled())
-            if fails:
-                raise RefusedError("no such table: pipelines", crm="Local workspace")
-            return await super().list_pipelines()
+        async def changes_since(self, pipeline, cursor):  # type: ignore[no-untyped-def]
+            if cursor is None:  # the start of a load
+                seen_during_load.append(gc.isenabled())
+                if fails:
+                    raise RefusedError("no such table: opportunities", crm="Local workspace")
+            return await super().changes_since(pipeline, cursor)
 
     assert gc.isenabled()
     app = KanbanApp(Watched(backend, RefusedError("unused")), poll_interval=3600)
@@ -302,7 +303,7 @@ async def test_the_garbage_collector_is_paused_during_a_load_and_runs_again_afte
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             screen = board_of(app)
-            assert (screen.load_error is not None) == fails
+            assert (screen.session.error is not None) == fails
             assert seen_during_load == [False], "paused while the load runs"
             assert gc.isenabled(), "and on again once it is over"
     finally:

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from kanban_tui.backends.close import CloseBackend, status_color
-from kanban_tui.backends.errors import AuthError, BackendError, NotFoundError, RefusedError, UnavailableError
+from kanban_tui.backends.close import FIELDS, CloseBackend, status_color
+from kanban_tui.backends.errors import (
+    AuthError,
+    BackendError,
+    NotFoundError,
+    RefusedError,
+    UnavailableError,
+)
 from kanban_tui.backends.http import RateLimit
 from kanban_tui.models import Period, Pipeline, StatusKind
 
@@ -233,6 +240,61 @@ async def test_deletions_are_found_by_the_periodic_id_only_reconcile(fake: FakeC
     assert reconcile and all(r.url.params["_fields"] == "id" for r in reconcile)
 
 
+def per_card_gets(fake: FakeClose, start: int) -> list[httpx.Request]:
+    return [r for r in requests_since(fake, start) if r.method == "GET" and r.url.path.startswith("/api/v1/opportunity/oppo_")]
+
+
+async def test_a_load_that_lost_pages_is_completed_by_listing_pages_never_a_request_per_card(
+    fake: FakeClose, sleeps: Sleeps
+) -> None:
+    clock = [0.0]
+    backend = make(fake, sleeps, reconcile_every=300.0, clock=lambda: clock[0])
+    pipeline = await sales(backend)
+    cursor = (await backend.changes_since(pipeline, None)).cursor
+    pages = backend.load_opportunities(pipeline)
+    first = await anext(pages)  # the load stops after its first page: 200 of 300 cards never arrived
+    await pages.aclose()
+    assert first.loaded == 100
+    start = len(fake.requests)
+    changes = await backend.changes_since(pipeline, cursor)
+    assert {o.id for o in changes.upserted} == sales_ids(fake, pipeline) - {o.id for o in first.opportunities}
+    assert not changes.removed
+    assert not per_card_gets(fake, start), "the 200 missing cards come by pages, not one GET each"
+    assert len(requests_since(fake, start)) <= 1 + 3 + 3, "the delta, the id-only listing, the full listing"
+    listings = [r for r in requests_since(fake, start) if "status_id__in" in r.url.params]
+    assert {r.url.params["_fields"] for r in listings} == {"id", FIELDS}, "ids first, then full pages"
+
+
+async def test_a_few_missing_cards_are_fetched_one_get_each(fake: FakeClose, sleeps: Sleeps) -> None:
+    clock = [0.0]
+    backend = make(fake, sleeps, reconcile_every=300.0, clock=lambda: clock[0])
+    pipeline, cursor = await loaded_board(backend)
+    status_id = pipeline.statuses[0].id
+    old = datetime(2001, 1, 1, tzinfo=UTC)  # older than the cursor: the delta query does not bring them
+    added = [fake.add_opportunity(status_id, lead_name=f"Late {i}", created=old, updated=old)["id"] for i in range(3)]
+    clock[0] = 301.0
+    start = len(fake.requests)
+    changes = await backend.changes_since(pipeline, cursor)
+    assert sorted(o.id for o in changes.upserted) == sorted(added)
+    assert sorted(r.url.path.split("/")[-2] for r in per_card_gets(fake, start)) == sorted(added)
+
+
+async def test_fetch_one_is_one_get_and_none_when_gone_or_in_another_pipeline(
+    close: CloseBackend, fake: FakeClose
+) -> None:
+    pipeline = await sales(close)
+    some, other, gone = sorted(sales_ids(fake, pipeline))[:3]
+    start = len(fake.requests)
+    found = await close.fetch_one(pipeline, some)
+    assert found == _card(fake, some)
+    assert len(requests_since(fake, start)) == 1 and per_card_gets(fake, start)[0].url.params["_fields"] == FIELDS
+    elsewhere = next(p for p in fake.pipelines if p["name"] != "Sales")["statuses"][0]["id"]
+    fake.teammate_move(other, elsewhere)
+    assert await close.fetch_one(pipeline, other) is None
+    fake.delete_opportunity(gone)
+    assert await close.fetch_one(pipeline, gone) is None
+
+
 async def test_after_the_first_load_no_request_fetches_the_whole_board(close: CloseBackend, fake: FakeClose) -> None:
     pipeline, cursor = await loaded_board(close)
     start = len(fake.requests)
@@ -285,13 +347,19 @@ async def test_a_400_names_the_field_and_the_message(close: CloseBackend, fake: 
     assert str(info.value) == "Close 400: status_id: Not allowed."
 
 
-async def test_a_500_on_a_move_is_retried_with_backoff(close: CloseBackend, fake: FakeClose, sleeps: Sleeps) -> None:
+async def test_a_500_on_a_read_is_retried_with_backoff_and_on_a_move_is_not(
+    close: CloseBackend, fake: FakeClose, sleeps: Sleeps
+) -> None:
     pipeline, _ = await loaded_board(close)
     some = sorted(sales_ids(fake, pipeline))[0]
-    fake.fail_next("PUT", "opportunity/", 500, json={"error": "boom"}, times=2)
-    moved = await close.move(_card(fake, some), pipeline.statuses[3])
-    assert moved.status_id == pipeline.statuses[3].id
+    fake.fail_next("GET", "opportunity/", 500, json={"error": "boom"}, times=2)
+    assert await close.fetch_one(pipeline, some) is not None
     assert len(sleeps) == 2 and sleeps[1] > sleeps[0] * 0.9, "exponential, with jitter"
+    fake.fail_next("PUT", "opportunity/", 500, json={"error": "boom"})
+    start = len(fake.requests)
+    with pytest.raises(UnavailableError):
+        await close.move(_card(fake, some), pipeline.statuses[3])
+    assert len(requests_since(fake, start)) == 1, "a write is not repeated by the client (the session retries it)"
 
 
 async def test_a_move_that_keeps_failing_raises_unavailable(close: CloseBackend, fake: FakeClose) -> None:

@@ -127,12 +127,35 @@ async def test_the_board_on_clustr_moves_asks_before_a_terminal_status_and_polls
         fake.teammate_move(other, fake.status_named("Won")["id"])
         await pilot.press("r")
         await settle(pilot)
-        assert screen.engine.board.shown_status(other) == fake.status_named("Won")["id"]
+        assert screen.session.board.shown_status(other) == fake.status_named("Won")["id"]
         fake.fail_next("PUT", "opportunities/", 400, json={"success": False, "error": {"message": "locked"}})
         screen.activate(0)
         screen.columns[0].cards.set_cursor(0)
         refused = screen.focused_id()
         await pilot.press("shift+right")
         await settle(pilot)
-        assert screen.engine.board.shown_status(refused) == screen.columns[0].status.id
+        assert screen.session.board.shown_status(refused) == screen.columns[0].status.id
         assert any("Clustr 400: locked" in n.message for n in app._notifications)
+
+
+async def test_fetch_one_is_one_get_of_the_opportunity(fake: FakeClustr) -> None:
+    backend = make(fake)
+    [pipeline] = await backend.list_pipelines()
+    some = next(iter(fake.opportunities))
+    fake.teammate_move(some, fake.status_named("Won")["id"])
+    start = len(fake.requests)
+    found = await backend.fetch_one(pipeline, some)
+    assert found is not None and found.id == some and found.status_id == fake.status_named("Won")["id"]
+    [get] = fake.requests[start:]
+    assert get.method == "GET" and get.url.path == "/api/public/" + ASSUMED.GET_PATH.format(id=some)
+    del fake.opportunities[some]
+    assert await backend.fetch_one(pipeline, some) is None
+
+
+async def test_a_poll_after_a_move_reports_nothing_new_for_the_moved_card(fake: FakeClustr) -> None:
+    backend = make(fake)
+    [pipeline] = await backend.list_pipelines()
+    cursor = (await backend.changes_since(pipeline, None)).cursor
+    cards = [o for p in [p async for p in backend.load_opportunities(pipeline)] for o in p.opportunities]
+    await backend.move(cards[0], pipeline.statuses[3])
+    assert (await backend.changes_since(pipeline, cursor)).empty, "the move's answer is what is held"

@@ -105,3 +105,62 @@ def test_help_documents_every_flag() -> None:
     assert result.returncode == 0
     for flag in ("--config", "--backend", "--pipeline", "--poll-interval", "--workspace", "--demo", "--demo-size", "--version"):
         assert flag in result.stdout
+
+
+def test_settings_and_flags_come_from_the_backend_registry() -> None:
+    from kanban_tui.backends import registry
+
+    assert list(registry.BACKENDS) == ["local", "close", "clustr", "telecrm"]
+    assert registry.get("close").env == {"api_key": "CLOSE_API_KEY"}
+    with pytest.raises(KeyError, match="choose from: local, close, clustr, telecrm"):
+        registry.get("salesforce")
+    settings = Settings()
+    for name, spec in registry.BACKENDS.items():
+        assert isinstance(getattr(settings, name), spec.settings), "one table per backend, its own model"
+        assert spec.module.startswith("kanban_tui.backends.") and spec.settings.__module__ == spec.module
+    choices = next(a for a in cli.build_parser()._actions if a.dest == "backend").choices
+    assert list(choices) == list(registry.BACKENDS)
+
+
+@pytest.mark.parametrize(
+    ("backend", "environ", "message"),
+    [
+        ("close", {}, "no Close API key: set CLOSE_API_KEY (or api_key in the [close] table of the config)"),
+        ("clustr", {}, "no Clustr API key: set CLUSTR_API_KEY (or api_key in the [clustr] table of the config)"),
+        ("telecrm", {}, "no TeleCRM Sync token: set TELECRM_TOKEN (or api_key in the [telecrm] table of the config)"),
+        ("telecrm", {"TELECRM_TOKEN": "t"}, "no TeleCRM enterprise id: set TELECRM_ENTERPRISE_ID"),
+    ],
+)
+def test_open_crm_without_a_key_is_one_line_naming_the_variable(backend: str, environ: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        cli.open_crm(Settings(backend=backend), environ)
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
+def test_open_crm_reads_the_key_from_the_environment_before_the_table(tmp_path: Path) -> None:
+    from kanban_tui.backends.close import CloseBackend
+    from kanban_tui.backends.local import LocalBackend
+    from kanban_tui.backends.telecrm import TeleCrmBackend
+
+    path = write(tmp_path, '[telecrm]\napi_key = "from-file"\nenterprise_id = "ent_file"\n')
+    settings = load_settings(path).model_copy(update={"backend": "telecrm"})
+    backend = cli.open_crm(settings, {"TELECRM_ENTERPRISE_ID": "ent_env"})
+    assert isinstance(backend, TeleCrmBackend) and backend.enterprise_id == "ent_env"
+    close = cli.open_crm(Settings(backend="close"), {"CLOSE_API_KEY": "k"})
+    assert isinstance(close, CloseBackend) and close.api.base_url == "https://api.close.com/api/v1/"
+    with pytest.raises(ConfigError, match="refusing plain http to example.com"):
+        cli.open_crm(Settings.model_validate({"backend": "close", "close": {"base_url": "http://example.com/"}}),
+                     {"CLOSE_API_KEY": "k"})
+    workspace = tmp_path / "new" / "w.sqlite3"
+    local = cli.open_crm(Settings.model_validate({"local": {"path": str(workspace)}}), {})
+    assert isinstance(local, LocalBackend) and workspace.exists(), "created (and seeded) on first use"
+
+
+def test_base_url_only_for_a_crm_with_one(tmp_path: Path) -> None:
+    args = cli.build_parser().parse_args(["--config", str(write(tmp_path, "")), "--base-url", "http://127.0.0.1:1/"])
+    with pytest.raises(ConfigError, match="the local workspace has no URL"):
+        cli.resolve_settings(args)
+    args = cli.build_parser().parse_args(
+        ["--config", str(write(tmp_path, "")), "--backend", "clustr", "--base-url", "http://127.0.0.1:1/"]
+    )
+    assert cli.resolve_settings(args).clustr.base_url == "http://127.0.0.1:1/"

@@ -12,7 +12,7 @@ import httpx
 from kanban_tui.app import KanbanApp
 from kanban_tui.store.board_copy import BoardCopy
 from kanban_tui.backends.close import CloseBackend
-from kanban_tui.store.journal import MoveJournal
+from kanban_tui.store.journal import JournaledMove, MoveJournal
 from kanban_tui.config import Settings
 from kanban_tui.screens.board import BoardScreen
 
@@ -23,11 +23,24 @@ KEY = "test-close-key"
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
+_seq = iter(range(1, 10**6))
+
+
+def write(journal: MoveJournal, *, pipeline_id: str, opportunity_id: str, opportunity_name: str, from_status: str,
+          to_status: str, made_at: datetime, base_updated: datetime, state: str = "queued") -> int:
+    """A row as an earlier run left it (its moves made, maybe sent, never confirmed)."""
+    seq = next(_seq)
+    journal.record(JournaledMove(seq=seq, pipeline_id=pipeline_id, opportunity_id=opportunity_id,
+                                 opportunity_name=opportunity_name, from_status=from_status, to_status=to_status,
+                                 made_at=made_at, base_updated=base_updated))
+    if state == "sent":
+        journal.mark_sent(seq)
+    return seq
+
+
 def record(journal: MoveJournal, opportunity_id: str, to_status: str, minute: int) -> int:
-    return journal.record(
-        pipeline_id="p", opportunity_id=opportunity_id, opportunity_name=opportunity_id.upper(), from_status="a",
-        to_status=to_status, made_at=T0 + timedelta(minutes=minute), base_updated=T0,
-    )
+    return write(journal, pipeline_id="p", opportunity_id=opportunity_id, opportunity_name=opportunity_id.upper(),
+                 from_status="a", to_status=to_status, made_at=T0 + timedelta(minutes=minute), base_updated=T0)
 
 
 def test_the_journal_keeps_moves_in_order_per_account(tmp_path: Path) -> None:
@@ -39,7 +52,7 @@ def test_the_journal_keeps_moves_in_order_per_account(tmp_path: Path) -> None:
     assert [(m.opportunity_id, m.to_status) for m in mine.pending()] == [("o1", "b"), ("o2", "c")]
     assert mine.pending()[0].made_at == T0 + timedelta(minutes=1) and mine.pending("other") == []
     mine.forget(first)
-    assert [m.id for m in MoveJournal(path, mine.identity).pending()] == [second], "on disk, not in memory"
+    assert [m.seq for m in MoveJournal(path, mine.identity).pending()] == [second], "on disk, not in memory"
     assert [m.opportunity_id for m in theirs.pending()] == ["o9"]
 
 
@@ -101,10 +114,10 @@ async def test_moves_made_while_close_is_down_reach_it_in_order_after_a_restart(
             moved.append(screen.focused_id())
             await pilot.press("shift+right", "h")
             await settle(pilot)
-        assert len(set(moved)) == 3 and all(m in screen.engine.board.held for m in moved)
+        assert len(set(moved)) == 3 and all(screen.session.board.badges[m] == "queued" for m in moved)
         screen.update_status()
         await pilot.pause()
-        assert "○ offline · 3 moves queued" in screen_text(app)
+        assert "3 moves queued · ○ offline" in screen_text(app)
     # the app is gone (as if killed); nothing reached Close, everything is on disk
     assert [r for r in fake.requests if r.method == "PUT" and r.url.path.endswith("/")]
     assert [m.opportunity_id for m in MoveJournal(journal_path, IDENTITY).pending()] == moved
@@ -128,8 +141,7 @@ async def test_moves_made_while_close_is_down_reach_it_in_order_after_a_restart(
 async def test_a_journaled_move_of_a_card_deleted_meanwhile_is_dropped_and_said(tmp_path: Path) -> None:
     setup = sales_with_a_card(tmp_path / "journal.sqlite3")
     fake, journal, sales, gone = setup.fake, setup.journal, setup.pipeline, setup.card
-    journal.record(
-        pipeline_id=sales["id"], opportunity_id=gone, opportunity_name="Gone Co", from_status="x",
+    write(journal, pipeline_id=sales["id"], opportunity_id=gone, opportunity_name="Gone Co", from_status="x",
         to_status=sales["statuses"][2]["id"], made_at=T0, base_updated=T0,
     )
     fake.delete_opportunity(gone)
@@ -150,8 +162,7 @@ async def test_a_card_changed_in_close_since_the_move_asks_keep_or_take(tmp_path
         fake, journal, sales, card = setup.fake, setup.journal, setup.pipeline, setup.card
         mine, theirs = sales["statuses"][2]["id"], sales["statuses"][3]["id"]
         seen = datetime.fromisoformat(fake.opportunities[card]["date_updated"])
-        journal.record(
-            pipeline_id=sales["id"], opportunity_id=card, opportunity_name="X", from_status=sales["statuses"][0]["id"],
+        write(journal, pipeline_id=sales["id"], opportunity_id=card, opportunity_name="X", from_status=sales["statuses"][0]["id"],
             to_status=mine, made_at=seen, base_updated=seen,
         )
         fake.teammate_move(card, theirs)  # a teammate moved it after the user did, offline
@@ -167,24 +178,24 @@ async def test_a_card_changed_in_close_since_the_move_asks_keep_or_take(tmp_path
             await settle(pilot)
             screen = next(s for s in app.screen_stack if isinstance(s, BoardScreen))
             want = theirs if expected == "theirs" else mine
-            assert fake.opportunities[card]["status_id"] == want == screen.engine.board.shown_status(card)
+            assert fake.opportunities[card]["status_id"] == want == screen.session.board.shown_status(card)
             assert len([r for r in fake.requests if r.method == "PUT"]) == (1 if expected == "mine" else 0)
         assert journal.pending() == []
 
 
-async def test_two_queued_moves_of_one_card_are_not_a_conflict_with_each_other(tmp_path: Path) -> None:
+async def test_two_queued_moves_of_one_card_collapse_to_the_last_and_are_no_conflict(tmp_path: Path) -> None:
     setup = sales_with_a_card(tmp_path / "journal.sqlite3")
     fake, journal, sales, card = setup.fake, setup.journal, setup.pipeline, setup.card
     seen = datetime.fromisoformat(fake.opportunities[card]["date_updated"])
     ids = setup.status_ids
     for n, (frm, to) in enumerate([(ids[0], ids[1]), (ids[1], ids[2])]):
-        journal.record(pipeline_id=sales["id"], opportunity_id=card, opportunity_name="X", from_status=frm,
+        write(journal, pipeline_id=sales["id"], opportunity_id=card, opportunity_name="X", from_status=frm,
                        to_status=to, made_at=seen + timedelta(seconds=n), base_updated=seen)
     app = app_for(fake, journal)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await settle(pilot)
-        assert [json.loads(r.content)["status_id"] for r in fake.requests if r.method == "PUT"] == ids[1:3]
+        assert [json.loads(r.content)["status_id"] for r in fake.requests if r.method == "PUT"] == [ids[2]]
         assert fake.opportunities[card]["status_id"] == ids[2]
     assert journal.pending() == []
 
@@ -222,8 +233,8 @@ async def test_offline_at_start_opens_the_last_known_board_and_its_moves_reach_c
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = app.screen
-        assert isinstance(screen, BoardScreen) and screen.engine is not None
-        counts = {s.id: screen.engine.board.column_len(s.id) for s in screen.engine.pipeline.statuses}
+        assert isinstance(screen, BoardScreen) and screen.session.board is not None
+        counts = {s.id: screen.session.board.column_len(s.id) for s in screen.session.pipeline.statuses}
     kept = board_copy.load("Sales")
     assert kept is not None and len(kept.opportunities) == sum(counts.values()) > 0
 
@@ -234,28 +245,28 @@ async def test_offline_at_start_opens_the_last_known_board_and_its_moves_reach_c
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = app.screen
-        assert isinstance(screen, BoardScreen) and screen.engine is not None and screen.copy_of is not None
-        assert {s.id: screen.engine.board.column_len(s.id) for s in screen.engine.pipeline.statuses} == counts
+        assert isinstance(screen, BoardScreen) and screen.session.copy_of is not None
+        assert {s.id: screen.session.board.column_len(s.id) for s in screen.session.pipeline.statuses} == counts
         assert "○ offline · board as of just now" in screen_text(app)
         assert any("Close cannot be reached: this is the board as of" in n.message for n in app._notifications)
         card = screen.focused_id()
         assert card is not None
         await pilot.press("shift+right")
         await settle(pilot)
-        assert card in screen.engine.board.held and [m.opportunity_id for m in journal.pending()] == [card]
-        copy_engine = screen.engine
+        assert screen.session.board.badges[card] == "queued" and [m.opportunity_id for m in journal.pending()] == [card]
+        copy_board = screen.session.board
         await pilot.press("r")  # still down: the copy stays, focus and all, and no new error pops up
         await settle(pilot)
-        assert screen.engine is copy_engine and screen.focused_id() == card
+        assert screen.session.board is copy_board and screen.focused_id() == card
         assert not any("Could not open the board" in n.message for n in app._notifications)
 
         fake._failures.clear()  # Close answers again: its board replaces the copy, the move goes out
         await pilot.press("r")
         await settle(pilot)
         await settle(pilot)
-        second = screen.engine.pipeline.statuses[1].id
-        assert screen.engine is not copy_engine and screen.copy_of is None
-        assert fake.opportunities[card]["status_id"] == second == screen.engine.board.shown_status(card)
+        second = screen.session.pipeline.statuses[1].id
+        assert screen.session.copy_of is None
+        assert fake.opportunities[card]["status_id"] == second == screen.session.board.shown_status(card)
         assert screen.focused_id() == card, "the focus stays on the card the user was on"
         assert "synced" in screen_text(app).splitlines()[-2]
     assert journal.pending() == []
@@ -270,7 +281,7 @@ async def test_several_moves_of_a_card_changed_in_close_get_one_question_and_kee
         ids = setup.status_ids
         seen = datetime.fromisoformat(fake.opportunities[card]["date_updated"])
         for n, (frm, to) in enumerate([(ids[0], ids[1]), (ids[1], ids[2])]):
-            journal.record(pipeline_id=sales["id"], opportunity_id=card, opportunity_name="X", from_status=frm,
+            write(journal, pipeline_id=sales["id"], opportunity_id=card, opportunity_name="X", from_status=frm,
                            to_status=to, made_at=seen + timedelta(seconds=n), base_updated=seen)
         fake.teammate_move(card, ids[3])  # changed in Close after both moves were made offline
         app = app_for(fake, journal)
@@ -280,17 +291,17 @@ async def test_several_moves_of_a_card_changed_in_close_get_one_question_and_kee
             assert isinstance(app.screen, ResolveConflict)
             assert sum(isinstance(s, ResolveConflict) for s in app.screen_stack) == 1, "one question for the card"
             labels = [s["label"] for s in sales["statuses"]]
-            # the path starts where Close has the card now: sending the moves takes it from there
-            assert f"{labels[3]} → {labels[1]} → {labels[2]} (2 moves, last" in screen_text(app)
+            # the user's own path; the answer is about where they put it last
+            assert f"{labels[0]} → {labels[1]} → {labels[2]} (2 moves, last" in screen_text(app)
             await pilot.press(key)
             await settle(pilot)
             await settle(pilot)
             sent = [json.loads(r.content)["status_id"] for r in fake.requests if r.method == "PUT"]
             screen = next(s for s in app.screen_stack if isinstance(s, BoardScreen))
             if key == "k":
-                assert sent == ids[1:3], "both sent, in the order they were made"
-                assert fake.opportunities[card]["status_id"] == ids[2] == screen.engine.board.shown_status(card)
+                assert sent == [ids[2]], "the user's latest intent, once"
+                assert fake.opportunities[card]["status_id"] == ids[2] == screen.session.board.shown_status(card)
             else:
                 assert sent == [] and fake.opportunities[card]["status_id"] == ids[3]
-                assert screen.engine.board.shown_status(card) == ids[3]
+                assert screen.session.board.shown_status(card) == ids[3]
         assert journal.pending() == []

@@ -120,3 +120,16 @@ def test_seeding_twice_does_not_duplicate(tmp_path) -> None:  # type: ignore[no-
     with other_process(path) as conn:
         assert conn.execute("SELECT count(*) FROM opportunities").fetchone()[0] == 10
         assert conn.execute("SELECT count(*) FROM statuses").fetchone()[0] == len(DEMO_PIPELINE.statuses)
+
+
+async def test_fetch_one_reads_one_row(backend: LocalBackend, workspace) -> None:  # type: ignore[no-untyped-def]
+    pipeline, pages = await load_all(backend)
+    card = pages[0].opportunities[0]
+    target = next(s for s in pipeline.statuses if s.id != card.status_id)
+    with other_process(workspace) as conn:
+        conn.execute("UPDATE opportunities SET status_id = ? WHERE id = ?", (target.id, card.id))
+    found = await backend.fetch_one(pipeline, card.id)
+    assert found is not None and found.id == card.id and found.status_id == target.id
+    assert await backend.fetch_one(pipeline, "oppo_nope") is None
+    other = pipeline.model_copy(update={"statuses": tuple(s for s in pipeline.statuses if s.id != target.id)})
+    assert await backend.fetch_one(other, card.id) is None, "a status outside the pipeline"

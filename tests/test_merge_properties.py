@@ -1,5 +1,5 @@
 """Property: whatever the interleaving of polls, moves, confirmations and refusals, the board
-ends as the server state plus the moves still pending."""
+ends as the server state plus the intents still pending (one per card: the latest)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from kanban_tui.models import Changes, Opportunity, Pipeline, Status, StatusKind
-from kanban_tui.sync import Board, PendingMove
+from kanban_tui.sync import Board
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 STATUSES = ("a", "b", "c", "won")
@@ -57,12 +57,14 @@ def test_the_board_is_the_server_plus_pending_moves(ops: list[tuple[str, str, st
     board = Board(PIPELINE)
     board.add(server.values())
     unreported.clear()
-    moves: list[PendingMove] = []
+    targets: dict[str, str] = {}
+    """Per card, the user's latest intent not yet settled."""
 
     def poll() -> None:
         board.apply(Changes(upserted=[server[i] for i in unreported if i in server],
                             removed=sorted(deleted)))
-        moves[:] = [m for m in moves if m.opportunity_id not in deleted]  # a deleted card's moves are void
+        for gone in deleted:  # a deleted card's intent is void
+            targets.pop(gone, None)
         unreported.clear()
         deleted.clear()
 
@@ -82,18 +84,18 @@ def test_the_board_is_the_server_plus_pending_moves(ops: list[tuple[str, str, st
             # an answer fetched before a later change lands after it: it must not win
             board.apply(Changes(upserted=[versions[subject][0]]))
         elif kind == "user_move" and subject in board:
-            moves.append(board.begin_move(subject, status, now=T0 + timedelta(seconds=next(clock)))[0])
-        elif kind in ("confirm", "refuse") and moves:
-            move = moves.pop(int(subject) % len(moves))
-            if kind == "confirm" and move.opportunity_id in server:
-                board.confirm_move(move, write(move.opportunity_id, move.to_status))
-                unreported.discard(move.opportunity_id)
-            elif move.opportunity_id in server:
-                board.fail_move(move)
-            else:  # the CRM says the card is gone: its other moves are void too (the engine
-                # refuses to send a move for a card no longer on the board)
-                board.fail_move(move, gone=True)
-                moves[:] = [m for m in moves if m.opportunity_id != move.opportunity_id]
+            board.set_target(subject, status, T0 + timedelta(seconds=next(clock)))
+            targets[subject] = status
+        elif kind in ("confirm", "refuse") and targets:
+            card = sorted(targets)[int(subject) % len(targets)]
+            target = targets.pop(card)
+            if kind == "confirm" and card in server:
+                board.clear_target(card, write(card, target))
+                unreported.discard(card)
+            elif card in server:
+                board.clear_target(card)
+            else:  # the CRM says the card is gone: it leaves the board with its intent
+                board.remove([card])
     poll()
 
     for opportunity_id in IDS:
@@ -101,9 +103,8 @@ def test_the_board_is_the_server_plus_pending_moves(ops: list[tuple[str, str, st
             assert opportunity_id not in board
             continue
         assert opportunity_id in board
-        pending = [m for m in moves if m.opportunity_id == opportunity_id]
-        if pending:
-            assert board.shown_status(opportunity_id) == pending[-1].to_status
+        if opportunity_id in targets:
+            assert board.shown_status(opportunity_id) == targets[opportunity_id]
         else:
             assert board.shown_status(opportunity_id) == server[opportunity_id].status_id
         assert board.opportunity(opportunity_id) == server[opportunity_id]

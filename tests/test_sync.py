@@ -1,13 +1,11 @@
-"""The board model, the merge of polls with moves in flight, and the poller. No Textual."""
+"""The board model and the merge of polls with intents in flight. No Textual (the session: test_session.py)."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kanban_tui.backends.errors import NotFoundError, RefusedError
-from kanban_tui.backends.local import LocalBackend
 from kanban_tui.models import Changes, Opportunity, Pipeline, Status, StatusKind
-from kanban_tui.sync import Board, Poller, SyncEngine
+from kanban_tui.sync import Board
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 PIPELINE = Pipeline(
@@ -59,29 +57,29 @@ def test_summary_annualizes_and_weights_per_currency() -> None:
 def test_a_move_shows_at_once_and_is_confirmed() -> None:
     board = Board(PIPELINE)
     board.add([opp("x", "a"), opp("y", "a", 1)])
-    move, touched = board.begin_move("x", "b", now=T0 + timedelta(hours=1))
+    touched = board.set_target("x", "b", T0 + timedelta(hours=1))
     assert touched == {"a", "b"}
     assert columns(board)["b"] == ["x"] and board.is_pending("x") and board.pending_count() == 1
     assert board.summary("b").count == 1 and board.summary("a").count == 1
-    board.confirm_move(move, opp("x", "b", 61))
+    board.clear_target("x", opp("x", "b", 61))
     assert not board.is_pending("x") and board.opportunity("x").status_id == "b"
 
 
 def test_a_refused_move_goes_back_to_where_the_server_has_it() -> None:
     board = Board(PIPELINE)
     board.add([opp("x", "a")])
-    move, _ = board.begin_move("x", "b")
-    assert board.fail_move(move) == {"a", "b"}
+    board.set_target("x", "b", T0)
+    assert board.clear_target("x") == {"a", "b"}
     assert columns(board)["a"] == ["x"] and not board.is_pending("x")
 
 
 def test_a_poll_reporting_the_old_status_does_not_undo_a_move_in_flight() -> None:
     board = Board(PIPELINE)
     board.add([opp("x", "a")])
-    move, _ = board.begin_move("x", "b")
+    board.set_target("x", "b", T0)
     board.apply(Changes(upserted=[opp("x", "a")]))  # the poll ran before the server saw the move
     assert board.shown_status("x") == "b" and board.is_pending("x")
-    board.confirm_move(move, opp("x", "b", 10))
+    board.clear_target("x", opp("x", "b", 10))
     board.apply(Changes(upserted=[opp("x", "a")]))  # a poll that started before the move landed
     assert board.shown_status("x") == "b", "an older server version never overwrites a newer one"
 
@@ -89,100 +87,37 @@ def test_a_poll_reporting_the_old_status_does_not_undo_a_move_in_flight() -> Non
 def test_a_teammates_change_during_a_pending_move_is_kept_underneath() -> None:
     board = Board(PIPELINE)
     board.add([opp("x", "a", value=100)])
-    move, _ = board.begin_move("x", "b")
+    board.set_target("x", "b", T0)
     board.apply(Changes(upserted=[opp("x", "a", 5, value=900)]))
     assert board.shown_status("x") == "b" and board.opportunity("x").value == 900
-    board.fail_move(move)
+    board.clear_target("x")
     assert board.shown_status("x") == "a"
 
 
-def test_two_moves_of_one_card_settle_in_order() -> None:
+def test_a_newer_intent_replaces_the_older_one_of_the_same_card() -> None:
     board = Board(PIPELINE)
     board.add([opp("x", "a")])
-    first, _ = board.begin_move("x", "b")
-    second, _ = board.begin_move("x", "won")
-    assert second.from_status == "b" and board.shown_status("x") == "won"
-    board.fail_move(first)
-    assert board.shown_status("x") == "won", "the later move still stands"
-    board.confirm_move(second, opp("x", "won", 3))
+    board.set_target("x", "b", T0)
+    board.set_target("x", "won", T0 + timedelta(minutes=1))
+    assert board.shown_status("x") == "won" and board.pending_count() == 1
+    board.clear_target("x", opp("x", "won", 3))
     assert board.shown_status("x") == "won" and not board.is_pending("x")
 
 
 def test_removed_elsewhere_disappears_even_with_a_pending_move() -> None:
     board = Board(PIPELINE)
     board.add([opp("x", "a"), opp("y", "a")])
-    move, _ = board.begin_move("x", "b")
+    board.set_target("x", "b", T0)
     assert board.apply(Changes(removed=["x"])) == {"b"}
     assert "x" not in board and board.pending_count() == 0
-    assert board.fail_move(move, gone=True) == set()
-    assert board.confirm_move(move, opp("x", "b", 5)) == set(), "a late confirmation does not resurrect it"
+    assert board.clear_target("x", opp("x", "b", 5)) == set(), "a late confirmation does not resurrect it"
 
 
-def test_begin_move_to_an_unknown_status_is_an_error() -> None:
+def test_a_move_to_an_unknown_status_is_an_error() -> None:
     board = Board(PIPELINE)
     board.add([opp("x", "a")])
     with pytest.raises(KeyError):
-        board.begin_move("x", "nope")
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_poller_interval_and_backoff() -> None:
-    clock = FakeClock()
-    poller = Poller(15, clock=clock)
-    assert not poller.due()
-    clock.now += 15
-    assert poller.due()
-    poller.failed()
-    assert poller.seconds_left() == pytest.approx(15)
-    poller.failed()
-    assert 24 <= poller.seconds_left() <= 30
-    poller.failed(retry_after=500)
-    assert poller.seconds_left() == pytest.approx(500), "a server's Retry-After wins"
-    for _ in range(20):
-        poller.failed()
-    assert poller.seconds_left() <= Poller.MAX_BACKOFF
-    poller.succeeded()
-    assert poller.seconds_left() == pytest.approx(15) and poller.failures == 0
-    poller.now()
-    assert poller.due()
-
-
-async def test_engine_end_to_end_on_the_local_backend(backend: LocalBackend, workspace) -> None:  # type: ignore[no-untyped-def]
-    from .helpers import other_process
-
-    [pipeline] = await backend.list_pipelines()
-    engine = SyncEngine(backend, pipeline)
-    async for page in engine.start():
-        engine.apply_page(page)
-    assert len(engine.board) == 64 and engine.last_synced is not None
-    card = engine.board.column_ids("st_lead")[0]
-    move, _ = engine.board.begin_move(card, "st_qualified")
-    outcome = engine.settle_move(move, await engine.send_move(move))
-    assert outcome.error is None and engine.board.opportunity(card).status_id == "st_qualified"
-    with other_process(workspace) as conn:
-        conn.execute("UPDATE opportunities SET status_id = 'st_won' WHERE id = ?", (card,))
-    touched = engine.apply_changes(await engine.fetch_changes())
-    assert touched == {"st_qualified", "st_won"} and engine.board.shown_status(card) == "st_won"
-    # an idle poll changes nothing
-    assert engine.apply_changes(await engine.fetch_changes()) == set()
-
-
-def test_engine_settles_failures() -> None:
-    engine = SyncEngine(backend=None, pipeline=PIPELINE)  # type: ignore[arg-type]
-    engine.board.add([opp("x", "a")])
-    move, _ = engine.board.begin_move("x", "b")
-    outcome = engine.settle_move(move, RefusedError("no", crm="Test"))
-    assert outcome.error is not None and not outcome.gone and engine.board.shown_status("x") == "a"
-    move, _ = engine.board.begin_move("x", "b")
-    outcome = engine.settle_move(move, NotFoundError("gone", crm="Test"))
-    assert outcome.gone and "x" not in engine.board
+        board.set_target("x", "nope", T0)
 
 
 def test_column_totals_kept_card_by_card_match_a_recount() -> None:
@@ -204,16 +139,13 @@ def test_column_totals_kept_card_by_card_match_a_recount() -> None:
         )
 
     board.add(random_opp(n, 0) for n in range(60))
-    moves = []
     for step in range(1, 400):
         action = rng.random()
         ids = board.column_ids("a") + board.column_ids("b") + board.column_ids("won")
         if action < 0.3 and ids:
-            moves.append(board.begin_move(rng.choice(ids), rng.choice(statuses))[0])
-        elif action < 0.45 and moves:
-            move = moves.pop(rng.randrange(len(moves)))
-            if move.opportunity_id in board:
-                board.fail_move(move)
+            board.set_target(rng.choice(ids), rng.choice(statuses), T0 + timedelta(minutes=step))
+        elif action < 0.45 and ids:
+            board.clear_target(rng.choice(ids))
         elif action < 0.8:
             board.add([random_opp(rng.randrange(80), step)])
         elif ids:

@@ -156,18 +156,65 @@ async def test_the_board_on_telecrm_asks_a_lost_reason_and_polls(fake: FakeTeleC
         before = screen.focused_id()
         await pilot.press("shift+right")  # the archived column is skipped: nothing to its right
         await settle(pilot)
-        assert screen.engine.board.shown_status(before) == "Lost"
+        assert screen.session.board.shown_status(before) == "Lost"
         assert any("No status that way" in n.message for n in app._notifications), "archived: not a target"
         other = next(i for i, f in fake.leads.items() if f["status"] == "Fresh" and i != card)
         fake.teammate_move(other, "Won")
         await pilot.press("r")
         await settle(pilot)
-        assert screen.engine.board.shown_status(other) == "Won"
+        assert screen.session.board.shown_status(other) == "Won"
         fake.stages[0]["activeStatuses"][1]["label"] = "Reached"
         screen.activate(0)
         screen.columns[0].cards.set_cursor(0)
         refused = screen.focused_id()
         await pilot.press("shift+right")
         await settle(pilot)
-        assert screen.engine.board.shown_status(refused) == "Fresh"
+        assert screen.session.board.shown_status(refused) == "Fresh"
         assert any("did not take the status" in n.message for n in app._notifications)
+
+
+async def test_searches_are_sent_as_repeatable_reads_and_a_move_is_not(fake: FakeTeleCrm) -> None:
+    backend = make(fake)
+    sent: list[tuple[str, str, bool | None]] = []
+    request = backend.api.request
+
+    async def recording(method: str, path: str, **kwargs):  # type: ignore[no-untyped-def]
+        sent.append((method, path.rsplit("/", 1)[-1], kwargs.get("idempotent")))
+        return await request(method, path, **kwargs)
+
+    backend.api.request = recording  # type: ignore[method-assign]
+    pipeline, _, cards = await cards_of(backend)  # _count (the archived column) and the scan
+    await backend.changes_since(pipeline, "x")
+    await backend.move(next(iter(cards.values())), pipeline.statuses[1])
+    searches = [idempotent for method, what, idempotent in sent if what == "search"]
+    assert searches and all(idempotent is True for idempotent in searches)
+    [(method, _, idempotent)] = [s for s in sent if s[0] == "POST" and s[1] != "search"]
+    assert idempotent is False
+
+
+async def test_fetch_one_is_one_get_of_the_lead(fake: FakeTeleCrm) -> None:
+    backend = make(fake)
+    pipeline, _, cards = await cards_of(backend)
+    some = next(iter(cards))
+    fake.teammate_move(some, "Won")
+    start = len(fake.requests)
+    found = await backend.fetch_one(pipeline, some)
+    assert found is not None and found.id == some and found.status_id == "Won"
+    [get] = fake.requests[start:]
+    assert get.method == "GET" and get.url.path.endswith(f"/enterprise/{ENTERPRISE}/lead/{some}")
+    fake.delete_lead(some)
+    assert await backend.fetch_one(pipeline, some) is None
+    changes = await backend.changes_since(pipeline, "x")
+    assert changes.removed == [some] and [o.id for o in changes.upserted] == [], "fetch_one left what is held"
+
+
+async def test_a_lead_without_an_id_is_fetched_by_a_scan_that_leaves_what_is_held() -> None:
+    fake = FakeTeleCrm(TOKEN, ENTERPRISE, lead_ids=False)
+    fake.seed(150)
+    backend = make(fake)
+    pipeline, _, cards = await cards_of(backend)
+    card = next(iter(cards.values()))
+    found = await backend.fetch_one(pipeline, card.id)
+    assert found is not None and found.id == card.id
+    assert not [r for r in fake.requests if r.method == "GET" and "/lead/" in r.url.path]
+    assert (await backend.changes_since(pipeline, "x")).empty

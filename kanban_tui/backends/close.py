@@ -18,18 +18,20 @@ API facts used here (see the README's Close section and crm-api-notes):
 Polling costs what changed: one `GET opportunity/?date_updated__gt=<newest seen>`
 (minus a small overlap, de-duplicated) per poll, across all pipelines so that a card
 moved to another pipeline is seen leaving. Deletions leave no trace in that query, so
-every `RECONCILE_EVERY` seconds an id-only listing of the pipeline finds them.
+every `RECONCILE_EVERY` seconds an id-only listing of the pipeline finds them, and the cards
+present that were never delivered (a load that lost a page): up to `FETCH_ONE_AT_MOST` by one
+GET each, more by the pipeline's pages, never a request per card.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from ..models import Changes, Opportunity, Page, Period, Pipeline, Status, StatusKind
 from .errors import AuthError, BackendError, NotFoundError, RefusedError, read_each
@@ -46,6 +48,9 @@ OVERLAP = timedelta(seconds=2)
 """How far before the newest `date_updated` seen a delta query starts (clock jitter)."""
 RECONCILE_EVERY = 300.0
 """Seconds between id-only listings that find deleted opportunities."""
+FETCH_ONE_AT_MOST = 10
+"""A reconcile that finds more cards we never saw than this lists the pipeline's pages for them
+(a load that lost a page) instead of one GET per card."""
 
 FIELDS = (
     "id,lead_id,lead_name,contact_name,status_id,value,value_currency,value_period,"
@@ -59,6 +64,16 @@ KIND = {"active": StatusKind.OPEN, "won": StatusKind.WON, "lost": StatusKind.LOS
 PALETTE_OPEN = ("#5f87d7", "#5fafd7", "#5fd7d7", "#87afaf", "#d7af5f", "#d7875f", "#af87d7", "#87afd7")
 PALETTE_WON = "#5faf5f"
 PALETTE_LOST = "#d75f5f"
+
+
+class CloseSettings(BaseModel):
+    """The `[close]` table. The API key is better kept in $CLOSE_API_KEY than here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: SecretStr | None = None
+    """Used when $CLOSE_API_KEY is not set. Never shown or logged."""
+    base_url: str = DEFAULT_BASE_URL
 
 
 def status_color(kind: StatusKind, open_index: int) -> str:
@@ -251,11 +266,10 @@ class CloseBackend(HttpBackend):
         if self.clock() >= self._next_reconcile:
             gone, missing = await self._reconcile(pipeline)
             removed |= gone
-            for opportunity_id in missing - upserted.keys():
-                if (opportunity := await self._fetch_one(opportunity_id, skipped)) is not None:
-                    if pipeline.status(opportunity.status_id) is not None:
-                        self._known[opportunity.id] = opportunity.updated
-                        upserted[opportunity.id] = opportunity
+            for opportunity in await self._fetch_missing(pipeline, missing - upserted.keys(), skipped):
+                self._known[opportunity.id] = opportunity.updated
+                upserted[opportunity.id] = opportunity
+                removed.discard(opportunity.id)
         return Changes(
             upserted=list(upserted.values()), removed=sorted(removed), cursor=newest.isoformat(), skipped=skipped
         )
@@ -283,13 +297,39 @@ class CloseBackend(HttpBackend):
             del self._known[opportunity_id]
         return gone, present - set(self._known)
 
-    async def _fetch_one(self, opportunity_id: str, skipped: list[str]) -> Opportunity | None:
+    async def _fetch_missing(self, pipeline: Pipeline, missing: set[str], skipped: list[str]) -> list[Opportunity]:
+        """The present cards we never saw, never a request per card when there are many.
+
+        Up to `FETCH_ONE_AT_MOST`: one `GET opportunity/{id}/` each. More (a load that lost a
+        page): the pipeline's pages with full `_fields`, as a load lists them, keeping those missing.
+        """
+        if not missing:
+            return []
+        if len(missing) <= FETCH_ONE_AT_MOST:
+            found = [await self._fetch_one(pipeline, opportunity_id, skipped) for opportunity_id in sorted(missing)]
+            return [o for o in found if o is not None]
+        found_by_page: list[Opportunity] = []
+        params = {"status_id__in": self._status_filter(pipeline), "_order_by": "date_created", "_fields": FIELDS}
+        async for _, records in self._pages(params):
+            found_by_page += [
+                o for o in read_records(records, skipped)
+                if o.id in missing and pipeline.status(o.status_id) is not None
+            ]
+        return list({o.id: o for o in found_by_page}.values())
+
+    async def fetch_one(self, pipeline: Pipeline, opportunity_id: str) -> Opportunity | None:
+        """One `GET opportunity/{id}/`: None on 404 or when its status is not in `pipeline`."""
+        return await self._fetch_one(pipeline, opportunity_id, [])
+
+    async def _fetch_one(self, pipeline: Pipeline, opportunity_id: str, skipped: list[str]) -> Opportunity | None:
         try:
             body = await self.api.request("GET", f"opportunity/{opportunity_id}/", params={"_fields": FIELDS})
         except NotFoundError:
             return None
         found = read_records([body], skipped)
-        return found[0] if found else None
+        if not found or pipeline.status(found[0].status_id) is None:
+            return None
+        return found[0]
 
     async def move(self, opportunity: Opportunity, status: Status, *, lost_reason: str | None = None) -> Opportunity:
         try:
@@ -306,6 +346,11 @@ class CloseBackend(HttpBackend):
                                hint="press r to refresh")
         self._known[moved[0].id] = moved[0].updated
         return moved[0]
+
+
+def from_settings(settings: CloseSettings, values: Mapping[str, str], **options: Any) -> CloseBackend:
+    """The registry's factory: `values` holds the API key (from $CLOSE_API_KEY or the table)."""
+    return CloseBackend(values["api_key"], base_url=settings.base_url, **options)
 
 
 def _data(body: Any) -> list[Any]:

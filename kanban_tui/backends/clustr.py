@@ -9,24 +9,25 @@ Documented (docs.clustr-ai.com, seed 000, crm-api-notes §2):
   with the Update Opportunity endpoint" as `status_id`.
 
 ASSUMED (not in the public material; see `ASSUMED` below, the only place to correct):
-the opportunity list and update endpoints, their paging and their field names. Clustr has
-no documented updated-since filter, so a poll pages through the list again and reports
-only what differs from what the board holds.
+the opportunity list, read and update endpoints, their paging and their field names. Clustr
+has no documented updated-since filter, so a poll pages through the list again and reports
+only what differs from what the board holds (`rescan.RescanBackend`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from ..models import Changes, Opportunity, Page, Pipeline, Status, StatusKind
+from ..models import Opportunity, Pipeline, Status, StatusKind
 from .errors import AuthError, BackendError, NotFoundError, read_each
-from .http import HttpApi, HttpBackend
+from .http import HttpApi
+from .rescan import RescanBackend, ScanPage
 
 CRM = "Clustr"
 DEFAULT_BASE_URL = "https://api.clustr-ai.com/api/public/"
@@ -45,6 +46,8 @@ class ASSUMED:
              -> {"success": true, "data": {"opportunities": [...],
                                            "pagination": {"page": 1, "limit": 100, "total": 412,
                                                           "has_more": true}}}
+        GET  opportunities/{id}
+             -> {"success": true, "data": {<opportunity>}}   (404 when there is none)
         PUT  opportunities/{id}   {"status_id": "<status uuid>"}
              -> {"success": true, "data": {<opportunity>}}
 
@@ -56,8 +59,19 @@ class ASSUMED:
     LIST_PATH = "opportunities"
     LIST_KEY = "opportunities"
     PAGE_PARAM, LIMIT_PARAM, LIMIT = "page", "limit", 100
+    GET_PATH = "opportunities/{id}"
     UPDATE_METHOD, UPDATE_PATH = "PUT", "opportunities/{id}"
     STATUS_FIELD = "status_id"
+
+
+class ClustrSettings(BaseModel):
+    """The `[clustr]` table. The API key is better kept in $CLUSTR_API_KEY than here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: SecretStr | None = None
+    """Used when $CLUSTR_API_KEY is not set. Never shown or logged."""
+    base_url: str = DEFAULT_BASE_URL
 
 
 WON_NAME = re.compile(r"\b(won|win|signed|closed[- ]won|customer|converted|booked deal)\b", re.IGNORECASE)
@@ -119,24 +133,22 @@ def to_opportunity(data: dict[str, Any]) -> Opportunity:
     )
 
 
-class ClustrBackend(HttpBackend):
+class ClustrBackend(RescanBackend):
     """A Clustr workspace's opportunities, in its one list of statuses."""
 
     name = CRM
     has_values = False
-    poll_interval = 60.0
-    """No updated-since filter: a poll pages through every opportunity, so poll less often."""
 
     def __init__(self, api_key: str, *, base_url: str = DEFAULT_BASE_URL, transport: httpx.AsyncBaseTransport | None = None,
                  **http_options: Any) -> None:
         if not api_key:
             raise AuthError(f"no API key: set {API_KEY_ENV}", crm=CRM)
+        super().__init__()
         self.api = HttpApi(
             CRM, base_url, headers={"Authorization": f"Bearer {api_key}"}, transport=transport,
             describe=describe_error, **http_options,
         )
         self._set_account("clustr", api_key)
-        self._known: dict[str, datetime] = {}
 
     async def list_pipelines(self) -> list[Pipeline]:
         data = _unwrap(await self.api.request("GET", "opportunity-statuses"))
@@ -151,8 +163,8 @@ class ClustrBackend(HttpBackend):
             raise BackendError(f"statuses answer not understood ({exc.__class__.__name__})", crm=CRM) from None
         return [Pipeline(id=PIPELINE_ID, name="Opportunities", statuses=statuses)]
 
-    async def _pages(self) -> AsyncIterator[tuple[list[Opportunity], list[str], int | None, bool]]:
-        """Every page of the list: cards, skipped-record lines, total, has_more."""
+    async def _scan(self) -> AsyncIterator[ScanPage]:
+        """Every page of the list; a card's fingerprint is its `updated_at`."""
         page = 1
         while True:
             data = _unwrap(await self.api.request(
@@ -166,37 +178,24 @@ class ClustrBackend(HttpBackend):
             cards = read_each(records, to_opportunity, "Clustr opportunity", skipped)
             has_more = bool(paging.get("has_more")) and bool(records)
             total = paging.get("total") if isinstance(paging.get("total"), int) else None
-            yield cards, skipped, total, has_more
+            yield ScanPage([(c, c.updated) for c in cards], skipped, total, has_more)
             if not has_more:
                 return
             page += 1
 
-    async def load_opportunities(self, pipeline: Pipeline) -> AsyncIterator[Page]:
-        self._known.clear()
-        loaded = 0
-        async for cards, skipped, total, has_more in self._pages():
-            new = [c for c in cards if c.id not in self._known]
-            self._known.update((c.id, c.updated) for c in new)
-            loaded += len(new)
-            yield Page(opportunities=new, loaded=loaded, total=max(total or 0, loaded) if has_more else loaded,
-                       skipped=skipped)
-
-    async def changes_since(self, pipeline: Pipeline, cursor: str | None) -> Changes:
-        """A re-scan (no updated-since filter): only what differs from what we hold is reported."""
-        now = datetime.now(UTC).isoformat()
-        if cursor is None:
-            return Changes(cursor=now)
-        seen: dict[str, datetime] = {}
-        upserted, skipped_all = [], []
-        async for cards, skipped, _, _ in self._pages():
-            skipped_all += skipped
-            for card in cards:
-                seen[card.id] = card.updated
-                if self._known.get(card.id) != card.updated:
-                    upserted.append(card)
-        removed = sorted(set(self._known) - seen.keys())
-        self._known = seen
-        return Changes(upserted=upserted, removed=removed, cursor=now, skipped=skipped_all)
+    async def fetch_one(self, pipeline: Pipeline, opportunity_id: str) -> Opportunity | None:
+        """One `GET opportunities/{id}` (ASSUMED.GET_PATH): None on 404 or when its status is not in
+        the pipeline. What the board holds is left as it is: the next poll reports the card if it changed."""
+        try:
+            body = await self.api.request("GET", ASSUMED.GET_PATH.format(id=opportunity_id))
+        except NotFoundError:
+            return None
+        try:
+            found = to_opportunity(_unwrap(body))
+        except (KeyError, TypeError, ValueError, ValidationError, AttributeError):
+            raise BackendError("the opportunity's answer was not understood", crm=CRM,
+                               hint="see ASSUMED in clustr.py") from None
+        return found if pipeline.status(found.status_id) is not None else None
 
     async def move(self, opportunity: Opportunity, status: Status, *, lost_reason: str | None = None) -> Opportunity:
         try:
@@ -216,5 +215,10 @@ class ClustrBackend(HttpBackend):
         if moved.status_id != status.id:
             raise BackendError(f"Clustr kept the opportunity in another status ({moved.status_id})", crm=CRM,
                                hint="the status may not accept this card")
-        self._known[moved.id] = moved.updated
+        self._remember(moved.id, moved.updated)
         return moved
+
+
+def from_settings(settings: ClustrSettings, values: Mapping[str, str], **options: Any) -> ClustrBackend:
+    """The registry's factory: `values` holds the API key (from $CLUSTR_API_KEY or the table)."""
+    return ClustrBackend(values["api_key"], base_url=settings.base_url, **options)

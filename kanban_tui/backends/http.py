@@ -1,18 +1,39 @@
 """What every HTTP CRM backend shares: the client, retries, rate limits, typed errors.
 
 `HttpApi` wraps one `httpx.AsyncClient` (inject a `transport` in tests: a stateful
-`httpx.MockTransport` handler is a fine fake CRM). It
+`httpx.MockTransport` handler is a fine fake CRM; inject `sleep` and `clock` to run
+without waiting). It
 
 - sends a User-Agent naming the app and its version, and refuses plain http except
   to loopback addresses (TLS verification is always on);
-- retries 5xx answers, timeouts and dropped connections with exponential backoff and
-  jitter, and 429 answers after the wait the server asked for (`Retry-After`, or the
-  `reset` of a `RateLimit: limit=…, remaining=…, reset=…` header);
-- slows down before the limit is hit, as `remaining` falls;
-- turns every failure into a `BackendError` naming the CRM, the status code and what
-  to do. A CRM module adds its own wording through `describe`.
+- keeps one rate-limit gate for all its requests: `blocked_until`, a `clock()` deadline
+  (`time.monotonic` by default) that only ever moves later while set. A 429 closes it
+  for as long as the server asked (`Retry-After` in seconds or as an HTTP date, else
+  the `reset` of a `RateLimit: limit=…, remaining=…, reset=…` header, else exponential
+  backoff), never less and never capped; as `remaining` falls, each request and each
+  answer close it for `RateLimit.pace()` seconds, so the window is not used up. Every
+  request passes the gate before it is sent: a wait of up to `max_wait` seconds is
+  slept through, a longer one raises `RateLimitedError(retry_after=<seconds left>)`
+  at once without sending (the sync layer shows `~ waiting Ns` and comes back then).
+  `rate_wait_left()` is the seconds until the gate opens, > 0 while any request is
+  held back; once a request has waited the gate out, it is cleared;
+- repeats only what is safe to repeat. Idempotent requests (GET and HEAD, or
+  `idempotent=True`, e.g. a POST that only searches) are retried with exponential
+  backoff and jitter on 5xx answers, timeouts and dropped connections, up to
+  `retries` times, and a 429 is waited out inline when the wait is at most `max_wait`.
+  A write is never sent twice behind the caller's back: a timeout or a connection
+  lost after sending raises `OutcomeUnknownError` (it may or may not have been
+  applied: read the record back before sending it again); a connection that was
+  never made (`ConnectError`, `ConnectTimeout`, `PoolTimeout`) raises
+  `UnavailableError("cannot connect (…)")`; a 5xx answer raises its typed error and a
+  429 closes the gate and raises `RateLimitedError`, all at once;
+- turns every failure into a `BackendError` naming the CRM, the status code (kept
+  for every HTTP answer, 5xx included: the sync layer tells 502/503/504, unreachable,
+  from 500, a failed write; None for transport errors) and what to do. A CRM module
+  adds its own wording through `describe`.
 
-`waiting_until` tells the UI when the client is sleeping on a rate limit.
+Every request is logged with its method, URL, status and timing; headers never are
+(they hold the key).
 """
 
 from __future__ import annotations
@@ -26,6 +47,8 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -36,6 +59,7 @@ from .errors import (
     AuthError,
     BackendError,
     NotFoundError,
+    OutcomeUnknownError,
     RateLimitedError,
     RefusedError,
     UnavailableError,
@@ -46,6 +70,11 @@ USER_AGENT = f"kanban-tui/{__version__} (+https://github.com/kanban-tui/kanban-t
 RATE_LIMIT_RE = re.compile(r"limit=(\d+),\s*remaining=(\d+),\s*reset=([\d.]+)")
 
 RETRYABLE_STATUS = {500, 502, 503, 504}
+"""Answers an idempotent request is sent again for (after a backoff)."""
+
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError, httpx.UnsupportedProtocol)
+"""Transport errors raised before the request left this machine: safe to send again, even a write.
+Any other transport error (a timeout, a dropped connection) may come after the server got it."""
 
 log = logging.getLogger("kanban_tui.http")
 """Method, URL, status and timing of every request; never headers (they hold the key)."""
@@ -77,17 +106,28 @@ class RateLimit:
         return self.reset / max(self.remaining, 1)
 
 
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """How long a 429 asks us to wait: `Retry-After`, else the RateLimit reset."""
-    header = response.headers.get("retry-after")
+def retry_after_seconds(response: httpx.Response, now: datetime | None = None) -> float | None:
+    """How long a 429 asks us to wait: `Retry-After` (seconds, or an HTTP date: the seconds
+    until then, 0 when it is past), else the RateLimit reset; None when it does not say.
+
+    `now`: the wall-clock time to count a date from (default: now)."""
+    header = (response.headers.get("retry-after") or "").strip()
     if header:
         try:
             return max(0.0, float(header))
         except ValueError:
-            pass  # an HTTP date: fall back to the RateLimit header
+            pass
+        try:
+            when = parsedate_to_datetime(header)
+        except (TypeError, ValueError, IndexError):
+            when = None  # neither seconds nor a date: fall back to the RateLimit header
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
     limit = RateLimit.parse(response.headers.get("ratelimit"))
     if limit is not None:
-        return limit.reset
+        return max(0.0, limit.reset)
     return None
 
 
@@ -116,7 +156,7 @@ Describer = Callable[[httpx.Response], BackendError | None]
 
 
 class HttpApi:
-    """One CRM's HTTP API: requests with retries, pacing and typed errors."""
+    """One CRM's HTTP API: requests through one rate-limit gate, safe retries, typed errors."""
 
     def __init__(
         self,
@@ -132,6 +172,7 @@ class HttpApi:
         max_wait: float = 60.0,
         timeout: float = 20.0,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.crm = crm
         self.base_url = check_base_url(base_url, crm)
@@ -148,10 +189,13 @@ class HttpApi:
         self.retries = retries
         self.backoff = backoff
         self.max_wait = max_wait
+        """The longest rate-limit wait slept through; a longer one raises RateLimitedError."""
         self.sleep = sleep
+        self.clock = clock
         self.rate_limit: RateLimit | None = None
-        self.waiting_until: float | None = None
-        """`time.monotonic()` until which a request is held back by the rate limit."""
+        """The last `RateLimit` header seen (None after a 429: its wait covers the window)."""
+        self.blocked_until: float | None = None
+        """`clock()` deadline before which no request is sent; only ever moves later while set."""
         self.requests_sent = 0
         self.bytes_read = 0
 
@@ -159,65 +203,127 @@ class HttpApi:
         await self.client.aclose()
 
     def rate_wait_left(self) -> float:
-        """Seconds the client will still wait on the rate limit (0 when it is not waiting)."""
-        if self.waiting_until is None:
+        """Seconds until the rate-limit gate opens (0 when it is open)."""
+        if self.blocked_until is None:
             return 0.0
-        return max(0.0, self.waiting_until - time.monotonic())
+        return max(0.0, self.blocked_until - self.clock())
 
-    async def _wait(self, seconds: float) -> None:
-        self.waiting_until = time.monotonic() + seconds
-        try:
-            await self.sleep(seconds)
-        finally:
-            self.waiting_until = None
+    def _block(self, now: float, seconds: float) -> float:
+        """Close the gate until `now + seconds` (or later, if it already is); the seconds left from `now`."""
+        until = now + max(0.0, seconds)
+        if self.blocked_until is None or until > self.blocked_until:
+            self.blocked_until = until
+            return max(0.0, seconds)
+        return self.blocked_until - now
+
+    def _held_back(self, seconds: float) -> RateLimitedError:
+        """The error for a request the gate holds back longer than `max_wait` (it was not sent)."""
+        return RateLimitedError("rate limit reached", crm=self.crm, status_code=429, retry_after=seconds)
+
+    async def _gate(self, method: str, path: str, waited_for: float | None = None) -> None:
+        """Wait until the gate opens, or raise RateLimitedError (nothing sent) if that is over `max_wait`.
+
+        `waited_for`: a deadline the caller has already slept through."""
+        while self.blocked_until is not None:
+            if self.blocked_until == waited_for:
+                self.blocked_until = None  # waited out (even if a fake sleep did not move the clock)
+                return
+            left = self.blocked_until - self.clock()
+            if left <= 0:
+                self.blocked_until = None
+                return
+            if left > self.max_wait:
+                log.info("%s %s %s: held back, rate limit for %.1f s more", self.crm, method, path, left)
+                raise self._held_back(left)
+            waited_for = self.blocked_until
+            log.debug("%s %s %s: waiting %.2f s on the rate limit", self.crm, method, path, left)
+            await self.sleep(left)
+
+    def _pace(self) -> None:
+        """As `remaining` falls, close the gate for `RateLimit.pace()` seconds from now."""
+        if self.rate_limit is not None and (pace := self.rate_limit.pace()) > 0:
+            self._block(self.clock(), pace)
 
     def _backoff(self, attempt: int) -> float:
         return self.backoff * 2**attempt * random.uniform(0.5, 1.0)
 
-    async def request(self, method: str, path: str, *, idempotent: bool | None = None, **kwargs: Any) -> Any:
-        """Send a request and return its JSON body, retrying what is worth retrying.
+    def _transport_error(self, exc: httpx.TransportError, method: str, idempotent: bool) -> BackendError:
+        """The typed error for a request that got no answer. Transport errors have no status code."""
+        if idempotent:
+            if isinstance(exc, httpx.TimeoutException):
+                return UnavailableError("timed out", crm=self.crm)
+            return UnavailableError(f"cannot connect ({_first_line(exc)})", crm=self.crm)
+        if isinstance(exc, NOT_SENT):
+            if isinstance(exc, httpx.PoolTimeout):
+                return UnavailableError("timed out waiting for a free connection", crm=self.crm)
+            return UnavailableError(f"cannot connect ({_first_line(exc)})", crm=self.crm)
+        return OutcomeUnknownError(f"no answer to the {method} (it may or may not have been applied)", crm=self.crm)
 
-        `idempotent`: whether the request may be repeated when its answer is lost; default:
-        GET and HEAD only (a POST that only searches passes True)."""
+    async def request(self, method: str, path: str, *, idempotent: bool | None = None, **kwargs: Any) -> Any:
+        """Send a request through the rate-limit gate and return its JSON body.
+
+        `idempotent`: whether the request may be repeated when it fails or its answer is
+        lost; default: GET and HEAD only (a POST that only searches passes True). Only an
+        idempotent request is retried here; a write raises at its first failure, an
+        `OutcomeUnknownError` when it may have been applied."""
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD")
         attempt = 0
+        waited_for: float | None = None
         while True:
-            if self.rate_limit is not None and (pace := self.rate_limit.pace()) > 0:
-                await self._wait(min(pace, self.max_wait))
+            await self._gate(method, path, waited_for)
+            waited_for = None
+            self._pace()
             started = time.monotonic()
             try:
                 response = await self.client.request(method, path, **kwargs)
                 self.requests_sent += 1
                 self.bytes_read += len(response.content)
-            except httpx.TimeoutException:
-                error: BackendError = UnavailableError("timed out", crm=self.crm)
-                log.warning("%s %s %s: timed out (try %d)", self.crm, method, path, attempt + 1)
             except httpx.TransportError as exc:
-                error = UnavailableError(f"cannot connect ({_first_line(exc)})", crm=self.crm)
-                log.warning("%s %s %s: %s (try %d)", self.crm, method, path, _first_line(exc), attempt + 1)
+                error = self._transport_error(exc, method, idempotent)
+                log.warning(
+                    "%s %s %s: %s after %.0f ms (try %d)", self.crm, method, path, _first_line(exc),
+                    (time.monotonic() - started) * 1000, attempt + 1,
+                )
+                if not idempotent:
+                    raise error from None
             else:
                 log.info(
                     "%s %s %s -> %d, %d bytes, %.0f ms", self.crm, method, response.request.url, response.status_code,
                     len(response.content), (time.monotonic() - started) * 1000,
                 )
-                self.rate_limit = RateLimit.parse(response.headers.get("ratelimit")) or self.rate_limit
-                if response.is_success:
-                    return _json(response, self.crm)
-                error = self.error_for(response)
                 if response.status_code == 429:
                     wait = retry_after_seconds(response)
                     wait = self._backoff(attempt) if wait is None else wait
-                    if attempt < self.retries and wait <= self.max_wait:
-                        attempt += 1
-                        self.rate_limit = None  # the wait below covers the window
-                        await self._wait(wait)
-                        continue
-                    raise error
-                if response.status_code not in RETRYABLE_STATUS:
+                    self.rate_limit = None  # the wait covers the window
+                    left = self._block(self.clock(), wait)
+                    if not idempotent or attempt >= self.retries or left > self.max_wait:
+                        raise self._rate_limited(self.error_for(response), left)
+                    waited_for = self.blocked_until
+                    await self.sleep(left)
+                    attempt += 1
+                    continue
+                self.rate_limit = RateLimit.parse(response.headers.get("ratelimit")) or self.rate_limit
+                self._pace()
+                if response.is_success:
+                    return _json(response, self.crm)
+                error = self.error_for(response)
+                if not idempotent or response.status_code not in RETRYABLE_STATUS:
                     raise error
             if attempt >= self.retries:
                 raise error
             await self.sleep(self._backoff(attempt))
             attempt += 1
+
+    def _rate_limited(self, error: BackendError, seconds: float) -> RateLimitedError:
+        """A 429 as a RateLimitedError saying how long the gate stays closed (whatever `describe` made of it)."""
+        if isinstance(error, RateLimitedError):
+            error.retry_after = seconds
+            return error
+        return RateLimitedError(
+            error.message or "rate limit reached", crm=error.crm or self.crm, status_code=429, retry_after=seconds
+        )
 
     def error_for(self, response: httpx.Response) -> BackendError:
         """The typed error for a failed response: the CRM's own wording, else a generic one."""

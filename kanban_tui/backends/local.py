@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import closing
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .. import paths
 from ..models import Changes, Opportunity, Page, Pipeline, Status, StatusKind
 from .base import Backend
-from .errors import BackendError, NotFoundError, RefusedError, describe_validation_error
 from .demo_data import demo_opportunities, demo_pipeline
+from .errors import BackendError, NotFoundError, RefusedError, describe_validation_error
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pipelines (
@@ -73,6 +75,17 @@ FIRST_PAGE_SIZE = 1000
 PAGE_SIZE = 10000
 """Rows per page of the first load: a small first page so cards show at once, then big ones."""
 CRM = "Local workspace"
+DEFAULT_DEMO_SIZE = 64
+"""Opportunities seeded into a workspace created on first run (and into `--demo`)."""
+
+
+class LocalSettings(BaseModel):
+    """The `[local]` table: the embedded SQLite workspace."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path | None = None
+    """The workspace file; default: workspace.sqlite3 in the user data dir."""
 
 
 def _now() -> datetime:
@@ -240,6 +253,14 @@ class LocalBackend(Backend):
                 return
             size = PAGE_SIZE
 
+    async def fetch_one(self, pipeline: Pipeline, opportunity_id: str) -> Opportunity | None:
+        """One SELECT: None when the row is gone, unreadable, or in a status outside `pipeline`."""
+        def read(conn: sqlite3.Connection) -> Opportunity | None:
+            good, _ = _read_rows(_select(conn, "id = ?", [opportunity_id]))
+            return good[0] if good and pipeline.status(good[0].status_id) is not None else None
+
+        return await self._run(read)
+
     async def changes_since(self, pipeline: Pipeline, cursor: str | None) -> Changes:
         return await self._run(self._changes_since, pipeline, cursor)
 
@@ -294,3 +315,14 @@ class LocalBackend(Backend):
         if skipped:
             raise RefusedError(skipped[opportunity_id], hint="fix the record in the workspace file")
         return good[0]
+
+
+def from_settings(settings: LocalSettings, values: Mapping[str, str], **options: Any) -> LocalBackend:
+    """The registry's factory: the `[local]` path (default: in the user data dir), created and
+    seeded with the demo pipeline when it does not exist yet."""
+    workspace = settings.path or paths.workspace_file()
+    try:
+        create_workspace(workspace, demo_size=None if workspace.exists() else DEFAULT_DEMO_SIZE)
+    except Exception as exc:  # noqa: BLE001 - a one-line message, not a traceback
+        raise BackendError(f"cannot open the workspace: {exc}") from None
+    return LocalBackend(workspace, **options)

@@ -11,7 +11,9 @@ Facts used (seed 002, crm-api-notes §3):
   id here *is* its label.
 - `POST lead/search?skip=&limit=` (limit 1..100), body `{"fields": {...}}` (empty = all);
   `total_count` and `data[].fields`. No updated-since filter: a poll re-scans and reports
-  only leads whose fields changed.
+  only leads whose fields changed (`rescan.RescanBackend`). A search only reads: it is sent
+  as repeatable (`idempotent=True`), a move is not.
+- `GET lead/{leadId}` -> `{"fields": {...}}`, 404 `LEAD_NOT_FOUND`: `fetch_one` in one request.
 - `POST lead/{leadId}` with `{"fields": {"status": label}}` moves a lead; unknown labels are
   dropped *silently*, so the answer's status is compared with the label sent.
 - Errors: `{"error": {"code": "UPPER_SNAKE", "message": ...}}`.
@@ -25,16 +27,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from ..models import Changes, Opportunity, Page, Pipeline, Status, StatusKind
+from ..models import Opportunity, Pipeline, Status, StatusKind
 from .errors import AuthError, BackendError, NotFoundError, RefusedError, read_each
-from .http import HttpApi, HttpBackend
+from .http import HttpApi
+from .rescan import RescanBackend, ScanPage
 
 CRM = "TeleCRM"
 DEFAULT_BASE_URL = "https://next.telecrm.in/autoupdate/v2/"
@@ -48,6 +51,18 @@ KINDS = {"OPEN": StatusKind.OPEN, "WON": StatusKind.WON, "LOST": StatusKind.LOST
 NO_ID = "TeleCRM's search result carried no lead id, so this board cannot address the lead to move it"
 
 
+class TeleCrmSettings(BaseModel):
+    """The `[telecrm]` table. The token is better kept in $TELECRM_TOKEN than here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: SecretStr | None = None
+    """The Sync API token, used when $TELECRM_TOKEN is not set. Never shown or logged."""
+    enterprise_id: str | None = None
+    """Used when $TELECRM_ENTERPRISE_ID is not set."""
+    base_url: str = DEFAULT_BASE_URL
+
+
 def error_code(response: httpx.Response) -> tuple[str, str]:
     try:
         error = response.json().get("error") or {}
@@ -58,15 +73,13 @@ def error_code(response: httpx.Response) -> tuple[str, str]:
     return str(error.get("code") or ""), str(error.get("message") or "")[:200]
 
 
-class TeleCrmBackend(HttpBackend):
+class TeleCrmBackend(RescanBackend):
     """One TeleCRM enterprise's leads, in its lead stage pipeline."""
 
     name = CRM
     has_values = False
     real_update_times = False
     """Search results carry no modification time: `updated` is when the board saw a change."""
-    poll_interval = 60.0
-    """No updated-since filter: every poll re-scans all leads, so poll less often."""
 
     def __init__(self, token: str, enterprise_id: str, *, base_url: str = DEFAULT_BASE_URL,
                  transport: httpx.AsyncBaseTransport | None = None, **http_options: Any) -> None:
@@ -74,12 +87,11 @@ class TeleCrmBackend(HttpBackend):
             raise AuthError(f"no Sync token: set {TOKEN_ENV}", crm=CRM)
         if not enterprise_id:
             raise BackendError(f"no enterprise id: set {ENTERPRISE_ENV}", crm=CRM)
+        super().__init__()
         self.enterprise_id = enterprise_id
         self.api = HttpApi(CRM, base_url, headers={"Authorization": f"Bearer {token}"}, transport=transport,
                            describe=self.describe_error, **http_options)
         self._set_account(f"telecrm/{enterprise_id}", token)
-        self._known: dict[str, str] = {}
-        """Lead id -> a fingerprint of its fields, to report only what changed."""
 
     def describe_error(self, response: httpx.Response) -> BackendError | None:
         code, message = error_code(response)
@@ -127,7 +139,7 @@ class TeleCrmBackend(HttpBackend):
 
     async def _count(self, fields: dict[str, Any]) -> int:
         body = await self.api.request("POST", self._path("lead/search"), params={"skip": 0, "limit": 1},
-                                      json={"fields": fields})
+                                      json={"fields": fields}, idempotent=True)
         total = body.get("total_count") if isinstance(body, dict) else None
         return total if isinstance(total, int) else 0
 
@@ -145,11 +157,17 @@ class TeleCrmBackend(HttpBackend):
             note=str(fields.get(LOST_REASON_FIELD) or ""),
         )
 
-    async def _scan(self) -> AsyncIterator[tuple[list[tuple[Opportunity, str]], list[str], int | None]]:
+    @staticmethod
+    def _fingerprint(record: Any) -> str:
+        """Search results carry no modification time: a hash of the whole record stands in."""
+        return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+    async def _scan(self) -> AsyncIterator[ScanPage]:
+        """Every page of an empty search (all leads, newest first); a lead's fingerprint hashes its record."""
         skip = 0
         while True:
             body = await self.api.request("POST", self._path("lead/search"), params={"skip": skip, "limit": PAGE_LIMIT},
-                                          json={})
+                                          json={}, idempotent=True)
             records = body.get("data") if isinstance(body, dict) else None
             if not isinstance(records, list):
                 raise BackendError("search answered without a data list", crm=CRM, hint="check the base URL")
@@ -157,40 +175,31 @@ class TeleCrmBackend(HttpBackend):
             skipped: list[str] = []
 
             def card_of(record: Any, now: datetime = now) -> tuple[Opportunity, str]:
-                fingerprint = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
-                return self.to_opportunity(record, now), fingerprint
+                return self.to_opportunity(record, now), self._fingerprint(record)
 
             cards = read_each(records, card_of, "TeleCRM lead", skipped)
             total = body.get("total_count") if isinstance(body.get("total_count"), int) else None
-            yield cards, skipped, total
             skip += len(records)
-            if not records or len(records) < PAGE_LIMIT or (total is not None and skip >= total):
+            has_more = not (not records or len(records) < PAGE_LIMIT or (total is not None and skip >= total))
+            yield ScanPage(cards, skipped, total, has_more)
+            if not has_more:
                 return
 
-    async def load_opportunities(self, pipeline: Pipeline) -> AsyncIterator[Page]:
-        self._known.clear()
-        loaded = 0
-        async for cards, skipped, total in self._scan():
-            new = [(c, f) for c, f in cards if c.id not in self._known]
-            self._known.update((c.id, f) for c, f in new)
-            loaded += len(new)
-            yield Page(opportunities=[c for c, _ in new], loaded=loaded, total=max(total or 0, loaded), skipped=skipped)
-
-    async def changes_since(self, pipeline: Pipeline, cursor: str | None) -> Changes:
-        now = datetime.now(UTC).isoformat()
-        if cursor is None:
-            return Changes(cursor=now)
-        seen: dict[str, str] = {}
-        upserted, skipped_all = [], []
-        async for cards, skipped, _ in self._scan():
-            skipped_all += skipped
-            for card, fingerprint in cards:
-                seen[card.id] = fingerprint
-                if self._known.get(card.id) != fingerprint:
-                    upserted.append(card)
-        removed = sorted(set(self._known) - seen.keys())
-        self._known = seen
-        return Changes(upserted=upserted, removed=removed, cursor=now, skipped=skipped_all)
+    async def fetch_one(self, pipeline: Pipeline, opportunity_id: str) -> Opportunity | None:
+        """One `GET lead/{leadId}` (documented: docs.telecrm.in sync-api/leads/get; the fake serves it):
+        None on 404 `LEAD_NOT_FOUND` or when the lead's status is not a column of `pipeline`. A lead
+        the search gave no id for (`noid-…`) cannot be addressed: it is looked for by a scan."""
+        if opportunity_id.startswith("noid-"):
+            return await super().fetch_one(pipeline, opportunity_id)
+        try:
+            body = await self.api.request("GET", self._path(f"lead/{opportunity_id}"))
+        except NotFoundError:
+            return None
+        try:
+            found = self.to_opportunity({"id": opportunity_id, "fields": body["fields"]}, datetime.now(UTC))
+        except (KeyError, TypeError, ValueError, ValidationError, AttributeError):
+            raise BackendError("the lead's answer was not understood", crm=CRM, hint="press r to refresh") from None
+        return found if pipeline.status(found.status_id) is not None else None
 
     async def move(self, opportunity: Opportunity, status: Status, *, lost_reason: str | None = None) -> Opportunity:
         if opportunity.read_only:
@@ -199,7 +208,8 @@ class TeleCrmBackend(HttpBackend):
         if lost_reason and status.kind is StatusKind.LOST:
             fields[LOST_REASON_FIELD] = lost_reason
         try:
-            body = await self.api.request("POST", self._path(f"lead/{opportunity.id}"), json={"fields": fields})
+            body = await self.api.request("POST", self._path(f"lead/{opportunity.id}"), json={"fields": fields},
+                                          idempotent=False)  # a write: never repeated blindly
         except NotFoundError as exc:
             raise NotFoundError("the lead no longer exists in TeleCRM", crm=CRM, status_code=exc.status_code,
                                 hint="it has been removed from the board") from None
@@ -211,5 +221,10 @@ class TeleCrmBackend(HttpBackend):
             )
         now = datetime.now(UTC)
         moved = opportunity.model_copy(update={"status_id": got, "updated": now})
-        self._known[opportunity.id] = ""  # the next scan reports it as it now is
+        self._remember(opportunity.id, "")  # the next scan reports it as it now is
         return moved
+
+
+def from_settings(settings: TeleCrmSettings, values: Mapping[str, str], **options: Any) -> TeleCrmBackend:
+    """The registry's factory: `values` holds the Sync token and the enterprise id (environment or table)."""
+    return TeleCrmBackend(values["api_key"], values["enterprise_id"], base_url=settings.base_url, **options)

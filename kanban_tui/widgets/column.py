@@ -24,7 +24,7 @@ from textual.widgets import Static
 
 from ..models import Opportunity, Status, StatusKind
 from ..money import format_money, format_totals
-from ..sync import Board, ColumnSummary
+from ..sync.board import Board, ColumnSummary
 
 CARD_HEIGHT = 4
 """Lines per card: name, value and confidence, owner and age, a gap."""
@@ -129,6 +129,9 @@ class CardList(ScrollView, can_focus=False):
         self.board = board
         self.status = status
         self.cursor = 0
+        self.cursor_card: str | None = None
+        """The card under the cursor, by id: kept when the board changes under it (a poll, a
+        page), so that the focus stays on the same deal and never on whatever took its row."""
         self.active = False
         self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(4096)
         self._bar = Style(color=Color.parse(status.color).rich_color if status.color else None)
@@ -172,12 +175,14 @@ class CardList(ScrollView, can_focus=False):
         if index is not None and self.board.shown_status(keep) == self.status.id:  # type: ignore[arg-type]
             self.cursor = index
         self.cursor = max(0, min(self.cursor, self.count - 1))
+        self.cursor_card = self.cursor_id
         self.sync_size()
         self.scroll_to(y=max(0, self.cursor * CARD_HEIGHT - before), animate=False, immediate=True)
         self.refresh()
 
     def set_cursor(self, index: int) -> None:
         self.cursor = max(0, min(index, self.count - 1))
+        self.cursor_card = self.cursor_id
         self.scroll_to_cursor()
         self.refresh()
 
@@ -211,10 +216,8 @@ class CardList(ScrollView, can_focus=False):
         opportunity_id = self.board.column_ids(self.status.id, index, index + 1)[0]
         opportunity = self.board.opportunity(opportunity_id)
         pending = ""  # what the card says of a move not yet confirmed
-        if opportunity_id in self.board.held:
-            pending = "queued"
-        elif self.board.is_pending(opportunity_id):
-            pending = "saving…"
+        if self.board.is_pending(opportunity_id):
+            pending = self.board.badges.get(opportunity_id, "saving…")
         cursor = self.active and index == self.cursor
         now = datetime.now(UTC)
         key = (opportunity_id, opportunity.updated, opportunity.stalled, pending, line, width, cursor,

@@ -1,4 +1,8 @@
-"""The line under the board that says how true it is: synced when, or what failed."""
+"""The line under the board that says how true it is, drawn from one `Snapshot` of the session.
+
+Every state has a glyph and words, never only a colour; the README's "When things go wrong"
+table lists each line `status_line` can write.
+"""
 
 from __future__ import annotations
 
@@ -6,62 +10,72 @@ from datetime import UTC, datetime
 
 from textual.widgets import Static
 
+from ..sync import Phase, Snapshot
+from ..sync.session import ago
 
-def ago(when: datetime, now: datetime | None = None) -> str:
-    """`just now`, `40s ago`, `3m ago`, `2h ago`, `3d ago`."""
-    seconds = int(((now or datetime.now(UTC)) - when).total_seconds())
-    if seconds < 10:
-        return "just now"
-    if seconds < 60:
-        return f"{seconds // 10 * 10}s ago"
-    if seconds < 3600:
-        return f"{seconds // 60}m ago"
-    if seconds < 48 * 3600:
-        return f"{seconds // 3600}h ago"
-    return f"{seconds // 86400}d ago"
+__all__ = ["SyncStatus", "ago", "status_line"]
+
+
+def _moves(n: int, what: str) -> str:
+    return f"{n} move{'s' if n != 1 else ''} {what}"
+
+
+def status_line(s: Snapshot, now: datetime | None = None) -> tuple[str, bool]:
+    """The status line (Textual markup, CRM text escaped) and whether it reports a problem."""
+    now = now or datetime.now(UTC)
+    parts = [f"{s.cards:,} deals"]
+    if s.saving:
+        parts.append(f"{s.saving} saving")
+    if s.retrying:
+        parts.append(f"{s.retrying} retrying")
+    if s.asking:
+        parts.append(f"{s.asking} to decide")
+    if s.queued:
+        parts.append(_moves(s.queued, "queued"))
+    if s.read_only:
+        parts.append("read-only: another window is open")
+    error = _escape(s.error) if s.error else ""
+    retry = f", retrying in {s.retry_in:.0f}s" if s.retry_in is not None else ""
+    problem = False
+    if s.rate_wait > 0:
+        state = f"~ waiting {s.rate_wait:.0f}s on the {s.crm} rate limit"
+    elif s.phase is Phase.CHOOSING:
+        state = "choose a pipeline"
+    elif s.phase is Phase.OFFLINE:
+        problem = True
+        shown = f" · board as of {ago(s.copy_of, now)}" if s.copy_of is not None else ""
+        if s.copy_of is None and s.total and s.cards < s.total:
+            shown = f" · {s.cards:,} of {s.total:,} loaded"
+        state = f"[b]○ offline[/b]{shown}{retry}: {error or s.crm + ' unreachable'}"
+    elif s.phase is Phase.FAILED:
+        problem = True
+        shown = f" ({s.cards:,} of {s.total:,} loaded)" if s.total and s.cards < s.total else ""
+        state = f"[b]! could not load the board{shown}{retry}[/b]: {error}"
+    elif s.phase is Phase.LOADING:
+        of = f" {s.loaded:,} of {s.total:,}" if s.total else f" {s.loaded:,}" if s.loaded else ""
+        refreshing = f" · board as of {ago(s.copy_of, now)}" if s.copy_of is not None else ""
+        state = f"… loading{of}{refreshing}"
+    elif s.error:
+        problem = True
+        state = f"[b]! sync failed{retry}[/b]: {error}"
+    elif s.last_synced is None:
+        state = "… connecting"
+    else:
+        state = f"✓ synced {ago(s.last_synced, now)}"
+    parts.append(state)
+    return " · ".join(parts), problem
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", "\\[")
 
 
 class SyncStatus(Static):
-    """Card count, moves being saved, and the sync state in words (with a glyph, not only color)."""
+    """Card count, moves being saved, and the sync state in words (with a glyph, not only colour)."""
 
-    def show(
-        self,
-        *,
-        cards: int,
-        pending: int,
-        last_synced: datetime | None,
-        error: str | None,
-        retry_in: float | None,
-        loading: bool = False,
-        rate_wait: float = 0.0,
-        crm: str = "",
-        choosing: bool = False,
-        offline: bool = False,
-        queued: int = 0,
-        copy_of: datetime | None = None,
-    ) -> None:
-        if rate_wait > 0:
-            state = f"~ waiting {rate_wait:.0f}s on the {crm} rate limit".replace("  ", " ")
-        elif choosing:
-            state = "choose a pipeline"
-        elif loading:
-            state = "… loading"
-        elif offline:
-            retry = f", retrying in {retry_in:.0f}s" if retry_in is not None else ""
-            moves = f" · {queued} move{'s' if queued != 1 else ''} queued" if queued else ""
-            shown = f" · board as of {ago(copy_of)}" if copy_of is not None else ""
-            state = f"[b]○ offline[/b]{shown}{moves}{retry}: {(error or crm + ' unreachable').replace('[', chr(92) + '[')}"
-        elif error:
-            retry = f", retrying in {retry_in:.0f}s" if retry_in is not None else ""
-            moves = f" · {queued} move{'s' if queued != 1 else ''} queued" if queued else ""
-            state = f"[b]! sync failed{retry}[/b]{moves}: {error.replace('[', chr(92) + '[')}"
-        elif last_synced is None:
-            state = "… connecting"
-        else:
-            state = f"✓ synced {ago(last_synced)}"
-        saving = f" · {pending - queued} saving" if pending > queued else ""
-        self.set_class(bool(error) or offline, "-error")
-        text = f"{cards:,} deals{saving} · {state}"
+    def show(self, snapshot: Snapshot) -> None:
+        text, problem = status_line(snapshot)
+        self.set_class(problem, "-error")
         if text != getattr(self, "_shown", None):
             self._shown = text
             self.update(text, layout=False)

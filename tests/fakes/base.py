@@ -2,6 +2,10 @@
 
 A fake subclasses `FakeServer` and implements `_handle(request)`; at its top it calls
 `self.injected(request, resource)` so that `fail_next()` can answer instead.
+
+Each backend of the registry has a module here named as it is (`tests/fakes/<name>.py`) with
+a `Contract` class (a `ContractFake`): what `tests/test_contract.py` needs to run the same
+contract against every backend, written once per fake.
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ import argparse
 import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -177,3 +183,58 @@ def failure_command(fake: FakeServer, words: list[str]) -> str | None:
         fake.fail_next(args[0], args[1], 0, exc=httpx.RemoteProtocolError("dropped"), times=times)
         return f"next {times} {args[0]} {args[1]} drops the connection"
     return None
+
+
+async def no_wait(_: float) -> None:
+    """Stands in for asyncio.sleep in tests: retries and rate waits take no time."""
+
+
+class ContractFake(ABC):
+    """A backend's fake as the contract suite drives it, the same way for every CRM.
+
+    The suite builds the backend through its registry entry: `spec.factory(spec.settings(**settings()),
+    environ(), **options())`. The rest acts on the fake as a teammate (or the CRM itself) would.
+    """
+
+    has_key: bool = True
+    """False where there is no key to reject (the local workspace)."""
+    unknown_id: str = "nope"
+    """An id of the CRM's shape that no card has."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+
+    @abstractmethod
+    def settings(self) -> dict[str, Any]:
+        """The backend's config table, pointing at the fake."""
+
+    def environ(self, *, key_ok: bool = True) -> dict[str, str]:
+        """The environment the factory reads: the fake's key, or one it rejects."""
+        return {}
+
+    def options(self) -> dict[str, Any]:
+        """Passed on to the backend: the fake's transport, no real sleeps."""
+        return {}
+
+    @abstractmethod
+    def teammate_move(self, card_id: str, status_id: str) -> None:
+        """Someone else moves the card, in the CRM itself."""
+
+    @abstractmethod
+    def delete(self, card_id: str) -> None:
+        """Someone deletes the card in the CRM."""
+
+    @abstractmethod
+    def status_of(self, card_id: str) -> str | None:
+        """The card's status id as the CRM holds it now; None when there is no such card."""
+
+
+class HttpContractFake(ContractFake):
+    """A `ContractFake` for a `FakeServer`: the transport is its handler."""
+
+    fake: FakeServer
+
+    def options(self) -> dict[str, Any]:
+        import httpx
+
+        return {"transport": httpx.MockTransport(self.fake.handler), "sleep": no_wait}

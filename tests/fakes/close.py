@@ -46,7 +46,13 @@ from typing import Any
 
 import httpx
 
-from .base import FakeServer, failure_command, loopback_parser, run_on_loopback
+from .base import (
+    FakeServer,
+    HttpContractFake,
+    failure_command,
+    loopback_parser,
+    run_on_loopback,
+)
 
 API = "/api/v1/"
 ORG = "orga_fakeFakeFakeFakeFakeFake"
@@ -528,6 +534,33 @@ def command(fake: FakeClose, line: str) -> str:
     except (IndexError, KeyError, ValueError, StopIteration) as exc:
         return f"cannot: {exc!r}\n{HELP}"
     return HELP
+
+
+class Contract(HttpContractFake):
+    """The fake Close for tests/test_contract.py: two pipelines, Sales first (150 deals, two pages)."""
+
+    unknown_id = "oppo_" + "0" * 22
+
+    def __init__(self, tmp_path: Path) -> None:
+        super().__init__(tmp_path)
+        self.fake = FakeClose("test-close-key")
+        self.fake.seed(sales=150, other=30)
+
+    def settings(self) -> dict[str, Any]:
+        return {"base_url": "https://api.close.com/api/v1/"}
+
+    def environ(self, *, key_ok: bool = True) -> dict[str, str]:
+        return {"CLOSE_API_KEY": self.fake.api_key if key_ok else "api_wrong"}
+
+    def teammate_move(self, card_id: str, status_id: str) -> None:
+        self.fake.teammate_move(card_id, status_id)
+
+    def delete(self, card_id: str) -> None:
+        self.fake.delete_opportunity(card_id)
+
+    def status_of(self, card_id: str) -> str | None:
+        record = self.fake.opportunities.get(card_id)
+        return None if record is None else record["status_id"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,5 +1,6 @@
 """A stateful fake Clustr server: the documented status endpoint, and the opportunity
-endpoints as kanban-tui assumes them (`ASSUMED` in kanban_tui/backends/clustr.py).
+endpoints as kanban-tui assumes them (`ASSUMED` in kanban_tui/backends/clustr.py): the list,
+`GET opportunities/{id}` and `PUT opportunities/{id}`.
 
     python -m tests.fakes.clustr --port 8766 --size 120
 
@@ -14,13 +15,20 @@ import random
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from kanban_tui.backends.clustr import ASSUMED
 
-from .base import FakeServer, failure_command, loopback_parser, run_on_loopback
+from .base import (
+    FakeServer,
+    HttpContractFake,
+    failure_command,
+    loopback_parser,
+    run_on_loopback,
+)
 
 API = "/api/public/"
 STATUSES = [  # as the status page shows them: positions with gaps, terminal ones last
@@ -99,6 +107,9 @@ class FakeClustr(FakeServer):
         record.update(status_id=status_id, updated_at=self._tick().isoformat().replace("+00:00", "Z"))
         return record
 
+    def delete_opportunity(self, opportunity_id: str) -> None:
+        del self.opportunities[opportunity_id]
+
     def _handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if not path.startswith(API):
@@ -120,6 +131,10 @@ class FakeClustr(FakeServer):
             chunk = records[(page - 1) * limit: page * limit]
             return _ok({ASSUMED.LIST_KEY: chunk, "pagination": {
                 "page": page, "limit": limit, "total": len(records), "has_more": page * limit < len(records)}})
+        match = re.fullmatch(ASSUMED.GET_PATH.replace("{id}", r"([A-Za-z0-9_-]+)"), resource)
+        if match and request.method == "GET":
+            record = self.opportunities.get(match[1])
+            return _ok(record) if record is not None else _error(404, "NOT_FOUND", "Opportunity not found")
         match = re.fullmatch(ASSUMED.UPDATE_PATH.replace("{id}", r"([A-Za-z0-9_-]+)"), resource)
         if match and request.method == ASSUMED.UPDATE_METHOD:
             record = self.opportunities.get(match[1])
@@ -137,6 +152,33 @@ class FakeClustr(FakeServer):
             record["updated_at"] = self._tick().isoformat().replace("+00:00", "Z")
             return _ok(record)
         return _error(404, "NOT_FOUND", "Not found")
+
+
+class Contract(HttpContractFake):
+    """The fake Clustr for tests/test_contract.py: 150 opportunities (two pages)."""
+
+    unknown_id = "opp_000000000000"
+
+    def __init__(self, tmp_path: Path) -> None:
+        super().__init__(tmp_path)
+        self.fake = FakeClustr("test-clustr-key")
+        self.fake.seed(150)
+
+    def settings(self) -> dict[str, Any]:
+        return {"base_url": "https://api.clustr-ai.com/api/public/"}
+
+    def environ(self, *, key_ok: bool = True) -> dict[str, str]:
+        return {"CLUSTR_API_KEY": self.fake.api_key if key_ok else "clstr_wrong"}
+
+    def teammate_move(self, card_id: str, status_id: str) -> None:
+        self.fake.teammate_move(card_id, status_id)
+
+    def delete(self, card_id: str) -> None:
+        self.fake.delete_opportunity(card_id)
+
+    def status_of(self, card_id: str) -> str | None:
+        record = self.fake.opportunities.get(card_id)
+        return None if record is None else record["status_id"]
 
 
 def command(fake: FakeClustr, line: str) -> str:

@@ -1,4 +1,4 @@
-"""A stateful fake TeleCRM Sync API: lead-stage-pipeline, lead search, lead update.
+"""A stateful fake TeleCRM Sync API: lead-stage-pipeline, lead search, get lead, lead update.
 
     python -m tests.fakes.telecrm --port 8767 --size 150
 
@@ -17,13 +17,20 @@ from __future__ import annotations
 import json
 import random
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from kanban_tui.backends.telecrm import LOST_REASON_FIELD
 
-from .base import FakeServer, failure_command, loopback_parser, run_on_loopback
+from .base import (
+    FakeServer,
+    HttpContractFake,
+    failure_command,
+    loopback_parser,
+    run_on_loopback,
+)
 
 API = "/autoupdate/v2/"
 STAGES = [
@@ -78,6 +85,9 @@ class FakeTeleCrm(FakeServer):
 
     def teammate_move(self, lead_id: str, label: str) -> None:
         self.leads[lead_id]["status"] = label
+
+    def delete_lead(self, lead_id: str) -> None:
+        del self.leads[lead_id]
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -138,6 +148,34 @@ class FakeTeleCrm(FakeServer):
         if LOST_REASON_FIELD in fields:
             lead[LOST_REASON_FIELD] = fields[LOST_REASON_FIELD]
         return httpx.Response(200, json={"fields": lead})
+
+
+class Contract(HttpContractFake):
+    """The fake TeleCRM for tests/test_contract.py: 150 leads (two pages of search)."""
+
+    unknown_id = "0" * 24
+
+    def __init__(self, tmp_path: Path) -> None:
+        super().__init__(tmp_path)
+        self.fake = FakeTeleCrm("test-telecrm-token", "ent_demo")
+        self.fake.seed(150)
+
+    def settings(self) -> dict[str, Any]:
+        return {"base_url": "https://next.telecrm.in/autoupdate/v2/"}
+
+    def environ(self, *, key_ok: bool = True) -> dict[str, str]:
+        return {"TELECRM_TOKEN": self.fake.token if key_ok else "async-token",
+                "TELECRM_ENTERPRISE_ID": self.fake.enterprise_id}
+
+    def teammate_move(self, card_id: str, status_id: str) -> None:
+        self.fake.teammate_move(card_id, status_id)  # a status id is its label
+
+    def delete(self, card_id: str) -> None:
+        self.fake.delete_lead(card_id)
+
+    def status_of(self, card_id: str) -> str | None:
+        lead = self.fake.leads.get(card_id)
+        return None if lead is None else lead["status"]
 
 
 def command(fake: FakeTeleCrm, line: str) -> str:

@@ -1,0 +1,282 @@
+"""The board model: what the CRM last told us, with the user's intents on top, as columns.
+
+Plain Python, no I/O. `Board` holds every card's server version and, per card, at most one
+intent (the status the user last put it in, not yet confirmed by the CRM). A card is drawn
+where its intent says, else where the CRM has it. Every change reports which columns it
+touched, so the UI redraws only those. Column counts and value totals are kept card by card.
+
+Ordering within a column: most recently updated first (ties by id). A card that has just
+been moved counts as updated at the time of the move, so it lands at the top of its new column.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..models import Changes, Opportunity, Period, Pipeline, Status
+
+SortKey = tuple[float, str]
+
+
+def _sort_key(when: datetime, opportunity_id: str) -> SortKey:
+    return (-when.timestamp(), opportunity_id)
+
+
+@dataclass(frozen=True)
+class ColumnSummary:
+    """What a column header shows."""
+
+    count: int
+    totals: dict[str, int]
+    """Annualized value per currency, minor units (one-time + 12 x monthly + annual)."""
+    weighted: dict[str, int]
+    """The same, weighted by confidence (expected value)."""
+    annualized: bool = False
+    """Some values recur (monthly / annual): the totals are a year's worth."""
+
+
+Contribution = tuple[str, int, int, bool] | None
+"""What one card adds to its column's totals: currency, annualized value, weighted, recurring."""
+
+
+def contribution_of(opportunity: Opportunity) -> Contribution:
+    if not opportunity.value:
+        return None
+    annual = opportunity.annualized_value
+    weighted = annual * (opportunity.confidence or 0) // 100
+    return opportunity.currency, annual, weighted, opportunity.period is not Period.ONE_TIME
+
+
+class ColumnTotals:
+    """A column's count and per-currency sums, updated as cards come and go."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.recurring = 0
+        self.by_currency: dict[str, list[int]] = {}
+        """currency -> [cards, annualized total, confidence-weighted total]"""
+
+    def add(self, contribution: Contribution) -> None:
+        self.count += 1
+        if contribution is not None:
+            currency, annual, weighted, recurring = contribution
+            sums = self.by_currency.setdefault(currency, [0, 0, 0])
+            sums[0] += 1
+            sums[1] += annual
+            sums[2] += weighted
+            self.recurring += recurring
+
+    def remove(self, contribution: Contribution) -> None:
+        self.count -= 1
+        if contribution is not None:
+            currency, annual, weighted, recurring = contribution
+            sums = self.by_currency[currency]
+            sums[0] -= 1
+            sums[1] -= annual
+            sums[2] -= weighted
+            self.recurring -= recurring
+            if sums[0] == 0:
+                del self.by_currency[currency]
+
+    def summary(self) -> ColumnSummary:
+        """Main currency (the most used) first, as `sum_by_currency` orders them."""
+        order = sorted(self.by_currency, key=lambda c: (-self.by_currency[c][0], c))
+        return ColumnSummary(
+            count=self.count,
+            totals={c: self.by_currency[c][1] for c in order},
+            weighted={c: self.by_currency[c][2] for c in order},
+            annualized=self.recurring > 0,
+        )
+
+
+class Board:
+    """Server state plus pending moves, as ordered columns of opportunity ids."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self._statuses = {s.id: s for s in pipeline.statuses}
+        self._server: dict[str, Opportunity] = {}
+        self._target: dict[str, tuple[str, datetime]] = {}
+        """Per card with an intent: the status the user put it in, and when."""
+        self._columns: dict[str, list[SortKey]] = {s.id: [] for s in pipeline.statuses}
+        self._placed: dict[str, tuple[str, SortKey, Contribution]] = {}
+        self._totals: dict[str, ColumnTotals] = {s.id: ColumnTotals() for s in pipeline.statuses}
+        self._summaries: dict[str, ColumnSummary] = {}
+        self.real_update_times = True
+        """False where the CRM does not say when a card changed: cards then show no age."""
+        self.has_values = True
+        """False where the CRM has no deal values: cards show the contact instead."""
+        self.badges: dict[str, str] = {}
+        """What a card with an intent says of it (`saving…`, `queued`, `retrying`, `asking`): set by the session."""
+
+    # -- reading ------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._placed)
+
+    def __contains__(self, opportunity_id: object) -> bool:
+        return opportunity_id in self._placed
+
+    def card_ids(self) -> list[str]:
+        return list(self._placed)
+
+    def server_versions(self) -> list[Opportunity]:
+        """Every card on the board as the server last reported it (pending moves not applied)."""
+        return [self._server[opportunity_id] for opportunity_id in self._placed]
+
+    def status(self, status_id: str) -> Status:
+        return self._statuses[status_id]
+
+    def opportunity(self, opportunity_id: str) -> Opportunity:
+        """The opportunity as the server last reported it."""
+        return self._server[opportunity_id]
+
+    def shown_status(self, opportunity_id: str) -> str:
+        """The column the card is drawn in (its pending target, if it has one)."""
+        return self._placed[opportunity_id][0]
+
+    def target(self, opportunity_id: str) -> str | None:
+        """The status the user put the card in, while the CRM has not confirmed it."""
+        target = self._target.get(opportunity_id)
+        return target[0] if target else None
+
+    def pending_count(self) -> int:
+        """Cards with an intent not yet confirmed."""
+        return len(self._target)
+
+    def is_pending(self, opportunity_id: str) -> bool:
+        return opportunity_id in self._target
+
+    def column_len(self, status_id: str) -> int:
+        return len(self._columns[status_id])
+
+    def column_ids(self, status_id: str, start: int = 0, stop: int | None = None) -> list[str]:
+        """Ids of the cards in a column, in display order, from `start` to `stop`."""
+        return [key[1] for key in self._columns[status_id][start:stop]]
+
+    def index_of(self, opportunity_id: str) -> int | None:
+        """Where the card is in its column, or None if it is not on the board."""
+        placed = self._placed.get(opportunity_id)
+        if placed is None:
+            return None
+        column = self._columns[placed[0]]
+        return bisect_left(column, placed[1])
+
+    def summary(self, status_id: str) -> ColumnSummary:
+        """Count and value totals of a column: kept up to date card by card, so O(currencies)."""
+        summary = self._summaries.get(status_id)
+        if summary is None:
+            summary = self._summaries[status_id] = self._totals[status_id].summary()
+        return summary
+
+    # -- placing cards ------------------------------------------------------------------
+
+    def _place(self, opportunity_id: str) -> set[str]:
+        """Put a card where server state + pending moves say; return touched columns."""
+        touched: set[str] = set()
+        old = self._placed.pop(opportunity_id, None)
+        if old is not None:
+            column = self._columns[old[0]]
+            del column[bisect_left(column, old[1])]
+            self._totals[old[0]].remove(old[2])
+            touched.add(old[0])
+        opportunity = self._server.get(opportunity_id)
+        if opportunity is not None:
+            target = self._target.get(opportunity_id)
+            if target is not None:
+                status_id, key = target[0], _sort_key(target[1], opportunity_id)
+            else:
+                status_id, key = opportunity.status_id, _sort_key(opportunity.updated, opportunity_id)
+            if status_id in self._columns:
+                insort(self._columns[status_id], key)
+                contribution = contribution_of(opportunity)
+                self._totals[status_id].add(contribution)
+                self._placed[opportunity_id] = (status_id, key, contribution)
+                touched.add(status_id)
+        for status_id in touched:
+            self._summaries.pop(status_id, None)
+        return touched
+
+    def _accept(self, opportunity: Opportunity) -> bool:
+        """Take a server version unless we already hold a newer one."""
+        known = self._server.get(opportunity.id)
+        if known is not None and known.updated > opportunity.updated:
+            return False
+        self._server[opportunity.id] = opportunity
+        return True
+
+    def add(self, opportunities: Iterable[Opportunity]) -> set[str]:
+        """Add or update opportunities the server reported; return touched columns.
+
+        Cards new to the board with no move pending (a load's pages) are appended and each
+        touched column sorted once, rather than inserted one by one.
+        """
+        touched: set[str] = set()
+        batches: dict[str, list[SortKey]] = {}
+        batched: set[str] = set()
+
+        def merge_batches() -> None:
+            for status_id, keys in batches.items():
+                column = self._columns[status_id]
+                column.extend(keys)
+                column.sort()
+                touched.add(status_id)
+                self._summaries.pop(status_id, None)
+            batches.clear()
+            batched.clear()
+
+        for opportunity in opportunities:
+            if opportunity.id in batched:
+                merge_batches()  # the same card twice in one page: place the later one normally
+            if not self._accept(opportunity):
+                continue
+            opportunity_id, status_id = opportunity.id, opportunity.status_id
+            if opportunity_id in self._placed or opportunity_id in self._target or status_id not in self._columns:
+                touched |= self._place(opportunity_id)
+                continue
+            key = _sort_key(opportunity.updated, opportunity_id)
+            contribution = contribution_of(opportunity)
+            self._totals[status_id].add(contribution)
+            self._placed[opportunity_id] = (status_id, key, contribution)
+            batches.setdefault(status_id, []).append(key)
+            batched.add(opportunity_id)
+        merge_batches()
+        return touched
+
+    def remove(self, opportunity_ids: Iterable[str]) -> set[str]:
+        """Drop opportunities the server no longer has in this pipeline."""
+        touched: set[str] = set()
+        for opportunity_id in opportunity_ids:
+            self._server.pop(opportunity_id, None)
+            self._target.pop(opportunity_id, None)
+            self.badges.pop(opportunity_id, None)
+            touched |= self._place(opportunity_id)
+        return touched
+
+    def apply(self, changes: Changes) -> set[str]:
+        """Merge a poll's changes. Intents stay on top of whatever it says."""
+        return self.add(changes.upserted) | self.remove(changes.removed)
+
+    # -- intents ------------------------------------------------------------------------
+
+    def set_target(self, opportunity_id: str, status_id: str, made_at: datetime) -> set[str]:
+        """Show the card in `status_id` (the user's intent) until the CRM confirms it."""
+        if status_id not in self._statuses:
+            raise KeyError(f"{status_id} is not a status of {self.pipeline.name}")
+        self._target[opportunity_id] = (status_id, made_at)
+        return self._place(opportunity_id)
+
+    def clear_target(self, opportunity_id: str, confirmed: Opportunity | None = None) -> set[str]:
+        """The intent is settled: show the card where the CRM has it (`confirmed`: as it answered)."""
+        self._target.pop(opportunity_id, None)
+        self.badges.pop(opportunity_id, None)
+        if confirmed is not None and opportunity_id in self._server:
+            self._accept(confirmed)
+        return self._place(opportunity_id)
+
+    def accept(self, opportunity: Opportunity) -> set[str]:
+        """One card as the CRM has it now (read back, or answered by a move)."""
+        return self.add([opportunity])

@@ -1,0 +1,1233 @@
+"""The board session: one pipeline of one CRM, kept true, with no Textual in sight.
+
+`BoardSession` owns everything that decides what the board says: the phase (choosing a
+pipeline, loading, live, offline, failed), the board model, the poll schedule, the move
+queue (one *intent* per card), undo, conflict questions and how each failure is handled.
+It takes events — the user's intents (`move`, `undo`, `refresh`, answers to questions),
+ticks, and the results of I/O — and returns an `Update`: columns to redraw, where the
+focus goes (by card id), notices, a question to ask, and jobs (I/O) to start. The UI runs
+each job with `run(job)` in a worker and hands every event it yields back to `handle`.
+The status line is drawn from `snapshot()`, so it cannot disagree with the session.
+
+Moves are intents. Per card, the user's latest intent is what the CRM must end with:
+a newer move of a card replaces its unsent one; at most one request per card is out at a
+time, so an older intent is never sent after a newer one; an undo is a new intent. A send
+whose outcome is unknown (a write timeout, a kill during a request) is settled by reading
+the card back before anything is sent again: if the CRM already has it there, it is done,
+and the user is never asked about their own move.
+
+Failures by class (`classify`), each with its line in the README's status table:
+
+- unreachable (refused, DNS, read timeouts, 502/503/504): offline; moves wait; polls retry
+  with backoff up to 5 minutes;
+- a failed write while reads work (500 and the like): that move alone is retried with its
+  own backoff, its card says `retrying`; after `WRITE_TRIES` tries it goes back, and the
+  message names the error; nothing else waits behind it;
+- refusals (4xx): the card goes back at once, and the message says why;
+- rate limits (429): `~ waiting Ns`, as long as the CRM asked (uncapped), board usable;
+- a rejected key (401): moves are kept (journaled) until the CRM accepts the key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from ..backends.base import Backend
+from ..backends.errors import (
+    AuthError,
+    BackendError,
+    NotFoundError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    UnavailableError,
+    unexpected_error,
+)
+from ..models import Changes, Opportunity, Page, Pipeline, Status
+from ..store.board_copy import BoardCopy, SavedBoard
+from ..store.journal import JournaledMove, MoveJournal
+from .board import Board
+
+log = logging.getLogger("kanban_tui.sync")
+
+MAX_BACKOFF = 300.0
+"""Longest wait between tries of a poll or a load that failed (seconds)."""
+WRITE_TRIES = 5
+"""A move whose write keeps failing (500s while reads work) goes back after this many tries."""
+WRITE_BACKOFF = 2.0
+WRITE_MAX_BACKOFF = 60.0
+DEFAULT_RATE_WAIT = 30.0
+"""A 429 that says nothing of how long to wait."""
+
+
+class Phase(StrEnum):
+    CHOOSING = "choosing"
+    """Several pipelines and none chosen yet: the picker asks."""
+    LOADING = "loading"
+    """The pipeline's cards are arriving (n of total)."""
+    LIVE = "live"
+    """The whole board is loaded and the CRM answers."""
+    OFFLINE = "offline"
+    """The CRM cannot be reached: the board shown is the last known one (or what had loaded)."""
+    FAILED = "failed"
+    """The board could not be opened (or loaded whole): why, and retrying by itself or waiting for `r`."""
+
+
+class Failure(StrEnum):
+    UNREACHABLE = "unreachable"
+    RATE = "rate"
+    SERVER = "server"
+    AUTH = "auth"
+    GONE = "gone"
+    REFUSED = "refused"
+
+
+UNREACHABLE_STATUS = {502, 503, 504}
+
+
+def classify(error: BackendError) -> Failure:
+    """Which kind of failure this is; see the module docstring for what each one does."""
+    if isinstance(error, RateLimitedError):
+        return Failure.RATE
+    if isinstance(error, OutcomeUnknownError):
+        return Failure.UNREACHABLE
+    if isinstance(error, UnavailableError):
+        if error.status_code is None or error.status_code in UNREACHABLE_STATUS:
+            return Failure.UNREACHABLE
+        return Failure.SERVER
+    if isinstance(error, AuthError) and error.status_code == 401:
+        return Failure.AUTH
+    if isinstance(error, NotFoundError):
+        return Failure.GONE
+    return Failure.REFUSED
+
+
+def retries_by_itself(error: BackendError) -> bool:
+    """A board that failed to open for this reason tries again by itself (else: press r)."""
+    return classify(error) in (Failure.UNREACHABLE, Failure.RATE, Failure.SERVER)
+
+
+# -- what the session asks the UI to do -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Notice:
+    text: str
+    title: str = ""
+    severity: str = "information"
+    timeout: float = 6.0
+
+
+@dataclass(frozen=True)
+class PipelineChoice:
+    """Ask which pipeline to open (`current`: the one open now, if any)."""
+
+    pipelines: list[Pipeline]
+    current: str | None
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """The card changed in the CRM after the user moved it: keep theirs, or mine?"""
+
+    card: str
+    name: str
+    theirs: str
+    mine: str
+
+
+@dataclass
+class Update:
+    """What the UI must do after an event."""
+
+    redraw: set[str] = field(default_factory=set)
+    """Columns (status ids) whose content changed."""
+    rebuild: bool = False
+    """A new board (another pipeline, or the saved copy): build the columns again."""
+    focus: str | None = None
+    """Put the focus on this card (the user's own move or undo)."""
+    follow: str | None = None
+    """This card moved back: if the focus is on it, follow it."""
+    first_cards: bool = False
+    """The first cards arrived: focus the first card if nothing is focused."""
+    notices: list[Notice] = field(default_factory=list)
+    ask: PipelineChoice | Conflict | None = None
+    jobs: list[Job] = field(default_factory=list)
+    progress: bool = False
+    """The load's progress changed (or the load ended)."""
+
+    def notice(self, text: str, **kw: object) -> None:
+        self.notices.append(Notice(text, **kw))  # type: ignore[arg-type]
+
+
+# -- jobs (I/O to start) and the events they yield --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListPipelines:
+    switching: bool
+
+
+@dataclass(frozen=True)
+class Load:
+    gen: int
+    pipeline: Pipeline
+
+
+@dataclass(frozen=True)
+class OpenCopy:
+    gen: int
+    wanted: str | None
+    error: BackendError
+
+
+@dataclass(frozen=True)
+class Poll:
+    gen: int
+    pipeline: Pipeline
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class Send:
+    gen: int
+    card: str
+    seq: int
+    opportunity: Opportunity
+    status: Status
+    lost_reason: str | None
+
+
+@dataclass(frozen=True)
+class Read:
+    gen: int
+    card: str
+    seq: int
+    pipeline: Pipeline
+
+
+@dataclass(frozen=True)
+class SaveCopy:
+    pipeline: Pipeline
+    cards: list[Opportunity]
+    synced_at: datetime
+
+
+Job = ListPipelines | Load | OpenCopy | Poll | Send | Read | SaveCopy
+
+
+@dataclass(frozen=True)
+class PipelinesListed:
+    pipelines: list[Pipeline]
+    switching: bool
+
+
+@dataclass(frozen=True)
+class PipelinesFailed:
+    error: BackendError
+    switching: bool
+
+
+@dataclass(frozen=True)
+class LoadStarted:
+    gen: int
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class PageArrived:
+    gen: int
+    page: Page
+
+
+@dataclass(frozen=True)
+class LoadDone:
+    gen: int
+
+
+@dataclass(frozen=True)
+class LoadFailed:
+    gen: int
+    error: BackendError
+
+
+@dataclass(frozen=True)
+class CopyRead:
+    gen: int
+    saved: SavedBoard | None
+    error: BackendError
+
+
+@dataclass(frozen=True)
+class Polled:
+    gen: int
+    changes: Changes
+
+
+@dataclass(frozen=True)
+class PollFailed:
+    gen: int
+    error: BackendError
+
+
+@dataclass(frozen=True)
+class MoveAnswered:
+    gen: int
+    card: str
+    seq: int
+    result: Opportunity | BackendError
+
+
+@dataclass(frozen=True)
+class CardRead:
+    gen: int
+    card: str
+    seq: int
+    result: Opportunity | None | BackendError
+
+
+@dataclass(frozen=True)
+class CopySaved:
+    problem: str | None
+
+
+Event = (
+    PipelinesListed | PipelinesFailed | LoadStarted | PageArrived | LoadDone | LoadFailed | CopyRead | Polled
+    | PollFailed | MoveAnswered | CardRead | CopySaved
+)
+
+
+# -- the move queue -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Intent:
+    """The status the user last put a card in, until the CRM has it (or it is settled otherwise)."""
+
+    seq: int
+    card: str
+    name: str
+    target: str
+    made_at: datetime
+    base_updated: datetime
+    """The card's `updated` as the user saw it when the first of its unsent moves was made."""
+    path: list[str]
+    """The statuses along the way (the first one is where the card was), for the conflict question."""
+    lost_reason: str | None = None
+    state: str = "queued"
+    """queued (waits for its turn) · out (a request is out) · retrying (a write failed) · asking."""
+    tries: int = 0
+    next_try: float = 0.0
+    unknown: bool = False
+    """An earlier send's outcome is unknown: read the card back before sending."""
+    ours: set[str] = field(default_factory=set)
+    """Statuses our own unanswered sends may have put the card in (not a teammate's change)."""
+    keep: bool = False
+    """The user chose this move over the CRM's newer change."""
+    restored: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an intent ended, for tests and the log: confirmed, refused, failed, gone, theirs, dropped."""
+
+    card: str
+    seq: int
+    how: str
+
+
+BADGE = {"out": "saving…", "queued": "queued", "retrying": "retrying", "asking": "asking"}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the status line says, taken at one moment."""
+
+    phase: Phase
+    crm: str
+    cards: int
+    loaded: int
+    total: int | None
+    saving: int
+    """Cards with a request out for their move."""
+    queued: int
+    """Cards whose move waits (offline, rate limit, the load, a rejected key)."""
+    retrying: int
+    asking: int
+    rate_wait: float
+    retry_in: float | None
+    """Seconds until the next automatic try (a poll or a load), when something failed."""
+    last_synced: datetime | None
+    error: str | None
+    """The failure the board is in, one line (CRM, status code, message, what to do)."""
+    waits_for_user: bool
+    copy_of: datetime | None
+    read_only: str | None
+
+
+class BoardSession:
+    """One pipeline of one backend, kept true. Plain Python: no Textual, no event loop needed
+    except to run the jobs it asks for."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        poll_interval: float,
+        pipeline: str | None = None,
+        colors: dict[str, str] | None = None,
+        journal: MoveJournal | None = None,
+        board_copy: BoardCopy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.backend = backend
+        self.poll_interval = poll_interval
+        self.wanted = pipeline
+        self.colors = colors or {}
+        self.journal = journal
+        self.board_copy = board_copy
+        self.clock = clock
+        self.now = now
+        self.rand = rand
+
+        self.phase = Phase.LOADING
+        self.gen = 0
+        self.pipeline: Pipeline | None = None
+        self.board: Board | None = None
+        self.cursor: str | None = None
+        self.loaded = 0
+        self.total: int | None = None
+        self.complete = False
+        """The board holds a whole load of the pipeline (polls can keep it true from here)."""
+        self.busy = False
+        """A poll, a load or a pipeline listing is out."""
+        self.load_seen: set[str] = set()
+        self.copy_of: datetime | None = None
+        self.last_synced: datetime | None = None
+        self.error: BackendError | None = None
+        self.auto_retry = True
+        self.failures = 0
+        self.next_try = 0.0
+        """When the next poll (or load, or listing) is due, on `clock`."""
+        self.rate_until = 0.0
+        self.auth_blocked = False
+
+        self.intents: dict[str, Intent] = {}
+        self.out: dict[str, tuple[int, str]] = {}
+        """Per card with a request out: the intent's seq and the status sent (or '' for a read)."""
+        self.question: Conflict | None = None
+        self.ours: dict[str, datetime] = {}
+        """A card's `updated` as our own last confirmed move (or read-back) left it."""
+        self.history: list[tuple[str, str, str]] = []
+        """This session's moves on the open pipeline, for undo: (card, from, to)."""
+        self.outcomes: list[Outcome] = []
+        self._last_seq = 0
+        self._skipped_reported: set[str] = set()
+        self._restored = 0
+
+        self.read_only: str | None = None
+        if journal is not None and not journal.acquire():
+            self.read_only = (
+                f"another kanban-tui ({journal.holder}) is saving moves for this {backend.name} account:"
+                " this one is read-only; quit the other to move cards here"
+            )
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        now = self.clock()
+        states = [i.state for i in self.intents.values()]
+        failing = self.error is not None or self.phase in (Phase.OFFLINE, Phase.FAILED)
+        retry_in = None
+        if failing and self.auto_retry and not self.busy:
+            retry_in = max(0.0, max(self.next_try, self.rate_until) - now)
+        return Snapshot(
+            phase=self.phase,
+            crm=self.backend.name,
+            cards=len(self.board) if self.board is not None else 0,
+            loaded=self.loaded,
+            total=self.total,
+            saving=len(self.out),
+            queued=states.count("queued"),
+            retrying=states.count("retrying"),
+            asking=states.count("asking"),
+            rate_wait=max(self.rate_until - now, self.backend.rate_wait_left(), 0.0),
+            retry_in=retry_in,
+            last_synced=self.last_synced,
+            error=self._error_line(),
+            waits_for_user=failing and not self.auto_retry,
+            copy_of=self.copy_of,
+            read_only=self.read_only,
+        )
+
+    def _error_line(self) -> str | None:
+        if self.error is None:
+            return None
+        if not self.auto_retry:
+            return f"{self.error} - press r to retry" if self.error.hint else f"{self.error.summary} - press r to retry"
+        return self.error.summary
+
+    def unsent(self) -> int:
+        """Cards whose move the CRM has not confirmed yet."""
+        return len(self.intents)
+
+    # -- starting and choosing -------------------------------------------------------------------------
+
+    def start(self) -> Update:
+        self.phase = Phase.LOADING
+        self.busy = True
+        return Update(jobs=[ListPipelines(switching=False)])
+
+    def list_pipelines(self) -> Update:
+        """`p`: ask which pipeline to open (not while moves wait to be saved)."""
+        u = Update()
+        if self.intents:
+            n = len(self.intents)
+            u.notice(f"Wait for {n} move{'s' if n > 1 else ''} to save first.", timeout=3)
+            return u
+        u.jobs.append(ListPipelines(switching=True))
+        return u
+
+    def choose_pipeline(self, pipeline_id: str | None, pipelines: list[Pipeline]) -> Update:
+        """The picker's answer (None: dismissed)."""
+        current = self.pipeline.id if self.pipeline else None
+        if pipeline_id is None:
+            if current is not None:
+                return Update()
+            pipeline_id = pipelines[0].id
+        if pipeline_id == current:
+            return Update()
+        return self.open(next(p for p in pipelines if p.id == pipeline_id))
+
+    def open(self, pipeline: Pipeline) -> Update:
+        """Leave the board shown now (if any) and load `pipeline`."""
+        self.gen += 1
+        self.wanted = pipeline.id
+        self._new_board(pipeline.recolored(self.colors))
+        self.phase = Phase.LOADING
+        self.busy = True
+        self.copy_of = None
+        self.last_synced = None
+        self.error = None
+        self.auto_retry = True
+        self.cursor = None
+        u = Update(rebuild=True, progress=True, jobs=[Load(self.gen, self.pipeline)])  # type: ignore[arg-type]
+        self._restore(u)
+        return u
+
+    def _new_board(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.board = Board(pipeline)
+        self.board.real_update_times = getattr(self.backend, "real_update_times", True)
+        self.board.has_values = getattr(self.backend, "has_values", True)
+        self.loaded, self.total, self.complete = 0, None, False
+        self.load_seen = set()
+        self.intents.clear()
+        self.out.clear()
+        self.history.clear()
+        self.question = None
+
+    def _restore(self, u: Update) -> None:
+        """The journal's moves of this pipeline, as intents (cards not loaded yet wait for their page)."""
+        if self.journal is None or self.read_only or self.pipeline is None:
+            return
+        try:
+            rows = self.journal.pending(self.pipeline.id)
+        except Exception as exc:  # noqa: BLE001 - the board opens anyway; the journal is untouched
+            u.notice(f"Could not read the move journal {self.journal.path}: {exc}", severity="error", timeout=15)
+            return
+        by_card: dict[str, list[JournaledMove]] = {}
+        for row in rows:
+            by_card.setdefault(row.opportunity_id, []).append(row)
+        for card, card_rows in by_card.items():
+            latest = card_rows[-1]
+            self._last_seq = max(self._last_seq, latest.seq)
+            self.intents[card] = Intent(
+                seq=latest.seq, card=card, name=latest.opportunity_name or card, target=latest.to_status,
+                made_at=latest.made_at, base_updated=card_rows[0].base_updated,
+                path=[card_rows[0].from_status, *(r.to_status for r in card_rows)], lost_reason=latest.lost_reason,
+                unknown=any(r.state == "sent" for r in card_rows),
+                ours={r.to_status for r in card_rows[:-1] if r.state == "sent"}, restored=True,
+            )
+        self._restored = len(by_card)
+
+    # -- the user's intents ---------------------------------------------------------------------------
+
+    def can_move(self, card: str) -> str | None:
+        """Why this card cannot be moved now (one line), or None."""
+        if self.board is None or card not in self.board:
+            return "That card is no longer on the board."
+        if self.read_only:
+            return f"Read-only: {self.read_only}."
+        opportunity = self.board.opportunity(card)
+        if opportunity.read_only:
+            return f"{opportunity.name} cannot be moved from here: {opportunity.read_only}."
+        if self.intents.get(card) is not None and self.intents[card].state == "asking":
+            return f"{opportunity.name}: answer the question about it first."
+        return None
+
+    def move(self, card: str, status_id: str, *, lost_reason: str | None = None, undoing: bool = False) -> Update:
+        """The user puts a card in a status: shown there at once, sent when its turn comes."""
+        u = Update()
+        board = self.board
+        if board is None or self.pipeline is None:
+            return u
+        if (why := self.can_move(card)) is not None:
+            u.notice(why, severity="warning", timeout=6)
+            return u
+        shown = board.shown_status(card)
+        if shown == status_id:
+            return u
+        if not undoing:
+            self.history.append((card, shown, status_id))
+        made_at = self.now()
+        previous = self.intents.get(card)
+        opportunity = board.opportunity(card)
+        self._last_seq = seq = max(self._last_seq + 1, time.time_ns() // 1000)
+        intent = Intent(
+            seq=seq, card=card, name=opportunity.name, target=status_id, made_at=made_at,
+            base_updated=previous.base_updated if previous else opportunity.updated,
+            path=[*(previous.path if previous else [shown]), status_id], lost_reason=lost_reason,
+            unknown=previous.unknown if previous else False, ours=set(previous.ours) if previous else set(),
+        )
+        self.intents[card] = intent
+        if self.journal is not None:
+            self.journal.submit(self.journal.record, JournaledMove(
+                seq=seq, pipeline_id=self.pipeline.id, opportunity_id=card, opportunity_name=opportunity.name,
+                from_status=shown, to_status=status_id, made_at=made_at, base_updated=intent.base_updated,
+                lost_reason=lost_reason,
+            ))
+        u.redraw |= board.set_target(card, status_id, made_at)
+        u.focus = card
+        self._pump(u)
+        return u
+
+    def undo(self) -> Update:
+        """Undo the session's last move: a new intent, back where the card was (repeatable)."""
+        u = Update()
+        board = self.board
+        if board is None:
+            return u
+        while self.history:
+            card, from_status, to_status = self.history.pop()
+            if card not in board:
+                u.notice("The card of the last move is no longer on the board; undoing the one before.", timeout=4)
+                continue
+            name = board.opportunity(card).name
+            if board.shown_status(card) != to_status:
+                u.notice(f"Not undone: {name} is no longer in {board.status(to_status).label} (it moved since).",
+                         severity="warning", timeout=6)
+                return u
+            done = self.move(card, from_status, undoing=True)
+            if board.shown_status(card) == from_status:
+                done.notice(f"Undone: {name} back to {board.status(from_status).label}", timeout=3)
+            done.notices[:0] = u.notices
+            return done
+        u.notice("Nothing to undo.", timeout=2)
+        return u
+
+    def resolve_conflict(self, card: str, keep: bool) -> Update:
+        """The user's answer: keep my move (send it) or take the CRM's version (drop it)."""
+        u = Update()
+        intent = self.intents.get(card)
+        if self.question is not None and self.question.card == card:
+            self.question = None
+        if intent is not None and intent.state == "asking" and self.board is not None:
+            if keep:
+                intent.keep = True
+                intent.state = "queued"
+            else:
+                self._settle(intent, "theirs", u)
+        self._pump(u)
+        return u
+
+    def refresh(self) -> Update:
+        """`r`: poll now (or try to open the board again)."""
+        self.next_try = self.clock()
+        if not self.auto_retry:
+            self.auto_retry = True
+        for intent in self.intents.values():
+            if intent.state == "retrying":
+                intent.next_try = self.clock()
+        return self.tick()
+
+    # -- time --------------------------------------------------------------------------------------
+
+    def tick(self) -> Update:
+        """Start what is due: a poll, a load tried again, moves whose retry time came."""
+        u = Update()
+        now = self.clock()
+        if not self.busy and self.auto_retry and now >= self.next_try and now >= self.rate_until:
+            if self.phase is Phase.CHOOSING:
+                pass
+            elif self.pipeline is None:
+                self.busy = True
+                u.jobs.append(ListPipelines(switching=False))
+            elif not self.complete or self.copy_of is not None or self.cursor is None:
+                self.busy = True
+                u.jobs.append(Load(self.gen, self.pipeline))
+                u.progress = True
+            else:
+                self.busy = True
+                u.jobs.append(Poll(self.gen, self.pipeline, self.cursor))
+        self._pump(u)
+        return u
+
+    def _schedule_retry(self, error: BackendError | None) -> None:
+        """Back off after a failed poll or load: interval x 2^n with jitter, at most MAX_BACKOFF."""
+        self.failures += 1
+        backoff = min(MAX_BACKOFF, self.poll_interval * 2 ** (self.failures - 1))
+        if self.failures > 1:
+            backoff *= 0.8 + 0.2 * self.rand()
+        self.next_try = self.clock() + backoff
+        if isinstance(error, RateLimitedError):
+            self._rate_limited(error)
+
+    def _rate_limited(self, error: BackendError) -> None:
+        wait = getattr(error, "retry_after", None)
+        self.rate_until = max(self.rate_until, self.clock() + (DEFAULT_RATE_WAIT if wait is None else wait))
+
+    # -- I/O results -------------------------------------------------------------------------------------
+
+    def handle(self, event: Event) -> Update:
+        u = Update()
+        handler = getattr(self, "_on_" + type(event).__name__)
+        handler(event, u)
+        self._pump(u)
+        return u
+
+    def _on_PipelinesListed(self, ev: PipelinesListed, u: Update) -> None:
+        pipelines = ev.pipelines
+        if not ev.switching:
+            self.busy = False
+        if not pipelines:
+            self._open_failed(BackendError("there are no pipelines", crm=self.backend.name,
+                                           hint=f"add one in {self.backend.name}"), u)
+            return
+        self._reachable(u)
+        if ev.switching:
+            u.ask = PipelineChoice(pipelines, self.pipeline.id if self.pipeline else None)
+            return
+        if self.wanted is None and len(pipelines) > 1:
+            self.phase = Phase.CHOOSING
+            u.ask = PipelineChoice(pipelines, None)
+            return
+        try:
+            pipeline = choose_pipeline(pipelines, self.wanted, self.backend.name)
+        except BackendError as exc:
+            self._open_failed(exc, u)
+            return
+        opened = self.open(pipeline)
+        u.redraw |= opened.redraw
+        u.rebuild, u.progress = True, True
+        u.jobs += opened.jobs
+        u.notices += opened.notices
+
+    def _on_PipelinesFailed(self, ev: PipelinesFailed, u: Update) -> None:
+        if ev.switching:
+            u.notice(str(ev.error), title="Could not list pipelines", severity="error", timeout=10)
+            return
+        self.busy = False
+        self._open_failed(ev.error, u)
+
+    def _open_failed(self, error: BackendError, u: Update) -> None:
+        """Nothing is on the board yet and the CRM did not give it: the saved copy, or FAILED."""
+        if classify(error) is Failure.UNREACHABLE and self.board_copy is not None and self.copy_of is None:
+            self.busy = True
+            u.jobs.append(OpenCopy(self.gen, self.wanted, error))
+            return
+        self._failed(error, u)
+
+    def _failed(self, error: BackendError, u: Update) -> None:
+        shown = self.board is not None and len(self.board) > 0
+        failure = classify(error)
+        self.error = error
+        self.auto_retry = retries_by_itself(error)
+        self.phase = Phase.OFFLINE if failure is Failure.UNREACHABLE and shown else Phase.FAILED
+        if failure is Failure.AUTH:
+            self.auth_blocked = True
+        self._schedule_retry(error)
+        u.progress = True
+        if not shown:
+            u.notice(str(error), title="Could not open the board", severity="error", timeout=15)
+
+    def _on_LoadStarted(self, ev: LoadStarted, u: Update) -> None:
+        if ev.gen != self.gen:
+            return
+        self.cursor = ev.cursor
+        self.load_seen = set()
+        self.loaded = 0
+        self._reachable(u)
+        if self.phase is not Phase.LIVE:
+            self.phase = Phase.LOADING
+
+    def _on_PageArrived(self, ev: PageArrived, u: Update) -> None:
+        if ev.gen != self.gen or self.board is None:
+            return
+        board, page = self.board, ev.page
+        first = len(board) == 0
+        u.redraw |= board.add(page.opportunities)
+        self.load_seen.update(o.id for o in page.opportunities)
+        self.loaded = page.loaded
+        self.total = page.total
+        u.progress = True
+        self._report_skipped(page.skipped, u)
+        for card, intent in self.intents.items():
+            if card in board and board.target(card) != intent.target:
+                u.redraw |= board.set_target(card, intent.target, intent.made_at)
+        if first and page.opportunities:
+            u.first_cards = True
+
+    def _on_LoadDone(self, ev: LoadDone, u: Update) -> None:
+        if ev.gen != self.gen or self.board is None or self.pipeline is None:
+            return
+        board = self.board
+        self.busy = False
+        gone = [card for card in board.card_ids() if card not in self.load_seen]
+        if gone:  # a reload over a board already shown (the copy, or a load that stopped): what left
+            u.redraw |= board.remove(gone)
+        self.complete = True
+        self.copy_of = None
+        self.loaded = self.total = len(board)
+        self.phase = Phase.LIVE
+        self.error = None
+        self.auto_retry = True
+        self.auth_blocked = False
+        self.failures = 0
+        self.last_synced = self.now()
+        self.next_try = self.clock() + self.poll_interval
+        u.progress = True
+        restored = [i for i in self.intents.values() if i.restored and i.card in board]
+        for intent in [i for i in self.intents.values() if i.card not in board]:
+            u.notice(f"A move of {intent.name} from last time was dropped: the card is no longer in"
+                     f" {self.pipeline.name}", severity="warning", timeout=10)
+            self._settle(intent, "dropped", u)
+        if restored and self._restored:
+            n = len(restored)
+            u.notice(f"Sending {n} move{'s' if n > 1 else ''} saved from last time", title="Moves kept", timeout=8)
+        self._restored = 0
+        if self.board_copy is not None:
+            u.jobs.append(SaveCopy(self.pipeline, board.server_versions(), self.last_synced))
+
+    def _on_LoadFailed(self, ev: LoadFailed, u: Update) -> None:
+        if ev.gen != self.gen:
+            return
+        self.busy = False
+        if self.board is None or len(self.board) == 0:
+            self._open_failed(ev.error, u)
+        else:
+            self._failed(ev.error, u)
+
+    def _on_CopyRead(self, ev: CopyRead, u: Update) -> None:
+        self.busy = False
+        if ev.saved is None:
+            self._failed(ev.error, u)
+            return
+        saved = ev.saved
+        keep = dict(self.intents) if self.pipeline is not None and self.pipeline.id == saved.pipeline.id else {}
+        self.gen += 1
+        self.wanted = saved.pipeline.id
+        self._new_board(saved.pipeline.recolored(self.colors))
+        assert self.board is not None
+        self.board.add(saved.opportunities)
+        self.loaded = self.total = len(saved.opportunities)
+        self.copy_of = saved.saved_at
+        self.intents.update(keep)
+        if not keep:
+            self._restore(u)
+        for card, intent in self.intents.items():
+            if card in self.board:
+                self.board.set_target(card, intent.target, intent.made_at)
+        self.error = ev.error
+        self.auto_retry = True
+        self.phase = Phase.OFFLINE
+        self._schedule_retry(ev.error)
+        u.rebuild = u.first_cards = u.progress = True
+        u.notice(
+            f"{self.backend.name} cannot be reached: this is the board as of {ago(saved.saved_at, self.now())}."
+            " Moves are kept and sent when it answers.", title="Offline", severity="warning", timeout=10,
+        )
+
+    def _on_Polled(self, ev: Polled, u: Update) -> None:
+        if ev.gen != self.gen or self.board is None:
+            return
+        self.busy = False
+        board, changes = self.board, ev.changes
+        self.cursor = changes.cursor or self.cursor
+        self._reachable(u)
+        for card in changes.removed:
+            if (intent := self.intents.get(card)) is not None:
+                u.notice(f"{intent.name} was removed in {self.backend.name}: its move was dropped",
+                         severity="warning", timeout=10)
+                self._settle(intent, "gone", u)
+        u.redraw |= board.apply(changes)
+        self._report_skipped(changes.skipped, u)
+        self.error = None
+        self.auth_blocked = False
+        self.failures = 0
+        self.last_synced = self.now()
+        self.next_try = self.clock() + self.poll_interval
+
+    def _on_PollFailed(self, ev: PollFailed, u: Update) -> None:
+        if ev.gen != self.gen:
+            return
+        self.busy = False
+        failure = classify(ev.error)
+        self.error = ev.error
+        if failure is Failure.UNREACHABLE:
+            self.phase = Phase.OFFLINE
+        elif failure is Failure.AUTH:
+            self.auth_blocked = True
+        self._schedule_retry(ev.error)
+
+    def _on_MoveAnswered(self, ev: MoveAnswered, u: Update) -> None:
+        if ev.gen != self.gen or self.board is None:
+            return
+        sent = self.out.pop(ev.card, (ev.seq, ""))[1]
+        board = self.board
+        intent = self.intents.get(ev.card)
+        current = intent is not None and intent.seq == ev.seq
+        result = ev.result
+        if isinstance(result, Opportunity):
+            self._reachable(u)
+            self.ours[ev.card] = result.updated
+            if current:
+                assert intent is not None
+                self._settle(intent, "confirmed", u, confirmed=result)
+            else:
+                if self.journal is not None:
+                    self.journal.submit(self.journal.forget, ev.seq)
+                if intent is not None:
+                    intent.ours.discard(sent)
+                u.redraw |= board.accept(result)
+            return
+        failure = classify(result)
+        if intent is not None and intent.state == "out":
+            intent.state = "queued"
+        if isinstance(result, UnavailableError) and (result.status_code or 500) < 300:
+            # the CRM said yes with an answer that cannot be read: the move probably landed; read it back
+            self._reachable(u)
+            if intent is not None:
+                intent.unknown = True
+                if not current:
+                    intent.ours.add(sent)
+            return
+        if failure is Failure.UNREACHABLE:
+            if isinstance(result, OutcomeUnknownError) and intent is not None:
+                intent.unknown = True
+                if not current:
+                    intent.ours.add(sent)
+            elif self.journal is not None:
+                self.journal.submit(self.journal.unsend, ev.seq)
+            if self.phase is not Phase.OFFLINE:
+                u.notice(f"{result.summary}: moves are kept and sent when {self.backend.name} answers again"
+                         " (they survive a restart)", title="Offline", severity="warning", timeout=10)
+                self._schedule_retry(result)
+            self.error = result
+            self.phase = Phase.OFFLINE
+            return
+        if self.journal is not None and failure in (Failure.RATE, Failure.AUTH):
+            self.journal.submit(self.journal.unsend, ev.seq)
+        if failure is Failure.RATE:
+            self._rate_limited(result)
+            self.next_try = max(self.next_try, self.rate_until)
+            return
+        if failure is Failure.AUTH:
+            if not self.auth_blocked:
+                u.notice(f"{result}. Your moves are kept and sent once {self.backend.name} accepts the key"
+                         " (they survive a restart)", title="Moves kept", severity="error", timeout=15)
+            self.auth_blocked = True
+            self.error = result
+            self._schedule_retry(None)
+            return
+        self._reachable(u)  # the CRM answered
+        if failure is Failure.GONE:
+            if intent is not None:
+                u.notice(f"{intent.name} was removed from the board: {result}", title="Move not saved",
+                         severity="error", timeout=10)
+                self._settle(intent, "gone", u)
+            u.redraw |= board.remove([ev.card])
+            return
+        if not current:  # an older move of the card failed; the newer one goes next
+            if self.journal is not None:
+                self.journal.submit(self.journal.forget, ev.seq)
+            return
+        assert intent is not None
+        if failure is Failure.SERVER:
+            intent.tries += 1
+            if intent.tries < WRITE_TRIES:
+                intent.state = "retrying"
+                intent.next_try = self.clock() + min(WRITE_MAX_BACKOFF, WRITE_BACKOFF * 2 ** (intent.tries - 1))
+                if self.journal is not None:
+                    self.journal.submit(self.journal.unsend, ev.seq)
+                return
+            u.notice(f"{intent.name} went back: {result} (tried {intent.tries} times)", title="Move not saved",
+                     severity="error", timeout=10)
+            self._settle(intent, "failed", u)
+            u.follow = ev.card
+            return
+        u.notice(f"{intent.name} went back: {result}", title="Move not saved", severity="error", timeout=10)
+        self._settle(intent, "refused", u)
+        u.follow = ev.card
+
+    def _on_CardRead(self, ev: CardRead, u: Update) -> None:
+        if ev.gen != self.gen or self.board is None:
+            return
+        self.out.pop(ev.card, None)
+        board, result = self.board, ev.result
+        intent = self.intents.get(ev.card)
+        if intent is not None and intent.state == "out":
+            intent.state = "queued"
+        if isinstance(result, BackendError):
+            failure = classify(result)
+            self.error = result
+            if failure is Failure.UNREACHABLE:
+                self.phase = Phase.OFFLINE
+                self._schedule_retry(result)
+            elif failure is Failure.RATE:
+                self._rate_limited(result)
+            elif intent is not None:  # the card cannot be read: send the move as it is
+                intent.unknown = False
+            return
+        self._reachable(u)
+        if result is None:
+            if intent is not None:
+                u.notice(f"{intent.name} is no longer in {self.backend.name}: its move was dropped",
+                         severity="warning", timeout=10)
+                self._settle(intent, "gone", u)
+            u.redraw |= board.remove([ev.card])
+            return
+        u.redraw |= board.accept(result)
+        if intent is None:
+            return
+        intent.unknown = False
+        if result.status_id == intent.target:  # the move had reached the CRM
+            self.ours[ev.card] = result.updated
+            self._settle(intent, "confirmed", u, confirmed=result)
+        elif result.status_id in intent.ours:  # an earlier move of ours had: not a teammate's change
+            self.ours[ev.card] = result.updated
+        intent.ours.clear()
+
+    def _on_CopySaved(self, ev: CopySaved, u: Update) -> None:
+        pass  # a copy that could not be kept costs only the offline start; the runner logs why
+
+    # -- the move queue ------------------------------------------------------------------------------------
+
+    def _can_send(self) -> bool:
+        return (
+            self.board is not None
+            and self.phase in (Phase.LOADING, Phase.LIVE)
+            and self.copy_of is None
+            and self.clock() >= self.rate_until
+            and not self.auth_blocked
+            and self.read_only is None
+        )
+
+    def _pump(self, u: Update) -> None:
+        """Send what may go now: per card one request at a time, the latest intent only."""
+        board = self.board
+        if board is not None and self._can_send():
+            now = self.clock()
+            for card, intent in self.intents.items():
+                if card in self.out or intent.state == "asking" or card not in board:
+                    continue
+                if intent.state == "retrying" and intent.next_try > now:
+                    continue
+                assert self.pipeline is not None
+                if intent.unknown:
+                    intent.state = "out"
+                    self.out[card] = (intent.seq, "")
+                    u.jobs.append(Read(self.gen, card, intent.seq, self.pipeline))
+                    continue
+                opportunity = board.opportunity(card)
+                seen = max(intent.base_updated, self.ours.get(card, intent.base_updated))
+                changed = board.real_update_times and opportunity.updated > seen
+                if changed and not intent.keep and opportunity.status_id not in intent.ours:
+                    intent.state = "asking"
+                    continue
+                intent.state = "out"
+                self.out[card] = (intent.seq, intent.target)
+                u.jobs.append(Send(self.gen, card, intent.seq, opportunity, board.status(intent.target),
+                                   intent.lost_reason))
+        if self.question is None:
+            for intent in self.intents.values():
+                if intent.state == "asking":
+                    self.question = self._conflict(intent)
+                    u.ask = self.question
+                    break
+        self._badges(u)
+
+    def _conflict(self, intent: Intent) -> Conflict:
+        assert self.board is not None and self.pipeline is not None
+        board = self.board
+        server = board.opportunity(intent.card)
+        label = board.status(server.status_id).label if self.pipeline.status(server.status_id) else "?"
+        theirs = f"{label} (changed {server.updated.astimezone():%Y-%m-%d %H:%M})"
+        path = " → ".join(board.status(s).label if self.pipeline.status(s) else s for s in intent.path)
+        moves = len(intent.path) - 1
+        made = f"{moves} moves, last" if moves > 1 else "made"
+        mine = f"{path} ({made} {intent.made_at.astimezone():%Y-%m-%d %H:%M})"
+        return Conflict(intent.card, server.name, theirs, mine)
+
+    def _settle(self, intent: Intent, how: str, u: Update, confirmed: Opportunity | None = None) -> None:
+        """The intent is over: confirmed, refused, failed for good, gone, or the user took theirs."""
+        if self.intents.get(intent.card) is intent:
+            del self.intents[intent.card]
+        self.outcomes.append(Outcome(intent.card, intent.seq, how))
+        if self.journal is not None:
+            self.journal.submit(self.journal.settle, intent.card, intent.seq)
+        if self.board is not None and intent.card in self.board:
+            u.redraw |= self.board.clear_target(intent.card, confirmed)
+        if self.question is not None and self.question.card == intent.card:
+            self.question = None
+
+    def _badges(self, u: Update) -> None:
+        board = self.board
+        if board is None:
+            return
+        for card, intent in self.intents.items():
+            badge = BADGE["out"] if card in self.out else BADGE[intent.state]
+            if board.badges.get(card) != badge and card in board:
+                board.badges[card] = badge
+                u.redraw.add(board.shown_status(card))
+        for card in [c for c in board.badges if c not in self.intents]:
+            del board.badges[card]
+            if card in board:
+                u.redraw.add(board.shown_status(card))
+
+    def _reachable(self, u: Update) -> None:
+        """The CRM answered: not offline any more (a partial board goes on loading)."""
+        if self.phase is Phase.OFFLINE and self.copy_of is None:
+            self.phase = Phase.LIVE if self.complete else Phase.LOADING
+            if not self.complete:
+                self.next_try = self.clock()
+        if self.error is not None and classify(self.error) is Failure.UNREACHABLE:
+            self.error = None
+            self.failures = 0
+
+    def _report_skipped(self, skipped: list[str], u: Update) -> None:
+        new = [line for line in skipped if line not in self._skipped_reported]
+        self._skipped_reported.update(new)
+        if new:
+            more = f" (and {len(new) - 1} more)" if len(new) > 1 else ""
+            u.notice(new[0] + more, title="Some records could not be read", severity="warning", timeout=10)
+
+    # -- quitting ----------------------------------------------------------------------------------------
+
+    def save_copy_now(self) -> str | None:
+        """At quit: keep the board as last synced (~40 ms at 10,000 cards), unless it is the copy itself."""
+        if self.board_copy is None or self.board is None or self.pipeline is None or not self.complete:
+            return None
+        if self.copy_of is not None or self.last_synced is None:
+            return None
+        return self.board_copy.save(self.pipeline, self.board.server_versions(), self.last_synced)
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
+
+    # -- running jobs (the only I/O; the UI calls this in a worker) -----------------------------------------
+
+    async def run(self, job: Job) -> AsyncIterator[Event]:
+        """Do a job's I/O and yield what came of it. Never raises: failures are events too."""
+        backend = self.backend
+        try:
+            if isinstance(job, ListPipelines):
+                try:
+                    yield PipelinesListed(await backend.list_pipelines(), job.switching)
+                except BackendError as exc:
+                    yield PipelinesFailed(exc, job.switching)
+            elif isinstance(job, Load):
+                try:
+                    cursor = (await backend.changes_since(job.pipeline, None)).cursor
+                    yield LoadStarted(job.gen, cursor)
+                    async for page in backend.load_opportunities(job.pipeline):
+                        yield PageArrived(job.gen, page)
+                    yield LoadDone(job.gen)
+                except BackendError as exc:
+                    yield LoadFailed(job.gen, exc)
+            elif isinstance(job, OpenCopy):
+                saved = None
+                if self.board_copy is not None:
+                    saved = await asyncio.to_thread(self.board_copy.load, job.wanted)
+                yield CopyRead(job.gen, saved, job.error)
+            elif isinstance(job, Poll):
+                try:
+                    yield Polled(job.gen, await backend.changes_since(job.pipeline, job.cursor))
+                except BackendError as exc:
+                    yield PollFailed(job.gen, exc)
+            elif isinstance(job, Send):
+                try:
+                    if self.journal is not None:  # on disk as sent before it goes
+                        await asyncio.wrap_future(self.journal.submit(self.journal.mark_sent, job.seq))
+                except Exception as exc:  # noqa: BLE001
+                    yield MoveAnswered(job.gen, job.card, job.seq, BackendError(
+                        f"could not write the move journal {self.journal.path if self.journal else ''}: {exc}",
+                        hint="check the disk; the move was not sent"))
+                    return
+                try:
+                    result: Opportunity | BackendError = await backend.move(
+                        job.opportunity, job.status, lost_reason=job.lost_reason)
+                except BackendError as exc:
+                    result = exc
+                yield MoveAnswered(job.gen, job.card, job.seq, result)
+            elif isinstance(job, Read):
+                try:
+                    read: Opportunity | None | BackendError = await backend.fetch_one(job.pipeline, job.card)
+                except BackendError as exc:
+                    read = exc
+                yield CardRead(job.gen, job.card, job.seq, read)
+            elif isinstance(job, SaveCopy):
+                if self.board_copy is not None:
+                    problem = await asyncio.to_thread(self.board_copy.save, job.pipeline, job.cards, job.synced_at)
+                    yield CopySaved(problem)
+        except Exception as exc:  # noqa: BLE001 - a bug must not take the board down: it is a failure event
+            error = unexpected_error(exc)
+            if isinstance(job, Load):
+                yield LoadFailed(job.gen, error)
+            elif isinstance(job, Poll):
+                yield PollFailed(job.gen, error)
+            elif isinstance(job, ListPipelines):
+                yield PipelinesFailed(error, job.switching)
+            elif isinstance(job, Send):
+                yield MoveAnswered(job.gen, job.card, job.seq, error)
+            elif isinstance(job, Read):
+                yield CardRead(job.gen, job.card, job.seq, error)
+            elif isinstance(job, OpenCopy):
+                yield CopyRead(job.gen, None, job.error)
+            log.exception("%s failed", type(job).__name__)
+
+
+def choose_pipeline(pipelines: list[Pipeline], wanted: str | None, crm: str) -> Pipeline:
+    """The pipeline named or numbered `wanted` (case-insensitive), else the first."""
+    if not pipelines:
+        raise BackendError("there are no pipelines", crm=crm)
+    if wanted is None:
+        return pipelines[0]
+    for pipeline in pipelines:
+        if wanted in (pipeline.id, pipeline.name) or pipeline.name.lower() == wanted.lower():
+            return pipeline
+    names = ", ".join(p.name for p in pipelines)
+    raise BackendError(f"no pipeline named {wanted!r}", crm=crm, hint=f"choose one of: {names}")
+
+
+def ago(when: datetime, now: datetime | None = None) -> str:
+    """`just now`, `40s ago`, `3m ago`, `2h ago`, `3d ago`."""
+    seconds = int(((now or datetime.now(UTC)) - when).total_seconds())
+    if seconds < 10:
+        return "just now"
+    if seconds < 60:
+        return f"{seconds // 10 * 10}s ago"
+    if seconds < 3600:
+        return f"{seconds // 60}m ago"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600}h ago"
+    return f"{seconds // 86400}d ago"

@@ -881,6 +881,8 @@ class BoardSession:
             return
         self.busy = False
         failure = classify(ev.error)
+        if failure is not Failure.UNREACHABLE:
+            self._reachable(u)  # the CRM answered (with an error): not offline
         self.error = ev.error
         if failure is Failure.UNREACHABLE:
             self.phase = Phase.OFFLINE

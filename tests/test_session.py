@@ -1,0 +1,239 @@
+"""The board session, case by case (the stateful search is in test_session_states.py), and the
+status line it draws: every line of the README's "When things go wrong" table is produced here."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from kanban_tui.backends.errors import RateLimitedError
+from kanban_tui.store.journal import MoveJournal
+from kanban_tui.sync import BoardSession, Phase, Snapshot
+from kanban_tui.sync.session import WRITE_TRIES, Load, Poll, Send
+from kanban_tui.widgets.status_bar import status_line
+
+from .test_session_states import T0, SessionMachine
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+@pytest.fixture
+def machine() -> SessionMachine:
+    m = SessionMachine()
+    m.start()
+    yield m
+    m.teardown()
+
+
+def complete_all(m: SessionMachine, send: str = "ok", read: str = "ok") -> None:
+    while m.outstanding:
+        m.a_request_completes(0, send, read)
+
+
+def test_a_write_answered_500_is_retried_alone_with_backoff_then_goes_back(machine: SessionMachine) -> None:
+    m = machine
+    m.user_moves("c1", "demo")
+    m.user_moves("c2", "demo")
+    m.writes_fail_for_a_while(True)
+    waits = []
+    for _ in range(WRITE_TRIES):
+        complete_all(m)  # every write fails
+        intent = m.session.intents.get("c1")
+        if intent is not None:
+            assert intent.state == "retrying" and m.session.snapshot().phase is Phase.LIVE, "not offline"
+            waits.append(intent.next_try - m.t)
+        m.time_passes(70)
+    assert waits == [2.0, 4.0, 8.0, 16.0], "its own capped backoff, not the poll's"
+    assert m.server_errors[("c1", m.target["c1"][1])] == WRITE_TRIES
+    assert {(o.card, o.how) for o in m.session.outcomes} == {("c1", "failed"), ("c2", "failed")}
+    assert m.crm.cards["c1"].status_id == "lead" and m.session.board.shown_status("c1") == "lead"
+
+
+def test_a_rate_limit_of_an_hour_is_honoured_in_full_and_the_board_stays_usable(machine: SessionMachine) -> None:
+    m = machine
+    poll = next(j for j in m.outstanding if isinstance(j, Poll))
+    m.outstanding.remove(poll)
+    events = m.loop.run_until_complete(_one(m, poll, RateLimitedError("slow", crm="Fake", status_code=429,
+                                                                      retry_after=3600)))
+    for event in events:
+        m.take(m.session.handle(event))
+    snap = m.session.snapshot()
+    assert 3599 <= snap.rate_wait <= 3600 and snap.phase is Phase.LIVE
+    assert status_line(snap, m.now())[0].endswith("~ waiting 3600s on the Fake rate limit")
+    m.user_moves("c1", "won")  # usable: the card moves at once, the request waits
+    assert m.session.board.shown_status("c1") == "won" and not any(isinstance(j, Send) for j in m.outstanding)
+    m.time_passes(400)
+    assert not m.outstanding, "nothing is asked of the CRM before the hour is over"
+    m.t += 3600
+    m.take(m.session.tick())
+    assert any(isinstance(j, Send) for j in m.outstanding) and any(isinstance(j, Poll) for j in m.outstanding)
+
+
+async def _one(m: SessionMachine, job, error) -> list[object]:  # type: ignore[no-untyped-def]
+    """Run `job` with the CRM answering `error`."""
+
+    async def fail(*_: object, **__: object) -> object:
+        raise error
+
+    original = m.crm.changes_since
+    m.crm.changes_since = fail  # type: ignore[method-assign]
+    try:
+        return [event async for event in m.session.run(job)]
+    finally:
+        m.crm.changes_since = original  # type: ignore[method-assign]
+
+
+def test_a_second_instance_on_the_same_journal_is_read_only_and_says_so(machine: SessionMachine) -> None:
+    m = machine
+    m.user_moves("c1", "demo")
+    other = m.open_session()
+    try:
+        assert other.read_only is not None and "pid" in other.read_only
+        update = other.start()
+        assert not any(isinstance(j, Send) for j in update.jobs)
+        assert "read-only" in status_line(other.snapshot())[0]
+    finally:
+        other.close()
+    m.session.close()
+    again = m.open_session()  # once the first one is gone, the next one drains the journal
+    try:
+        assert again.read_only is None
+    finally:
+        again.close()
+
+
+def test_a_move_killed_in_flight_and_applied_is_read_back_not_sent_again(machine: SessionMachine) -> None:
+    m = machine
+    complete_all(m)
+    m.user_moves("c1", "demo")
+    m.killed_and_started_again(reached=True)  # the PUT reached the CRM, the answer never came
+    complete_all(m)
+    m.time_passes(70)
+    complete_all(m)
+    puts = m.sent["c1"]
+    assert len(puts) == 1, "sent once"
+    assert [(o.card, o.how) for o in m.session.outcomes] == [("c1", "confirmed")]
+    assert m.session.journal is not None and m.session.journal.pending() == []
+
+
+def test_queued_moves_of_a_card_collapse_to_the_latest_intent(machine: SessionMachine) -> None:
+    m = machine
+    complete_all(m)
+    m.time_passes(70)
+    complete_all(m, read="503")  # the poll: unreachable
+    assert m.session.phase is Phase.OFFLINE
+    for status in ("qual", "demo", "won"):
+        m.user_moves("c1", status)
+    m.time_passes(400)
+    complete_all(m)
+    m.time_passes(1)
+    complete_all(m)
+    assert [m.target["c1"][1]] == m.sent["c1"], "one request: the latest intent"
+    assert m.crm.cards["c1"].status_id == "won"
+
+
+def test_a_load_that_stops_says_how_much_it_holds_and_is_loaded_again_by_pages(tmp_path: Path) -> None:
+    m = SessionMachine()
+    try:
+        for i, card in enumerate(("c1", "c2", "c3")):
+            m.crm.write(card, "lead" if i else "qual")
+        m.session = m.open_session()
+        m.take(m.session.start())
+        m.a_request_completes(0, "ok", "ok")  # the pipelines
+        load = m.outstanding.pop(0)
+        assert isinstance(load, Load)
+        m.crm.fault = "503"
+        m.session.board.add([m.crm.cards["c1"]])  # as if its first page had arrived
+        m.session.total = 3
+        for event in m.loop.run_until_complete(_gather(m.session.run(load))):
+            m.take(m.session.handle(event))
+        snap = m.session.snapshot()
+        assert snap.phase is Phase.OFFLINE and snap.cards == 1 and snap.total == 3
+        assert "○ offline[/b] · 1 of 3 loaded" in status_line(snap, m.now())[0]
+        m.time_passes(70)
+        assert [type(j) for j in m.outstanding] == [Load], "the rest comes by pages, never a request per card"
+        complete_all(m)
+        assert m.session.phase is Phase.LIVE and len(m.session.board) == 3
+    finally:
+        m.teardown()
+
+
+async def _gather(events):  # type: ignore[no-untyped-def]
+    return [e async for e in events]
+
+
+# -- the status line: one snapshot, one line (the README's table) ---------------------------------------
+
+BASE = Snapshot(
+    phase=Phase.LIVE, crm="Close", cards=412, loaded=412, total=412, saving=0, queued=0, retrying=0, asking=0,
+    rate_wait=0.0, retry_in=None, last_synced=T0 - timedelta(seconds=12), error=None, waits_for_user=False,
+    copy_of=None, read_only=None,
+)
+STATES = {
+    "live": ({}, "412 deals · ✓ synced 10s ago"),
+    "saving": ({"saving": 1}, "412 deals · 1 saving · ✓ synced 10s ago"),
+    "loading": ({"phase": Phase.LOADING, "cards": 100, "loaded": 100, "total": 1000, "last_synced": None},
+                "100 deals · … loading 100 of 1,000"),
+    "refreshing the copy": ({"phase": Phase.LOADING, "copy_of": T0 - timedelta(hours=2), "loaded": 300,
+                             "total": 1000, "last_synced": None},
+                            "412 deals · … loading 300 of 1,000 · board as of 2h ago"),
+    "choosing": ({"phase": Phase.CHOOSING, "cards": 0, "last_synced": None}, "0 deals · choose a pipeline"),
+    "offline": ({"phase": Phase.OFFLINE, "queued": 2, "retry_in": 30.0,
+                 "error": "Close: cannot connect ([Errno 111] Connection refused)"},
+                "412 deals · 2 moves queued · ○ offline, retrying in 30s: Close: cannot connect ([Errno 111]"
+                " Connection refused)"),
+    "offline on the copy": ({"phase": Phase.OFFLINE, "copy_of": T0 - timedelta(hours=2), "retry_in": 30.0,
+                             "error": "Close 503: Service unavailable.", "last_synced": None},
+                            "412 deals · ○ offline · board as of 2h ago, retrying in 30s: Close 503: Service"
+                            " unavailable."),
+    "offline with part of the board": ({"phase": Phase.OFFLINE, "cards": 100, "total": 1000, "retry_in": 12.0,
+                                        "error": "Close 503: down", "last_synced": None},
+                                       "100 deals · ○ offline · 100 of 1,000 loaded, retrying in 12s: Close 503:"
+                                       " down"),
+    "retrying": ({"retrying": 1}, "412 deals · 1 retrying · ✓ synced 10s ago"),
+    "asking": ({"asking": 1}, "412 deals · 1 to decide · ✓ synced 10s ago"),
+    "rate limit": ({"rate_wait": 40.0, "queued": 1}, "412 deals · 1 move queued · ~ waiting 40s on the Close rate"
+                   " limit"),
+    "sync failed": ({"error": "Close 500: boom", "retry_in": 30.0},
+                    "412 deals · ! sync failed, retrying in 30s: Close 500: boom"),
+    "rejected key": ({"error": "Close 401: Close rejected the API key", "retry_in": 15.0, "queued": 1},
+                     "412 deals · 1 move queued · ! sync failed, retrying in 15s: Close 401: Close rejected the"
+                     " API key"),
+    "could not open": ({"phase": Phase.FAILED, "cards": 0, "total": None, "last_synced": None,
+                        "error": "Close 403: the API key lacks access - ask a Close admin for access - press r to"
+                                 " retry", "waits_for_user": True},
+                       "0 deals · ! could not load the board: Close 403: the API key lacks access - ask a Close"
+                       " admin for access - press r to retry"),
+    "read-only": ({"read_only": "another kanban-tui (pid 4242) is saving moves"},
+                  "412 deals · read-only: another window is open · ✓ synced 10s ago"),
+}
+
+
+@pytest.mark.parametrize("state", list(STATES))
+def test_each_state_has_one_line_and_the_readme_table_shows_it(state: str) -> None:
+    changes, expected = STATES[state]
+    snapshot = Snapshot(**{**BASE.__dict__, **changes})
+    text, problem = status_line(snapshot, T0)
+    plain = text.replace("[b]", "").replace("[/b]", "").replace("\\[", "[")
+    assert plain == expected
+    assert problem == (snapshot.phase in (Phase.OFFLINE, Phase.FAILED) or snapshot.error is not None)
+    readme = README.read_text(encoding="utf-8")
+    shown = expected.split(" · ", 1)[1] if " · " in expected else expected
+    assert f"`{shown}`" in readme, f"the README's table lacks `{shown}`"
+
+
+def test_a_fresh_journal_is_readable_by_the_user_alone(tmp_path: Path) -> None:
+    journal = MoveJournal(tmp_path / "j.sqlite3", "x", background=False)
+    journal.pending()
+    session = BoardSession(machine_backend(), poll_interval=10, journal=journal)
+    session.close()
+    journal.forget(1)
+    assert (tmp_path / "j.sqlite3").stat().st_mode & 0o077 == 0
+
+
+def machine_backend():  # type: ignore[no-untyped-def]
+    from .test_session_states import FakeCrm
+
+    return FakeCrm()

@@ -1,0 +1,409 @@
+"""The sync core under every interleaving hypothesis can find: a stateful test of `BoardSession`.
+
+The test plays both the UI and the network. The session hands out jobs (loads, polls,
+sends, read-backs); the test keeps them *outstanding* and completes them in any order,
+each with an outcome hypothesis picks: answered, a 500, unreachable (503 / refused),
+a 429, a write timeout the CRM did or did not apply, a refusal. Meanwhile the user moves
+and undoes, teammates move and delete cards, the clock runs, the app is killed (with
+requests in flight, applied or not) and started again from its journal, and a second
+instance opens on the same journal.
+
+Invariants, checked after every step:
+1. No older intent is sent after a newer one (per card, the seqs sent never go down), and the
+   user is asked about a card only if a teammate changed it after the version they moved.
+2. An intent the CRM has already applied is never sent again (no double send), and an
+   intent answered 500 is tried at most WRITE_TRIES times.
+3. The status snapshot matches the session: `saving` is the number of move requests out;
+   offline only while the last answer was "unreachable"; "synced" only after a poll or
+   load that succeeded, and never while the last one failed.
+4. A second instance on the same journal is read-only and sends nothing.
+And at the end (`settle`: faults cleared, everything answered, questions answered "keep
+mine"): each card is where the user last put it in the CRM, unless the CRM refused it,
+it failed for good, the card was deleted, or the user took the CRM's version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from tempfile import mkdtemp
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from kanban_tui.backends.base import Backend
+from kanban_tui.backends.errors import (
+    NotFoundError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RefusedError,
+    UnavailableError,
+)
+from kanban_tui.models import Changes, Opportunity, Page, Pipeline, Status
+from kanban_tui.store.journal import MoveJournal
+from kanban_tui.sync import BoardSession, Conflict, Phase
+from kanban_tui.sync.session import WRITE_TRIES, Job, Load, Poll, Read, Send
+from kanban_tui.widgets.status_bar import status_line
+
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+STATUSES = ("lead", "qual", "demo", "won")
+PIPELINE = Pipeline(id="p", name="Sales",
+                    statuses=tuple(Status(id=s, label=s.title(), position=i) for i, s in enumerate(STATUSES)))
+CARDS = ("c1", "c2", "c3")
+
+UNREACHABLE = {"503", "refused", "timeout_applied", "timeout_lost"}
+SEND_OUTCOMES = ["ok", "ok", "ok", "500", "503", "refused", "429", "timeout_applied", "timeout_lost", "400"]
+READ_OUTCOMES = ["ok", "ok", "ok", "503", "429", "500"]
+
+
+class FakeCrm(Backend):
+    """An in-memory CRM: versions for polls, a fault chosen per call by the test."""
+
+    name = "Fake"
+
+    def __init__(self) -> None:
+        self.cards: dict[str, Opportunity] = {}
+        self.version = 0
+        self.changed: dict[str, int] = {}
+        self.deleted: dict[str, int] = {}
+        self.fault = "ok"
+
+    def _tick(self) -> datetime:
+        self.version += 1
+        return T0 + timedelta(seconds=self.version)
+
+    def write(self, card: str, status: str) -> Opportunity:
+        when = self._tick()
+        old = self.cards.get(card)
+        self.cards[card] = Opportunity(id=card, name=card.upper(), status_id=status,
+                                       created=old.created if old else when, updated=when)
+        self.changed[card] = self.version
+        return self.cards[card]
+
+    def delete(self, card: str) -> None:
+        del self.cards[card]
+        self._tick()
+        self.deleted[card] = self.version
+        self.changed.pop(card, None)
+
+    def _read_fault(self) -> None:
+        fault, self.fault = self.fault, "ok"
+        if fault in ("503", "refused", "timeout_applied", "timeout_lost"):
+            raise UnavailableError("down", crm="Fake", status_code=503 if fault == "503" else None)
+        if fault == "429":
+            raise RateLimitedError("slow down", crm="Fake", status_code=429, retry_after=5)
+        if fault in ("500", "400"):
+            raise UnavailableError("boom", crm="Fake", status_code=500)
+
+    async def list_pipelines(self) -> list[Pipeline]:
+        self._read_fault()
+        return [PIPELINE]
+
+    async def load_opportunities(self, pipeline: Pipeline) -> AsyncIterator[Page]:  # type: ignore[override]
+        self._read_fault()
+        cards = sorted(self.cards.values(), key=lambda o: o.id)
+        yield Page(opportunities=cards, loaded=len(cards), total=len(cards))
+
+    async def changes_since(self, pipeline: Pipeline, cursor: str | None) -> Changes:
+        self._read_fault()
+        if cursor is None:
+            return Changes(cursor=str(self.version))
+        since = int(cursor)
+        return Changes(
+            upserted=[self.cards[c] for c, v in self.changed.items() if v > since and c in self.cards],
+            removed=sorted(c for c, v in self.deleted.items() if v > since),
+            cursor=str(self.version),
+        )
+
+    async def fetch_one(self, pipeline: Pipeline, opportunity_id: str) -> Opportunity | None:
+        self._read_fault()
+        return self.cards.get(opportunity_id)
+
+    async def move(self, opportunity: Opportunity, status: Status, *, lost_reason: str | None = None) -> Opportunity:
+        fault, self.fault = self.fault, "ok"
+        if opportunity.id not in self.cards:
+            raise NotFoundError("no such card", crm="Fake", status_code=404)
+        if fault == "500":
+            raise UnavailableError("boom", crm="Fake", status_code=500)
+        if fault == "503":
+            raise UnavailableError("down", crm="Fake", status_code=503)
+        if fault == "refused":
+            raise UnavailableError("cannot connect", crm="Fake")
+        if fault == "429":
+            raise RateLimitedError("slow down", crm="Fake", status_code=429, retry_after=5)
+        if fault == "400":
+            raise RefusedError("not allowed", crm="Fake", status_code=400)
+        if fault == "timeout_lost":
+            raise OutcomeUnknownError("no answer to the PUT", crm="Fake")
+        moved = self.write(opportunity.id, status.id)
+        if fault == "timeout_applied":
+            raise OutcomeUnknownError("no answer to the PUT", crm="Fake")
+        return moved
+
+
+SETTLED_OTHERWISE = {"refused", "failed", "gone", "theirs", "dropped"}
+
+
+class SessionMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.dir = Path(mkdtemp(prefix="kanban-session-"))
+        self.crm = FakeCrm()
+        self.t = 1000.0
+        self.outstanding: list[Job] = []
+        self.sent: dict[str, list[int]] = {}
+        """Per card, the intent seqs of every send that reached the CRM, in order."""
+        self.applied: set[tuple[str, int]] = set()
+        self.kept: set[tuple[str, int]] = set()
+        """Intents the user chose to send over the CRM's newer change (a send again is theirs to ask)."""
+        self.server_errors: dict[tuple[str, int], int] = {}
+        self.target: dict[str, tuple[str, int]] = {}
+        """Per card: the status the user last put it in, and that intent's seq."""
+        self.exempt: set[tuple[str, int]] = set()
+        self.teammate_writes: dict[str, list[int]] = {}
+        """Per card, the CRM versions a teammate's change made."""
+        self.last_unreachable = False
+        self.synced_ok = False
+        self.last_sync_ok: bool | None = None
+        self.session: BoardSession | None = None
+        self.writes_fail = False
+
+    def teardown(self) -> None:
+        if self.session is not None:
+            self.session.close()
+        self.loop.close()
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def clock(self) -> float:
+        return self.t
+
+    def now(self) -> datetime:
+        return T0 + timedelta(seconds=self.t)
+
+    def open_session(self) -> BoardSession:
+        journal = MoveJournal(self.dir / "journal.sqlite3", "fake:account", background=False)
+        return BoardSession(self.crm, poll_interval=10, pipeline="p", journal=journal, clock=self.clock,
+                            now=self.now, rand=lambda: 0.5)
+
+    def take(self, update) -> None:  # type: ignore[no-untyped-def]
+        assert self.session is not None
+        if self.session.read_only:
+            assert not any(isinstance(j, Send) for j in update.jobs), "a read-only instance sends nothing"
+        self.outstanding.extend(update.jobs)
+        if isinstance(update.ask, Conflict):  # legit only if a teammate changed the card after the user saw it
+            intent = self.session.intents[update.ask.card]
+            seen = int((intent.base_updated - T0).total_seconds())
+            assert any(v > seen for v in self.teammate_writes.get(intent.card, [])), "asked about their own move"
+        for card, intent in self.session.intents.items():
+            known = self.target.get(card)
+            if known is None or intent.seq > known[1]:
+                self.target[card] = (intent.target, intent.seq)
+
+    def complete(self, job: Job, fault: str) -> None:
+        session = self.session
+        assert session is not None
+        self.crm.fault = fault
+        if isinstance(job, Send):
+            card, seq = job.card, job.seq
+            assert (card, seq) not in self.applied or (card, seq) in self.kept, (
+                f"{card} intent {seq} sent again after the CRM applied it")
+            seqs = self.sent.setdefault(card, [])
+            assert not seqs or seq >= seqs[-1], f"{card}: intent {seq} sent after the newer {seqs[-1]}"
+            if card in self.crm.cards and fault not in ("503", "refused", "429"):
+                seqs.append(seq)
+            if fault == "500" and card in self.crm.cards:
+                self.server_errors[(card, seq)] = self.server_errors.get((card, seq), 0) + 1
+                assert self.server_errors[(card, seq)] <= WRITE_TRIES
+            if fault in ("ok", "timeout_applied") and card in self.crm.cards:
+                self.applied.add((card, seq))
+        if isinstance(job, Send) and job.card not in self.crm.cards:
+            fault = "404"  # the fake answers that before any fault
+        events = self.loop.run_until_complete(_collect(session.run(job)))
+        self.crm.fault = "ok"
+        if fault in UNREACHABLE:
+            self.last_unreachable = True
+        else:
+            self.last_unreachable = False
+        if isinstance(job, Load | Poll):
+            ok = fault not in UNREACHABLE | {"429", "500", "400"}
+            self.last_sync_ok = ok
+            self.synced_ok |= ok
+        for event in events:
+            self.take(session.handle(event))
+
+    # -- rules ------------------------------------------------------------------------------------
+
+    @initialize()
+    def start(self) -> None:
+        for i, card in enumerate(CARDS):
+            self.crm.write(card, STATUSES[i % 2])
+        self.session = self.open_session()
+        self.take(self.session.start())
+        self.settle(rounds=5)
+
+    @rule(card=st.sampled_from(CARDS), status=st.sampled_from(STATUSES))
+    def user_moves(self, card: str, status: str) -> None:
+        assert self.session is not None
+        board = self.session.board
+        if board is None or card not in board or self.session.question is not None:
+            return
+        self.take(self.session.move(card, status))
+
+    @rule()
+    def user_undoes(self) -> None:
+        assert self.session is not None
+        if self.session.question is None:
+            self.take(self.session.undo())
+
+    @precondition(lambda self: self.outstanding)
+    @rule(index=st.integers(0, 20), send=st.sampled_from(SEND_OUTCOMES), read=st.sampled_from(READ_OUTCOMES))
+    def a_request_completes(self, index: int, send: str, read: str) -> None:
+        job = self.outstanding.pop(index % len(self.outstanding))
+        if self.writes_fail:
+            send = "500"
+        self.complete(job, send if isinstance(job, Send) else read)
+
+    @rule(failing=st.booleans())
+    def writes_fail_for_a_while(self, failing: bool) -> None:
+        """Every write answered 500 while reads work (a broken CRM endpoint), or not any more."""
+        self.writes_fail = failing
+
+    @rule(seconds=st.sampled_from([0.5, 3, 11, 70, 400]))
+    def time_passes(self, seconds: float) -> None:
+        assert self.session is not None
+        self.t += seconds
+        self.take(self.session.tick())
+
+    @rule(card=st.sampled_from(CARDS), status=st.sampled_from(STATUSES))
+    def a_teammate_moves_a_card(self, card: str, status: str) -> None:
+        if card not in self.crm.cards:
+            return
+        latest = self.target.get(card)
+        if latest is None or (card, latest[1]) in self.applied:
+            self.target.pop(card, None)  # the teammate's change is the latest word on this card
+        self.crm.write(card, status)
+        self.teammate_writes.setdefault(card, []).append(self.crm.version)
+
+    @rule(card=st.sampled_from(CARDS))
+    def a_teammate_deletes_a_card(self, card: str) -> None:
+        if card in self.crm.cards and len(self.crm.cards) > 1:
+            self.crm.delete(card)
+            self.target.pop(card, None)
+
+    @precondition(lambda self: self.session is not None and self.session.question is not None)
+    @rule(keep=st.booleans())
+    def the_user_answers_the_question(self, keep: bool) -> None:
+        assert self.session is not None and self.session.question is not None
+        self.answer(keep)
+
+    def answer(self, keep: bool) -> None:
+        assert self.session is not None and self.session.question is not None
+        card = self.session.question.card
+        if keep:
+            self.kept.add((card, self.session.intents[card].seq))
+        self.take(self.session.resolve_conflict(card, keep))
+
+    @rule(reached=st.booleans())
+    def killed_and_started_again(self, reached: bool) -> None:
+        """kill -9: requests out are lost; a send in flight may have reached the CRM."""
+        assert self.session is not None
+        journal = self.session.journal
+        for job in self.outstanding:
+            if isinstance(job, Send) and reached and job.card in self.crm.cards and job.gen == self.session.gen:
+                assert journal is not None
+                journal.mark_sent(job.seq)  # on disk before it went out
+                assert (job.card, job.seq) not in self.applied
+                seqs = self.sent.setdefault(job.card, [])
+                assert not seqs or job.seq >= seqs[-1]
+                seqs.append(job.seq)
+                self.crm.write(job.card, job.status.id)
+                self.applied.add((job.card, job.seq))
+        self.outstanding.clear()
+        self.session.close()
+        self.session = self.open_session()
+        self.take(self.session.start())
+
+    @rule()
+    def a_second_instance_opens_on_the_same_journal(self) -> None:
+        other = self.open_session()
+        try:
+            assert other.read_only is not None, "only one process drains a journal"
+            other.start()
+        finally:
+            other.close()
+
+    # -- invariants ---------------------------------------------------------------------------------
+
+    @invariant()
+    def the_status_line_matches_the_session(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        for outcome in session.outcomes:
+            if outcome.how in SETTLED_OTHERWISE:
+                self.exempt.add((outcome.card, outcome.seq))
+        snap = session.snapshot()
+        out = [j for j in self.outstanding if isinstance(j, Send | Read) and j.gen == session.gen]
+        assert snap.saving == len(out), "saving only while a request is out"
+        if snap.phase is Phase.OFFLINE:
+            assert self.last_unreachable, "offline only while the CRM is unreachable"
+        if self.last_unreachable and session.board is not None and len(session.board):
+            assert snap.phase in (Phase.OFFLINE, Phase.FAILED, Phase.LOADING), snap.phase
+        text, _ = status_line(snap, self.now())
+        if snap.last_synced is not None:
+            assert self.synced_ok, "synced only after a sync that succeeded"
+        if "✓ synced" in text:
+            assert self.synced_ok and not self.last_unreachable, text
+
+    # -- the end -------------------------------------------------------------------------------------
+
+    def settle(self, rounds: int = 60) -> None:
+        assert self.session is not None
+        self.writes_fail = False
+        for _ in range(rounds):
+            if self.session.question is not None:
+                self.answer(True)
+            while self.outstanding:
+                self.complete(self.outstanding.pop(0), "ok")
+            self.t += 400
+            self.take(self.session.tick())
+            if not self.outstanding and not self.session.intents and self.session.phase is Phase.LIVE:
+                return
+
+    @rule()
+    def everything_settles(self) -> None:
+        """Faults cleared, every request answered, questions answered: the CRM has what the user wanted."""
+        assert self.session is not None
+        self.settle()
+        assert not self.session.intents, f"still owed: {self.session.intents}"
+        assert self.session.phase is Phase.LIVE
+        for outcome in self.session.outcomes:
+            if outcome.how in SETTLED_OTHERWISE:
+                self.exempt.add((outcome.card, outcome.seq))
+        for card, (status, seq) in self.target.items():
+            if card in self.crm.cards and (card, seq) not in self.exempt:
+                assert self.crm.cards[card].status_id == status, f"{card}: the user put it in {status}"
+        board = self.session.board
+        assert board is not None
+        for card, opportunity in self.crm.cards.items():
+            assert card in board and board.shown_status(card) == opportunity.status_id
+        assert set(board.card_ids()) == set(self.crm.cards)
+        journal = self.session.journal
+        assert journal is not None and journal.pending() == [], "nothing owed is left in the journal"
+
+
+async def _collect(events: AsyncIterator[object]) -> list[object]:
+    return [event async for event in events]
+
+
+# the suite's profile runs 200 derandomized machines; HYPOTHESIS_PROFILE=explore searches wider
+SessionMachine.TestCase.settings = settings(
+    stateful_step_count=40, deadline=None, max_examples=min(settings.default.max_examples, 200)
+    if settings.default.derandomize else settings.default.max_examples // 10,
+)
+test_the_session_keeps_every_intent = SessionMachine.TestCase

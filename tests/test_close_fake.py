@@ -127,6 +127,22 @@ def test_failures_on_demand_match_method_and_path(client: httpx.Client, fake: Fa
         client.get("pipeline/")
 
 
+def test_a_lost_answer_is_carried_out_first_and_a_slowdown_names_its_wait(client: httpx.Client,
+                                                                          fake: FakeClose) -> None:
+    sales = fake.pipelines[0]
+    card = next(i for i, r in fake.opportunities.items() if r["status_id"] != sales["statuses"][2]["id"])
+    assert command(fake, "lose PUT opportunity/").startswith("next 1 PUT opportunity/ carried out")
+    with pytest.raises(httpx.ReadTimeout):
+        client.put(f"opportunity/{card}/", json={"status_id": sales["statuses"][2]["id"]})
+    assert fake.opportunities[card]["status_id"] == sales["statuses"][2]["id"], "applied, though nobody heard"
+    assert client.put(f"opportunity/{card}/", json={"status_id": sales["statuses"][1]["id"]}).status_code == 200
+    command(fake, "slowdown GET opportunity/ date 120")
+    limited = client.get("opportunity/")
+    assert limited.status_code == 429 and limited.headers["retry-after"].endswith("GMT")
+    command(fake, "slowdown GET opportunity/ reset 3600")
+    assert "reset=3600" in client.get("opportunity/").headers["ratelimit"]
+
+
 def test_served_on_loopback_with_stdin_commands(fake: FakeClose) -> None:
     server = fake.serve("127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -237,3 +237,17 @@ def machine_backend():  # type: ignore[no-untyped-def]
     from .test_session_states import FakeCrm
 
     return FakeCrm()
+
+
+def test_an_undo_after_a_move_whose_answer_was_lost_is_not_asked_about(machine: SessionMachine) -> None:
+    """Found by the state machine: the move reached the CRM, its answer did not; the undo that
+    followed was then taken for a teammate's change and the user was asked about their own move."""
+    m = machine
+    complete_all(m)
+    m.user_moves("c1", "qual")
+    send = next(j for j in m.outstanding if isinstance(j, Send))
+    m.outstanding.remove(send)
+    m.complete(send, "timeout_applied")
+    m.user_undoes()
+    m.everything_settles()  # asserts, among the rest, that no question was about their own move
+    assert m.crm.cards["c1"].status_id == "lead"

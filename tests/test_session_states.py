@@ -284,8 +284,8 @@ class SessionMachine(RuleBasedStateMachine):
         if card not in self.crm.cards:
             return
         latest = self.target.get(card)
-        if latest is None or (card, latest[1]) in self.applied:
-            self.target.pop(card, None)  # the teammate's change is the latest word on this card
+        if latest is None or (card, latest[1]) in self.applied or self.crm.cards[card].status_id == latest[0]:
+            self.target.pop(card, None)  # the CRM had what the user wanted: the teammate's change is the latest word
         self.crm.write(card, status)
         self.teammate_writes.setdefault(card, []).append(self.crm.version)
 

@@ -555,7 +555,7 @@ class BoardSession:
                 made_at=latest.made_at, base_updated=card_rows[0].base_updated,
                 path=[card_rows[0].from_status, *(r.to_status for r in card_rows)], lost_reason=latest.lost_reason,
                 unknown=any(r.state == "sent" for r in card_rows),
-                ours={r.to_status for r in card_rows[:-1] if r.state == "sent"}, restored=True,
+                ours={r.to_status for r in card_rows if r.state == "sent"}, restored=True,
             )
         self._restored = len(by_card)
 
@@ -919,14 +919,12 @@ class BoardSession:
             self._reachable(u)
             if intent is not None:
                 intent.unknown = True
-                if not current:
-                    intent.ours.add(sent)
+                intent.ours.add(sent)
             return
         if failure is Failure.UNREACHABLE:
             if isinstance(result, OutcomeUnknownError) and intent is not None:
                 intent.unknown = True
-                if not current:
-                    intent.ours.add(sent)
+                intent.ours.add(sent)  # the card may be there now by our own doing (an undo may follow)
             elif self.journal is not None:
                 self.journal.submit(self.journal.unsend, ev.seq)
             if self.phase is not Phase.OFFLINE:

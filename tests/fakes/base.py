@@ -47,6 +47,7 @@ class FakeServer:
     def __init__(self) -> None:
         self.requests: list[httpx.Request] = []
         self._failures: list[Failure] = []
+        self._lost: list[list[Any]] = []
         self.log: Callable[[str], None] | None = None
         self.lock = threading.Lock()
         """Held around every request when served, and around stdin commands."""
@@ -64,6 +65,20 @@ class FakeServer:
     ) -> None:
         """The next `times` matching requests answer `status` with `json` or `text` (or raise `exc`)."""
         self._failures.append(Failure(method.upper(), path_contains, status, json, headers or {}, times, exc, text))
+
+    def lose_next(self, method: str, path_contains: str, times: int = 1) -> None:
+        """The next `times` matching requests are carried out, then their answer is lost (the
+        connection drops): a write the CRM applied whose client never heard back."""
+        self._lost.append([method.upper(), path_contains, times])
+
+    def _loses(self, request: httpx.Request) -> bool:
+        for lost in self._lost:
+            if lost[0] == request.method and lost[1] in request.url.path:
+                lost[2] -= 1
+                if lost[2] <= 0:
+                    self._lost.remove(lost)
+                return True
+        return False
 
     def injected(self, request: httpx.Request, resource: str) -> httpx.Response | None:
         """The injected answer for this request, if one is due."""
@@ -83,7 +98,12 @@ class FakeServer:
     def handler(self, request: httpx.Request) -> httpx.Response:
         """The `httpx.MockTransport` handler: log, answer."""
         self.requests.append(request)
+        lose = self._loses(request)
         response = self._handle(request)
+        if lose:
+            if self.log is not None:
+                self.log(f"{request.method} {request.url.path} -> {response.status_code}, answer lost")
+            raise httpx.ReadTimeout("the answer was lost", request=request)
         if self.log is not None:
             body = request.content.decode(errors="replace")[:120]
             params = " ".join(
@@ -182,6 +202,22 @@ def failure_command(fake: FakeServer, words: list[str]) -> str | None:
         times = int(args[2]) if len(args) > 2 else 1
         fake.fail_next(args[0], args[1], 0, exc=httpx.RemoteProtocolError("dropped"), times=times)
         return f"next {times} {args[0]} {args[1]} drops the connection"
+    if verb == "lose":
+        times = int(args[2]) if len(args) > 2 else 1
+        fake.lose_next(args[0], args[1], times)
+        return f"next {times} {args[0]} {args[1]} carried out, answer lost"
+    if verb == "slowdown":  # slowdown METHOD PATH date|seconds|reset N: a 429 asking to wait N s
+        how, seconds = args[2], int(args[3])
+        if how == "date":
+            from email.utils import format_datetime
+            from datetime import UTC, datetime, timedelta
+            headers = {"Retry-After": format_datetime(datetime.now(UTC) + timedelta(seconds=seconds), usegmt=True)}
+        elif how == "reset":
+            headers = {"RateLimit": f"limit=100, remaining=0, reset={seconds}"}
+        else:
+            headers = {"Retry-After": str(seconds)}
+        fake.fail_next(args[0], args[1], 429, json={"error": "Too many requests."}, headers=headers)
+        return f"next {args[0]} {args[1]} -> 429 {headers}"
     return None
 
 

@@ -500,6 +500,8 @@ HELP = """commands:
   delete ID                     delete an opportunity
   fail METHOD PATH STATUS [N]   the next N requests matching answer STATUS (e.g. fail PUT opportunity/ 500)
   drop METHOD PATH [N]          the next N matching requests drop the connection
+  lose METHOD PATH [N]          the next N matching requests are carried out, their answer lost
+  slowdown METHOD PATH date|seconds|reset N   the next matching request gets a 429 asking to wait N s
   rate REMAINING                set what is left of the rate-limit window (0 = 429s until it resets)
   help"""
 

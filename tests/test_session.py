@@ -11,7 +11,7 @@ import pytest
 from kanban_tui.backends.errors import RateLimitedError
 from kanban_tui.store.journal import MoveJournal
 from kanban_tui.sync import BoardSession, Phase, Snapshot
-from kanban_tui.sync.session import WRITE_TRIES, Load, Poll, Send
+from kanban_tui.sync.session import WRITE_TRIES, Load, Poll, Read, Send
 from kanban_tui.widgets.status_bar import status_line
 
 from .test_session_states import T0, SessionMachine
@@ -251,3 +251,41 @@ def test_an_undo_after_a_move_whose_answer_was_lost_is_not_asked_about(machine: 
     m.user_undoes()
     m.everything_settles()  # asserts, among the rest, that no question was about their own move
     assert m.crm.cards["c1"].status_id == "lead"
+
+
+def test_a_move_whose_read_back_fails_is_not_sent_blindly_again(machine: SessionMachine) -> None:
+    """Found by the state machine: the PUT landed without an answer, the read-back got a 500, and
+    the move was sent a second time."""
+    m = machine
+    complete_all(m)
+    m.user_moves("c1", "qual")
+    send = next(j for j in m.outstanding if isinstance(j, Send))
+    m.outstanding.remove(send)
+    m.complete(send, "timeout_applied")
+    m.time_passes(70)
+    poll = next(j for j in m.outstanding if isinstance(j, Poll))
+    m.outstanding.remove(poll)
+    m.complete(poll, "ok")  # the CRM answers: the card is read back...
+    read = next(j for j in m.outstanding if isinstance(j, Read))
+    m.outstanding.remove(read)
+    m.complete(read, "500")  # ... and the read fails (asserts no second send of an applied move)
+    assert m.session.intents["c1"].state == "retrying" and m.session.intents["c1"].unknown
+    m.everything_settles()
+    assert len(m.sent["c1"]) == 1 and m.crm.cards["c1"].status_id == "qual"
+
+
+def test_a_429_on_a_move_while_offline_means_the_crm_answers(machine: SessionMachine) -> None:
+    """Found by the state machine: a poll failed unreachable, then a move was answered 429: the
+    board kept saying offline although the CRM had answered."""
+    m = machine
+    complete_all(m)
+    m.user_moves("c1", "qual")
+    m.time_passes(70)
+    poll = next(j for j in m.outstanding if isinstance(j, Poll))
+    m.outstanding.remove(poll)
+    m.complete(poll, "503")
+    assert m.session.phase is Phase.OFFLINE
+    send = next(j for j in m.outstanding if isinstance(j, Send))
+    m.outstanding.remove(send)
+    m.complete(send, "429")
+    assert m.session.phase is Phase.LIVE and m.session.snapshot().rate_wait > 0

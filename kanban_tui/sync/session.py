@@ -934,6 +934,7 @@ class BoardSession:
             self.error = result
             self.phase = Phase.OFFLINE
             return
+        self._reachable(u)  # the CRM answered, if only to say no
         if self.journal is not None and failure in (Failure.RATE, Failure.AUTH):
             self.journal.submit(self.journal.unsend, ev.seq)
         if failure is Failure.RATE:
@@ -948,7 +949,6 @@ class BoardSession:
             self.error = result
             self._schedule_retry(None)
             return
-        self._reachable(u)  # the CRM answered
         if failure is Failure.GONE:
             if intent is not None:
                 u.notice(f"{intent.name} was removed from the board: {result}", title="Move not saved",
@@ -969,8 +969,8 @@ class BoardSession:
                 if self.journal is not None:
                     self.journal.submit(self.journal.unsend, ev.seq)
                 return
-            u.notice(f"{intent.name} went back: {result} (tried {intent.tries} times)", title="Move not saved",
-                     severity="error", timeout=10)
+            u.notice(f"{intent.name} went back: {result.summary} (tried {intent.tries} times)",
+                     title="Move not saved", severity="error", timeout=10)
             self._settle(intent, "failed", u)
             u.follow = ev.card
             return
@@ -988,14 +988,25 @@ class BoardSession:
             intent.state = "queued"
         if isinstance(result, BackendError):
             failure = classify(result)
-            self.error = result
             if failure is Failure.UNREACHABLE:
+                self.error = result
                 self.phase = Phase.OFFLINE
                 self._schedule_retry(result)
-            elif failure is Failure.RATE:
+                return
+            self._reachable(u)
+            if failure is Failure.RATE:
                 self._rate_limited(result)
-            elif intent is not None:  # the card cannot be read: send the move as it is
-                intent.unknown = False
+            elif intent is not None:  # the card cannot be read back: never send blindly; try again later
+                intent.tries += 1
+                if intent.tries >= WRITE_TRIES:
+                    u.notice(f"{intent.name} went back: could not check whether its move reached"
+                             f" {self.backend.name} ({result.summary}); the next poll shows where it is",
+                             title="Move not saved", severity="error", timeout=10)
+                    self._settle(intent, "failed", u)
+                    u.follow = ev.card
+                else:
+                    intent.state = "retrying"
+                    intent.next_try = self.clock() + min(WRITE_MAX_BACKOFF, WRITE_BACKOFF * 2 ** (intent.tries - 1))
             return
         self._reachable(u)
         if result is None:

@@ -30,12 +30,11 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from ..models import Changes, Opportunity, Page, Period, Pipeline, Status, StatusKind
 from .errors import AuthError, BackendError, NotFoundError, RefusedError, read_each
-from .http import HttpApi, HttpBackend
+from .http import httpx, HttpApi, HttpBackend
 
 CRM = "Close"
 DEFAULT_BASE_URL = "https://api.close.com/api/v1/"

@@ -21,12 +21,11 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from ..models import Opportunity, Pipeline, Status, StatusKind
 from .errors import AuthError, BackendError, NotFoundError, read_each
-from .http import HttpApi
+from .http import httpx, HttpApi
 from .rescan import RescanBackend, ScanPage
 
 CRM = "Clustr"

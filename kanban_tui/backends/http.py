@@ -48,12 +48,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from .._lazy import lazy_module
 from .base import Backend
 from .errors import (
     AuthError,
@@ -65,6 +63,13 @@ from .errors import (
     UnavailableError,
 )
 
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_module("httpx")
+    """Loaded on first use: a board on the local workspace never pays for it (~50 ms at start).
+    The CRM modules take it from here (`from .http import httpx`)."""
+
 USER_AGENT = f"kanban-tui/{__version__} (+https://github.com/kanban-tui/kanban-tui)"
 
 RATE_LIMIT_RE = re.compile(r"limit=(\d+),\s*remaining=(\d+),\s*reset=([\d.]+)")
@@ -72,7 +77,8 @@ RATE_LIMIT_RE = re.compile(r"limit=(\d+),\s*remaining=(\d+),\s*reset=([\d.]+)")
 RETRYABLE_STATUS = {500, 502, 503, 504}
 """Answers an idempotent request is sent again for (after a backoff)."""
 
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError, httpx.UnsupportedProtocol)
+def _not_sent() -> tuple[type[Exception], ...]:
+    return (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError, httpx.UnsupportedProtocol)
 """Transport errors raised before the request left this machine: safe to send again, even a write.
 Any other transport error (a timeout, a dropped connection) may come after the server got it."""
 
@@ -118,6 +124,8 @@ def retry_after_seconds(response: httpx.Response, now: datetime | None = None) -
         except ValueError:
             pass
         try:
+            from email.utils import parsedate_to_datetime  # rarely needed: not at start
+
             when = parsedate_to_datetime(header)
         except (TypeError, ValueError, IndexError):
             when = None  # neither seconds nor a date: fall back to the RateLimit header
@@ -152,7 +160,7 @@ def check_base_url(url: str, crm: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-Describer = Callable[[httpx.Response], BackendError | None]
+Describer = Callable[["httpx.Response"], "BackendError | None"]
 
 
 class HttpApi:
@@ -253,7 +261,7 @@ class HttpApi:
             if isinstance(exc, httpx.TimeoutException):
                 return UnavailableError("timed out", crm=self.crm)
             return UnavailableError(f"cannot connect ({_first_line(exc)})", crm=self.crm)
-        if isinstance(exc, NOT_SENT):
+        if isinstance(exc, _not_sent()):
             if isinstance(exc, httpx.PoolTimeout):
                 return UnavailableError("timed out waiting for a free connection", crm=self.crm)
             return UnavailableError(f"cannot connect ({_first_line(exc)})", crm=self.crm)

@@ -245,9 +245,7 @@ def test_an_undo_after_a_move_whose_answer_was_lost_is_not_asked_about(machine: 
     m = machine
     complete_all(m)
     m.user_moves("c1", "qual")
-    send = next(j for j in m.outstanding if isinstance(j, Send))
-    m.outstanding.remove(send)
-    m.complete(send, "timeout_applied")
+    m.finish(Send, "timeout_applied")
     m.user_undoes()
     m.everything_settles()  # asserts, among the rest, that no question was about their own move
     assert m.crm.cards["c1"].status_id == "lead"
@@ -259,16 +257,10 @@ def test_a_move_whose_read_back_fails_is_not_sent_blindly_again(machine: Session
     m = machine
     complete_all(m)
     m.user_moves("c1", "qual")
-    send = next(j for j in m.outstanding if isinstance(j, Send))
-    m.outstanding.remove(send)
-    m.complete(send, "timeout_applied")
+    m.finish(Send, "timeout_applied")
     m.time_passes(70)
-    poll = next(j for j in m.outstanding if isinstance(j, Poll))
-    m.outstanding.remove(poll)
-    m.complete(poll, "ok")  # the CRM answers: the card is read back...
-    read = next(j for j in m.outstanding if isinstance(j, Read))
-    m.outstanding.remove(read)
-    m.complete(read, "500")  # ... and the read fails (asserts no second send of an applied move)
+    m.finish(Poll, "ok")  # the CRM answers: the card is read back...
+    m.finish(Read, "500")  # ... and the read fails (asserts no second send of an applied move)
     assert m.session.intents["c1"].state == "retrying" and m.session.intents["c1"].unknown
     m.everything_settles()
     assert len(m.sent["c1"]) == 1 and m.crm.cards["c1"].status_id == "qual"
@@ -281,11 +273,7 @@ def test_a_429_on_a_move_while_offline_means_the_crm_answers(machine: SessionMac
     complete_all(m)
     m.user_moves("c1", "qual")
     m.time_passes(70)
-    poll = next(j for j in m.outstanding if isinstance(j, Poll))
-    m.outstanding.remove(poll)
-    m.complete(poll, "503")
+    m.finish(Poll, "503")
     assert m.session.phase is Phase.OFFLINE
-    send = next(j for j in m.outstanding if isinstance(j, Send))
-    m.outstanding.remove(send)
-    m.complete(send, "429")
+    m.finish(Send, "429")
     assert m.session.phase is Phase.LIVE and m.session.snapshot().rate_wait > 0

@@ -274,3 +274,20 @@ class HttpContractFake(ContractFake):
         import httpx
 
         return {"transport": httpx.MockTransport(self.fake.handler), "sleep": no_wait}
+
+
+class OpportunityContractFake(HttpContractFake):
+    """For fakes that keep `opportunities` by id, each with a `status_id`, and move and delete
+    them as a teammate would (`teammate_move`, `delete_opportunity`): Close, Clustr."""
+
+    fake: Any
+
+    def teammate_move(self, card_id: str, status_id: str) -> None:
+        self.fake.teammate_move(card_id, status_id)
+
+    def delete(self, card_id: str) -> None:
+        self.fake.delete_opportunity(card_id)
+
+    def status_of(self, card_id: str) -> str | None:
+        record = self.fake.opportunities.get(card_id)
+        return None if record is None else record["status_id"]

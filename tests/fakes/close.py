@@ -48,7 +48,7 @@ import httpx
 
 from .base import (
     FakeServer,
-    HttpContractFake,
+    OpportunityContractFake,
     failure_command,
     loopback_parser,
     run_on_loopback,
@@ -538,7 +538,7 @@ def command(fake: FakeClose, line: str) -> str:
     return HELP
 
 
-class Contract(HttpContractFake):
+class Contract(OpportunityContractFake):
     """The fake Close for tests/test_contract.py: two pipelines, Sales first (150 deals, two pages)."""
 
     unknown_id = "oppo_" + "0" * 22
@@ -553,16 +553,6 @@ class Contract(HttpContractFake):
 
     def environ(self, *, key_ok: bool = True) -> dict[str, str]:
         return {"CLOSE_API_KEY": self.fake.api_key if key_ok else "api_wrong"}
-
-    def teammate_move(self, card_id: str, status_id: str) -> None:
-        self.fake.teammate_move(card_id, status_id)
-
-    def delete(self, card_id: str) -> None:
-        self.fake.delete_opportunity(card_id)
-
-    def status_of(self, card_id: str) -> str | None:
-        record = self.fake.opportunities.get(card_id)
-        return None if record is None else record["status_id"]
 
 
 def main(argv: list[str] | None = None) -> None:

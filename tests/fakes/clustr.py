@@ -24,7 +24,7 @@ from kanban_tui.backends.clustr import ASSUMED
 
 from .base import (
     FakeServer,
-    HttpContractFake,
+    OpportunityContractFake,
     failure_command,
     loopback_parser,
     run_on_loopback,
@@ -154,7 +154,7 @@ class FakeClustr(FakeServer):
         return _error(404, "NOT_FOUND", "Not found")
 
 
-class Contract(HttpContractFake):
+class Contract(OpportunityContractFake):
     """The fake Clustr for tests/test_contract.py: 150 opportunities (two pages)."""
 
     unknown_id = "opp_000000000000"
@@ -169,16 +169,6 @@ class Contract(HttpContractFake):
 
     def environ(self, *, key_ok: bool = True) -> dict[str, str]:
         return {"CLUSTR_API_KEY": self.fake.api_key if key_ok else "clstr_wrong"}
-
-    def teammate_move(self, card_id: str, status_id: str) -> None:
-        self.fake.teammate_move(card_id, status_id)
-
-    def delete(self, card_id: str) -> None:
-        self.fake.delete_opportunity(card_id)
-
-    def status_of(self, card_id: str) -> str | None:
-        record = self.fake.opportunities.get(card_id)
-        return None if record is None else record["status_id"]
 
 
 def command(fake: FakeClustr, line: str) -> str:

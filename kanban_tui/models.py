@@ -2,14 +2,21 @@
 
 Pure pydantic types shared by every layer. No I/O, no Textual. Backends translate
 their CRM's dialect into these; the sync layer and the UI only ever see these.
+
+CRM text is untrusted: every string a model is built with that is ever drawn (names, labels,
+owners, notes, ...) goes through `text.safe_text` here, so no backend can forget it. Ids are
+kept as the CRM sent them (they go back to it) and made safe where they are shown.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .text import safe_text
 
 
 class StatusKind(StrEnum):
@@ -26,6 +33,9 @@ class StatusKind(StrEnum):
 
 
 _PER_YEAR: dict[str, int] = {"one_time": 1, "monthly": 12, "annual": 1}
+_COLOR = re.compile(r"^(#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3}|[a-z][a-z_]{0,30})$")
+_SHOWN = ("name", "contact", "currency", "owner", "read_only", "url")
+"""An opportunity's one-line text fields that are drawn (the note, multi-line, apart)."""
 
 
 class Period(StrEnum):
@@ -56,6 +66,17 @@ class Status(BaseModel):
     can_move_to: bool = True
     """False for statuses that exist but must not receive cards (e.g. archived ones)."""
 
+    @field_validator("label")
+    @classmethod
+    def _safe_label(cls, label: str) -> str:
+        return safe_text(label)
+
+    @field_validator("color")
+    @classmethod
+    def _a_color(cls, color: str | None) -> str | None:
+        """A color the UI can parse (`#rgb`, `#rrggbb`, a name), else none: the UI picks one."""
+        return color if color is not None and _COLOR.match(color) else None
+
 
 class Pipeline(BaseModel):
     """A named, ordered set of statuses."""
@@ -67,6 +88,16 @@ class Pipeline(BaseModel):
     statuses: tuple[Status, ...]
     lost_reasons: tuple[str, ...] = ()
     """Reasons a move into a lost status can carry (TeleCRM); the first is the default."""
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        return safe_text(name)
+
+    @field_validator("lost_reasons")
+    @classmethod
+    def _safe_reasons(cls, reasons: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(safe_text(r) for r in reasons)
 
     @field_validator("statuses")
     @classmethod
@@ -120,6 +151,18 @@ class Opportunity(BaseModel):
     url: str | None = None
     stalled: bool = False
     """The CRM flags the deal as stalled (no activity for a while)."""
+
+    @model_validator(mode="after")
+    def _safe(self) -> Opportunity:
+        """Drawn text made safe (one `isprintable` per field when there is nothing to do)."""
+        fields = self.__dict__
+        for name in _SHOWN:
+            value = fields[name]
+            if value is not None and not value.isprintable():
+                fields[name] = safe_text(value)
+        if self.note and not self.note.isprintable():
+            fields["note"] = safe_text(self.note, multiline=True)
+        return self
 
     @property
     def annualized_value(self) -> int:

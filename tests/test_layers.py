@@ -15,12 +15,14 @@ PACKAGE = Path(__file__).parent.parent / "kanban_tui"
 # every registered backend's module, and the other layers below the UI
 HEADLESS = [spec.module for spec in BACKENDS.values()] + [
     "kanban_tui.backends.registry", "kanban_tui.backends.rescan", "kanban_tui.backends.http",
-    "kanban_tui.models", "kanban_tui.money", "kanban_tui.sync", "kanban_tui.config",
+    "kanban_tui.models", "kanban_tui.money", "kanban_tui.text", "kanban_tui.sync", "kanban_tui.config",
     "kanban_tui.store.journal", "kanban_tui.store.board_copy",
 ]
 # each layer (a module or a package) and what it may not import
 FORBIDDEN = {
     "models": ("textual", "kanban_tui.backends", "kanban_tui.sync", "kanban_tui.screens", "kanban_tui.widgets", "httpx", "sqlite3"),
+    "text": ("textual", "kanban_tui.backends", "kanban_tui.sync", "kanban_tui.screens", "kanban_tui.widgets", "httpx",
+             "sqlite3"),
     "money": ("textual", "kanban_tui.backends", "kanban_tui.sync", "kanban_tui.screens", "kanban_tui.widgets"),
     "backends": ("textual", "kanban_tui.sync", "kanban_tui.screens", "kanban_tui.widgets", "kanban_tui.app",
                  "kanban_tui.config", "kanban_tui.cli"),

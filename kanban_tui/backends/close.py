@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from ..models import Changes, Opportunity, Page, Period, Pipeline, Status, StatusKind
 from .errors import AuthError, BackendError, NotFoundError, RefusedError, read_each
-from .http import httpx, HttpApi, HttpBackend
+from .http import HttpApi, HttpBackend, httpx
 
 CRM = "Close"
 DEFAULT_BASE_URL = "https://api.close.com/api/v1/"

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from ..models import Opportunity, Pipeline, Status, StatusKind
 from .errors import AuthError, BackendError, NotFoundError, read_each
-from .http import httpx, HttpApi
+from .http import HttpApi, httpx
 from .rescan import RescanBackend, ScanPage
 
 CRM = "Clustr"

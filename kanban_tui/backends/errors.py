@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ..text import safe_text
+
 T = TypeVar("T")
 
 
@@ -25,12 +27,13 @@ class BackendError(Exception):
         status_code: int | None = None,
         hint: str | None = None,
     ) -> None:
+        message = safe_text(message)  # often the CRM's own words: untrusted
         super().__init__(message)
         self.message = message
         self.crm = crm
         self.status_code = status_code
         if hint is not None:
-            self.hint = hint
+            self.hint = safe_text(hint)
 
     @property
     def summary(self) -> str:
@@ -120,7 +123,7 @@ def read_each(records: list[Any], convert: Callable[[Any], T], what: str, skippe
         try:
             converted.append(convert(record))
         except RECORD_ERRORS as exc:
-            record_id = record.get("id", "?") if isinstance(record, dict) else "?"
-            reason = describe_validation_error(exc) if hasattr(exc, "errors") else f"{exc!s}"[:80]
+            record_id = safe_text(str(record.get("id", "?"))) if isinstance(record, dict) else "?"
+            reason = safe_text(describe_validation_error(exc) if hasattr(exc, "errors") else f"{exc!s}"[:80])
             skipped.append(f"{what} {record_id} skipped: {reason}")
     return converted

@@ -24,6 +24,7 @@ from ..keys import BOARD_BINDINGS
 from ..models import StatusKind
 from ..sync import BoardSession, Conflict, PipelineChoice, Update
 from ..sync.session import Event, Job, Load
+from ..text import esc
 from ..widgets.column import KIND_GLYPH, CardList, StatusColumn
 from ..widgets.status_bar import SyncStatus
 from .confirm import ConfirmMove
@@ -128,7 +129,9 @@ class BoardScreen(Screen[None]):
                 self.flush_load()
                 keep_out_of_gc()
         for notice in update.notices:
-            self.notify(notice.text, title=notice.title, severity=notice.severity, timeout=notice.timeout)  # type: ignore[arg-type]
+            # plain text (a deal's name may hold `[/]`): never read as markup
+            self.notify(notice.text, title=notice.title, severity=notice.severity, timeout=notice.timeout,  # type: ignore[arg-type]
+                        markup=False)
         if update.ask is not None:
             self.ask(update.ask)
         for job in update.jobs:
@@ -167,7 +170,7 @@ class BoardScreen(Screen[None]):
         if board is None or pipeline is None:
             return
         self.query_one("#title", Static).update(
-            f"kanban-tui · {self.backend.name} · [b]{_escape(pipeline.name)}[/b]"
+            f"kanban-tui · {esc(self.backend.name)} · [b]{esc(pipeline.name)}[/b]"
         )
         self.columns = [StatusColumn(board, status) for status in pipeline.statuses]
         self.query_one("#board", HorizontalScroll).mount_all(self.columns)
@@ -314,7 +317,7 @@ class BoardScreen(Screen[None]):
         if board is None or pipeline is None or card not in board or board.shown_status(card) == status_id:
             return
         if (why := session.can_move(card)) is not None:
-            self.notify(why, severity="warning", timeout=8)
+            self.notify(why, severity="warning", timeout=8, markup=False)
             return
         status = board.status(status_id)
         name = board.opportunity(card).name
@@ -364,10 +367,6 @@ class BoardScreen(Screen[None]):
 
     def action_refresh(self) -> None:
         self.apply(self.session.refresh())
-
-
-def _escape(text: str) -> str:
-    return text.replace("[", r"\[")
 
 
 def collect_after_load() -> None:

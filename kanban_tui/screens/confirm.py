@@ -8,6 +8,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label
 
+from ..text import esc
+
 
 class ConfirmMove(ModalScreen[bool]):
     """`Move Acme to ✓ Won?` y / enter confirms, n / escape cancels."""
@@ -24,10 +26,9 @@ class ConfirmMove(ModalScreen[bool]):
         self.status_label = status_label
 
     def compose(self) -> ComposeResult:
-        name = self.card_name.replace("[", r"\[")
-        label = self.status_label.replace("[", r"\[")
+        name, label = esc(self.card_name), esc(self.status_label)
         with Vertical(id="confirm", classes="dialog"):
             yield Label(f"Move [b]{name}[/b] to [b]{label}[/b]?", classes="dialog-title")
             if self.detail:
-                yield Label(self.detail.replace("[", r"\["))
+                yield Label(esc(self.detail))
             yield Label("y/⏎ move · n/esc cancel", classes="dialog-hint")

@@ -8,6 +8,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label
 
+from ..text import esc
+
 
 class ResolveConflict(ModalScreen[bool]):
     """Both versions side by side. k / enter keeps the user's move; t / escape takes the CRM's."""
@@ -22,9 +24,6 @@ class ResolveConflict(ModalScreen[bool]):
         self.card_name, self.crm, self.theirs, self.mine = card_name, crm, theirs, mine
 
     def compose(self) -> ComposeResult:
-        def esc(text: str) -> str:
-            return text.replace("[", r"\[")
-
         with Vertical(id="conflict", classes="dialog"):
             yield Label(f"[b]{esc(self.card_name)}[/b] changed in {esc(self.crm)} after you moved it", classes="dialog-title")
             yield Label(f"In {esc(self.crm)} now:  {esc(self.theirs)}")

@@ -10,11 +10,8 @@ from textual.widgets import Label, Static
 
 from ..models import Opportunity, Status
 from ..money import format_money
+from ..text import esc, safe_text
 from ..widgets.column import KIND_GLYPH
-
-
-def _e(text: object) -> str:
-    return str(text).replace("[", r"\[")
 
 
 class DetailScreen(ModalScreen[None]):
@@ -50,12 +47,12 @@ class DetailScreen(ModalScreen[None]):
             ("Won on", o.date_won.isoformat() if o.date_won else "-"),
             ("Stalled", "yes: no activity for a while" if o.stalled else "no"),
             ("Link", o.url or "-"),
-            ("Id", o.id),
+            ("Id", safe_text(o.id)),
             *([("Read-only", o.read_only)] if o.read_only else []),
         ]
         with VerticalScroll(id="detail", classes="dialog"):
-            yield Label(f"[b]{_e(o.name)}[/b]", classes="dialog-title")
-            yield Static("\n".join(f"[dim]{k:<11}[/dim]{_e(v)}" for k, v in rows), id="detail-fields")
+            yield Label(f"[b]{esc(o.name)}[/b]", classes="dialog-title")
+            yield Static("\n".join(f"[dim]{k:<11}[/dim]{esc(v)}" for k, v in rows), id="detail-fields")
             if o.note:
-                yield Static(f"[dim]Note[/dim]\n{_e(o.note)}", id="detail-note")
+                yield Static(f"[dim]Note[/dim]\n{esc(o.note)}", id="detail-note")
             yield Label("esc close", classes="dialog-hint")

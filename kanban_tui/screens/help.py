@@ -9,6 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from ..keys import HELP_SECTIONS
+from ..text import esc
 
 LEGEND = (
     "[b]Cards[/b]: name · value/period, confidence · owner, time since the last update "
@@ -32,7 +33,7 @@ class HelpScreen(ModalScreen[None]):
         for title, bindings in HELP_SECTIONS:
             lines.append(f"[b]{title}[/b]")
             for binding in bindings:
-                keys = (binding.key_display or binding.key).replace("[", r"\[")
+                keys = esc(binding.key_display or binding.key)
                 lines.append(f"  {keys:<10} {binding.description}")
             lines.append("")
         with VerticalScroll(id="help", classes="dialog"):

@@ -15,6 +15,7 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from ..models import Pipeline, Status
+from ..text import esc
 from ..widgets.column import KIND_GLYPH
 
 
@@ -43,7 +44,7 @@ class Picker(ModalScreen[str | None]):
 
     def _options(self, text: str) -> list[Option]:
         text = text.strip().lower()
-        return [Option(_escape(label), id=choice_id) for choice_id, label in self.choices if text in label.lower()]
+        return [Option(esc(label), id=choice_id) for choice_id, label in self.choices if text in label.lower()]
 
     def on_mount(self) -> None:
         ids = [choice_id for choice_id, _ in self.choices]
@@ -76,16 +77,12 @@ class Picker(ModalScreen[str | None]):
         self.dismiss(event.option.id)
 
 
-def _escape(text: str) -> str:
-    return text.replace("[", "\\[")
-
-
 class StatusPicker(Picker):
     """Where to move a card; dismisses with a status id."""
 
     def __init__(self, card_name: str, statuses: list[Status]) -> None:
         super().__init__(
-            f"Move [b]{_escape(card_name)}[/b] to…",
+            f"Move [b]{esc(card_name)}[/b] to…",
             [(s.id, f"{KIND_GLYPH[s.kind]}{s.label}") for s in statuses],
             hint="⏎ move · esc cancel",
         )
@@ -96,7 +93,7 @@ class PipelinePicker(Picker):
 
     def __init__(self, crm: str, pipelines: list[Pipeline], current: str | None = None) -> None:
         super().__init__(
-            f"Open which {_escape(crm)} pipeline?",
+            f"Open which {esc(crm)} pipeline?",
             [(p.id, f"{p.name}  ({len(p.statuses)} statuses)") for p in pipelines],
             hint="⏎ open · esc " + ("keep this one" if current else "open the first"),
             selected=current,
@@ -108,7 +105,7 @@ class LostReasonPicker(Picker):
 
     def __init__(self, card_name: str, status_label: str, reasons: tuple[str, ...]) -> None:
         super().__init__(
-            f"Move [b]{_escape(card_name)}[/b] to [b]✗ {_escape(status_label)}[/b]: why was it lost?",
+            f"Move [b]{esc(card_name)}[/b] to [b]✗ {esc(status_label)}[/b]: why was it lost?",
             [(reason, reason) for reason in reasons],
             hint="⏎ move with this reason · esc cancel",
             selected=reasons[0] if reasons else None,

@@ -23,8 +23,9 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from ..models import Opportunity, Status, StatusKind
-from ..money import format_money, format_totals
+from ..money import PERIOD_SUFFIX, format_compact, format_money, format_totals
 from ..sync.board import Board, ColumnSummary
+from ..text import cells, esc, fit, pad
 
 CARD_HEIGHT = 4
 """Lines per card: name, value and confidence, owner and age, a gap."""
@@ -53,13 +54,13 @@ def age(updated: datetime, now: datetime) -> str:
 
 
 def _fit(left: str, right: str, width: int) -> str:
-    """`left` and `right` on one line of `width` cells, truncating `left` with an ellipsis."""
-    room = width - len(right) - (1 if right else 0)
+    """`left` and `right` on one line of `width` cells: `left` gives way (cut with `…`, measured
+    in cells), never `right` (a card's state word, a confidence)."""
+    right = right[:width]
+    room = width - cells(right) - (1 if right else 0)
     if room <= 0:
-        return right[:width].ljust(width)
-    if len(left) > room:
-        left = left[: max(0, room - 1)] + "…"
-    return left.ljust(room) + (" " + right if right else "")
+        return pad(right, width)
+    return pad(fit(left, room), room) + (" " + right if right else "")
 
 
 class ColumnHeader(Static):
@@ -70,8 +71,7 @@ class ColumnHeader(Static):
         self.status = status
         if status.kind.is_final:
             self.add_class("-final")
-        if status.color:
-            color = Color.parse(status.color)
+        if (color := _color(status.color)) is not None:
             if status.kind.is_final:
                 self.styles.background = color
                 self.styles.color = color.get_contrast_text(1.0)
@@ -90,11 +90,11 @@ class ColumnHeader(Static):
         expected = _with_period(format_totals(summary.weighted, limit=1).split(" +")[0], per)
         others = f" +{len(summary.totals) - 1} cur" if len(summary.totals) > 1 else ""
         if summary.totals:
-            values = f"{_escape(total)}\n[dim]exp {_escape(expected)}{others}[/dim]"
+            values = f"{esc(total)}\n[dim]exp {esc(expected)}{others}[/dim]"
         else:
             values = "[dim]no values[/dim]\n"  # a CRM without deal values (Clustr), or none set
         self.update(
-            f"[b]{_escape(label)}[/b]\n{summary.count:,} · {values}",
+            f"[b]{esc(label)}[/b]\n{summary.count:,} · {values}",
             layout=False,  # a fixed-size box: repaint it alone, not the whole screen
         )
 
@@ -107,8 +107,14 @@ def _with_period(total: str, per: str) -> str:
     return f"{first}{per}{sep}{rest}"
 
 
-def _escape(text: str) -> str:
-    return text.replace("[", r"\[")
+def _color(name: str | None) -> Color | None:
+    """The status's color, or None when the CRM's cannot be parsed (the column goes uncolored)."""
+    if not name:
+        return None
+    try:
+        return Color.parse(name)
+    except Exception:  # noqa: BLE001 - textual's ColorParseError, or anything odd a CRM sends
+        return None
 
 
 class CardList(ScrollView, can_focus=False):
@@ -134,7 +140,8 @@ class CardList(ScrollView, can_focus=False):
         page), so that the focus stays on the same deal and never on whatever took its row."""
         self.active = False
         self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(4096)
-        self._bar = Style(color=Color.parse(status.color).rich_color if status.color else None)
+        bar = _color(status.color)
+        self._bar = Style(color=bar.rich_color if bar is not None else None)
 
     # -- state --------------------------------------------------------------------------
 
@@ -242,7 +249,13 @@ class CardList(ScrollView, can_focus=False):
             style = base + self.get_component_rich_style("card--name", partial=True)
         elif line == 1:
             confidence = "" if o.confidence is None else f"{o.confidence}%"
-            left = format_money(o.value, o.currency, o.period) if self.board.has_values else o.contact or ""
+            if self.board.has_values:
+                left = format_money(o.value, o.currency, o.period)
+                room = text_width - len(confidence) - (1 if confidence else 0)
+                if cells(left) > room and o.value:  # never cut a value's digits: say it shorter
+                    left = format_compact(o.value, o.currency) + PERIOD_SUFFIX[o.period]
+            else:
+                left = o.contact or ""
             text, style = _fit(left, confidence, text_width), base
         else:
             when = age(o.updated, now) if self.board.real_update_times else ""

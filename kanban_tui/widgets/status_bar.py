@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from ..sync import Phase, Snapshot
 from ..sync.session import ago
+from ..text import esc
 
 __all__ = ["SyncStatus", "ago", "status_line"]
 
@@ -34,7 +35,7 @@ def status_line(s: Snapshot, now: datetime | None = None) -> tuple[str, bool]:
         parts.append(_moves(s.queued, "queued"))
     if s.read_only:
         parts.append("read-only: another window is open")
-    error = _escape(s.error) if s.error else ""
+    error = esc(s.error) if s.error else ""
     retry = f", retrying in {s.retry_in:.0f}s" if s.retry_in is not None else ""
     problem = False
     if s.rate_wait > 0:
@@ -64,10 +65,6 @@ def status_line(s: Snapshot, now: datetime | None = None) -> tuple[str, bool]:
         state = f"✓ synced {ago(s.last_synced, now)}"
     parts.append(state)
     return " · ".join(parts), problem
-
-
-def _escape(text: str) -> str:
-    return text.replace("[", "\\[")
 
 
 class SyncStatus(Static):

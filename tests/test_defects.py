@@ -558,3 +558,27 @@ async def test_6b_a_long_rate_limit_reset_is_waited_in_full_and_the_board_stays_
         await settle(pilot)
         line = status_line(app)
         assert "~ waiting" in line and "offline" not in line and "sync failed" not in line, line
+
+
+async def test_5b_the_rest_of_a_board_loading_in_never_moves_the_focus(tmp_path: Path) -> None:
+    """Found in review: the board holds 100 of 150 cards (page 2 answered 503); the user is on a card in
+    the middle of Lead; Close answers again and the rest loads by pages: the focus stays on that card
+    (the load's batched redraw kept the row, not the card)."""
+    fake = seeded(sales=150)
+    wire = Wire(fake)
+    wire.pages_status = 503
+    app = close_app(wire, tmp_path / "journal.sqlite3")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = board_screen(app)
+        board = screen.session.board
+        column = board.column_ids(status(fake, "Lead"))
+        mine = column[len(column) // 2]
+        await go_to(pilot, app, mine)
+        assert screen.focused_id() == mine
+        wire.pages_status = None
+        await pilot.press("r")
+        await settle(pilot)
+        await settle(pilot)
+        assert len(board) == len([o for o in fake.opportunities.values() if o["pipeline_name"] == "Sales"])
+        assert screen.focused_id() == mine

@@ -14,7 +14,7 @@ from kanban_tui.sync import BoardSession, Phase, Snapshot
 from kanban_tui.sync.session import WRITE_TRIES, Load, Poll, Read, Send
 from kanban_tui.widgets.status_bar import status_line
 
-from .test_session_states import T0, SessionMachine
+from .test_session_states import PIPELINE, T0, SessionMachine
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -277,3 +277,79 @@ def test_a_429_on_a_move_while_offline_means_the_crm_answers(machine: SessionMac
     assert m.session.phase is Phase.OFFLINE
     m.finish(Send, "429")
     assert m.session.phase is Phase.LIVE and m.session.snapshot().rate_wait > 0
+
+
+# -- found in review (each failed on the session before the fix) ------------------------------------------
+
+
+def test_a_saved_move_to_a_status_that_no_longer_exists_is_dropped_and_said(machine: SessionMachine) -> None:
+    m = machine
+    complete_all(m)
+    m.user_moves("c1", "demo")
+    m.killed_and_started_again(reached=False)
+    without_demo = PIPELINE.model_copy(update={"statuses": tuple(s for s in PIPELINE.statuses if s.id != "demo")})
+
+    async def pipelines() -> list:  # type: ignore[type-arg]
+        return [without_demo]
+
+    m.crm.list_pipelines = pipelines  # type: ignore[method-assign]
+    notices = []
+    while m.outstanding:
+        job = m.outstanding.pop(0)
+        for event in m.loop.run_until_complete(_gather(m.session.run(job))):
+            update = m.session.handle(event)
+            notices += [n.text for n in update.notices]
+            m.take(update)
+    assert any("no longer exists" in n for n in notices) and not any("bug" in n for n in notices)
+    assert m.session.phase is Phase.LIVE and not m.session.intents
+    assert m.session.journal.pending() == [], "not dropped silently, nor replayed at every start"
+
+
+def test_switching_pipeline_while_a_move_waits_keeps_the_move(machine: SessionMachine) -> None:
+    m = machine
+    complete_all(m)
+    m.take(m.session.list_pipelines())  # p: the list is on its way...
+    m.user_moves("c1", "demo")  # ... and a move is made meanwhile
+    other = PIPELINE.model_copy(update={"id": "q", "name": "Renewals"})
+    update = m.session.choose_pipeline("q", [PIPELINE, other])
+    assert m.session.pipeline.id == "p" and "c1" in m.session.intents
+    assert any("Wait for 1 move" in n.text for n in update.notices)
+
+
+def test_a_move_a_gateway_timed_out_after_the_crm_applied_it_is_read_back_not_asked(machine: SessionMachine) -> None:
+    m = machine
+    complete_all(m)
+    m.user_moves("c1", "qual")
+    m.finish(Send, "gateway_applied")  # 504, but the CRM has it (asserts no question about their own move)
+    m.everything_settles()
+    assert m.sent["c1"] == [m.target["c1"][1]], "sent once"
+
+
+def test_an_empty_pipeline_list_while_switching_leaves_the_board_as_it_was(machine: SessionMachine) -> None:
+    m = machine
+    complete_all(m)
+
+    async def none() -> list:  # type: ignore[type-arg]
+        return []
+
+    m.crm.list_pipelines = none  # type: ignore[method-assign]
+    m.take(m.session.list_pipelines())
+    complete_all(m)
+    assert m.session.phase is Phase.LIVE and m.session.error is None
+    m.user_moves("c1", "demo")
+    complete_all(m)
+    assert m.crm.cards["c1"].status_id == "demo"
+
+
+def test_a_rejected_key_on_a_read_back_keeps_the_move(machine: SessionMachine) -> None:
+    m = machine
+    complete_all(m)
+    m.user_moves("c1", "qual")
+    m.finish(Send, "timeout_lost")
+    for _ in range(WRITE_TRIES + 1):
+        m.time_passes(400)
+        while any(isinstance(j, Poll) for j in m.outstanding):
+            m.finish(Poll, "ok")
+        if any(isinstance(j, Read) for j in m.outstanding):
+            m.finish(Read, "401")
+    assert "c1" in m.session.intents and m.session.journal.pending(), "kept until the key is accepted"

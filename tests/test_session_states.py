@@ -36,6 +36,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from kanban_tui.backends.base import Backend
 from kanban_tui.backends.errors import (
+    AuthError,
     NotFoundError,
     OutcomeUnknownError,
     RateLimitedError,
@@ -54,9 +55,10 @@ PIPELINE = Pipeline(id="p", name="Sales",
                     statuses=tuple(Status(id=s, label=s.title(), position=i) for i, s in enumerate(STATUSES)))
 CARDS = ("c1", "c2", "c3")
 
-UNREACHABLE = {"503", "refused", "timeout_applied", "timeout_lost"}
-SEND_OUTCOMES = ["ok", "ok", "ok", "500", "503", "refused", "429", "timeout_applied", "timeout_lost", "400"]
-READ_OUTCOMES = ["ok", "ok", "ok", "503", "429", "500"]
+UNREACHABLE = {"503", "refused", "timeout_applied", "timeout_lost", "gateway_applied"}
+SEND_OUTCOMES = ["ok", "ok", "ok", "500", "503", "refused", "429", "timeout_applied", "timeout_lost", "400",
+                 "gateway_applied", "401"]
+READ_OUTCOMES = ["ok", "ok", "ok", "503", "429", "500", "401"]
 
 
 class FakeCrm(Backend):
@@ -95,8 +97,10 @@ class FakeCrm(Backend):
             raise UnavailableError("down", crm="Fake", status_code=503 if fault == "503" else None)
         if fault == "429":
             raise RateLimitedError("slow down", crm="Fake", status_code=429, retry_after=5)
-        if fault in ("500", "400"):
+        if fault in ("500", "400", "gateway_applied"):
             raise UnavailableError("boom", crm="Fake", status_code=500)
+        if fault == "401":
+            raise AuthError("bad key", crm="Fake", status_code=401)
 
     async def list_pipelines(self) -> list[Pipeline]:
         self._read_fault()
@@ -136,11 +140,15 @@ class FakeCrm(Backend):
             raise RateLimitedError("slow down", crm="Fake", status_code=429, retry_after=5)
         if fault == "400":
             raise RefusedError("not allowed", crm="Fake", status_code=400)
+        if fault == "401":
+            raise AuthError("bad key", crm="Fake", status_code=401)
         if fault == "timeout_lost":
             raise OutcomeUnknownError("no answer to the PUT", crm="Fake")
         moved = self.write(opportunity.id, status.id)
         if fault == "timeout_applied":
             raise OutcomeUnknownError("no answer to the PUT", crm="Fake")
+        if fault == "gateway_applied":  # the CRM applied it; the gateway in front of it timed out
+            raise UnavailableError("gateway timeout", crm="Fake", status_code=504)
         return moved
 
 
@@ -214,12 +222,12 @@ class SessionMachine(RuleBasedStateMachine):
                 f"{card} intent {seq} sent again after the CRM applied it")
             seqs = self.sent.setdefault(card, [])
             assert not seqs or seq >= seqs[-1], f"{card}: intent {seq} sent after the newer {seqs[-1]}"
-            if card in self.crm.cards and fault not in ("503", "refused", "429"):
+            if card in self.crm.cards and fault not in ("503", "refused", "429", "401"):
                 seqs.append(seq)
             if fault == "500" and card in self.crm.cards:
                 self.server_errors[(card, seq)] = self.server_errors.get((card, seq), 0) + 1
                 assert self.server_errors[(card, seq)] <= WRITE_TRIES
-            if fault in ("ok", "timeout_applied") and card in self.crm.cards:
+            if fault in ("ok", "timeout_applied", "gateway_applied") and card in self.crm.cards:
                 self.applied.add((card, seq))
         if isinstance(job, Send) and job.card not in self.crm.cards:
             fault = "404"  # the fake answers that before any fault
@@ -230,7 +238,7 @@ class SessionMachine(RuleBasedStateMachine):
         else:
             self.last_unreachable = False
         if isinstance(job, Load | Poll):
-            ok = fault not in UNREACHABLE | {"429", "500", "400"}
+            ok = fault not in UNREACHABLE | {"429", "500", "400", "401"}
             self.last_sync_ok = ok
             self.synced_ok |= ok
         for event in events:
@@ -374,6 +382,8 @@ class SessionMachine(RuleBasedStateMachine):
         for _ in range(rounds):
             if self.session.question is not None:
                 self.answer(True)
+            if not self.session.auto_retry:  # a rejected key: the user fixes it and presses r
+                self.take(self.session.refresh())
             while self.outstanding:
                 self.complete(self.outstanding.pop(0), "ok")
             self.t += 400

@@ -33,7 +33,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from ..models import Changes, Opportunity, Page, Period, Pipeline, Status, StatusKind
-from .errors import AuthError, BackendError, NotFoundError, RefusedError, read_each
+from .errors import (
+    AuthError,
+    BackendError,
+    NotFoundError,
+    RefusedError,
+    UnavailableError,
+    read_each,
+)
 from .http import HttpApi, HttpBackend, httpx
 
 CRM = "Close"
@@ -341,8 +348,9 @@ class CloseBackend(HttpBackend):
         skipped: list[str] = []
         moved = read_records([body], skipped)
         if not moved:
-            raise BackendError(f"the move was sent but the answer was not understood ({skipped[0]})", crm=CRM,
-                               hint="press r to refresh")
+            # Close said yes in words we cannot read: it probably moved; the card is read back
+            raise UnavailableError(f"the move was sent but the answer was not understood ({skipped[0]})", crm=CRM,
+                                   status_code=200, hint="the card is read back")
         self._known[moved[0].id] = moved[0].updated
         return moved[0]
 

@@ -184,7 +184,7 @@ class BoardScreen(Screen[None]):
             self.load_flush.stop()
             self.load_flush = None
         if self.load_dirty:
-            self.redraw(self.load_dirty)
+            self.redraw(self.load_dirty, keep=self.focused_id())  # the focus stays on its card, by id
             self.load_dirty = set()
         self.show_progress()
         self.update_status()

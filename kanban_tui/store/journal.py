@@ -171,6 +171,12 @@ class MoveJournal:
                 (datetime.now(UTC).isoformat(), seq, self.identity),
             )
 
+    def rebase(self, seq: int, base_updated: datetime) -> None:
+        """The card as the user's own earlier move left it: what a teammate's change is told apart from."""
+        with closing(self._connect()) as conn, conn:
+            conn.execute("UPDATE intents SET base_updated = ? WHERE seq = ? AND identity = ?",
+                         (base_updated.isoformat(), seq, self.identity))
+
     def unsend(self, seq: int) -> None:
         """Its request certainly did not reach the CRM (refused before sending): queued again."""
         with closing(self._connect()) as conn, conn:

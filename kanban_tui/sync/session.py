@@ -484,6 +484,11 @@ class BoardSession:
             pipeline_id = pipelines[0].id
         if pipeline_id == current:
             return Update()
+        if self.intents:  # made while the list was on its way: they are not left behind
+            u = Update()
+            n = len(self.intents)
+            u.notice(f"Wait for {n} move{'s' if n > 1 else ''} to save first.", timeout=3)
+            return u
         return self.open(next(p for p in pipelines if p.id == pipeline_id))
 
     def open(self, pipeline: Pipeline) -> Update:
@@ -529,14 +534,19 @@ class BoardSession:
         for card, card_rows in by_card.items():
             latest = card_rows[-1]
             self._last_seq = max(self._last_seq, latest.seq)
+            if self.pipeline.status(latest.to_status) is None:
+                u.notice(f"A move of {latest.opportunity_name or card} from last time was dropped: its status no"
+                         f" longer exists in {self.pipeline.name}", severity="warning", timeout=10)
+                self.journal.submit(self.journal.settle, card, latest.seq)
+                continue
             self.intents[card] = Intent(
                 seq=latest.seq, card=card, name=latest.opportunity_name or card, target=latest.to_status,
-                made_at=latest.made_at, base_updated=card_rows[0].base_updated,
+                made_at=latest.made_at, base_updated=max(r.base_updated for r in card_rows),
                 path=[card_rows[0].from_status, *(r.to_status for r in card_rows)], lost_reason=latest.lost_reason,
                 unknown=any(r.state == "sent" for r in card_rows),
                 ours={r.to_status for r in card_rows if r.state == "sent"}, restored=True,
             )
-        self._restored = len(by_card)
+        self._restored = len(self.intents)
 
     # -- the user's intents ---------------------------------------------------------------------------
 
@@ -679,14 +689,23 @@ class BoardSession:
     def handle(self, event: Event) -> Update:
         u = Update()
         handler = getattr(self, "_on_" + type(event).__name__)
-        handler(event, u)
-        self._pump(u)
+        try:
+            handler(event, u)
+            self._pump(u)
+        except Exception as exc:  # noqa: BLE001 - a bug must not take the board down: said, logged
+            log.exception("handling %s", type(event).__name__)
+            u.notice(f"{unexpected_error(exc)} (details in the log)", title="kanban-tui hit a bug", severity="error",
+                     timeout=15)
         return u
 
     def _on_PipelinesListed(self, ev: PipelinesListed, u: Update) -> None:
         pipelines = ev.pipelines
         if not ev.switching:
             self.busy = False
+        if not pipelines and ev.switching:
+            u.notice(f"{self.backend.name} lists no pipelines now; this one stays open", severity="warning",
+                     timeout=8)
+            return
         if not pipelines:
             self._open_failed(BackendError("there are no pipelines", crm=self.backend.name,
                                            hint=f"add one in {self.backend.name}"), u)
@@ -753,6 +772,7 @@ class BoardSession:
             return
         board, page = self.board, ev.page
         first = len(board) == 0
+        self._reachable(u)
         u.redraw |= board.add(page.opportunities)
         self.load_seen.update(o.id for o in page.opportunities)
         self.loaded = page.loaded
@@ -760,7 +780,7 @@ class BoardSession:
         u.progress = True
         self._report_skipped(page.skipped, u)
         for card, intent in self.intents.items():
-            if card in board and board.target(card) != intent.target:
+            if card in board and board.target(card) != intent.target and self.pipeline.status(intent.target):
                 u.redraw |= board.set_target(card, intent.target, intent.made_at)
         if first and page.opportunities:
             u.first_cards = True
@@ -823,7 +843,7 @@ class BoardSession:
         if not keep:
             self._restore(u)
         for card, intent in self.intents.items():
-            if card in self.board:
+            if card in self.board and self.pipeline.status(intent.target):
                 self.board.set_target(card, intent.target, intent.made_at)
         self.error = ev.error
         self.auto_retry = True
@@ -842,6 +862,8 @@ class BoardSession:
         board, changes = self.board, ev.changes
         self.cursor = changes.cursor or self.cursor
         self._reachable(u)
+        if self.phase is Phase.FAILED and self.complete:
+            self.phase = Phase.LIVE
         for card in changes.removed:
             if (intent := self.intents.get(card)) is not None:
                 u.notice(f"{intent.name} was removed in {self.backend.name}: its move was dropped",
@@ -879,7 +901,7 @@ class BoardSession:
         result = ev.result
         if isinstance(result, Opportunity):
             self._reachable(u)
-            self.ours[ev.card] = result.updated
+            self._ours(ev.card, result.updated)
             if current:
                 assert intent is not None
                 self._settle(intent, "confirmed", u, confirmed=result)
@@ -900,10 +922,13 @@ class BoardSession:
                 intent.unknown = True
                 intent.ours.add(sent)
             return
+        maybe_applied = isinstance(result, OutcomeUnknownError) or (
+            isinstance(result, UnavailableError) and result.status_code is not None)  # a 5xx: a gateway may have passed it on
+        if maybe_applied and intent is not None:
+            intent.ours.add(sent)  # the card may be there now by our own doing (an undo may follow)
         if failure is Failure.UNREACHABLE:
-            if isinstance(result, OutcomeUnknownError) and intent is not None:
+            if maybe_applied and intent is not None:
                 intent.unknown = True
-                intent.ours.add(sent)  # the card may be there now by our own doing (an undo may follow)
             elif self.journal is not None:
                 self.journal.submit(self.journal.unsend, ev.seq)
             if self.phase is not Phase.OFFLINE:
@@ -975,6 +1000,10 @@ class BoardSession:
             self._reachable(u)
             if failure is Failure.RATE:
                 self._rate_limited(result)
+            elif failure is Failure.AUTH:
+                self.auth_blocked = True
+                self.error = result
+                self._schedule_retry(None)
             elif intent is not None:  # the card cannot be read back: never send blindly; try again later
                 intent.tries += 1
                 if intent.tries >= WRITE_TRIES:
@@ -1000,10 +1029,10 @@ class BoardSession:
             return
         intent.unknown = False
         if result.status_id == intent.target:  # the move had reached the CRM
-            self.ours[ev.card] = result.updated
+            self._ours(ev.card, result.updated)
             self._settle(intent, "confirmed", u, confirmed=result)
         elif result.status_id in intent.ours:  # an earlier move of ours had: not a teammate's change
-            self.ours[ev.card] = result.updated
+            self._ours(ev.card, result.updated)
         intent.ours.clear()
 
     def _on_CopySaved(self, ev: CopySaved, u: Update) -> None:
@@ -1026,7 +1055,7 @@ class BoardSession:
         board = self.board
         if board is not None and self._can_send():
             now = self.clock()
-            for card, intent in self.intents.items():
+            for card, intent in list(self.intents.items()):
                 if card in self.out or intent.state == "asking" or card not in board:
                     continue
                 if intent.state == "retrying" and intent.next_try > now:
@@ -1038,8 +1067,17 @@ class BoardSession:
                     u.jobs.append(Read(self.gen, card, intent.seq, self.pipeline))
                     continue
                 opportunity = board.opportunity(card)
+                if self.pipeline.status(intent.target) is None:  # the status left the pipeline
+                    u.notice(f"{intent.name} went back: its status no longer exists in {self.pipeline.name}",
+                             severity="warning", timeout=10)
+                    self._settle(intent, "refused", u)
+                    continue
                 seen = max(intent.base_updated, self.ours.get(card, intent.base_updated))
                 changed = board.real_update_times and opportunity.updated > seen
+                if changed and opportunity.status_id == intent.target:  # the CRM has it where the user wants it
+                    self._ours(card, opportunity.updated)
+                    self._settle(intent, "confirmed", u)
+                    continue
                 if changed and not intent.keep and opportunity.status_id not in intent.ours:
                     intent.state = "asking"
                     continue
@@ -1054,6 +1092,16 @@ class BoardSession:
                     u.ask = self.question
                     break
         self._badges(u)
+
+    def _ours(self, card: str, updated: datetime) -> None:
+        """The card is as our own move left it at `updated`: not a teammate's change for the move
+        still waiting, now or after a restart (its journal row learns it too)."""
+        self.ours[card] = updated
+        intent = self.intents.get(card)
+        if intent is not None and updated > intent.base_updated:
+            intent.base_updated = updated
+            if self.journal is not None:
+                self.journal.submit(self.journal.rebase, intent.seq, updated)
 
     def _conflict(self, intent: Intent) -> Conflict:
         assert self.board is not None and self.pipeline is not None

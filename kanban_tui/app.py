@@ -7,12 +7,12 @@ from pathlib import Path
 from textual.app import App
 
 from .backends.base import Backend
-from .store.board_copy import BoardCopy
-from .store.journal import MoveJournal
 from .config import Settings
 from .keys import APP_BINDINGS
 from .screens.board import BoardScreen
 from .screens.help import HelpScreen
+from .store.board_copy import BoardCopy
+from .store.journal import MoveJournal
 from .sync import BoardSession
 
 
@@ -42,6 +42,7 @@ class KanbanApp(App[None]):
         pipeline: str | None = None,
         journal: MoveJournal | None = None,
         board_copy: BoardCopy | None = None,
+        warnings: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend
@@ -50,6 +51,8 @@ class KanbanApp(App[None]):
         self.settings = settings = settings or Settings()
         self.poll_interval = poll_interval or settings.poll_interval or backend.poll_interval or DEFAULT_POLL_INTERVAL
         self.pipeline = pipeline or settings.pipeline
+        self.warnings = list(warnings or [])
+        """Start-up warnings (e.g. a readable config holding a key), shown on the board once mounted."""
 
     def on_mount(self) -> None:
         self.session = BoardSession(
@@ -62,6 +65,8 @@ class KanbanApp(App[None]):
         )
         self.board = BoardScreen(self.session, confirm_final_moves=self.settings.confirm_final_moves)
         self.push_screen(self.board)
+        for warning in self.warnings:
+            self.notify(warning, severity="warning", timeout=15, markup=False)
         self._quit_armed = False
 
     async def action_quit(self) -> None:

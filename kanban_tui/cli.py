@@ -73,12 +73,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def resolve_settings(args: argparse.Namespace) -> Settings:
-    """The config file's settings with the command-line flags on top."""
+def resolve_settings(args: argparse.Namespace, warnings: list[str] | None = None) -> Settings:
+    """The config file's settings with the command-line flags on top.
+
+    A warning (a config file holding a key that others can read) goes to stderr and, when given,
+    into `warnings` (the app shows them on the board: stderr is hidden behind it).
+    """
+    if (args.demo or args.demo_size is not None) and args.backend not in (None, "local"):
+        flag = "--demo" if args.demo else "--demo-size"
+        raise ConfigError(
+            f"{flag} opens a throwaway local workspace; it cannot be combined with --backend {args.backend}"
+        )
     config_path = args.config or paths.config_file()
-    settings = load_settings(config_path, required=args.config is not None)
+    from_env = args.config is None and bool(os.environ.get("KANBAN_TUI_CONFIG"))  # as paths.config_file() reads it
+    settings = load_settings(
+        config_path, required=args.config is not None or from_env, named_by="KANBAN_TUI_CONFIG" if from_env else None
+    )
     if warning := key_file_warning(config_path, settings):
         print(f"kanban-tui: {warning}", file=sys.stderr)
+        if warnings is not None:
+            warnings.append(warning)
     overrides = {
         key: value
         for key, value in (
@@ -90,32 +104,77 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
     }
     if args.workspace is not None:
         overrides["local"] = settings.local.model_copy(update={"path": args.workspace})
+    backend = overrides.get("backend", settings.backend)
+    spec = registry.get(backend)
     if args.base_url is not None:
-        backend = overrides.get("backend", settings.backend)
-        if not registry.get(backend).has_base_url:
+        if not spec.has_base_url:
             raise ConfigError("--base-url: the local workspace has no URL (choose a CRM with --backend)")
         table = getattr(settings, backend)
         overrides[backend] = table.model_copy(update={"base_url": args.base_url})
+    if spec.has_base_url:
+        where = "--base-url" if args.base_url is not None else f"config {config_path}: {backend}.base_url"
+        url = (overrides.get(backend) or getattr(settings, backend)).base_url
+        _check_url(url, where, spec)
     return settings.model_copy(update=overrides)
+
+
+def _check_url(url: str, where: str, spec: registry.BackendSpec) -> None:
+    """A ConfigError naming `where` the URL came from when the backend would refuse it. A user
+    name or password in it is never shown (nor is anything else from before an `@`)."""
+    from .backends.errors import BackendError
+    from .backends.http import check_base_url
+
+    try:
+        check_base_url(url, spec.label)
+    except BackendError as exc:
+        if "@" in url:
+            variable = spec.env.get("api_key")
+            put = f"put the key in {variable}" if variable else "put the key in the config"
+            raise ConfigError(f"{where}: a URL with a user name or password is not allowed ({put})") from None
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def open_crm(settings: Settings, environ: Mapping[str, str] | None = None) -> Backend:
     """The configured backend, built by its registry entry's factory from its config table and the
-    environment; a missing key, a bad URL or a workspace that cannot be opened is a one-line ConfigError."""
+    environment; a missing key, a bad URL or a workspace that cannot be opened is a one-line ConfigError
+    (a workspace's names its file)."""
     try:
         spec = registry.get(settings.backend)
     except KeyError:
         raise ConfigError(f"backend: unknown backend {settings.backend!r}") from None
+    workspace: Path | None = None
+    if spec.name == "local":
+        workspace = settings.local.path or paths.workspace_file()
+        if settings.local.path is None:
+            try:
+                paths.private_dir(paths.data_dir(), tighten=True)
+            except OSError as exc:
+                raise ConfigError(f"cannot create the data dir {paths.data_dir()}: {exc.strerror or exc}") from None
     try:
         return spec.factory(getattr(settings, spec.name), os.environ if environ is None else environ)
     except registry.SetupError as exc:
+        if workspace is not None:
+            raise ConfigError(_workspace_error(workspace, str(exc))) from None
         raise ConfigError(str(exc)) from None
+
+
+def _workspace_error(workspace: Path, problem: str) -> str:
+    """`cannot open the workspace /path/x.sqlite3: <problem> - <what to do>`."""
+    if str(workspace) in problem:
+        return problem  # already names it
+    problem = problem.removeprefix("cannot open the workspace:").strip()
+    if "not a database" in problem or "malformed" in problem:
+        hint = "is it a kanban-tui workspace? Move it aside to start a new one, or choose another with --workspace"
+    else:
+        hint = "check that the file and its directory can be read and written, or choose another with --workspace"
+    return f"cannot open the workspace {workspace}: {problem} - {hint}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings: list[str] = []
     try:
-        settings = resolve_settings(args)
+        settings = resolve_settings(args, warnings)
     except ConfigError as exc:
         print(f"kanban-tui: {exc}", file=sys.stderr)
         return 2
@@ -128,23 +187,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"kanban-tui: {exc}", file=sys.stderr)
             return 2
         board_copy = paths.board_copy_file() if registry.get(settings.backend).keeps_board_copy else None
-        return run(backend, settings, paths.journal_file(), board_copy)
+        return run(backend, settings, paths.journal_file(), board_copy, warnings=warnings)
 
     from .backends.local import LocalBackend, create_workspace
 
     demo_dir: Path | None = None
     try:
-        demo_dir = Path(tempfile.mkdtemp(prefix="kanban-tui-demo-"))
+        demo_dir = Path(tempfile.mkdtemp(prefix="kanban-tui-demo-"))  # 0700
         workspace = demo_dir / "demo.sqlite3"
         create_workspace(workspace, demo_size=DEFAULT_DEMO_SIZE if args.demo_size is None else args.demo_size)
     except Exception as exc:  # noqa: BLE001 - a one-line message, not a traceback
         if demo_dir is not None:
             shutil.rmtree(demo_dir, ignore_errors=True)
-        print(f"kanban-tui: cannot open the workspace: {exc}", file=sys.stderr)
+        where = demo_dir / "demo.sqlite3" if demo_dir is not None else Path(tempfile.gettempdir())
+        print(f"kanban-tui: {_workspace_error(where, str(exc))}", file=sys.stderr)
         return 2
 
     try:
-        return run(LocalBackend(workspace), settings, demo_dir / "journal.sqlite3")
+        return run(LocalBackend(workspace), settings, demo_dir / "journal.sqlite3", warnings=warnings)
     finally:
         shutil.rmtree(demo_dir, ignore_errors=True)
 
@@ -153,14 +213,23 @@ def start_log(path: Path) -> None:
     """Requests and errors go to a rotated log file in the state dir, for bug reports.
 
     The HTTP layer logs method, URL, status and timing, never headers: the API key (in
-    the Authorization header) never reaches the log.
+    the Authorization header) never reaches the log. The log and its rotated copies are 0600
+    (whatever the umask; an older, looser one is tightened), its dir 0700 when created here.
     """
     import logging
     from logging.handlers import RotatingFileHandler
 
+    class PrivateRotatingFileHandler(RotatingFileHandler):
+        def _open(self):  # type: ignore[no-untyped-def]
+            _private_file(Path(self.baseFilename))  # before the handler opens (or, rotated, reopens) it
+            return super()._open()
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+        paths.private_dir(path.parent)
+        for rotated in (path.with_name(f"{path.name}.{n}") for n in range(1, 4)):
+            if rotated.exists():
+                os.chmod(rotated, 0o600)
+        handler = PrivateRotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
     except OSError:
         return  # no log is better than no board
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -170,18 +239,38 @@ def start_log(path: Path) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+def _private_file(path: Path) -> None:
+    """Create `path` 0600 if missing, and make it 0600 whatever the umask or its older mode."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    os.chmod(path, 0o600)
+
+
 def run(
-    backend: Backend, settings: Settings, journal_path: Path | None = None, board_copy_path: Path | None = None
+    backend: Backend,
+    settings: Settings,
+    journal_path: Path | None = None,
+    board_copy_path: Path | None = None,
+    *,
+    warnings: list[str] | None = None,
 ) -> int:
-    """Run the board. A CRM gets a board copy (to open offline); a local workspace needs none."""
+    """Run the board. A CRM gets a board copy (to open offline); a local workspace needs none.
+
+    The state dir (journal, board copy, log) is made private (0700) before anything is put in it;
+    `warnings` are shown on the board when it opens."""
     from .app import KanbanApp
     from .store.board_copy import BoardCopy
     from .store.journal import MoveJournal
 
+    state = paths.state_dir()
+    for directory in dict.fromkeys([state, *(p.parent for p in (journal_path, board_copy_path) if p is not None)]):
+        try:
+            paths.private_dir(directory, tighten=directory == state)
+        except OSError:
+            pass  # the journal and the board copy say what is wrong with it
     journal = MoveJournal(journal_path, backend.identity) if journal_path is not None else None
     board_copy = BoardCopy(board_copy_path, backend.identity) if board_copy_path is not None else None
     start_log(paths.log_file())
-    app = KanbanApp(backend, settings=settings, journal=journal, board_copy=board_copy)
+    app = KanbanApp(backend, settings=settings, journal=journal, board_copy=board_copy, warnings=warnings)
     app.run()
     return app.return_code or 0
 

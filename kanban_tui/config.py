@@ -1,6 +1,8 @@
 """Settings: a TOML file, overridden by command-line flags.
 
-The file lives at `paths.config_file()` (or `--config PATH`). Every key is optional.
+The file lives at `paths.config_file()` (or `--config PATH`, or `$KANBAN_TUI_CONFIG`). Every key
+is optional. A file named by `--config` or `KANBAN_TUI_CONFIG` must exist; a config symlink that
+points nowhere is an error wherever it is.
 A file that is not valid gets one line naming the file, the key and the problem.
 `Settings` has one table per backend of the registry (`backends/registry.py`), each that
 backend's own settings model.
@@ -8,6 +10,7 @@ backend's own settings model.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
@@ -78,13 +81,25 @@ def _describe(error: dict) -> str:  # type: ignore[type-arg]
     return f"{key}: {error['msg'][0].lower()}{error['msg'][1:]}"
 
 
-def load_settings(path: Path, *, required: bool = False) -> Settings:
-    """Read settings from `path`; a missing file means defaults unless `required`."""
+def load_settings(path: Path, *, required: bool = False, named_by: str | None = None) -> Settings:
+    """Read settings from `path`; a missing file means defaults unless `required`.
+
+    `named_by`: where the path came from (`KANBAN_TUI_CONFIG`), said when it is not found. A
+    symlink that points nowhere is an error even when not `required`: the user made it.
+    """
+    if path.is_symlink() and not path.exists():
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        raise ConfigError(f"config {path}: a symlink to {target}, which does not exist (fix or remove the link)")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         if required:
-            raise ConfigError(f"config {path}: file not found") from None
+            raise ConfigError(
+                f"config {path}: file not found" + (f" (named by {named_by})" if named_by else "")
+            ) from None
         return Settings()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config {path}: cannot read: {exc}") from None

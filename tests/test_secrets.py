@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -72,3 +75,44 @@ def test_a_config_file_with_a_key_readable_by_others_gets_a_warning(tmp_path: Pa
     path.write_text('backend = "local"\n')
     path.chmod(0o644)
     assert key_file_warning(path, load_settings(path)) is None
+
+
+URL_PASSWORD = "url-pass-s3cret"
+
+
+@pytest.mark.parametrize("where", ["flag", "config"])
+def test_a_password_in_a_base_url_never_reaches_stderr_the_log_or_the_state_files(
+    where: str, tmp_path: Path, isolated_dirs: Path
+) -> None:
+    """End to end, as a user runs it: the password given in a base URL is in no output and no file
+    (the log, the journal, the board copy: nothing under the user's dirs holds it)."""
+    url = f"http://user:{URL_PASSWORD}@127.0.0.1:9/api/v1/"
+    config = tmp_path / "config.toml"
+    config.write_text(f'backend = "close"\n[close]\nbase_url = "{url}"\n' if where == "config" else "")
+    argv = ["--config", str(config)] + (["--backend", "close", "--base-url", url] if where == "flag" else [])
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "kanban_tui", *argv],
+            capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+            env={**os.environ, "CLOSE_API_KEY": KEY},
+        )
+    except subprocess.TimeoutExpired as exc:  # it opened the board with the URL as given
+        pytest.fail(f"the board started with a password in its base URL: {exc}")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "user name or password" in result.stderr
+    written = [p for p in isolated_dirs.rglob("*") if p.is_file()] + [p for p in tmp_path.rglob("*") if p.is_file()]
+    leaks = [str(p) for p in written if URL_PASSWORD.encode() in p.read_bytes() and p != config]
+    assert URL_PASSWORD not in result.stderr + result.stdout and not leaks
+    assert not [form for form in FORMS if form in result.stderr + result.stdout]
+
+
+def test_a_password_in_a_base_url_is_in_no_journal_or_board_copy(isolated_dirs: Path) -> None:
+    """In process: even when a backend is built past the command line, its URL check refuses the
+    password before an identity (the journal's and the board copy's key) is made from it."""
+    from kanban_tui.backends.errors import BackendError
+
+    url = f"http://user:{URL_PASSWORD}@127.0.0.1:9/api/v1/"
+    with pytest.raises(BackendError) as info:
+        CloseBackend(KEY, base_url=url)
+    assert URL_PASSWORD not in str(info.value) and "http://127.0.0.1:9/api/v1/" in str(info.value)
+    assert not [p for p in isolated_dirs.rglob("*") if p.is_file() and URL_PASSWORD.encode() in p.read_bytes()]

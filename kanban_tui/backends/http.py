@@ -149,8 +149,24 @@ def is_loopback(host: str) -> bool:
 
 
 def check_base_url(url: str, crm: str) -> str:
-    """A base URL with a trailing slash; https unless it points at this machine."""
-    parsed = httpx.URL(url)
+    """A base URL with a trailing slash; https unless it points at this machine.
+
+    A URL with a user name or password (`http://user:pass@host/`) is refused: it would reach the
+    log, the journal's identity and every error message. No message here ever shows them: any
+    `@` means the text before it (after `scheme://`) is dropped from what is shown.
+    """
+    if "@" in url:
+        scheme, sep, rest = url.partition("://")
+        shown = f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url.rpartition("@")[2]
+        raise BackendError(
+            f"base URL {shown!r} has a user name or password in it: not allowed",
+            crm=crm,
+            hint="put the key in the API key setting (its environment variable or the config), not in the URL",
+        )
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise BackendError(f"base URL {url!r} is not a valid URL: {exc}", crm=crm, hint="check --base-url") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise BackendError(f"base URL {url!r} is not an http(s) URL", crm=crm, hint="check --base-url")
     if parsed.scheme == "http" and not is_loopback(parsed.host):

@@ -320,3 +320,20 @@ def test_the_status_line_says_how_long_ago_in_words_a_person_reads_at_a_glance()
     cases = {timedelta(seconds=3): "just now", timedelta(seconds=45): "40s ago", timedelta(minutes=7): "7m ago",
              timedelta(hours=47): "47h ago", timedelta(days=3, hours=5): "3d ago"}
     assert {delta: ago(now - delta, now) for delta in cases} == cases
+
+
+async def test_notifications_never_cover_the_status_line(backend: LocalBackend) -> None:
+    app = KanbanApp(backend, poll_interval=3600)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        screen = board_of(app)
+        before = screen_text(app).splitlines()[-2]
+        assert "64 deals · ✓ synced" in before
+        for n in range(3):
+            app.notify(f"A long notification number {n} that wraps onto more than one line of its toast",
+                       timeout=30)
+        await pilot.pause()
+        await pilot.pause(0.3)
+        lines = screen_text(app).splitlines()
+        assert lines[-2] == before, "the status line shows whole, under the notifications"
+        assert "A long notification" in "\n".join(lines[:-2]), "and the notifications show above it"

@@ -259,6 +259,7 @@ def run(
     `warnings` are shown on the board when it opens."""
     from .app import KanbanApp
     from .store.board_copy import BoardCopy
+    from .store import StoreError
     from .store.journal import MoveJournal
 
     state = paths.state_dir()
@@ -269,6 +270,15 @@ def run(
             pass  # the journal and the board copy say what is wrong with it
     journal = MoveJournal(journal_path, backend.identity) if journal_path is not None else None
     board_copy = BoardCopy(board_copy_path, backend.identity) if board_copy_path is not None else None
+    try:  # damaged files are moved aside and said; a journal that cannot be written stops here
+        notes = (journal.prepare() if journal is not None else []) + (
+            board_copy.prepare() if board_copy is not None else [])
+    except StoreError as exc:
+        print(f"kanban-tui: {exc}", file=sys.stderr)
+        return 2
+    for line in notes:
+        print(f"kanban-tui: {line}", file=sys.stderr)
+    warnings = [*(warnings or []), *notes]
     start_log(paths.log_file())
     app = KanbanApp(backend, settings=settings, journal=journal, board_copy=board_copy, warnings=warnings)
     app.run()

@@ -20,6 +20,7 @@ from pathlib import Path
 from pydantic import TypeAdapter, ValidationError
 
 from ..models import Opportunity, Pipeline
+from . import StoreError, check_writable, damaged, move_aside
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS boards (
@@ -59,6 +60,21 @@ class BoardCopy:
         conn = sqlite3.connect(self.path, timeout=5)
         conn.executescript(SCHEMA)
         return conn
+
+    def prepare(self) -> list[str]:
+        """At start: a damaged copy is moved aside (kept) so that a fresh one is written at the next
+        load, and said; one that cannot be written is said (the board works without it)."""
+        notes = []
+        why = damaged(self.path, "boards")
+        if why is not None:
+            aside = move_aside(self.path)
+            notes.append(f"The saved board {self.path} was damaged ({why}): kept as {aside.name}; a new one is"
+                         " written at the next load")
+        try:
+            check_writable(self.path, "the saved board")
+        except StoreError as exc:
+            notes.append(f"{exc}: starting offline will not show your board")
+        return notes
 
     def save(self, pipeline: Pipeline, opportunities: Iterable[Opportunity], saved_at: datetime) -> str | None:
         """Replace the copy of `pipeline` with these opportunities; None, or why it could not."""

@@ -26,10 +26,12 @@ import os
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from . import check_writable, damaged, move_aside
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS intents (
@@ -154,14 +156,7 @@ class MoveJournal:
 
     def record(self, move: JournaledMove) -> None:
         """Write a move down when the user makes it (state `queued`)."""
-        with closing(self._connect()) as conn, conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO intents (seq, identity, pipeline_id, opportunity_id, opportunity_name,"
-                " from_status, to_status, made_at, base_updated, lost_reason, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (move.seq, self.identity, move.pipeline_id, move.opportunity_id, move.opportunity_name,
-                 move.from_status, move.to_status, move.made_at.isoformat(), move.base_updated.isoformat(),
-                 move.lost_reason, "queued"),
-            )
+        self._insert(self.identity, replace(move, state="queued"))
 
     def mark_sent(self, seq: int) -> None:
         """Its request is about to go out: from now on its outcome is unknown until answered."""
@@ -194,6 +189,71 @@ class MoveJournal:
             conn.execute(
                 "DELETE FROM intents WHERE identity = ? AND opportunity_id = ? AND seq <= ?",
                 (self.identity, opportunity_id, seq),
+            )
+
+    # -- at start: damaged or unwritable ----------------------------------------------------------
+
+    def prepare(self) -> list[str]:
+        """Check the journal before the board opens: a damaged one is moved aside (kept) and a fresh
+        one made with every owed move still readable from it; one that cannot be written is a
+        StoreError (a move must be on disk before it is sent). Returns lines to tell the user."""
+        notes = []
+        why = damaged(self.path, "intents")
+        if why is not None:
+            rows = self._salvage()
+            aside = move_aside(self.path)
+            notes.append(
+                f"The move journal {self.path} was damaged ({why}): kept as {aside.name};"
+                f" {len(rows)} owed move{'s' if len(rows) != 1 else ''} read from it kept and sent"
+                + ("" if rows else " (none could be read)")
+            )
+            check_writable(self.path, "the move journal")
+            for identity, move in rows:
+                self._insert(identity, move)
+        check_writable(self.path, "the move journal")
+        return notes
+
+    def _salvage(self) -> list[tuple[str, JournaledMove]]:
+        """Whatever rows a damaged journal still yields, row by row (best effort)."""
+        rows: list[tuple[str, JournaledMove]] = []
+        try:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
+        except sqlite3.Error:
+            return rows
+        try:
+            cursor = conn.execute(
+                "SELECT seq, identity, pipeline_id, opportunity_id, opportunity_name, from_status, to_status,"
+                " made_at, base_updated, lost_reason, state FROM intents ORDER BY seq"
+            )
+            while True:
+                try:
+                    row = cursor.fetchone()
+                except sqlite3.Error:
+                    break
+                if row is None:
+                    break
+                try:
+                    rows.append((row[1], JournaledMove(
+                        seq=int(row[0]), pipeline_id=row[2], opportunity_id=row[3], opportunity_name=row[4],
+                        from_status=row[5], to_status=row[6], made_at=datetime.fromisoformat(row[7]),
+                        base_updated=datetime.fromisoformat(row[8]), lost_reason=row[9], state=row[10],
+                    )))
+                except (TypeError, ValueError):
+                    continue
+        except sqlite3.Error:
+            pass
+        finally:
+            conn.close()
+        return rows
+
+    def _insert(self, identity: str, move: JournaledMove) -> None:
+        with closing(self._connect()) as conn, conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO intents (seq, identity, pipeline_id, opportunity_id, opportunity_name,"
+                " from_status, to_status, made_at, base_updated, lost_reason, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (move.seq, identity, move.pipeline_id, move.opportunity_id, move.opportunity_name,
+                 move.from_status, move.to_status, move.made_at.isoformat(), move.base_updated.isoformat(),
+                 move.lost_reason, move.state),
             )
 
     # -- reading ---------------------------------------------------------------------------------

@@ -91,8 +91,16 @@ class HostileCrm(FakeCrm):
 
 
 def hostile_cards(text: str) -> list[Opportunity]:
-    """The same text through two backends' own parsing (Close's and Clustr's record shapes)."""
+    """The same text through every backend's own parsing (its record shape, its conversion)."""
+    from kanban_tui.backends import local, telecrm
+
     stamp = T0.isoformat()
+    row = dict.fromkeys(local._NAMES)
+    row.update(id="c4", name=text, status_id="lead", contact=text, owner=text, note=text, currency="USD",
+               period="one_time", created=stamp, updated=stamp)
+    tele = telecrm.TeleCrmBackend("token", "ent", base_url="https://next.telecrm.in/autoupdate/v2/")
+    cards, skipped = local._read_rows([tuple(row[name] for name in local._NAMES)])
+    assert not skipped
     return [
         close.to_opportunity({"id": "c1", "lead_name": text, "status_id": "lead", "contact_name": text,
                               "user_name": text, "note": text, "value": 123456789, "value_currency": "JPY",
@@ -100,6 +108,9 @@ def hostile_cards(text: str) -> list[Opportunity]:
         clustr.to_opportunity({"id": "c2", "status_id": "lead", "prospect": {"name": text, "company_name": text},
                                "owner": {"fullName": text}, "notes": text, "created_at": stamp,
                                "updated_at": stamp}),
+        tele.to_opportunity({"id": "c3", "fields": {"name": text, "status": "lead", "phone": text, "email": text,
+                                                    "assignee": text}}, T0),
+        *cards,
     ]
 
 

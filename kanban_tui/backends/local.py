@@ -196,7 +196,9 @@ class LocalBackend(Backend):
                 with closing(self._connect()) as conn, conn:
                     return fn(conn, *args)
             except sqlite3.Error as exc:
-                raise BackendError(f"{self.path.name}: {exc}", crm=CRM, hint="is the file a kanban-tui workspace?") from exc
+                raise BackendError(f"{self.path}: {exc}", crm=CRM,
+                                   hint="is it a kanban-tui workspace? a damaged one can be moved aside: a new one is"
+                                   " made with the demo pipeline") from exc
 
         return await asyncio.to_thread(call)
 

@@ -289,6 +289,14 @@ class FakeClose(FakeServer):
         self._listings.clear()
         return record
 
+    def teammate_edit(self, opportunity_id: str, **fields: Any) -> dict[str, Any]:
+        """Someone (or an integration) changes a card's fields: its name, its note, ..."""
+        record = self.opportunities[opportunity_id]
+        record.update(fields, date_updated=_stamp(self._tick()), updated_by=USERS[-1][0],
+                      updated_by_name=USERS[-1][1])
+        self._listings.clear()
+        return record
+
     def delete_opportunity(self, opportunity_id: str) -> None:
         del self.opportunities[opportunity_id]
         self._listings.clear()
@@ -498,6 +506,7 @@ HELP = """commands:
   list [N]                      the first N cards (id, pipeline, status, name)
   move ID|first STATUS_LABEL    move a card as a teammate would (first = first card of Sales)
   delete ID                     delete an opportunity
+  rename ID|first TEXT          set a card's lead name (backslash escapes: \\x1b is ESC), as an integration might
   fail METHOD PATH STATUS [N]   the next N requests matching answer STATUS (e.g. fail PUT opportunity/ 500)
   drop METHOD PATH [N]          the next N matching requests drop the connection
   lose METHOD PATH [N]          the next N matching requests are carried out, their answer lost
@@ -525,6 +534,15 @@ def command(fake: FakeClose, line: str) -> str:
             status = next(s for p in fake.pipelines for s in p["statuses"] if s["label"].lower() == target.lower())
             record = fake.teammate_move(card, status["id"])
             return f"moved {card} ({record['lead_name']}) to {status['label']}"
+        if verb == "rename":
+            import re
+
+            sales_ids = {s["id"] for s in fake.pipelines[0]["statuses"]}
+            card = args[0] if args[0] != "first" else next(
+                i for i, c in fake.opportunities.items() if c["status_id"] in sales_ids)
+            name = re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m[1], 16)), line.split(None, 2)[2].rstrip("\n"))
+            fake.teammate_edit(card, lead_name=name)
+            return f"renamed {card} to {name!r}"
         if verb == "delete":
             fake.delete_opportunity(args[0])
             return f"deleted {args[0]}"

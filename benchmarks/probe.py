@@ -146,7 +146,33 @@ async def measure_keys(app: Any, pilot: Any, clock: FrameClock, keys: int) -> di
             frame = await clock.next_frame_after(actions.done)
             out[kind].append(frame - start)
         await app.workers.wait_for_complete()
+    out["search"] = await measure_search(app, pilot, clock)
     return out
+
+
+SEARCH_TYPED = "ac"
+"""Typed into the search, a key at a time (each keystroke filters the whole board), then erased."""
+
+
+async def measure_search(app: Any, pilot: Any, clock: FrameClock) -> list[float]:
+    """`/`, then each keystroke of a search to the repaint that shows its matches (and back out)."""
+    screen = app.screen
+    searched = ActionClock(screen, ["apply_search"])
+    await pilot.press("slash")
+    await pilot.pause()
+    times = []
+    for key in [*SEARCH_TYPED, *["backspace"] * len(SEARCH_TYPED)]:
+        await pilot.pause()
+        before = searched.done
+        start = time.perf_counter()
+        await pilot.press(key)
+        if searched.done == before:
+            continue
+        frame = await clock.next_frame_after(searched.done)
+        times.append(frame - start)
+    await pilot.press("escape")
+    await pilot.pause()
+    return times
 
 
 async def measure_polls(app: Any, pilot: Any, counters: Callable[[], tuple[int, int]], polls: int = 7) -> dict[str, Any]:

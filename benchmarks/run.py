@@ -101,6 +101,7 @@ def p95(values: list[float]) -> float:
 def summarize(runs: list[dict[str, Any]], floor: float) -> dict[str, Any]:
     nav = [x for r in runs for x in r["keys"]["nav"]]
     move = [x for r in runs for x in r["keys"]["move"]]
+    search = [x for r in runs for x in r["keys"].get("search", [])]
     opened = median([r["open"] for r in runs])
     out = {
         "runs": len(runs),
@@ -108,6 +109,7 @@ def summarize(runs: list[dict[str, Any]], floor: float) -> dict[str, Any]:
         "ratio": opened / floor,
         "nav": (median(nav), p95(nav), len(nav)),
         "move": (median(move), p95(move), len(move)),
+        "search": (median(search), p95(search), len(search)),
         "poll_requests": median([r["poll"]["requests"] for r in runs]),
         "poll_bytes": median([r["poll"]["bytes"] for r in runs]),
         "poll_cpu": median([r["poll"]["cpu_ms"] for r in runs]),
@@ -141,6 +143,11 @@ def table(floor: float, floor_runs: int, local: dict[int, dict], close: dict[int
                 f"| {ms(s['nav'][0])} / {ms(s['nav'][1])} | {ms(s['move'][0])} / {ms(s['move'][1])} "
                 f"| {s['poll_requests']:.0f} · {s['poll_bytes']:,.0f} · {s['poll_cpu']:.1f} | {s['rss']:.0f} |"
             )
+    searches = [f"{size:,} cards {ms(s['search'][0])} / {ms(s['search'][1])} ms" for size, s in local.items()
+                if s["search"][2]]
+    if searches:
+        lines += ["", "Search (`/`, then each keystroke to the repaint showing its matches, median / p95; local): "
+                  + "; ".join(searches) + "."]
     for size, s in close.items():
         if "first_cards" in s:
             lines.append("")

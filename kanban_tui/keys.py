@@ -28,9 +28,13 @@ BOARD_BINDINGS: list[Binding] = [
     Binding("shift+left,less_than_sign", "move_card(-1)", "Move ←", key_display="⇧←/<"),
     Binding("shift+right,greater_than_sign", "move_card(1)", "Move →", key_display="⇧→/>"),
     Binding("m", "pick_status", "Move to…", key_display="m"),
+    Binding("slash", "search", "Search", key_display="/"),
+    Binding("n", "next_match(1)", "Next match", show=False, key_display="n"),
+    Binding("N", "next_match(-1)", "Previous match", show=False, key_display="N"),
+    Binding("escape", "clear_search", "Clear the search", show=False, key_display="esc"),
     Binding("u", "undo", "Undo last move", show=False, key_display="u"),
     Binding("enter", "show_details", "Details", key_display="⏎"),
-    Binding("r", "refresh", "Refresh", key_display="r"),
+    Binding("r", "refresh", "Refresh", show=False, key_display="r"),  # polls run by themselves; in the help
     Binding("p", "switch_pipeline", "Switch pipeline", show=False, key_display="p"),
 ]
 

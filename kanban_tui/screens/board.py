@@ -18,7 +18,7 @@ from textual.containers import Horizontal, HorizontalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, ProgressBar, Static
+from textual.widgets import Footer, Input, ProgressBar, Static
 
 from ..keys import BOARD_BINDINGS
 from ..models import StatusKind
@@ -66,6 +66,9 @@ class BoardScreen(Screen[None]):
             # on the title row: showing and hiding it reflows that row, not the columns
             yield ProgressBar(id="progress", show_eta=False)
         yield HorizontalScroll(id="board")
+        search = Input(id="search", placeholder="search: every word, in name, contact, owner or note · ⏎ keep · esc clear")
+        search.display = False
+        yield search
         yield SyncStatus(id="sync-status")
         yield Footer()
 
@@ -169,14 +172,21 @@ class BoardScreen(Screen[None]):
         self.columns = []
         if board is None or pipeline is None:
             return
-        self.query_one("#title", Static).update(
-            f"kanban-tui · {esc(self.backend.name)} · [b]{esc(pipeline.name)}[/b]"
-        )
+        self.show_title()
         self.columns = [StatusColumn(board, status) for status in pipeline.statuses]
         self.query_one("#board", HorizontalScroll).mount_all(self.columns)
         self.size_columns()
         if self.columns:
             self.columns[0].set_active(True)
+
+    def show_title(self) -> None:
+        pipeline, board = self.session.pipeline, self.session.board
+        if pipeline is None:
+            return
+        search = f" · / {esc(board.query)}" if board is not None and board.query else ""
+        self.query_one("#title", Static).update(
+            f"kanban-tui · {esc(self.backend.name)} · [b]{esc(pipeline.name)}[/b]{search}"
+        )
 
     def flush_load(self) -> None:
         """Draw what the pages loaded so far changed, and the progress bar."""
@@ -346,6 +356,92 @@ class BoardScreen(Screen[None]):
 
     def action_undo(self) -> None:
         self.apply(self.session.undo())
+
+    # -- the search ---------------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        """`/`: type words; the board shows only the cards holding all of them."""
+        if self.session.board is None:
+            return
+        search = self.query_one("#search", Input)
+        search.display = True
+        search.focus()
+        self.session.board.prepare_search()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.apply_search(event.value)
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        """⏎: keep the search, back to the board (n / N go from match to match)."""
+        search = self.query_one("#search", Input)
+        search.display = bool(search.value.strip())
+        self.set_focus(None)
+        if not search.value.strip():
+            self.apply_search("")
+
+    def apply_search(self, text: str) -> None:
+        board = self.session.board
+        if board is None:
+            return
+        focused = self.focused_id()
+        touched = board.set_query(text)
+        if not touched:
+            return
+        self.redraw(touched, keep=focused)
+        if focused is None or board.index_of(focused) is None:
+            self.first_match()
+        self.show_title()
+        self.update_status()
+
+    def first_match(self) -> None:
+        """Focus the first card shown, from the focused column on."""
+        board = self.session.board
+        if board is None or not self.columns:
+            return
+        count = len(self.columns)
+        for step in range(count):
+            index = (self.active + step) % count
+            if board.column_len(self.columns[index].status.id):
+                self.activate(index)
+                self.columns[index].cards.set_cursor(0)
+                return
+
+    def action_next_match(self, delta: int) -> None:
+        """`n` / `N`: the next / previous card the search shows, across columns (wrapping)."""
+        board = self.session.board
+        if board is None or not self.columns:
+            return
+        if not board.query:
+            self.notify("No search: press / first.", timeout=2)
+            return
+        if not board.shown_count():
+            self.notify("No deal matches the search.", timeout=2)
+            return
+        column = self.columns[self.active]
+        target = column.cards.cursor + delta
+        if 0 <= target < column.cards.count and column.cards.cursor_card is not None:
+            column.cards.set_cursor(target)
+            return
+        count = len(self.columns)
+        for step in range(1, count + 1):
+            index = (self.active + delta * step) % count
+            cards = self.columns[index].cards
+            if cards.count:
+                self.activate(index)
+                cards.set_cursor(0 if delta > 0 else cards.count - 1)
+                return
+
+    def action_clear_search(self) -> None:
+        """esc: every card again, the focus kept on its card."""
+        search = self.query_one("#search", Input)
+        if search.value:
+            search.value = ""  # Input.Changed clears the board's search
+        else:
+            self.apply_search("")
+        search.display = False
+        self.set_focus(None)
 
     # -- other actions ----------------------------------------------------------------------
 

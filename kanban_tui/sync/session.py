@@ -348,6 +348,8 @@ class Snapshot:
     waits_for_user: bool
     copy_of: datetime | None
     read_only: str | None
+    shown: int | None = None
+    """During a search: how many cards match it (the line says `3 of 412 deals`)."""
 
 
 class BoardSession:
@@ -445,6 +447,7 @@ class BoardSession:
             waits_for_user=failing and not self.auto_retry,
             copy_of=self.copy_of,
             read_only=self.read_only,
+            shown=self.board.shown_count() if self.board is not None and self.board.query else None,
         )
 
     def _error_line(self) -> str | None:

@@ -78,7 +78,7 @@ class ColumnHeader(Static):
             else:
                 self.styles.color = color
 
-    def show(self, summary: ColumnSummary) -> None:
+    def show(self, summary: ColumnSummary, of: int | None = None) -> None:
         """Three lines: label; count · total; expected (confidence-weighted) total.
 
         Totals are in the column's main currency; `+N cur` (on the last line, so that a
@@ -94,7 +94,7 @@ class ColumnHeader(Static):
         else:
             values = "[dim]no values[/dim]\n"  # a CRM without deal values (Clustr), or none set
         self.update(
-            f"[b]{esc(label)}[/b]\n{summary.count:,} · {values}",
+            f"[b]{esc(label)}[/b]\n{summary.count:,}{'' if of is None else f' of {of:,}'} · {values}",
             layout=False,  # a fixed-size box: repaint it alone, not the whole screen
         )
 
@@ -295,8 +295,9 @@ class StatusColumn(Vertical):
         self.refresh_header()
 
     def refresh_header(self) -> None:
+        """Count and totals of what the column shows; during a search, `3 of 412`."""
         summary = self.board.summary(self.status.id)
-        self.header.show(summary)
+        self.header.show(summary, of=self.board.total_count(self.status.id) if self.board.query else None)
 
     def set_active(self, active: bool) -> None:
         """Mark the column holding the focus: its header's underline and the card cursor.

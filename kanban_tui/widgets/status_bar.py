@@ -24,7 +24,7 @@ def _moves(n: int, what: str) -> str:
 def status_line(s: Snapshot, now: datetime | None = None) -> tuple[str, bool]:
     """The status line (Textual markup, CRM text escaped) and whether it reports a problem."""
     now = now or datetime.now(UTC)
-    parts = [f"{s.cards:,} deals"]
+    parts = [f"{s.cards:,} deals" if s.shown is None else f"{s.shown:,} of {s.cards:,} deals"]
     if s.saving:
         parts.append(f"{s.saving} saving")
     if s.retrying:

@@ -1,0 +1,119 @@
+"""`/` search (issue 14, first part): only the deals holding every word, counted in the headers,
+`n` / `N` from match to match across columns, esc back to every card."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from kanban_tui.app import KanbanApp
+from kanban_tui.backends.local import LocalBackend
+from kanban_tui.models import Opportunity, Pipeline, Status
+from kanban_tui.sync import Board
+
+from .helpers import screen_text, settle
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+PIPELINE = Pipeline(id="p", name="Sales", statuses=(Status(id="a", label="A"), Status(id="b", label="B")))
+
+
+def card(id: str, status: str, name: str, minutes: int = 0, **kw: object) -> Opportunity:
+    return Opportunity(id=id, name=name, status_id=status, created=T0, updated=T0 + timedelta(minutes=minutes), **kw)  # type: ignore[arg-type]
+
+
+def test_the_board_shows_only_cards_holding_every_word_and_counts_them() -> None:
+    board = Board(PIPELINE)
+    board.add([card("1", "a", "Acme Corp", 1, owner="Ada Park", value=100), card("2", "a", "Globex", 2, note="ACME referral"),
+               card("3", "b", "Acme Labs", 3, contact="Bo Li", value=50), card("4", "b", "Initech", 4)])
+    assert board.set_query("acme") == {"a", "b"}
+    assert board.column_ids("a") == ["2", "1"] and board.column_ids("b") == ["3"]
+    assert board.summary("a").count == 2 and board.total_count("a") == 2 and board.summary("b").count == 1
+    assert board.summary("b").totals == {"USD": 50} and board.shown_count() == 3
+    board.set_query("ACME  ada")  # every word, any case, any field
+    assert board.column_ids("a") == ["1"] and board.column_ids("b") == [] and board.index_of("2") is None
+    board.add([card("5", "b", "Acme Ada", 9)])  # a poll brings a new match: it shows at once
+    assert board.column_ids("b") == ["5"]
+    board.set_target("1", "b", T0 + timedelta(hours=1))  # a move keeps it shown, in its new column
+    assert board.column_ids("b") == ["1", "5"] and board.column_ids("a") == []
+    board.set_query("")
+    assert board.column_len("a") == 1 and board.shown_count() == 5 and board.summary("b").count == 4
+
+
+async def test_slash_finds_a_deal_n_steps_through_matches_and_esc_shows_everything(backend: LocalBackend) -> None:
+    app = KanbanApp(backend, poll_interval=3600)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        board = screen.session.board
+        everything = len(board)
+        name = board.opportunity(board.column_ids(screen.columns[2].status.id)[0]).name
+        word = name.split()[0]  # e.g. "Quartz"
+        await pilot.press("slash", *word.lower())
+        await pilot.pause()
+        matches = [i for i in board.card_ids() if word.lower() in board.opportunity(i).name.lower()
+                   or word.lower() in (board.opportunity(i).note or "").lower()
+                   or word.lower() in (board.opportunity(i).contact or "").lower()
+                   or word.lower() in (board.opportunity(i).owner or "").lower()]
+        assert board.shown_count() == len(matches) > 0
+        text = screen_text(app)
+        assert f"{len(matches)} of {everything} deals" in text and f"/ {word.lower()}" in text
+        assert screen.focused_id() in matches
+        await pilot.press("enter")  # keep the search, back on the board
+        seen = []
+        for _ in range(len(matches)):
+            seen.append(screen.focused_id())
+            await pilot.press("n")
+        assert sorted(seen) == sorted(matches), "n visits every match once, across columns"
+        assert screen.focused_id() == seen[0], "and wraps around"
+        await pilot.press("N")
+        assert screen.focused_id() == seen[-1]
+        focused = screen.focused_id()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert board.shown_count() == everything and screen.focused_id() == focused
+        assert f"{everything} deals" in screen_text(app) and " of " not in screen_text(app).splitlines()[-2]
+
+
+async def test_a_search_with_no_match_says_so(backend: LocalBackend) -> None:
+    app = KanbanApp(backend, poll_interval=3600)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"zzqx", "enter", "n")
+        await pilot.pause()
+        assert "0 of 64 deals" in screen_text(app)
+        assert any("No deal matches" in n.message for n in app._notifications)
+
+
+def test_typing_on_narrows_within_the_matches_so_far_and_gives_the_same_answer() -> None:
+    board = Board(PIPELINE)
+    names = ["Acme", "Acorn", "Beacon", "Macro", "Zac", "Cab"]
+    board.add([card(str(i), "a" if i % 2 else "b", name, i) for i, name in enumerate(names)])
+    for typed in ("a", "ac", "acm", "ac", "c", "c a", "cab"):
+        board.set_query(typed)
+        words = typed.split()
+        want = sorted(str(i) for i, n in enumerate(names) if all(w in n.lower() for w in words))
+        assert sorted(board.column_ids("a") + board.column_ids("b")) == want, typed
+
+
+def test_a_card_renamed_by_a_poll_is_searched_by_its_new_name() -> None:
+    board = Board(PIPELINE)
+    board.add([card("1", "a", "Acme", 1), card("2", "a", "Globex", 2)])
+    board.set_query("initech")
+    assert board.shown_count() == 0
+    board.add([card("2", "a", "Initech", 3)])  # a teammate renamed it
+    assert board.column_ids("a") == ["2"]
+    board.set_query("globex")
+    assert board.shown_count() == 0
+
+
+def test_search_totals_counted_up_or_down_agree_with_a_recount() -> None:
+    from kanban_tui.money import sum_by_currency
+
+    board = Board(PIPELINE)
+    board.add([card(str(i), "a", f"{'acme' if i % 5 else 'other'} {i}", i, value=100 * i,
+                    currency="EUR" if i % 3 else "USD") for i in range(1, 41)])
+    for query in ("acme", "other", "1", "acme 1"):  # most, few, some, and a narrowing
+        board.set_query(query)
+        shown = [board.opportunity(i) for i in board.column_ids("a")]
+        summary = board.summary("a")
+        assert summary.count == len(shown), query
+        assert summary.totals == sum_by_currency((o.currency, o.annualized_value) for o in shown if o.value), query

@@ -101,6 +101,15 @@ def close_app(wire: Wire | FakeClose, journal_path: Path) -> KanbanApp:
     return KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales"), journal=journal)
 
 
+def rig(tmp_path: Path, sales: int = 40, **faults: object) -> tuple[FakeClose, Wire, KanbanApp]:
+    """The fake Close's Sales pipeline behind a `Wire` with these faults on, and the app on it."""
+    fake = seeded(sales=sales)
+    wire = Wire(fake)
+    for name, value in faults.items():
+        setattr(wire, name, value)
+    return fake, wire, close_app(wire, tmp_path / "journal.sqlite3")
+
+
 def seeded(sales: int = 40, validate: bool = True) -> FakeClose:
     fake = FakeClose(KEY, validate=validate)
     fake.seed(sales=sales, other=5)
@@ -208,10 +217,8 @@ async def test_1_an_older_move_never_overwrites_a_newer_one(tmp_path: Path) -> N
     3a712dc: the Qualified move was held (as "offline"); the Demo PUT succeeded, then the next poll
     resent the held Qualified move: Close ended in Qualified, nobody asked.
     """
-    fake = seeded()
-    wire = Wire(fake)
+    fake, wire, app = rig(tmp_path)
     journal_path = tmp_path / "journal.sqlite3"
-    app = close_app(wire, journal_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_screen(app)
@@ -296,10 +303,8 @@ async def test_3a_a_move_applied_without_an_answer_is_not_sent_again_nor_asked_a
     3a712dc: the PUT was sent again at once (4 PUTs: a timeout was retried like a GET), then held;
     at the next poll the card, changed by our own PUT, raised a conflict with the user's own move.
     """
-    fake = seeded()
-    wire = Wire(fake)
+    fake, wire, app = rig(tmp_path)
     journal_path = tmp_path / "journal.sqlite3"
-    app = close_app(wire, journal_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         card = board_screen(app).focused_id()
@@ -388,10 +393,7 @@ async def test_4b_a_load_that_lost_a_page_says_how_much_it_holds_and_fetches_the
     3a712dc: "100 deals · ○ offline, retrying in 60s: Close 503: …" with no word of the missing 50,
     and the next poll fetched the missing cards with one GET each (49 GETs).
     """
-    fake = seeded(sales=150)
-    wire = Wire(fake)
-    wire.pages_status = 503
-    app = close_app(wire, tmp_path / "journal.sqlite3")
+    fake, wire, app = rig(tmp_path, sales=150, pages_status=503)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         line = status_line(app)
@@ -414,10 +416,7 @@ async def test_4c_a_move_waiting_on_a_conflict_question_is_not_said_to_be_saving
 
     3a712dc: "40 deals · 1 saving · ✓ synced just now" under the question.
     """
-    fake = seeded()
-    wire = Wire(fake)
-    wire.put_refused = True
-    app = close_app(wire, tmp_path / "journal.sqlite3")
+    fake, wire, app = rig(tmp_path, put_refused=True)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         card = board_screen(app).focused_id()
@@ -564,10 +563,7 @@ async def test_5b_the_rest_of_a_board_loading_in_never_moves_the_focus(tmp_path:
     """Found in review: the board holds 100 of 150 cards (page 2 answered 503); the user is on a card in
     the middle of Lead; Close answers again and the rest loads by pages: the focus stays on that card
     (the load's batched redraw kept the row, not the card)."""
-    fake = seeded(sales=150)
-    wire = Wire(fake)
-    wire.pages_status = 503
-    app = close_app(wire, tmp_path / "journal.sqlite3")
+    fake, wire, app = rig(tmp_path, sales=150, pages_status=503)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_screen(app)

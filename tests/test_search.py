@@ -117,3 +117,18 @@ def test_search_totals_counted_up_or_down_agree_with_a_recount() -> None:
         summary = board.summary("a")
         assert summary.count == len(shown), query
         assert summary.totals == sum_by_currency((o.currency, o.annualized_value) for o in shown if o.value), query
+
+
+async def test_a_search_header_keeps_its_count_and_total_whole_at_80_columns(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from kanban_tui.backends.local import create_workspace
+
+    path = tmp_path / "big.sqlite3"
+    create_workspace(path, demo_size=10000)
+    app = KanbanApp(LocalBackend(path), poll_interval=3600)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"quartz", "enter")
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+        header = [line[:16] for line in lines[2:4]]  # the first column's count and total lines
+        assert " of " in header[0] and "…" not in header[0] and "…" not in header[1], header

@@ -79,7 +79,8 @@ class ColumnHeader(Static):
                 self.styles.color = color
 
     def show(self, summary: ColumnSummary, of: int | None = None) -> None:
-        """Three lines: label; count · total; expected (confidence-weighted) total.
+        """Three lines: label; count · total; expected (confidence-weighted) total. During a search
+        (`of`: the column's whole count): label; `3 of 412`; the matches' total.
 
         Totals are in the column's main currency; `+N cur` (on the last line, so that a
         narrow column truncates it rather than wrapping) counts the other currencies.
@@ -89,12 +90,17 @@ class ColumnHeader(Static):
         total = _with_period(format_totals(summary.totals, limit=1).split(" +")[0], per)
         expected = _with_period(format_totals(summary.weighted, limit=1).split(" +")[0], per)
         others = f" +{len(summary.totals) - 1} cur" if len(summary.totals) > 1 else ""
-        if summary.totals:
-            values = f"{esc(total)}\n[dim]exp {esc(expected)}{others}[/dim]"
+        if of is not None:  # a search: `3 of 412` on its own line, then what the 3 add up to
+            room = self.size.width or 14  # the content area: padding aside
+            shown = next((t for t in (f"{total}{others}", f"{total}{others.replace(' cur', '')}") if cells(t) <= room),
+                         f"{total}{others.replace(' cur', '')}")
+            lines = f"{summary.count:,} of {of:,}\n" + (esc(shown) if summary.totals else "[dim]no values[/dim]")
+        elif summary.totals:
+            lines = f"{summary.count:,} · {esc(total)}\n[dim]exp {esc(expected)}{others}[/dim]"
         else:
-            values = "[dim]no values[/dim]\n"  # a CRM without deal values (Clustr), or none set
+            lines = f"{summary.count:,} · [dim]no values[/dim]\n"  # a CRM without deal values (Clustr), or none set
         self.update(
-            f"[b]{esc(label)}[/b]\n{summary.count:,}{'' if of is None else f' of {of:,}'} · {values}",
+            f"[b]{esc(label)}[/b]\n{lines}",
             layout=False,  # a fixed-size box: repaint it alone, not the whole screen
         )
 

@@ -258,8 +258,8 @@ def run(
     The state dir (journal, board copy, log) is made private (0700) before anything is put in it;
     `warnings` are shown on the board when it opens."""
     from .app import KanbanApp
-    from .store.board_copy import BoardCopy
     from .store import StoreError
+    from .store.board_copy import BoardCopy
     from .store.journal import MoveJournal
 
     state = paths.state_dir()

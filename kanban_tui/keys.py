@@ -29,6 +29,7 @@ BOARD_BINDINGS: list[Binding] = [
     Binding("shift+right,greater_than_sign", "move_card(1)", "Move →", key_display="⇧→/>"),
     Binding("m", "pick_status", "Move to…", key_display="m"),
     Binding("slash", "search", "Search", key_display="/"),
+    Binding("s", "cycle_sort", "Sort", show=False, key_display="s"),
     Binding("n", "next_match(1)", "Next match", show=False, key_display="n"),
     Binding("N", "next_match(-1)", "Previous match", show=False, key_display="N"),
     Binding("escape", "clear_search", "Clear the search", show=False, key_display="esc"),

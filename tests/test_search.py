@@ -132,3 +132,38 @@ async def test_a_search_header_keeps_its_count_and_total_whole_at_80_columns(tmp
         lines = screen_text(app).splitlines()
         header = [line[:16] for line in lines[2:4]]  # the first column's count and total lines
         assert " of " in header[0] and "…" not in header[0] and "…" not in header[1], header
+
+
+def test_each_order_sorts_every_column_and_moves_keep_it() -> None:
+    board = Board(PIPELINE)
+    board.add([card("1", "a", "One", 1, value=300, confidence=10), card("2", "a", "Two", 2, value=100, confidence=90),
+               card("3", "a", "Three", 3, value=200, confidence=50, stalled=True)])
+    assert board.column_ids("a") == ["3", "2", "1"], "last updated first"
+    board.set_sort("value")
+    assert board.column_ids("a") == ["1", "3", "2"]
+    board.set_sort("expected")
+    assert board.column_ids("a") == ["3", "2", "1"]  # 200x50 > 100x90 > 300x10
+    board.set_sort("stalled")
+    assert board.column_ids("a")[0] == "3"
+    board.set_sort("value")
+    board.set_target("2", "b", T0 + timedelta(days=1))
+    board.add([card("4", "b", "Four", 4, value=1000)])
+    assert board.column_ids("b") == ["4", "2"] and board.index_of("2") == 1
+    assert board.summary("b").count == 2
+
+
+async def test_s_cycles_the_order_and_the_title_says_it(backend: LocalBackend) -> None:
+    app = KanbanApp(backend, poll_interval=3600)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        focused = screen.focused_id()
+        await pilot.press("s")
+        await pilot.pause()
+        board = screen.session.board
+        values = [board.opportunity(i).annualized_value for i in board.column_ids(screen.columns[0].status.id)]
+        assert values == sorted(values, reverse=True) and "by value" in screen_text(app).splitlines()[0]
+        assert screen.focused_id() == focused, "the focus stays on its card"
+        await pilot.press("s", "s", "s")
+        await pilot.pause()
+        assert board.sort == "updated" and "by " not in screen_text(app).splitlines()[0]

@@ -23,6 +23,7 @@ from textual.widgets import Footer, Input, ProgressBar, Static
 from ..keys import BOARD_BINDINGS
 from ..models import StatusKind
 from ..sync import BoardSession, Conflict, PipelineChoice, Update
+from ..sync.board import SORT_NAMES, SORTS
 from ..sync.session import Event, Job, Load
 from ..text import esc
 from ..widgets.column import KIND_GLYPH, CardList, StatusColumn
@@ -184,8 +185,9 @@ class BoardScreen(Screen[None]):
         if pipeline is None:
             return
         search = f" · / {esc(board.query)}" if board is not None and board.query else ""
+        order = f" · by {SORT_NAMES[board.sort]}" if board is not None and board.sort != "updated" else ""
         self.query_one("#title", Static).update(
-            f"kanban-tui · {esc(self.backend.name)} · [b]{esc(pipeline.name)}[/b]{search}"
+            f"kanban-tui · {esc(self.backend.name)} · [b]{esc(pipeline.name)}[/b]{search}{order}"
         )
 
     def flush_load(self) -> None:
@@ -432,6 +434,20 @@ class BoardScreen(Screen[None]):
                 self.activate(index)
                 cards.set_cursor(0 if delta > 0 else cards.count - 1)
                 return
+
+    def action_cycle_sort(self) -> None:
+        """`s`: the next order within columns (last updated, value, expected value, stalled first); the
+        focus stays on its card."""
+        board = self.session.board
+        if board is None:
+            return
+        focused = self.focused_id()
+        order = SORTS[(SORTS.index(board.sort) + 1) % len(SORTS)]
+        self.redraw(board.set_sort(order), keep=focused)
+        if focused is not None:
+            self.focus_card(focused)
+        self.show_title()
+        self.notify(f"Sorted by {SORT_NAMES[order]}", timeout=2)
 
     def action_clear_search(self) -> None:
         """esc: every card again, the focus kept on its card."""

@@ -13,13 +13,15 @@ from ..text import esc
 
 LEGEND = (
     "[b]Cards[/b]: name · value/period, confidence · owner, time since the last update "
-    "(or [i]stalled[/i] when the CRM flags the deal). Newest first. [b]▶[/b] the focused card; "
-    "[i]saving…[/i] a move not yet confirmed; [i]queued[/i] a move waiting for the CRM to answer "
-    "(kept on disk, sent even after a restart).\n"
+    "(or [i]stalled[/i] when the CRM flags the deal). Newest first ([b]s[/b] changes the order). "
+    "[b]▶[/b] the focused card; [i]saving…[/i] a move on its way; [i]queued[/i] a move waiting for the "
+    "CRM (kept on disk, sent even after a restart); [i]retrying[/i] a move the CRM failed to save, tried "
+    "again; [i]asking[/i] the CRM changed the card since you moved it: the question is up.\n"
     "[b]Headers[/b]: count · total value · [i]exp[/i] expected value (weighted by confidence), "
     "in the column's main currency; [i]/yr[/i] recurring values counted for a year; "
     "+N cur: other currencies, not added in. [b]✓[/b] won and [b]✗[/b] lost are final.\n"
-    "[b]Status line[/b]: ✓ synced · … loading · ~ waiting on the rate limit · ○ offline (moves queued) · ! error."
+    "[b]Status line[/b]: ✓ synced · … loading · ~ waiting on the rate limit · ○ offline (moves queued) · "
+    "! error · read-only (another window sends this account's moves). During a search: 3 of 412 deals."
 )
 
 

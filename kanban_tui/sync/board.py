@@ -19,6 +19,9 @@ from datetime import datetime
 from ..models import Changes, Opportunity, Period, Pipeline, Status
 
 SortKey = tuple[float, str]
+SORTS = ("updated", "value", "expected", "stalled")
+"""Orders within a column: last updated (a move counts), value, expected value, stalled first."""
+SORT_NAMES = {"updated": "last updated", "value": "value", "expected": "expected value", "stalled": "stalled first"}
 
 
 def _sort_key(when: datetime, opportunity_id: str) -> SortKey:
@@ -111,6 +114,8 @@ class Board:
         """False where the CRM has no deal values: cards show the contact instead."""
         self.badges: dict[str, str] = {}
         """What a card with an intent says of it (`saving…`, `queued`, `retrying`, `asking`): set by the session."""
+        self.sort = "updated"
+        """The order within columns: one of SORTS."""
         self._query: tuple[str, ...] = ()
         """The search's words (casefolded): only cards holding every one are shown."""
         self._view: dict[str, list[SortKey]] | None = None
@@ -232,6 +237,38 @@ class Board:
         """Every card of the column, shown by the search or not."""
         return len(self._columns[status_id])
 
+    # -- the order ------------------------------------------------------------------------
+
+    def _key(self, opportunity: Opportunity, moved_at: datetime | None = None) -> SortKey:
+        """Where a card sorts in its column, by the board's order (`moved_at`: the user's move)."""
+        when = moved_at or opportunity.updated
+        if self.sort == "value":
+            return (-float(opportunity.annualized_value), opportunity.id)
+        if self.sort == "expected":
+            return (-float(opportunity.annualized_value * (opportunity.confidence or 0)), opportunity.id)
+        if self.sort == "stalled":  # stalled deals first, each group most recently updated first
+            return ((0.0 if opportunity.stalled else 1e11) - when.timestamp(), opportunity.id)
+        return _sort_key(when, opportunity.id)
+
+    def set_sort(self, sort: str) -> set[str]:
+        """Order every column anew (one of SORTS); returns the columns to redraw."""
+        if sort not in SORTS:
+            raise ValueError(f"unknown order {sort!r} (one of {', '.join(SORTS)})")
+        if sort == self.sort:
+            return set()
+        self.sort = sort
+        columns: dict[str, list[SortKey]] = {status_id: [] for status_id in self._columns}
+        for opportunity_id, (status_id, _, contribution) in list(self._placed.items()):
+            target = self._target.get(opportunity_id)
+            key = self._key(self._server[opportunity_id], target[1] if target else None)
+            self._placed[opportunity_id] = (status_id, key, contribution)
+            columns[status_id].append(key)
+        for column in columns.values():
+            column.sort()
+        self._columns = columns
+        self._view = None
+        return set(columns)
+
     # -- the search -----------------------------------------------------------------------
 
     @property
@@ -286,9 +323,9 @@ class Board:
         if opportunity is not None:
             target = self._target.get(opportunity_id)
             if target is not None:
-                status_id, key = target[0], _sort_key(target[1], opportunity_id)
+                status_id, key = target[0], self._key(opportunity, target[1])
             else:
-                status_id, key = opportunity.status_id, _sort_key(opportunity.updated, opportunity_id)
+                status_id, key = opportunity.status_id, self._key(opportunity)
             if status_id in self._columns:
                 insort(self._columns[status_id], key)
                 contribution = contribution_of(opportunity)
@@ -341,7 +378,7 @@ class Board:
             if opportunity_id in self._placed or opportunity_id in self._target or status_id not in self._columns:
                 touched |= self._place(opportunity_id)
                 continue
-            key = _sort_key(opportunity.updated, opportunity_id)
+            key = _sort_key(opportunity.updated, opportunity_id) if self.sort == "updated" else self._key(opportunity)
             contribution = contribution_of(opportunity)
             self._totals[status_id].add(contribution)
             self._placed[opportunity_id] = (status_id, key, contribution)

@@ -13,6 +13,7 @@ from .screens.board import BoardScreen
 from .screens.help import HelpScreen
 from .store.board_copy import BoardCopy
 from .store.journal import MoveJournal
+from .store.prefs import BoardPrefs
 from .sync import BoardSession
 
 
@@ -43,11 +44,13 @@ class KanbanApp(App[None]):
         journal: MoveJournal | None = None,
         board_copy: BoardCopy | None = None,
         warnings: list[str] | None = None,
+        prefs: BoardPrefs | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend
         self.journal = journal
         self.board_copy = board_copy
+        self.prefs = prefs
         self.settings = settings = settings or Settings()
         self.poll_interval = poll_interval or settings.poll_interval or backend.poll_interval or DEFAULT_POLL_INTERVAL
         self.pipeline = pipeline or settings.pipeline
@@ -62,6 +65,7 @@ class KanbanApp(App[None]):
             colors=self.settings.colors,
             journal=self.journal,
             board_copy=self.board_copy,
+            prefs=self.prefs,
         )
         self.board = BoardScreen(self.session, confirm_final_moves=self.settings.confirm_final_moves)
         self.push_screen(self.board)

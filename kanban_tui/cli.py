@@ -261,6 +261,7 @@ def run(
     from .store import StoreError
     from .store.board_copy import BoardCopy
     from .store.journal import MoveJournal
+    from .store.prefs import BoardPrefs
 
     state = paths.state_dir()
     for directory in dict.fromkeys([state, *(p.parent for p in (journal_path, board_copy_path) if p is not None)]):
@@ -280,7 +281,9 @@ def run(
         print(f"kanban-tui: {line}", file=sys.stderr)
     warnings = [*(warnings or []), *notes]
     start_log(paths.log_file())
-    app = KanbanApp(backend, settings=settings, journal=journal, board_copy=board_copy, warnings=warnings)
+    prefs = BoardPrefs(paths.prefs_file() if journal_path is None or journal_path.parent == state
+                       else journal_path.parent / "board-prefs.json", backend.identity)
+    app = KanbanApp(backend, settings=settings, journal=journal, board_copy=board_copy, warnings=warnings, prefs=prefs)
     app.run()
     return app.return_code or 0
 

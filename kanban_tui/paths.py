@@ -75,3 +75,8 @@ def board_copy_file() -> Path:
 def log_file() -> Path:
     """Requests and errors, rotated (never headers or keys)."""
     return state_dir() / "kanban-tui.log"
+
+
+def prefs_file() -> Path:
+    """How each board was looked at (its order, ...), per account and pipeline (see store/prefs.py)."""
+    return state_dir() / "board-prefs.json"

@@ -167,3 +167,31 @@ async def test_s_cycles_the_order_and_the_title_says_it(backend: LocalBackend) -
         await pilot.press("s", "s", "s")
         await pilot.pause()
         assert board.sort == "updated" and "by " not in screen_text(app).splitlines()[0]
+
+
+async def test_the_order_is_remembered_per_board(backend: LocalBackend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from kanban_tui.store.prefs import BoardPrefs
+
+    prefs = BoardPrefs(tmp_path / "board-prefs.json", backend.identity)
+    app = KanbanApp(backend, poll_interval=3600, prefs=prefs)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+    assert prefs.load("pipe_sales") == {"sort": "value"}
+    assert (tmp_path / "board-prefs.json").stat().st_mode & 0o077 == 0
+    again = KanbanApp(backend, poll_interval=3600, prefs=BoardPrefs(tmp_path / "board-prefs.json", backend.identity))
+    async with again.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert again.screen.session.board.sort == "value" and "by value" in screen_text(again).splitlines()[0]
+
+
+def test_a_damaged_prefs_file_is_ignored_and_written_anew(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from kanban_tui.store.prefs import BoardPrefs
+
+    path = tmp_path / "board-prefs.json"
+    path.write_text("{not json")
+    prefs = BoardPrefs(path, "acct")
+    assert prefs.load("p") == {}
+    assert prefs.save("p", {"sort": "value"}) is None and BoardPrefs(path, "acct").load("p") == {"sort": "value"}
+    assert BoardPrefs(path, "other").load("p") == {}, "per account"

@@ -443,7 +443,7 @@ class BoardScreen(Screen[None]):
             return
         focused = self.focused_id()
         order = SORTS[(SORTS.index(board.sort) + 1) % len(SORTS)]
-        self.redraw(board.set_sort(order), keep=focused)
+        self.apply(self.session.set_sort(order), focused=focused)
         if focused is not None:
             self.focus_card(focused)
         self.show_title()

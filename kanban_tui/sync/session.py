@@ -53,7 +53,8 @@ from ..backends.errors import (
 from ..models import Changes, Opportunity, Page, Pipeline, Status
 from ..store.board_copy import BoardCopy, SavedBoard
 from ..store.journal import JournaledMove, MoveJournal
-from .board import Board
+from ..store.prefs import BoardPrefs
+from .board import SORTS, Board
 
 log = logging.getLogger("kanban_tui.sync")
 
@@ -205,13 +206,18 @@ class Read(NamedTuple):
     pipeline: Pipeline
 
 
+class SavePrefs(NamedTuple):
+    pipeline_id: str
+    prefs: dict[str, str]
+
+
 class SaveCopy(NamedTuple):
     pipeline: Pipeline
     cards: list[Opportunity]
     synced_at: datetime
 
 
-Job = ListPipelines | Load | OpenCopy | Poll | Send | Read | SaveCopy
+Job = ListPipelines | Load | OpenCopy | Poll | Send | Read | SaveCopy | SavePrefs
 
 
 class PipelinesListed(NamedTuple):
@@ -365,6 +371,7 @@ class BoardSession:
         colors: dict[str, str] | None = None,
         journal: MoveJournal | None = None,
         board_copy: BoardCopy | None = None,
+        prefs: BoardPrefs | None = None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rand: Callable[[], float] = random.random,
@@ -375,6 +382,7 @@ class BoardSession:
         self.colors = colors or {}
         self.journal = journal
         self.board_copy = board_copy
+        self.prefs = prefs
         self.clock = clock
         self.now = now
         self.rand = rand
@@ -515,6 +523,10 @@ class BoardSession:
         self.board = Board(pipeline)
         self.board.real_update_times = getattr(self.backend, "real_update_times", True)
         self.board.has_values = getattr(self.backend, "has_values", True)
+        if self.prefs is not None:  # how this board was looked at last time (a small local file)
+            order = self.prefs.load(pipeline.id).get("sort")
+            if order in SORTS:
+                self.board.set_sort(order)
         self.loaded, self.total, self.complete = 0, None, False
         self.load_seen = set()
         self.intents.clear()
@@ -624,6 +636,16 @@ class BoardSession:
             done.notices[:0] = u.notices
             return done
         u.notice("Nothing to undo.", timeout=2)
+        return u
+
+    def set_sort(self, order: str) -> Update:
+        """The order within columns (remembered for this board)."""
+        u = Update()
+        if self.board is None or self.pipeline is None:
+            return u
+        u.redraw |= self.board.set_sort(order)
+        if self.prefs is not None:
+            u.jobs.append(SavePrefs(self.pipeline.id, {"sort": order}))
         return u
 
     def resolve_conflict(self, card: str, keep: bool) -> Update:
@@ -1226,6 +1248,10 @@ class BoardSession:
                 except BackendError as exc:
                     read = exc
                 yield CardRead(job.gen, job.card, job.seq, read)
+            elif isinstance(job, SavePrefs):
+                if self.prefs is not None:
+                    if problem := await asyncio.to_thread(self.prefs.save, job.pipeline_id, job.prefs):
+                        log.warning(problem)
             elif isinstance(job, SaveCopy):
                 if self.board_copy is not None:
                     problem = await asyncio.to_thread(self.board_copy.save, job.pipeline, job.cards, job.synced_at)

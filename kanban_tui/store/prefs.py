@@ -1,0 +1,52 @@
+"""Per-board preferences: how each pipeline of each CRM account is looked at (its order, ...).
+
+A small JSON file in the user state dir (0600), keyed by backend identity (never a secret) and
+pipeline id. A preference is a convenience: a damaged or unwritable file is ignored (and the
+next save writes it anew), never an error. Plain, synchronous I/O: callers run it in a worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+class BoardPrefs:
+    """Preferences of the boards of one backend identity."""
+
+    def __init__(self, path: Path, identity: str) -> None:
+        self.path = Path(path)
+        self.identity = identity
+
+    def _all(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def load(self, pipeline_id: str) -> dict[str, Any]:
+        """This board's preferences ({} when none were kept, or the file cannot be read)."""
+        mine = self._all().get(self.identity)
+        board = mine.get(pipeline_id) if isinstance(mine, dict) else None
+        return dict(board) if isinstance(board, dict) else {}
+
+    def save(self, pipeline_id: str, prefs: dict[str, Any]) -> str | None:
+        """Keep this board's preferences; None, or why they could not be kept."""
+        data = self._all()
+        mine = data.get(self.identity)
+        if not isinstance(mine, dict):
+            mine = data[self.identity] = {}
+        mine[pipeline_id] = {**(mine.get(pipeline_id) or {}), **prefs}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_name(self.path.name + ".tmp")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(data, out)
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            return f"could not keep the board's preferences in {self.path}: {exc}"
+        return None

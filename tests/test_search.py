@@ -161,9 +161,14 @@ async def test_s_cycles_the_order_and_the_title_says_it(backend: LocalBackend) -
         await pilot.press("s")
         await pilot.pause()
         board = screen.session.board
-        values = [board.opportunity(i).annualized_value for i in board.column_ids(screen.columns[0].status.id)]
+        from kanban_tui.money import major_units
+
+        values = [major_units(board.opportunity(i).annualized_value, board.opportunity(i).currency)
+                  for i in board.column_ids(screen.columns[0].status.id)]
         assert values == sorted(values, reverse=True) and "by value" in screen_text(app).splitlines()[0]
         assert screen.focused_id() == focused, "the focus stays on its card"
+        other = screen.columns[1].cards
+        assert other.cursor == 0 and other.scroll_y == 0, "the other columns show their new top"
         await pilot.press("s", "s", "s")
         await pilot.pause()
         assert board.sort == "updated" and "by " not in screen_text(app).splitlines()[0]

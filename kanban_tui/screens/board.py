@@ -444,6 +444,10 @@ class BoardScreen(Screen[None]):
         focused = self.focused_id()
         order = SORTS[(SORTS.index(board.sort) + 1) % len(SORTS)]
         self.apply(self.session.set_sort(order), focused=focused)
+        for i, column in enumerate(self.columns):  # the other columns from their new top
+            if i != self.active:
+                column.cards.set_cursor(0)
+                column.cards.scroll_to(y=0, animate=False, immediate=True)
         if focused is not None:
             self.focus_card(focused)
         self.show_title()

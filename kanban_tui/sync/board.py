@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..models import Changes, Opportunity, Period, Pipeline, Status
+from ..money import major_units
 
 SortKey = tuple[float, str]
 SORTS = ("updated", "value", "expected", "stalled")
@@ -242,10 +243,11 @@ class Board:
     def _key(self, opportunity: Opportunity, moved_at: datetime | None = None) -> SortKey:
         """Where a card sorts in its column, by the board's order (`moved_at`: the user's move)."""
         when = moved_at or opportunity.updated
-        if self.sort == "value":
-            return (-float(opportunity.annualized_value), opportunity.id)
+        if self.sort == "value":  # in major units (¥1,000 is not 100 times $1,000); currencies are not converted
+            return (-major_units(opportunity.annualized_value, opportunity.currency), opportunity.id)
         if self.sort == "expected":
-            return (-float(opportunity.annualized_value * (opportunity.confidence or 0)), opportunity.id)
+            return (-major_units(opportunity.annualized_value, opportunity.currency) * (opportunity.confidence or 0),
+                    opportunity.id)
         if self.sort == "stalled":  # stalled deals first, each group most recently updated first
             return ((0.0 if opportunity.stalled else 1e11) - when.timestamp(), opportunity.id)
         return _sort_key(when, opportunity.id)

@@ -13,6 +13,7 @@ from textual.binding import Binding
 
 APP_BINDINGS: list[Binding] = [
     Binding("q", "quit", "Quit", key_display="q"),
+    Binding("ctrl+c", "quit", "Quit", show=False, key_display="ctrl+c", priority=True),
     Binding("question_mark", "help", "Help", key_display="?"),
 ]
 
@@ -28,6 +29,8 @@ BOARD_BINDINGS: list[Binding] = [
     Binding("shift+left,less_than_sign", "move_card(-1)", "Move ←", key_display="⇧←/<"),
     Binding("shift+right,greater_than_sign", "move_card(1)", "Move →", key_display="⇧→/>"),
     Binding("m", "pick_status", "Move to…", key_display="m"),
+    Binding("1", "jump_column(1)", "Jump to column 1–9", show=False, key_display="1–9"),
+    *(Binding(str(n), f"jump_column({n})", f"Jump to column {n}", show=False, system=True) for n in range(2, 10)),
     Binding("slash", "search", "Search", key_display="/"),
     Binding("s", "cycle_sort", "Sort", show=False, key_display="s"),
     Binding("n", "next_match(1)", "Next match", show=False, key_display="n"),

@@ -337,3 +337,26 @@ async def test_notifications_never_cover_the_status_line(backend: LocalBackend) 
         lines = screen_text(app).splitlines()
         assert lines[-2] == before, "the status line shows whole, under the notifications"
         assert "A long notification" in "\n".join(lines[:-2]), "and the notifications show above it"
+
+
+async def test_digits_jump_to_columns_and_ctrl_c_quits_with_the_same_guard(backend: LocalBackend) -> None:
+    slow = RefusingBackend(backend, RefusedError("unused"))
+    slow.refuse = False
+    slow.gate.clear()  # a move stays unconfirmed
+    app = KanbanApp(slow, poll_interval=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = board_of(app)
+        await pilot.press("3")
+        assert screen.active == 2
+        await pilot.press("9")  # there are 7 columns: nothing happens
+        assert screen.active == 2
+        await pilot.press("1", "shift+right")
+        await pilot.pause()
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert app.is_running, "a move not yet confirmed: ctrl+c asks again, as q does"
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert not app.is_running
+        slow.gate.set()

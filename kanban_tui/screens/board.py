@@ -275,6 +275,11 @@ class BoardScreen(Screen[None]):
     def action_focus_column(self, delta: int) -> None:
         self.activate(self.active + delta)
 
+    def action_jump_column(self, number: int) -> None:
+        """`1`–`9`: the column in that place."""
+        if number <= len(self.columns):
+            self.activate(number - 1)
+
     def action_focus_card(self, delta: int) -> None:
         if column := self.active_column:
             column.cards.set_cursor(column.cards.cursor + delta)

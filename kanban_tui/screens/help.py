@@ -35,6 +35,8 @@ class HelpScreen(ModalScreen[None]):
         for title, bindings in HELP_SECTIONS:
             lines.append(f"[b]{title}[/b]")
             for binding in bindings:
+                if binding.system:  # one line stands for a family (1–9)
+                    continue
                 keys = esc(binding.key_display or binding.key)
                 lines.append(f"  {keys:<10} {binding.description}")
             lines.append("")

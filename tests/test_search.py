@@ -200,3 +200,15 @@ def test_a_damaged_prefs_file_is_ignored_and_written_anew(tmp_path) -> None:  # 
     assert prefs.load("p") == {}
     assert prefs.save("p", {"sort": "value"}) is None and BoardPrefs(path, "acct").load("p") == {"sort": "value"}
     assert BoardPrefs(path, "other").load("p") == {}, "per account"
+
+
+async def test_an_empty_column_says_so_and_a_search_says_nothing_matches_there(backend: LocalBackend) -> None:
+    app = KanbanApp(backend, poll_interval=3600)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"zzqx", "enter")
+        await pilot.pause()
+        assert screen_text(app).splitlines()[6].count("no match") == 7
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "no match" not in screen_text(app)

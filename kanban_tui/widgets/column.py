@@ -224,6 +224,10 @@ class CardList(ScrollView, can_focus=False):
         _, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
         index, line = divmod(scroll_y + y, CARD_HEIGHT)
+        if self.count == 0 and y == 1:  # an empty column says so (a search: that nothing here matches)
+            text = "no match" if self.board.query else "no deals"
+            style = self.rich_style + self.get_component_rich_style("card--dim", partial=True)
+            return Strip([Segment(" " + fit(text, max(1, width - 1)), style)], width).adjust_cell_length(width, style)
         if index >= self.count or line == CARD_HEIGHT - 1:
             return Strip.blank(width, self.rich_style)
         opportunity_id = self.board.column_ids(self.status.id, index, index + 1)[0]

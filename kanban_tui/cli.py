@@ -281,8 +281,9 @@ def run(
         print(f"kanban-tui: {line}", file=sys.stderr)
     warnings = [*(warnings or []), *notes]
     start_log(paths.log_file())
-    prefs = BoardPrefs(paths.prefs_file() if journal_path is None or journal_path.parent == state
-                       else journal_path.parent / "board-prefs.json", backend.identity)
+    # beside the journal: the state dir, or a demo's throwaway dir
+    prefs = BoardPrefs(journal_path.parent / "board-prefs.json" if journal_path else paths.prefs_file(),
+                       backend.identity)
     app = KanbanApp(backend, settings=settings, journal=journal, board_copy=board_copy, warnings=warnings, prefs=prefs)
     app.run()
     return app.return_code or 0

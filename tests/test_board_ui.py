@@ -10,9 +10,9 @@ from kanban_tui.app import KanbanApp
 from kanban_tui.backends.errors import BackendError, RefusedError, UnavailableError
 from kanban_tui.backends.local import LocalBackend
 from kanban_tui.screens.board import BoardScreen
+from kanban_tui.screens.confirm import ConfirmMove
 from kanban_tui.screens.detail import DetailScreen
 from kanban_tui.screens.help import HelpScreen
-from kanban_tui.screens.confirm import ConfirmMove
 from kanban_tui.screens.picker import StatusPicker
 
 from .helpers import RefusingBackend, other_process, screen_text, settle

@@ -15,9 +15,9 @@ import pytest
 
 from kanban_tui.app import KanbanApp
 from kanban_tui.backends.close import CloseBackend
-from kanban_tui.store.journal import MoveJournal
 from kanban_tui.config import Settings
 from kanban_tui.screens.board import BoardScreen
+from kanban_tui.store.journal import MoveJournal
 
 from .fakes.close import FakeClose
 from .helpers import screen_text, settle

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kanban_tui.app import KanbanApp
-from kanban_tui.backends import clustr, close
+from kanban_tui.backends import close, clustr
 from kanban_tui.backends.errors import BackendError, read_each
 from kanban_tui.models import Opportunity, Pipeline, Status
 from kanban_tui.screens.board import BoardScreen

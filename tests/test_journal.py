@@ -10,11 +10,11 @@ from pathlib import Path
 import httpx
 
 from kanban_tui.app import KanbanApp
-from kanban_tui.store.board_copy import BoardCopy
 from kanban_tui.backends.close import CloseBackend
-from kanban_tui.store.journal import JournaledMove, MoveJournal
 from kanban_tui.config import Settings
 from kanban_tui.screens.board import BoardScreen
+from kanban_tui.store.board_copy import BoardCopy
+from kanban_tui.store.journal import JournaledMove, MoveJournal
 
 from .fakes.close import FakeClose
 from .helpers import screen_text, settle

@@ -4,7 +4,12 @@ import pytest
 from pydantic import ValidationError
 
 from kanban_tui.models import Opportunity, Period, Pipeline, Status, StatusKind
-from kanban_tui.money import format_compact, format_money, format_totals, sum_by_currency
+from kanban_tui.money import (
+    format_compact,
+    format_money,
+    format_totals,
+    sum_by_currency,
+)
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 

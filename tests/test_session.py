@@ -353,3 +353,23 @@ def test_a_rejected_key_on_a_read_back_keeps_the_move(machine: SessionMachine) -
         if any(isinstance(j, Read) for j in m.outstanding):
             m.finish(Read, "401")
     assert "c1" in m.session.intents and m.session.journal.pending(), "kept until the key is accepted"
+
+
+def test_opening_a_board_reads_no_file_on_the_callers_thread(tmp_path: Path) -> None:
+    """What this machine kept for a board (owed moves, preferences) is read by the Load job, in a
+    worker; `open()` itself, called on the UI thread, touches no file."""
+
+    class Watched(MoveJournal):
+        reads = 0
+
+        def pending(self, pipeline_id=None):  # type: ignore[no-untyped-def]
+            Watched.reads += 1
+            return super().pending(pipeline_id)
+
+    journal = Watched(tmp_path / "j.sqlite3", "x", background=False)
+    session = BoardSession(machine_backend(), poll_interval=10, journal=journal)
+    try:
+        update = session.open(PIPELINE)
+        assert Watched.reads == 0 and [type(j) for j in update.jobs] == [Load] and update.jobs[0].recall
+    finally:
+        session.close()

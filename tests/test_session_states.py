@@ -32,7 +32,13 @@ from tempfile import mkdtemp
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from kanban_tui.backends.base import Backend
 from kanban_tui.backends.errors import (

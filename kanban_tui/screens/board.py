@@ -22,7 +22,7 @@ from textual.widgets import Footer, Input, ProgressBar, Static
 
 from ..keys import BOARD_BINDINGS
 from ..models import StatusKind
-from ..sync import BoardSession, Conflict, PipelineChoice, Update
+from ..sync import BoardSession, Conflict, Phase, PipelineChoice, Update
 from ..sync.board import SORT_NAMES, SORTS
 from ..sync.session import Event, Job, Load
 from ..text import esc
@@ -106,7 +106,7 @@ class BoardScreen(Screen[None]):
         focused = focused or self.focused_id()
         if update.rebuild:
             self.build_columns()
-        loading = self.session.phase.value == "loading" and not update.first_cards
+        loading = self.session.phase is Phase.LOADING and not update.first_cards
         if update.redraw:
             if loading and not update.focus:
                 # later pages are drawn a few times a second, not once each: a frame costs
@@ -129,7 +129,7 @@ class BoardScreen(Screen[None]):
             self.focus_card(focused)  # the user is still on that card: follow it back
         if update.progress:
             self.show_progress()
-            if self.session.phase.value != "loading":
+            if self.session.phase is not Phase.LOADING:
                 self.flush_load()
                 keep_out_of_gc()
         for notice in update.notices:
@@ -186,9 +186,10 @@ class BoardScreen(Screen[None]):
             return
         search = f" · / {esc(board.query)}" if board is not None and board.query else ""
         order = f" · by {SORT_NAMES[board.sort]}" if board is not None and board.sort != "updated" else ""
-        self.query_one("#title", Static).update(
-            f"kanban-tui · {esc(self.backend.name)} · [b]{esc(pipeline.name)}[/b]{search}{order}"
-        )
+        title = f"kanban-tui · {esc(self.backend.name)} · [b]{esc(pipeline.name)}[/b]{search}{order}"
+        if title != getattr(self, "_title", None):  # drawn from the session's state after every update
+            self._title = title
+            self.query_one("#title", Static).update(title)
 
     def flush_load(self) -> None:
         """Draw what the pages loaded so far changed, and the progress bar."""
@@ -204,7 +205,7 @@ class BoardScreen(Screen[None]):
     def show_progress(self) -> None:
         session = self.session
         progress = self.query_one("#progress", ProgressBar)
-        loading = session.phase.value == "loading" and session.busy
+        loading = session.phase is Phase.LOADING and session.busy
         progress.display = loading
         if loading:
             progress.update(total=session.total, progress=session.loaded)
@@ -233,6 +234,7 @@ class BoardScreen(Screen[None]):
 
     def update_status(self) -> None:
         self.show_progress()
+        self.show_title()
         self.query_one(SyncStatus).show(self.session.snapshot())
 
     # -- focus ----------------------------------------------------------------------------

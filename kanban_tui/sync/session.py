@@ -34,11 +34,12 @@ import asyncio
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..backends.base import Backend
 from ..backends.errors import (
@@ -176,6 +177,8 @@ class ListPipelines(NamedTuple):
 class Load(NamedTuple):
     gen: int
     pipeline: Pipeline
+    recall: bool = False
+    """First read what this machine kept for the board (owed moves, preferences): a fresh open."""
 
 
 class OpenCopy(NamedTuple):
@@ -253,6 +256,18 @@ class CopyRead(NamedTuple):
     gen: int
     saved: SavedBoard | None
     error: BackendError
+    kept: Recalled | None = None
+    """What this machine kept for the copy's board (read with it, off the UI thread)."""
+
+
+class Recalled(NamedTuple):
+    """What this machine kept for a board: its owed moves (None: the journal could not be read, why in
+    `problem`) and its preferences."""
+
+    gen: int
+    rows: list[JournaledMove] | None
+    prefs: dict[str, Any]
+    problem: str | None = None
 
 
 class Polled(NamedTuple):
@@ -284,7 +299,7 @@ class CopySaved(NamedTuple):
 
 
 Event = (
-    PipelinesListed | PipelinesFailed | LoadStarted | PageArrived | LoadDone | LoadFailed | CopyRead | Polled
+    PipelinesListed | PipelinesFailed | Recalled | LoadStarted | PageArrived | LoadDone | LoadFailed | CopyRead | Polled
     | PollFailed | MoveAnswered | CardRead | CopySaved
 )
 
@@ -417,7 +432,8 @@ class BoardSession:
         """A card's `updated` as our own last confirmed move (or read-back) left it."""
         self.history: list[tuple[str, str, str]] = []
         """This session's moves on the open pipeline, for undo: (card, from, to)."""
-        self.outcomes: list[Outcome] = []
+        self.outcomes: deque[Outcome] = deque(maxlen=1000)
+        """How the latest intents ended (for tests and the log; bounded for a long session)."""
         self._last_seq = 0
         self._skipped_reported: set[str] = set()
         self._restored = 0
@@ -462,7 +478,7 @@ class BoardSession:
         if self.error is None:
             return None
         if not self.auto_retry:
-            return f"{self.error} - press r to retry" if self.error.hint else f"{self.error.summary} - press r to retry"
+            return f"{self.error} - press r to retry"  # with the error's own hint, if it has one
         return self.error.summary
 
     def unsent(self) -> int:
@@ -514,19 +530,13 @@ class BoardSession:
         self.error = None
         self.auto_retry = True
         self.cursor = None
-        u = Update(rebuild=True, progress=True, jobs=[Load(self.gen, self.pipeline)])  # type: ignore[arg-type]
-        self._restore(u)
-        return u
+        return Update(rebuild=True, progress=True, jobs=[Load(self.gen, self.pipeline, recall=True)])  # type: ignore[arg-type]
 
     def _new_board(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self.board = Board(pipeline)
         self.board.real_update_times = getattr(self.backend, "real_update_times", True)
         self.board.has_values = getattr(self.backend, "has_values", True)
-        if self.prefs is not None:  # how this board was looked at last time (a small local file)
-            order = self.prefs.load(pipeline.id).get("sort")
-            if order in SORTS:
-                self.board.set_sort(order)
         self.loaded, self.total, self.complete = 0, None, False
         self.load_seen = set()
         self.intents.clear()
@@ -534,15 +544,22 @@ class BoardSession:
         self.history.clear()
         self.question = None
 
-    def _restore(self, u: Update) -> None:
-        """The journal's moves of this pipeline, as intents (cards not loaded yet wait for their page)."""
-        if self.journal is None or self.read_only or self.pipeline is None:
+    def _on_Recalled(self, ev: Recalled, u: Update) -> None:
+        if ev.gen == self.gen:
+            self._recall(ev, u)
+
+    def _recall(self, kept: Recalled, u: Update) -> None:
+        """The board's preferences applied, and the journal's moves of this pipeline back as intents
+        (cards not loaded yet wait for their page)."""
+        if self.board is None or self.pipeline is None:
             return
-        try:
-            rows = self.journal.pending(self.pipeline.id)
-        except Exception as exc:  # noqa: BLE001 - the board opens anyway; the journal is untouched
-            u.notice(f"Could not read the move journal {self.journal.path}: {exc}", severity="error", timeout=15)
+        if kept.prefs.get("sort") in SORTS:
+            u.redraw |= self.board.set_sort(kept.prefs["sort"])
+        if kept.problem is not None:  # the board opens anyway; the journal is untouched
+            u.notice(kept.problem, severity="error", timeout=15)
+        if kept.rows is None or self.journal is None:
             return
+        rows = kept.rows
         by_card: dict[str, list[JournaledMove]] = {}
         for row in rows:
             by_card.setdefault(row.opportunity_id, []).append(row)
@@ -865,8 +882,8 @@ class BoardSession:
         self.loaded = self.total = len(saved.opportunities)
         self.copy_of = saved.saved_at
         self.intents.update(keep)
-        if not keep:
-            self._restore(u)
+        if not keep and ev.kept is not None:
+            self._recall(ev.kept._replace(gen=self.gen), u)
         for card, intent in self.intents.items():
             if card in self.board and self.pipeline.status(intent.target):
                 self.board.set_target(card, intent.target, intent.made_at)
@@ -1199,6 +1216,17 @@ class BoardSession:
 
     # -- running jobs (the only I/O; the UI calls this in a worker) -----------------------------------------
 
+    async def _read_kept(self, gen: int, pipeline_id: str) -> Recalled:
+        """What this machine kept for the board (a worker thread: never on the UI's)."""
+        prefs = await asyncio.to_thread(self.prefs.load, pipeline_id) if self.prefs is not None else {}
+        if self.journal is None or self.read_only:
+            return Recalled(gen, None, prefs)
+        try:
+            rows = await asyncio.to_thread(self.journal.pending, pipeline_id)
+        except Exception as exc:  # noqa: BLE001 - said; the board opens anyway
+            return Recalled(gen, None, prefs, f"Could not read the move journal {self.journal.path}: {exc}")
+        return Recalled(gen, rows, prefs)
+
     async def run(self, job: Job) -> AsyncIterator[Event]:
         """Do a job's I/O and yield what came of it. Never raises: failures are events too."""
         backend = self.backend
@@ -1209,6 +1237,8 @@ class BoardSession:
                 except BackendError as exc:
                     yield PipelinesFailed(exc, job.switching)
             elif isinstance(job, Load):
+                if job.recall:
+                    yield await self._read_kept(job.gen, job.pipeline.id)
                 try:
                     cursor = (await backend.changes_since(job.pipeline, None)).cursor
                     yield LoadStarted(job.gen, cursor)
@@ -1221,7 +1251,8 @@ class BoardSession:
                 saved = None
                 if self.board_copy is not None:
                     saved = await asyncio.to_thread(self.board_copy.load, job.wanted)
-                yield CopyRead(job.gen, saved, job.error)
+                kept = await self._read_kept(job.gen, saved.pipeline.id) if saved is not None else None
+                yield CopyRead(job.gen, saved, job.error, kept)
             elif isinstance(job, Poll):
                 try:
                     yield Polled(job.gen, await backend.changes_since(job.pipeline, job.cursor))

@@ -209,8 +209,8 @@ def failure_command(fake: FakeServer, words: list[str]) -> str | None:
     if verb == "slowdown":  # slowdown METHOD PATH date|seconds|reset N: a 429 asking to wait N s
         how, seconds = args[2], int(args[3])
         if how == "date":
-            from email.utils import format_datetime
             from datetime import UTC, datetime, timedelta
+            from email.utils import format_datetime
             headers = {"Retry-After": format_datetime(datetime.now(UTC) + timedelta(seconds=seconds), usegmt=True)}
         elif how == "reset":
             headers = {"RateLimit": f"limit=100, remaining=0, reset={seconds}"}

@@ -326,7 +326,6 @@ async def test_notifications_never_cover_the_status_line(backend: LocalBackend) 
     app = KanbanApp(backend, poll_interval=3600)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await settle(pilot)
-        screen = board_of(app)
         before = screen_text(app).splitlines()[-2]
         assert "64 deals · ✓ synced" in before
         for n in range(3):

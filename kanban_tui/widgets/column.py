@@ -224,10 +224,12 @@ class CardList(ScrollView, can_focus=False):
         _, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
         index, line = divmod(scroll_y + y, CARD_HEIGHT)
-        if self.count == 0 and y == 1:  # an empty column says so (a search: that nothing here matches)
+        if self.count == 0 and y == 1 and len(self.board):  # an empty column of a board that has cards says so
+            # (not while the first cards are on their way: the columns are still being laid out, and a
+            # line drawn then was left on the terminal between the columns, seen in tmux)
             text = "no match" if self.board.query else "no deals"
             style = self.rich_style + self.get_component_rich_style("card--dim", partial=True)
-            return Strip([Segment(" " + fit(text, max(1, width - 1)), style)], width).adjust_cell_length(width, style)
+            return Strip([Segment(" " + fit(text, max(1, width - 1)), style)]).adjust_cell_length(width, style)
         if index >= self.count or line == CARD_HEIGHT - 1:
             return Strip.blank(width, self.rich_style)
         opportunity_id = self.board.column_ids(self.status.id, index, index + 1)[0]

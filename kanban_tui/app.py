@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 
-from textual.app import App
+from textual.app import App, SystemCommand
+from textual.screen import Screen
 
 from .backends.base import Backend
-from .config import Settings
-from .keys import APP_BINDINGS
+from .config import Settings, table
+from .keys import APP_BINDINGS, BOARD_BINDINGS, key_label
 from .screens.board import BoardScreen
 from .screens.help import HelpScreen
 from .store.board_copy import BoardCopy
 from .store.journal import MoveJournal
 from .store.prefs import BoardPrefs
+from .store.seen import SeenStore
 from .sync import BoardSession
 
 
@@ -32,7 +36,7 @@ class KanbanApp(App[None]):
     TITLE = "kanban-tui"
     CSS_PATH = [styles_dir() / "app.tcss"]
     BINDINGS = APP_BINDINGS
-    ENABLE_COMMAND_PALETTE = False
+    ENABLE_COMMAND_PALETTE = True
 
     def __init__(
         self,
@@ -45,19 +49,33 @@ class KanbanApp(App[None]):
         board_copy: BoardCopy | None = None,
         warnings: list[str] | None = None,
         prefs: BoardPrefs | None = None,
+        seen: SeenStore | None = None,
+        keymap: dict[str, str] | None = None,
+        app_prefs: BoardPrefs | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend
         self.journal = journal
         self.board_copy = board_copy
         self.prefs = prefs
+        self.seen = seen
         self.settings = settings = settings or Settings()
         self.poll_interval = poll_interval or settings.poll_interval or backend.poll_interval or DEFAULT_POLL_INTERVAL
         self.pipeline = pipeline or settings.pipeline
         self.warnings = list(warnings or [])
         """Start-up warnings (e.g. a readable config holding a key), shown on the board once mounted."""
+        self.keys = dict(keymap or {})
+        """The `[keys]` remapping (checked by `keys.check_keymap`): binding id -> keys."""
+        self.app_prefs = app_prefs
+        """Where the app's own preferences (its theme) are kept: the user's, even for a throwaway demo."""
 
     def on_mount(self) -> None:
+        if self.keys:
+            self.set_keymap(self.keys)
+        theme = self.app_prefs.load_app().get("theme") if self.app_prefs is not None else None  # a tiny file
+        if isinstance(theme, str) and theme in self.available_themes:
+            self.theme = theme
+        self.watch(self, "theme", self.keep_theme, init=False)
         self.session = BoardSession(
             self.backend,
             poll_interval=self.poll_interval,
@@ -66,6 +84,8 @@ class KanbanApp(App[None]):
             journal=self.journal,
             board_copy=self.board_copy,
             prefs=self.prefs,
+            seen=self.seen,
+            me=getattr(table(self.settings), "me", None),
         )
         self.board = BoardScreen(self.session, confirm_final_moves=self.settings.confirm_final_moves)
         self.push_screen(self.board)
@@ -89,10 +109,31 @@ class KanbanApp(App[None]):
 
     async def on_unmount(self) -> None:
         if (session := getattr(self, "session", None)) is not None:
-            if problem := session.save_copy_now():
-                self.log.warning(problem)
+            for problem in (session.save_copy_now(), session.save_seen_now()):
+                if problem:
+                    self.log.warning(problem)
             session.close()
         await self.backend.aclose()
+
+    def keep_theme(self, theme: str) -> None:
+        """A theme chosen in the command palette is remembered (in the preferences file)."""
+        if self.app_prefs is not None:
+            self.run_worker(partial(self.app_prefs.save_app, {"theme": theme}), thread=True, group="prefs",
+                            exit_on_error=False)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p): every board action with its key, then Textual's own (themes, ...)."""
+        if isinstance(screen, BoardScreen):
+            for binding in BOARD_BINDINGS:
+                if binding.system:
+                    continue
+                yield SystemCommand(binding.description, f"key: {key_label(binding, self.keys)}",
+                                    partial(self.call_later, screen.run_action, binding.action))
+        yield SystemCommand("Help", "every key and what the board's marks mean · key: ?",
+                            self.action_help)
+        for command in super().get_system_commands(screen):
+            if command.title != "Keys":  # Textual's key panel: our help (?) says it, from the same list
+                yield command
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

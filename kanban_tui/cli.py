@@ -262,6 +262,8 @@ def run(
     from .store.board_copy import BoardCopy
     from .store.journal import MoveJournal
     from .store.prefs import BoardPrefs
+    from .keys import check_keymap
+    from .store.seen import SeenStore
 
     state = paths.state_dir()
     for directory in dict.fromkeys([state, *(p.parent for p in (journal_path, board_copy_path) if p is not None)]):
@@ -282,9 +284,18 @@ def run(
     warnings = [*(warnings or []), *notes]
     start_log(paths.log_file())
     # beside the journal: the state dir, or a demo's throwaway dir
-    prefs = BoardPrefs(journal_path.parent / "board-prefs.json" if journal_path else paths.prefs_file(),
-                       backend.identity)
-    app = KanbanApp(backend, settings=settings, journal=journal, board_copy=board_copy, warnings=warnings, prefs=prefs)
+    prefs_path = journal_path.parent / "board-prefs.json" if journal_path else paths.prefs_file()
+    prefs = BoardPrefs(prefs_path, backend.identity)
+    seen = SeenStore(prefs_path.with_name("seen.sqlite3"), backend.identity)
+    for line in seen.prepare():
+        print(f"kanban-tui: {line}", file=sys.stderr)
+        warnings.append(line)
+    keymap, problems = check_keymap(settings.keys)
+    for line in problems:  # that entry is left out; the rest of the board works
+        print(f"kanban-tui: {line}", file=sys.stderr)
+        warnings.append(line)
+    app = KanbanApp(backend, settings=settings, journal=journal, board_copy=board_copy, warnings=warnings, prefs=prefs,
+                    seen=seen, keymap=keymap, app_prefs=BoardPrefs(paths.prefs_file(), backend.identity))
     app.run()
     return app.return_code or 0
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -53,6 +53,8 @@ class CommonSettings(BaseModel):
     """Ask before moving a card into a won or lost status."""
     colors: dict[str, Annotated[str, StringConstraints(pattern=HEX_OR_NAME)]] = Field(default_factory=dict)
     """Column colors by status label (`"Demo" = "#5fafd7"`), over the CRM's or the default palette."""
+    keys: dict[str, Any] = Field(default_factory=dict)
+    """`[keys]`: action id -> key(s), e.g. `search = "ctrl+f"` (checked at start by `keys.check_keymap`)."""
 
 
 Settings = create_model(

@@ -35,6 +35,8 @@ class StatusKind(StrEnum):
 _PER_YEAR: dict[str, int] = {"one_time": 1, "monthly": 12, "annual": 1}
 _COLOR = re.compile(r"^(#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3}|[a-z][a-z_]{0,30})$")
 _SHOWN = ("name", "contact", "currency", "owner", "read_only", "url")
+_URL = re.compile(r"^https?://[^\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]+$")
+"""A link the board will open, copy and hyperlink: http(s), nothing that could escape a terminal sequence."""
 """An opportunity's one-line text fields that are drawn (the note, multi-line, apart)."""
 
 
@@ -151,11 +153,15 @@ class Opportunity(BaseModel):
     url: str | None = None
     stalled: bool = False
     """The CRM flags the deal as stalled (no activity for a while)."""
+    status_changed: datetime | None = None
+    """When the deal entered its status, where the CRM says (None: it does not); days in status."""
 
     @model_validator(mode="after")
     def _safe(self) -> Opportunity:
         """Drawn text made safe (one `isprintable` per field when there is nothing to do)."""
         fields = self.__dict__
+        if self.url is not None and not _URL.match(self.url):
+            fields["url"] = None  # not a link to open (a `javascript:` one, or one carrying control characters)
         for name in _SHOWN:
             value = fields[name]
             if value is not None and not value.isprintable():

@@ -74,6 +74,18 @@ class Backend(ABC):
                     return opportunity
         return None
 
+    async def me(self) -> str | None:
+        """The owner name the CRM gives the user this key acts for, as cards show it in `owner`;
+        None where the CRM cannot tell (then the config's `me = "..."` is used)."""
+        return None
+
+    records_won_date: bool = True
+    """A move into a won status records the day it was won (`Opportunity.date_won`); False where the CRM
+    keeps no won date (TeleCRM, Clustr): the board then promises none."""
+
+    has_links: bool = False
+    """Cards carry a link to the deal in the CRM's web app (`Opportunity.url`)."""
+
     def rate_wait_left(self) -> float:
         """Seconds the backend is holding requests back for the CRM's rate limit (0: not waiting)."""
         return 0.0

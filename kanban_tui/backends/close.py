@@ -33,6 +33,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from ..models import Changes, Opportunity, Page, Period, Pipeline, Status, StatusKind
+from ..text import safe_text
 from .errors import (
     AuthError,
     BackendError,
@@ -76,6 +77,9 @@ class CloseSettings(BaseModel):
     """The `[close]` table. The API key is better kept in $CLOSE_API_KEY than here."""
 
     model_config = ConfigDict(extra="forbid")
+
+    me: str | None = None
+    """Your name as this CRM's cards give it as owner: what `f` offers as "me" (where the CRM cannot tell)."""
 
     api_key: SecretStr | None = None
     """Used when $CLOSE_API_KEY is not set. Never shown or logged."""
@@ -180,6 +184,16 @@ class CloseBackend(HttpBackend):
         self._known: dict[str, datetime] = {}
         """Every opportunity of the open pipeline we delivered, with its date_updated."""
         self._next_reconcile = 0.0
+
+    has_links = True
+
+    async def me(self) -> str | None:
+        """`GET /me/`: the user this key acts for, named as opportunities' `user_name` name them."""
+        body = await self.api.request("GET", "me/")
+        if not isinstance(body, dict):
+            return None
+        name = " ".join(str(body.get(part) or "").strip() for part in ("first_name", "last_name")).strip()
+        return safe_text(name) if name else None
 
     async def list_pipelines(self) -> list[Pipeline]:
         body = await self.api.request("GET", "pipeline/")

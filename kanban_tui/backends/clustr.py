@@ -68,6 +68,9 @@ class ClustrSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    me: str | None = None
+    """Your name as this CRM's cards give it as owner: what `f` offers as "me" (where the CRM cannot tell)."""
+
     api_key: SecretStr | None = None
     """Used when $CLUSTR_API_KEY is not set. Never shown or logged."""
     base_url: str = DEFAULT_BASE_URL
@@ -137,6 +140,7 @@ class ClustrBackend(RescanBackend):
 
     name = CRM
     has_values = False
+    records_won_date = False
 
     def __init__(self, api_key: str, *, base_url: str = DEFAULT_BASE_URL, transport: httpx.AsyncBaseTransport | None = None,
                  **http_options: Any) -> None:

@@ -116,6 +116,8 @@ def demo_opportunities(
                 updated=updated,
                 date_won=updated.date() if won else None,
                 note=rng.choice(_NOTES),
+                # entered its status some whole days before its last update (no draw: the same cards as before)
+                status_changed=max(created, updated - timedelta(days=(n * 7) % 19)),
             )
         )
     return opportunities

@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS opportunities (
     date_won TEXT,
     note TEXT NOT NULL DEFAULT '',
     url TEXT,
-    lost_reason TEXT);
+    lost_reason TEXT,
+    status_changed TEXT);
 CREATE INDEX IF NOT EXISTS opportunities_by_status ON opportunities(status_id);
 CREATE TABLE IF NOT EXISTS changelog (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, opportunity_id TEXT NOT NULL);
@@ -67,7 +68,7 @@ CREATE TRIGGER IF NOT EXISTS opportunity_deleted AFTER DELETE ON opportunities
 
 _COLUMNS = (
     "id, name, status_id, contact, value, currency, period, confidence, owner,"
-    " created, updated, date_won, note, url"
+    " created, updated, date_won, note, url, status_changed"
 )
 _NAMES = tuple(name.strip() for name in _COLUMNS.split(","))
 _ID, _STATUS_ID = _NAMES.index("id"), _NAMES.index("status_id")
@@ -83,6 +84,9 @@ class LocalSettings(BaseModel):
     """The `[local]` table: the embedded SQLite workspace."""
 
     model_config = ConfigDict(extra="forbid")
+
+    me: str | None = None
+    """Your name as this CRM's cards give it as owner: what `f` offers as "me" (where the CRM cannot tell)."""
 
     path: Path | None = None
     """The workspace file; default: workspace.sqlite3 in the user data dir."""
@@ -114,12 +118,20 @@ def _read_rows(rows: Iterable[tuple[object, ...]]) -> tuple[list[Opportunity], d
     return good, skipped
 
 
+def upgrade(conn: sqlite3.Connection) -> None:
+    """Bring a workspace made by an older version up to this schema (idempotent)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(opportunities)")}
+    if columns and "status_changed" not in columns:  # when each deal entered its status: days in status
+        conn.execute("ALTER TABLE opportunities ADD COLUMN status_changed TEXT")
+
+
 def create_workspace(path: Path, *, demo_size: int | None = 64, seed: int = 7, statuses: int = 7) -> None:
     """Create the schema at `path`; seed the demo pipeline (7 or 8 statuses) when `demo_size` is given."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(SCHEMA)
+        upgrade(conn)
         if demo_size is None:
             return
         if conn.execute("SELECT 1 FROM pipelines LIMIT 1").fetchone():
@@ -152,12 +164,13 @@ def insert_opportunities(conn: sqlite3.Connection, opportunities: Iterable[Oppor
     """Insert or replace opportunities (as another process writing the file would)."""
     conn.executemany(
         f"INSERT OR REPLACE INTO opportunities ({_COLUMNS})"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 o.id, o.name, o.status_id, o.contact, o.value, o.currency, o.period.value,
                 o.confidence, o.owner, o.created.isoformat(), o.updated.isoformat(),
                 o.date_won.isoformat() if o.date_won else None, o.note, o.url,
+                o.status_changed.isoformat() if o.status_changed else None,
             )
             for o in opportunities
         ],
@@ -171,6 +184,7 @@ class LocalBackend(Backend):
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._upgraded = False
 
     @property
     def identity(self) -> str:
@@ -186,6 +200,10 @@ class LocalBackend(Backend):
         try:
             conn = sqlite3.connect(self.path, timeout=5)
             conn.row_factory = sqlite3.Row
+            if not self._upgraded:
+                with conn:
+                    upgrade(conn)
+                self._upgraded = True
         except sqlite3.Error as exc:
             raise BackendError(f"cannot open {self.path}: {exc}", crm=CRM) from exc
         return conn
@@ -306,10 +324,12 @@ class LocalBackend(Backend):
         now = _now()
         won = date.fromtimestamp(now.timestamp()).isoformat() if status.kind is StatusKind.WON else None
         cursor = conn.execute(
-            "UPDATE opportunities SET status_id = ?, updated = ?,"
+            "UPDATE opportunities SET"
+            " status_changed = CASE WHEN status_id = ? THEN status_changed ELSE ? END,"
+            " status_id = ?, updated = ?,"
             " date_won = CASE WHEN ? IS NULL THEN NULL ELSE coalesce(date_won, ?) END,"
             " lost_reason = ? WHERE id = ?",
-            (status.id, now.isoformat(), won, won, lost_reason, opportunity_id),
+            (status.id, now.isoformat(), status.id, now.isoformat(), won, won, lost_reason, opportunity_id),
         )
         if cursor.rowcount == 0:
             raise NotFoundError("this opportunity no longer exists", crm=CRM)

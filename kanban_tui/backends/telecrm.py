@@ -55,6 +55,9 @@ class TeleCrmSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    me: str | None = None
+    """Your name as this CRM's cards give it as owner: what `f` offers as "me" (where the CRM cannot tell)."""
+
     api_key: SecretStr | None = None
     """The Sync API token, used when $TELECRM_TOKEN is not set. Never shown or logged."""
     enterprise_id: str | None = None
@@ -77,6 +80,7 @@ class TeleCrmBackend(RescanBackend):
 
     name = CRM
     has_values = False
+    records_won_date = False
     real_update_times = False
     """Search results carry no modification time: `updated` is when the board saw a change."""
 

@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, ProgressBar, Static
 
+from .. import links
 from ..keys import BOARD_BINDINGS
 from ..models import StatusKind
 from ..sync import BoardSession, Conflict, Phase, PipelineChoice, Update
@@ -31,7 +32,7 @@ from ..widgets.status_bar import SyncStatus
 from .confirm import ConfirmMove
 from .conflict import ResolveConflict
 from .detail import DetailScreen
-from .picker import LostReasonPicker, PipelinePicker, StatusPicker
+from .picker import ALL_OWNERS, ME, LostReasonPicker, OwnerPicker, PipelinePicker, StatusPicker
 
 MIN_COLUMN_WIDTH = 16
 """Narrowest a column gets (a card line then holds ~14 characters); below that the board scrolls."""
@@ -60,22 +61,26 @@ class BoardScreen(Screen[None]):
         self.load_dirty: set[str] = set()
         """Columns that pages changed since the board was last drawn during a load."""
         self.load_flush: Timer | None = None
+        self.looking_at: str | None = None
+        """The card the focus is on, as last seen: when the focus leaves it, its change mark goes."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="top"):
             yield Static(f"kanban-tui · {self.backend.name}", id="title")
             # on the title row: showing and hiding it reflows that row, not the columns
             yield ProgressBar(id="progress", show_eta=False)
+            yield Static("", id="edge")  # `← 1 · 2 more →`: columns off-screen
         yield HorizontalScroll(id="board")
         search = Input(id="search", placeholder="search: every word, in name, contact, owner or note · ⏎ keep · esc clear")
         search.display = False
         yield search
         yield SyncStatus(id="sync-status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.apply(self.session.start())
         self.set_interval(1.0, self.tick, name="tick")
+        self.watch(self.query_one("#board", HorizontalScroll), "scroll_x", self.show_edge, init=False)
 
     # -- the session's side ---------------------------------------------------------------
 
@@ -106,6 +111,8 @@ class BoardScreen(Screen[None]):
         focused = focused or self.focused_id()
         if update.rebuild:
             self.build_columns()
+        elif update.columns:
+            self.show_columns()
         loading = self.session.phase is Phase.LOADING and not update.first_cards
         if update.redraw:
             if loading and not update.focus:
@@ -141,6 +148,7 @@ class BoardScreen(Screen[None]):
         for job in update.jobs:
             self.run_job(job)
         self.update_status()
+        self.track_focus()
 
     def ask(self, question: PipelineChoice | Conflict) -> None:
         session = self.session
@@ -176,17 +184,32 @@ class BoardScreen(Screen[None]):
         self.show_title()
         self.columns = [StatusColumn(board, status) for status in pipeline.statuses]
         self.query_one("#board", HorizontalScroll).mount_all(self.columns)
+        self.looking_at = None
+        self.show_columns()
+
+    def show_columns(self) -> None:
+        """Hide the columns the user hid (`x`), share the width among the others, keep the focus on one shown."""
+        hidden = self.session.hidden
+        for column in self.columns:
+            column.display = column.status.id not in hidden
         self.size_columns()
-        if self.columns:
-            self.columns[0].set_active(True)
+        self.call_after_refresh(self.refresh_headers)
+        shown = self.visible()
+        if shown and self.active not in shown:
+            self.activate(min(shown, key=lambda i: abs(i - self.active)), force=True)
+        elif shown:
+            self.columns[self.active].set_active(True)
+        self.call_after_refresh(self.show_edge)
 
     def show_title(self) -> None:
         pipeline, board = self.session.pipeline, self.session.board
         if pipeline is None:
             return
         search = f" · / {esc(board.query)}" if board is not None and board.query else ""
+        owner = self.session.owner_label
+        mine = f" · owner: {esc(owner)}" if owner is not None else ""
         order = f" · by {SORT_NAMES[board.sort]}" if board is not None and board.sort != "updated" else ""
-        title = f"kanban-tui · {esc(self.backend.name)} · [b]{esc(pipeline.name)}[/b]{search}{order}"
+        title = f"kanban-tui · {esc(self.backend.name)} · [b]{esc(pipeline.name)}[/b]{mine}{search}{order}"
         if title != getattr(self, "_title", None):  # drawn from the session's state after every update
             self._title = title
             self.query_one("#title", Static).update(title)
@@ -212,18 +235,44 @@ class BoardScreen(Screen[None]):
 
     def on_resize(self) -> None:
         self.size_columns()
+        self.call_after_refresh(self.show_edge)
+        self.call_after_refresh(self.refresh_headers)
 
     def size_columns(self) -> None:
-        """Share the width between the columns; below MIN_COLUMN_WIDTH each, the board scrolls sideways."""
-        count = len(self.columns)
+        """Share the width between the shown columns; below MIN_COLUMN_WIDTH each, the board scrolls sideways."""
+        shown = [self.columns[i] for i in self.visible()]
+        count = len(shown)
         if not count:
             return
         room = self.size.width - (count - 1)  # one cell between columns
         width, extra = divmod(room, count)
         if width < MIN_COLUMN_WIDTH:
             width, extra = MIN_COLUMN_WIDTH, 0
-        for i, column in enumerate(self.columns):
+        for i, column in enumerate(shown):
             column.styles.width = width + (1 if i < extra else 0)
+            column.styles.margin = (0, 1 if i < count - 1 else 0, 0, 0)
+        self.show_edge()
+
+    def show_edge(self, *_: object) -> None:
+        """Say at the edge how many columns are out of sight, on each side (`← 1 · 2 more →`)."""
+        board = self.query_one("#board", HorizontalScroll)
+        # from the widths size_columns gave (not from the layout, which may not have run yet)
+        left_edge, right_edge = board.scroll_x, board.scroll_x + (board.size.width or self.size.width)
+        left = right = x = 0
+        for i in self.visible():
+            width = self.columns[i].styles.width
+            cells = int(width.value) if width is not None else MIN_COLUMN_WIDTH
+            if x < left_edge:
+                left += 1
+            elif x + cells > right_edge:
+                right += 1
+            x += cells + 1
+        parts = ([f"← {left} more"] if left else []) + ([f"{right} more →"] if right else [])
+        text = " · ".join(parts)
+        edge = self.query_one("#edge", Static)
+        if str(edge.renderable if hasattr(edge, "renderable") else "") != text:
+            edge.update(text)
+        edge.display = bool(text)
 
     def redraw(self, status_ids: set[str], keep: str | None = None) -> None:
         """Redraw the columns whose content changed, keeping the focus on card `keep` (by id)."""
@@ -231,6 +280,19 @@ class BoardScreen(Screen[None]):
             if column.status.id in status_ids:
                 column.refresh_header()
                 column.cards.cards_changed(keep if column.cards.active else column.cards.cursor_card)
+        self.header_height()
+
+    def refresh_headers(self) -> None:
+        """Every header drawn again for its width (after a resize)."""
+        for column in self.columns:
+            column.refresh_header()
+        self.header_height()
+
+    def header_height(self) -> None:
+        """Every header as tall as the tallest needs (a fourth line for a `+N cur` note at a narrow width), so
+        that the cards start on one line across the board."""
+        tall = any(self.columns[i].header.lines > 3 for i in self.visible())
+        self.query_one("#board", HorizontalScroll).set_class(tall, "-tall")
 
     def update_status(self) -> None:
         self.show_progress()
@@ -247,15 +309,23 @@ class BoardScreen(Screen[None]):
         column = self.active_column
         return column.cards.cursor_card if column else None
 
-    def focus_first_card(self) -> None:
-        self.activate(0)
-        if self.columns:
-            self.columns[0].cards.set_cursor(0)
+    def visible(self) -> list[int]:
+        """Indexes of the columns shown (not hidden with `x`), in board order."""
+        hidden = self.session.hidden
+        return [i for i, column in enumerate(self.columns) if column.status.id not in hidden]
 
-    def activate(self, index: int) -> None:
+    def focus_first_card(self) -> None:
+        shown = self.visible()
+        if shown:
+            self.activate(shown[0])
+            self.columns[shown[0]].cards.set_cursor(0)
+
+    def activate(self, index: int, *, force: bool = False) -> None:
         if not self.columns:
             return
         index = max(0, min(index, len(self.columns) - 1))
+        if self.columns[index].status.id in self.session.hidden and not force:
+            return
         if index != self.active:
             self.columns[self.active].set_active(False)
         self.active = index
@@ -263,36 +333,58 @@ class BoardScreen(Screen[None]):
         column.set_active(True)
         self.query_one("#board", HorizontalScroll).scroll_to_widget(column, animate=False, immediate=True)
 
+    def track_focus(self) -> None:
+        """The focus left a card: the user has seen it (its change mark goes)."""
+        now = self.focused_id()
+        if now == self.looking_at:
+            return
+        before, self.looking_at = self.looking_at, now
+        if before is not None:
+            update = self.session.look(before)
+            if update.redraw:
+                self.redraw(update.redraw, keep=now)
+
     def focus_card(self, opportunity_id: str) -> None:
         """Put the focus on a card, wherever it is now."""
         board = self.session.board
         if board is None or opportunity_id not in board:
             return
         status_id = board.shown_status(opportunity_id)
+        if status_id in self.session.hidden:  # in a hidden column (moved there with m): the focus stays
+            return
         for i, column in enumerate(self.columns):
             if column.status.id == status_id:
                 self.activate(i)
                 column.cards.set_cursor(board.index_of(opportunity_id) or 0)
 
     def action_focus_column(self, delta: int) -> None:
-        self.activate(self.active + delta)
+        shown = self.visible()
+        later = [i for i in shown if (i - self.active) * delta > 0]
+        if later:
+            self.activate(min(later, key=lambda i: abs(i - self.active)))
+        self.track_focus()
 
     def action_jump_column(self, number: int) -> None:
-        """`1`–`9`: the column in that place."""
-        if number <= len(self.columns):
-            self.activate(number - 1)
+        """`1`–`9`: the column in that place (of those shown)."""
+        shown = self.visible()
+        if number <= len(shown):
+            self.activate(shown[number - 1])
+        self.track_focus()
 
     def action_focus_card(self, delta: int) -> None:
         if column := self.active_column:
             column.cards.set_cursor(column.cards.cursor + delta)
+        self.track_focus()
 
     def action_focus_page(self, delta: int) -> None:
         if column := self.active_column:
             column.cards.set_cursor(column.cards.cursor + delta * column.cards.page_cards)
+        self.track_focus()
 
     def action_focus_end(self, direction: int) -> None:
         if column := self.active_column:
             column.cards.set_cursor(0 if direction < 0 else column.cards.count - 1)
+        self.track_focus()
 
     @on(CardList.Clicked)
     def _card_clicked(self, message: CardList.Clicked) -> None:
@@ -300,6 +392,7 @@ class BoardScreen(Screen[None]):
             if column.cards is message.card_list:
                 self.activate(i)
                 column.cards.set_cursor(message.index)
+        self.track_focus()
 
     # -- moves: keys become intents ---------------------------------------------------------
 
@@ -308,9 +401,9 @@ class BoardScreen(Screen[None]):
         card, pipeline = self.focused_id(), self.session.pipeline
         if card is None or pipeline is None:
             return
-        statuses = pipeline.statuses
+        statuses, hidden = pipeline.statuses, self.session.hidden
         index = self.active + delta
-        while 0 <= index < len(statuses) and not statuses[index].can_move_to:
+        while 0 <= index < len(statuses) and (not statuses[index].can_move_to or statuses[index].id in hidden):
             index += delta
         if 0 <= index < len(statuses):
             self.move(card, statuses[index].id)
@@ -359,7 +452,7 @@ class BoardScreen(Screen[None]):
         label = f"{KIND_GLYPH[status.kind]}{status.label}"
         outcome = "won" if status.kind is StatusKind.WON else "lost"
         detail = f"This marks the deal {outcome} in {self.backend.name}"
-        if status.kind is StatusKind.WON and board.opportunity(card).date_won is None:
+        if status.kind is StatusKind.WON and board.opportunity(card).date_won is None and self.backend.records_won_date:
             detail += f", and {self.backend.name} records today as its won date"
         self.app.push_screen(ConfirmMove(name, label, detail + "."), confirmed)
 
@@ -412,7 +505,7 @@ class BoardScreen(Screen[None]):
         count = len(self.columns)
         for step in range(count):
             index = (self.active + step) % count
-            if board.column_len(self.columns[index].status.id):
+            if board.column_len(self.columns[index].status.id) and self.columns[index].status.id not in self.session.hidden:
                 self.activate(index)
                 self.columns[index].cards.set_cursor(0)
                 return
@@ -422,29 +515,31 @@ class BoardScreen(Screen[None]):
         board = self.session.board
         if board is None or not self.columns:
             return
-        if not board.query:
+        if not board.filtering:
             self.notify("No search: press / first.", timeout=2)
             return
         if not board.shown_count():
-            self.notify("No deal matches the search.", timeout=2)
+            self.notify("No deal matches.", timeout=2)
             return
         column = self.columns[self.active]
         target = column.cards.cursor + delta
         if 0 <= target < column.cards.count and column.cards.cursor_card is not None:
             column.cards.set_cursor(target)
+            self.track_focus()
             return
         count = len(self.columns)
         for step in range(1, count + 1):
             index = (self.active + delta * step) % count
             cards = self.columns[index].cards
-            if cards.count:
+            if cards.count and self.columns[index].status.id not in self.session.hidden:
                 self.activate(index)
                 cards.set_cursor(0 if delta > 0 else cards.count - 1)
+                self.track_focus()
                 return
 
     def action_cycle_sort(self) -> None:
-        """`s`: the next order within columns (last updated, value, expected value, stalled first); the
-        focus stays on its card."""
+        """`s`: the next order within columns (last updated, value, expected value, days in status, stalled
+        first); the focus stays on its card."""
         board = self.session.board
         if board is None:
             return
@@ -461,8 +556,12 @@ class BoardScreen(Screen[None]):
         self.notify(f"Sorted by {SORT_NAMES[order]}", timeout=2)
 
     def action_clear_search(self) -> None:
-        """esc: every card again, the focus kept on its card."""
+        """esc: every card again (the search, then the owner filter), the focus kept on its card."""
         search = self.query_one("#search", Input)
+        board = self.session.board
+        if not search.value and not search.display and board is not None and board.owner is not None:
+            self.set_owner(None)
+            return
         if search.value:
             search.value = ""  # Input.Changed clears the board's search
         else:
@@ -470,18 +569,155 @@ class BoardScreen(Screen[None]):
         search.display = False
         self.set_focus(None)
 
+    # -- the owner filter ----------------------------------------------------------------------
+
+    def action_filter_owner(self) -> None:
+        """`f`: show one owner's cards: me first, then everyone, then each owner by card count."""
+        board = self.session.board
+        if board is None:
+            return
+        me = self.session.me
+        current = ME if self.session.owner_label == "me" else ALL_OWNERS if board.owner is None else "=" + board.owner
+
+        def picked(choice: str | None) -> None:
+            if choice is None:
+                return
+            if choice == ME:
+                if not me:
+                    crm = self.session.backend.name
+                    self.notify(f"{crm} does not say who you are: set me = \"Your Name\" in its table of the"
+                                " config (as cards name you)", severity="warning", timeout=10, markup=False)
+                    return
+                self.set_owner(me, is_me=True)
+            else:
+                self.set_owner(None if choice == ALL_OWNERS else choice[1:])
+
+        self.app.push_screen(OwnerPicker(board.owners(), me, current), picked)
+
+    def set_owner(self, owner: str | None, *, is_me: bool = False) -> None:
+        focused = self.focused_id()
+        update = self.session.set_owner(owner, is_me=is_me)
+        self.apply(update, focused=focused)
+        board = self.session.board
+        if board is not None and (focused is None or board.index_of(focused) is None):
+            self.first_match()
+        self.show_title()
+        self.track_focus()
+        label = self.session.owner_label
+        whose = "your" if label == "me" else "everyone's" if label is None else f"{label}'s"
+        self.notify(f"Showing {whose} deals" + (" (esc: everyone's)" if label is not None else ""), timeout=3,
+                    markup=False)
+
+    # -- columns -------------------------------------------------------------------------------
+
+    def action_hide_column(self) -> None:
+        """`x`: hide the focused column (remembered); X shows them all again."""
+        column = self.active_column
+        if column is None:
+            return
+        if len(self.visible()) <= 1:
+            self.notify("The last column shown stays.", timeout=2)
+            return
+        self.apply(self.session.set_hidden(self.session.hidden | {column.status.id}))
+        self.notify(f"Hid {column.status.label} (X shows every column)", timeout=3, markup=False)
+        self.track_focus()
+
+    def action_show_columns(self) -> None:
+        if not self.session.hidden:
+            self.notify("Every column is shown.", timeout=2)
+            return
+        n = len(self.session.hidden)
+        self.apply(self.session.set_hidden(set()))
+        self.notify(f"Showing every column ({n} were hidden)", timeout=3)
+
+    # -- changes since the user last looked ------------------------------------------------------
+
+    def action_next_change(self, delta: int = 1) -> None:
+        """`c`: the next card marked as changed (new, moved, re-valued), across columns, wrapping."""
+        board = self.session.board
+        if board is None or not self.columns:
+            return
+        hidden = self.session.hidden
+        marked = [(i, board.index_of(card) or 0, card)
+                  for card in board.changed()
+                  for i, column in enumerate(self.columns)
+                  if column.status.id == board.shown_status(card) and column.status.id not in hidden]
+        here = (self.active, self.columns[self.active].cards.cursor)
+        others = [m for m in marked if m[2] != self.focused_id()]
+        if not others:
+            self.notify("No other changes since you last looked.", timeout=2)
+            return
+        after = [m for m in others if (m[0], m[1]) > here]
+        i, _, card = after[0] if after else others[0]
+        self.focus_card(card)
+        self.track_focus()
+        change = board.change(card)
+        seen = board.seen.get(card) if board.seen is not None else None
+        what = change or "changed"
+        if change == "moved" and seen is not None and self.session.pipeline and self.session.pipeline.status(seen[0]):
+            what = f"moved from {board.status(seen[0]).label}"
+        left = len(others) - 1
+        self.notify(f"{board.opportunity(card).name}: {what}" + (f" · {left} more" if left else ""), timeout=3,
+                    markup=False)
+
+    # -- links ---------------------------------------------------------------------------------
+
+    def focused_opportunity(self):  # type: ignore[no-untyped-def]
+        card, board = self.focused_id(), self.session.board
+        return None if card is None or board is None or card not in board else board.opportunity(card)
+
+    def action_open_link(self) -> None:
+        """`o`: the deal in the CRM's web app, in the system browser when there is one; else the link is shown."""
+        o = self.focused_opportunity()
+        if o is None:
+            return
+        if not o.url:
+            self.notify(f"{self.backend.name} gives no link to its deals (y copies the id).", timeout=4,
+                        markup=False)
+            return
+        if links.can_open():
+            self.open_in_browser(o.url)
+        else:
+            self.notify(f"{o.url}  (no browser here: y copies it)", title="Link", timeout=10, markup=False)
+
+    @work(thread=True, group="browser", exit_on_error=False)
+    def open_in_browser(self, url: str) -> None:
+        problem = links.open_url(url)
+        if problem:
+            self.app.call_from_thread(self.notify, f"{problem}: {url}", severity="warning", timeout=10, markup=False)
+        else:
+            self.app.call_from_thread(self.notify, "Opened in your browser", timeout=2)
+
+    def action_copy_link(self) -> None:
+        """`y`: the deal's link (or its id, where the CRM gives none) to the clipboard, through the terminal
+        (OSC 52: works over SSH and in tmux)."""
+        o = self.focused_opportunity()
+        if o is None:
+            return
+        text, what = (o.url, "link") if o.url else (o.id, "id")
+        links.copy(self.app, text)
+        self.notify(f"Copied the {what}: {links.shown(text)}", timeout=3, markup=False)
+
     # -- other actions ----------------------------------------------------------------------
 
     def action_show_details(self) -> None:
         card, board = self.focused_id(), self.session.board
         if board is None or card is None:
             return
+        change = board.change(card)
+        seen = board.seen.get(card) if board.seen is not None else None
+        if change == "moved" and seen is not None and self.session.pipeline and self.session.pipeline.status(seen[0]):
+            change = f"moved from {board.status(seen[0]).label}"
         self.app.push_screen(
             DetailScreen(
                 board.opportunity(card),
                 board.status(board.shown_status(card)),
                 pending=board.is_pending(card),
                 times_reported=board.real_update_times,
+                change=change,
+                crm=self.backend.name,
+                records_won_date=self.backend.records_won_date,
+                opener=self.action_open_link,
             )
         )
 

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label
+from textual.widgets import Footer, Label
 
 from ..text import esc
 
@@ -32,3 +32,4 @@ class ConfirmMove(ModalScreen[bool]):
             if self.detail:
                 yield Label(esc(self.detail))
             yield Label("y/⏎ move · n/esc cancel", classes="dialog-hint")
+        yield Footer()  # the dialog's own keys, not the board's

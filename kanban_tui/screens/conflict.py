@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label
+from textual.widgets import Footer, Label
 
 from ..text import esc
 
@@ -29,3 +29,4 @@ class ResolveConflict(ModalScreen[bool]):
             yield Label(f"In {esc(self.crm)} now:  {esc(self.theirs)}")
             yield Label(f"Your move:  {esc(self.mine)}")
             yield Label("k/⏎ keep my move (send it) · t/esc take theirs (drop my move)", classes="dialog-hint")
+        yield Footer()  # the dialog's own keys, not the board's

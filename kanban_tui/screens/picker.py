@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, OptionList
+from textual.widgets import Footer, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from ..models import Pipeline, Status
@@ -23,7 +23,8 @@ class Picker(ModalScreen[str | None]):
     """A filterable list of choices; dismisses with the chosen id, or None on escape."""
 
     BINDINGS = [
-        Binding("escape", "dismiss(None)", "Cancel"),
+        Binding("enter", "choose", "Choose", key_display="⏎"),
+        Binding("escape", "dismiss(None)", "Cancel", key_display="esc"),
         Binding("down", "cursor(1)", "Next", show=False),
         Binding("up", "cursor(-1)", "Previous", show=False),
     ]
@@ -41,6 +42,8 @@ class Picker(ModalScreen[str | None]):
             yield Input(placeholder="type to filter", id="picker-filter")
             yield OptionList(*self._options(""), id="picker-options")
             yield Label(self.hint, classes="dialog-hint")
+        yield Footer()  # the dialog's own keys, not the board's
+
 
     def _options(self, text: str) -> list[Option]:
         text = text.strip().lower()
@@ -63,6 +66,9 @@ class Picker(ModalScreen[str | None]):
         if options.option_count:
             current = options.highlighted or 0
             options.highlighted = (current + delta) % options.option_count
+
+    def action_choose(self) -> None:
+        self._submitted()
 
     @on(Input.Submitted)
     def _submitted(self) -> None:
@@ -110,3 +116,22 @@ class LostReasonPicker(Picker):
             hint="⏎ move with this reason · esc cancel",
             selected=reasons[0] if reasons else None,
         )
+
+
+ME = "@me"
+ALL_OWNERS = "@all"
+
+
+class OwnerPicker(Picker):
+    """Whose deals the board shows: me first, then everyone, then each owner (most deals first).
+    Dismisses with ME, ALL_OWNERS, or `=` and the owner's name (`=` alone: the cards with no owner)."""
+
+    def __init__(self, owners: list[tuple[str, int]], me: str | None, current: str | None) -> None:
+        everyone = sum(n for _, n in owners)
+        mine = next((n for owner, n in owners if owner == me), 0) if me else 0
+        choices = [
+            (ME, f"me ({me}) · {mine:,} deals" if me else "me: not known here (set me = \"…\" in the config)"),
+            (ALL_OWNERS, f"everyone · {everyone:,} deals"),
+            *((f"={owner}", f"{owner or 'unassigned'} · {n:,} deals") for owner, n in owners),
+        ]
+        super().__init__("Show whose deals?", choices, hint="⏎ show · esc cancel · type to filter", selected=current)

@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Any
 
 
+APP_KEY = "*app"
+"""Where the app's own preferences sit in the file (no backend identity looks like it)."""
+
+
 class BoardPrefs:
     """Preferences of the boards of one backend identity."""
 
@@ -33,6 +37,17 @@ class BoardPrefs:
         board = mine.get(pipeline_id) if isinstance(mine, dict) else None
         return dict(board) if isinstance(board, dict) else {}
 
+    def load_app(self) -> dict[str, Any]:
+        """The preferences of the app as a whole (its theme), whatever the board."""
+        app = self._all().get(APP_KEY)
+        return dict(app) if isinstance(app, dict) else {}
+
+    def save_app(self, prefs: dict[str, Any]) -> str | None:
+        data = self._all()
+        app = data.get(APP_KEY)
+        data[APP_KEY] = {**(app if isinstance(app, dict) else {}), **prefs}
+        return self._write(data)
+
     def save(self, pipeline_id: str, prefs: dict[str, Any]) -> str | None:
         """Keep this board's preferences; None, or why they could not be kept."""
         data = self._all()
@@ -40,6 +55,9 @@ class BoardPrefs:
         if not isinstance(mine, dict):
             mine = data[self.identity] = {}
         mine[pipeline_id] = {**(mine.get(pipeline_id) or {}), **prefs}
+        return self._write(data)
+
+    def _write(self, data: dict[str, Any]) -> str | None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.path.with_name(self.path.name + ".tmp")

@@ -20,9 +20,16 @@ from ..models import Changes, Opportunity, Period, Pipeline, Status
 from ..money import major_units
 
 SortKey = tuple[float, str]
-SORTS = ("updated", "value", "expected", "stalled")
-"""Orders within a column: last updated (a move counts), value, expected value, stalled first."""
-SORT_NAMES = {"updated": "last updated", "value": "value", "expected": "expected value", "stalled": "stalled first"}
+SORTS = ("updated", "value", "expected", "days", "stalled")
+"""Orders within a column: last updated (a move counts), value, expected value, days in status (oldest
+first; cards whose CRM does not say last), stalled first."""
+SORT_NAMES = {"updated": "last updated", "value": "value", "expected": "expected value", "days": "days in status",
+              "stalled": "stalled first"}
+UNASSIGNED = ""
+"""The owner filter's value for cards with no owner."""
+Seen = tuple[str, int | None, str]
+"""What the user last saw of a card: its status, its value, its name (to say what is gone)."""
+CHANGE_WORDS = ("new", "moved", "re-valued")
 
 
 def _sort_key(when: datetime, opportunity_id: str) -> SortKey:
@@ -124,6 +131,11 @@ class Board:
         self._view_summaries: dict[str, ColumnSummary] = {}
         self._haystack: dict[str, str] = {}
         """Per card, the text a search looks in (name, contact, owner, note), casefolded; dropped when the card changes."""
+        self._owner: str | None = None
+        """The owner filter: only this owner's cards are shown (UNASSIGNED: cards with no owner); None: everyone's."""
+        self.seen: dict[str, Seen] | None = None
+        """Per card, what the user last saw of it (the session keeps it across sessions); a card that differs
+        from it is marked (`change`). None: nothing was kept, nothing is marked."""
 
     # -- reading ------------------------------------------------------------------------
 
@@ -163,9 +175,14 @@ class Board:
     def is_pending(self, opportunity_id: str) -> bool:
         return opportunity_id in self._target
 
+    @property
+    def filtering(self) -> bool:
+        """A search or an owner filter leaves cards out."""
+        return bool(self._query) or self._owner is not None
+
     def _shown(self) -> dict[str, list[SortKey]]:
-        """The columns as drawn: all cards, or the search's matches."""
-        if not self._query:
+        """The columns as drawn: all cards, or the search's and the owner filter's matches."""
+        if not self._query and self._owner is None:
             return self._columns
         if self._view is None:
             self._view = {status_id: self._filter(column) for status_id, column in self._columns.items()}
@@ -174,6 +191,11 @@ class Board:
 
     def _filter(self, column: list[SortKey]) -> list[SortKey]:
         """The keys of `column` whose cards hold every word (a tight loop: 50,000 cards in a few ms)."""
+        if self._owner is not None:
+            owner, server = self._owner, self._server
+            column = [key for key in column if (server[key[1]].owner or UNASSIGNED) == owner]
+            if not self._query:
+                return column
         haystack, make = self._haystack, self._make_haystack
         if len(self._query) == 1:
             word = self._query[0]
@@ -197,14 +219,14 @@ class Board:
     def index_of(self, opportunity_id: str) -> int | None:
         """Where the card is drawn in its column, or None if it is not (not on the board, or not a match)."""
         placed = self._placed.get(opportunity_id)
-        if placed is None or (self._query and not self.matches(opportunity_id)):
+        if placed is None or (self.filtering and not self.matches(opportunity_id)):
             return None
         column = self._shown()[placed[0]]
         return bisect_left(column, placed[1])
 
     def summary(self, status_id: str) -> ColumnSummary:
         """Count and value totals of the cards drawn in a column (O(currencies) without a search)."""
-        if self._query:
+        if self.filtering:
             self._shown()
             summary = self._view_summaries.get(status_id)
             if summary is None:
@@ -248,6 +270,9 @@ class Board:
         if self.sort == "expected":
             return (-major_units(opportunity.annualized_value, opportunity.currency) * (opportunity.confidence or 0),
                     opportunity.id)
+        if self.sort == "days":  # longest in its status first; where the CRM does not say when, last
+            since = moved_at or opportunity.status_changed
+            return (since.timestamp() if since is not None else 1e12, opportunity.id)
         if self.sort == "stalled":  # stalled deals first, each group most recently updated first
             return ((0.0 if opportunity.stalled else 1e11) - when.timestamp(), opportunity.id)
         return _sort_key(when, opportunity.id)
@@ -300,11 +325,94 @@ class Board:
                 make(opportunity_id)
 
     def matches(self, opportunity_id: str) -> bool:
-        """The card holds every word of the search (True without one)."""
+        """The card holds every word of the search and is the filtered owner's (True without either)."""
+        if self._owner is not None and (self._server[opportunity_id].owner or UNASSIGNED) != self._owner:
+            return False
         if not self._query:
             return True
         haystack = self._haystack.get(opportunity_id) or self._make_haystack(opportunity_id)
         return all(word in haystack for word in self._query)
+
+    # -- the owner filter ------------------------------------------------------------------
+
+    @property
+    def owner(self) -> str | None:
+        return self._owner
+
+    def set_owner(self, owner: str | None) -> set[str]:
+        """Show only `owner`'s cards (UNASSIGNED: those with none; None: everyone's). Returns the columns to redraw."""
+        if owner == self._owner:
+            return set()
+        self._owner = owner
+        self._view = None
+        return set(self._columns)
+
+    def owners(self) -> list[tuple[str, int]]:
+        """The board's owners with their card counts, most cards first (UNASSIGNED for cards with none)."""
+        counts: dict[str, int] = {}
+        server = self._server
+        for opportunity_id in self._placed:
+            owner = server[opportunity_id].owner or UNASSIGNED
+            counts[owner] = counts.get(owner, 0) + 1
+        return sorted(counts.items(), key=lambda item: (-item[1], item[0].casefold()))
+
+    # -- what changed since the user last looked ------------------------------------------------
+
+    def seen_now(self, opportunity_id: str) -> Seen:
+        """The card as it is drawn now, in the terms `seen` keeps."""
+        o = self._server[opportunity_id]
+        return self._placed[opportunity_id][0], o.value, o.name
+
+    def change(self, opportunity_id: str) -> str | None:
+        """How the card differs from what the user last saw of it: `new`, `moved`, `re-valued`, or None."""
+        seen = self.seen
+        if seen is None or opportunity_id not in self._placed:
+            return None
+        before = seen.get(opportunity_id)
+        if before is None:
+            return "new"
+        if before[0] != self._placed[opportunity_id][0]:
+            return "moved"
+        if before[1] != self._server[opportunity_id].value:
+            return "re-valued"
+        return None
+
+    def look(self, opportunity_id: str) -> set[str]:
+        """The user has seen the card as it is now: its mark goes; returns the column to redraw."""
+        if self.seen is None or opportunity_id not in self._placed or self.change(opportunity_id) is None:
+            return set()
+        self.seen[opportunity_id] = self.seen_now(opportunity_id)
+        return {self._placed[opportunity_id][0]}
+
+    def changed(self) -> list[str]:
+        """The marked cards, column by column in board order, each column as drawn."""
+        if self.seen is None:
+            return []
+        change = self.change
+        return [
+            opportunity_id
+            for status in self.pipeline.statuses
+            for opportunity_id in self.column_ids(status.id)
+            if change(opportunity_id) is not None
+        ]
+
+    def gone(self) -> list[str]:
+        """Names of the cards the user saw that are no longer on the board."""
+        if self.seen is None:
+            return []
+        return [seen[2] for opportunity_id, seen in self.seen.items() if opportunity_id not in self._placed]
+
+    def seen_to_keep(self) -> dict[str, Seen]:
+        """What to keep for the next session: the cards the user has seen as they are, the marked ones as
+        they were last seen (a mark not looked at stays); gone cards are dropped (they were said)."""
+        seen = self.seen or {}
+        kept: dict[str, Seen] = {}
+        for opportunity_id in self._placed:
+            if self.seen is None or self.change(opportunity_id) is None:
+                kept[opportunity_id] = self.seen_now(opportunity_id)
+            elif opportunity_id in seen:
+                kept[opportunity_id] = seen[opportunity_id]
+        return kept
 
     def shown_count(self) -> int:
         """Cards drawn on the board: all of them, or the search's matches."""

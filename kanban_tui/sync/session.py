@@ -55,6 +55,7 @@ from ..models import Changes, Opportunity, Page, Pipeline, Status
 from ..store.board_copy import BoardCopy, SavedBoard
 from ..store.journal import JournaledMove, MoveJournal
 from ..store.prefs import BoardPrefs
+from ..store.seen import SeenStore
 from .board import SORTS, Board
 
 log = logging.getLogger("kanban_tui.sync")
@@ -161,6 +162,8 @@ class Update:
     jobs: list[Job] = field(default_factory=list)
     progress: bool = False
     """The load's progress changed (or the load ended)."""
+    columns: bool = False
+    """Which columns are hidden changed (remembered preferences arrived): lay the columns out again."""
 
     def notice(self, text: str, **kw: object) -> None:
         self.notices.append(Notice(text, **kw))  # type: ignore[arg-type]
@@ -211,7 +214,16 @@ class Read(NamedTuple):
 
 class SavePrefs(NamedTuple):
     pipeline_id: str
-    prefs: dict[str, str]
+    prefs: dict[str, Any]
+
+
+class SaveSeen(NamedTuple):
+    pipeline_id: str
+    seen: dict[str, tuple[str, int | None, str]]
+
+
+class WhoAmI(NamedTuple):
+    """Ask the CRM who its key acts for (the owner filter's "me")."""
 
 
 class SaveCopy(NamedTuple):
@@ -220,7 +232,7 @@ class SaveCopy(NamedTuple):
     synced_at: datetime
 
 
-Job = ListPipelines | Load | OpenCopy | Poll | Send | Read | SaveCopy | SavePrefs
+Job = ListPipelines | Load | OpenCopy | Poll | Send | Read | SaveCopy | SavePrefs | SaveSeen | WhoAmI
 
 
 class PipelinesListed(NamedTuple):
@@ -268,6 +280,14 @@ class Recalled(NamedTuple):
     rows: list[JournaledMove] | None
     prefs: dict[str, Any]
     problem: str | None = None
+    seen: dict[str, tuple[str, int | None, str]] | None = None
+    """What the user last saw of the board (None: nothing kept)."""
+
+
+class MeKnown(NamedTuple):
+    """Who the CRM's key acts for (None: the CRM cannot tell)."""
+
+    name: str | None
 
 
 class Polled(NamedTuple):
@@ -300,7 +320,7 @@ class CopySaved(NamedTuple):
 
 Event = (
     PipelinesListed | PipelinesFailed | Recalled | LoadStarted | PageArrived | LoadDone | LoadFailed | CopyRead | Polled
-    | PollFailed | MoveAnswered | CardRead | CopySaved
+    | PollFailed | MoveAnswered | CardRead | CopySaved | MeKnown
 )
 
 
@@ -370,7 +390,7 @@ class Snapshot:
     copy_of: datetime | None
     read_only: str | None
     shown: int | None = None
-    """During a search: how many cards match it (the line says `3 of 412 deals`)."""
+    """During a search or an owner filter: how many cards it shows (the line says `3 of 412 deals`)."""
 
 
 class BoardSession:
@@ -387,6 +407,8 @@ class BoardSession:
         journal: MoveJournal | None = None,
         board_copy: BoardCopy | None = None,
         prefs: BoardPrefs | None = None,
+        seen: SeenStore | None = None,
+        me: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rand: Callable[[], float] = random.random,
@@ -398,6 +420,16 @@ class BoardSession:
         self.journal = journal
         self.board_copy = board_copy
         self.prefs = prefs
+        self.seen = seen
+        self.me = me
+        """The user's own name as cards give it as owner (config `me`, else the CRM's answer to WhoAmI)."""
+        self._me_asked = me is not None
+        self.hidden: set[str] = set()
+        """Status ids of the columns the user hid (`x`), remembered per board."""
+        self._owner_is_me = False
+        """The owner filter is "me" (it follows the name the CRM gives)."""
+        self._changes_said = False
+        self._refresh_asked = False
         self.clock = clock
         self.now = now
         self.rand = rand
@@ -471,7 +503,7 @@ class BoardSession:
             waits_for_user=failing and not self.auto_retry,
             copy_of=self.copy_of,
             read_only=self.read_only,
-            shown=self.board.shown_count() if self.board is not None and self.board.query else None,
+            shown=self.board.shown_count() if self.board is not None and self.board.filtering else None,
         )
 
     def _error_line(self) -> str | None:
@@ -490,7 +522,11 @@ class BoardSession:
     def start(self) -> Update:
         self.phase = Phase.LOADING
         self.busy = True
-        return Update(jobs=[ListPipelines(switching=False)])
+        jobs: list[Job] = [ListPipelines(switching=False)]
+        if not self._me_asked:
+            self._me_asked = True
+            jobs.append(WhoAmI())
+        return Update(jobs=jobs)
 
     def list_pipelines(self) -> Update:
         """`p`: ask which pipeline to open (not while moves wait to be saved)."""
@@ -543,6 +579,9 @@ class BoardSession:
         self.out.clear()
         self.history.clear()
         self.question = None
+        self.hidden = set()
+        self._owner_is_me = False
+        self._changes_said = False
 
     def _on_Recalled(self, ev: Recalled, u: Update) -> None:
         if ev.gen == self.gen:
@@ -553,8 +592,21 @@ class BoardSession:
         (cards not loaded yet wait for their page)."""
         if self.board is None or self.pipeline is None:
             return
-        if kept.prefs.get("sort") in SORTS:
-            u.redraw |= self.board.set_sort(kept.prefs["sort"])
+        prefs = kept.prefs
+        if prefs.get("sort") in SORTS:
+            u.redraw |= self.board.set_sort(prefs["sort"])
+        hidden = prefs.get("hidden")
+        if isinstance(hidden, list):
+            self.hidden = {h for h in hidden if isinstance(h, str) and self.pipeline.status(h) is not None}
+            u.columns = True
+        owner = prefs.get("owner")
+        if isinstance(owner, str):
+            self._owner_is_me = prefs.get("owner_is_me") is True
+            if self._owner_is_me and self.me:
+                owner = self.me
+            u.redraw |= self.board.set_owner(owner)
+        if self.board.seen is None:
+            self.board.seen = kept.seen
         if kept.problem is not None:  # the board opens anyway; the journal is untouched
             u.notice(kept.problem, severity="error", timeout=15)
         if kept.rows is None or self.journal is None:
@@ -627,6 +679,7 @@ class BoardSession:
                 lost_reason=lost_reason,
             ))
         u.redraw |= board.set_target(card, status_id, made_at)
+        u.redraw |= board.look(card)  # the user's own move is no change to point out
         u.focus = card
         self._pump(u)
         return u
@@ -665,6 +718,81 @@ class BoardSession:
             u.jobs.append(SavePrefs(self.pipeline.id, {"sort": order}))
         return u
 
+    def set_owner(self, owner: str | None, *, is_me: bool = False) -> Update:
+        """Show only `owner`'s cards (`UNASSIGNED`: those with none; None: everyone's); remembered for this
+        board (`is_me`: as "me", which follows the name the CRM gives the user)."""
+        u = Update()
+        if self.board is None or self.pipeline is None:
+            return u
+        self._owner_is_me = is_me and owner is not None
+        u.redraw |= self.board.set_owner(owner)
+        if self.prefs is not None:
+            u.jobs.append(SavePrefs(self.pipeline.id, {"owner": owner, "owner_is_me": self._owner_is_me}))
+        return u
+
+    @property
+    def owner_label(self) -> str | None:
+        """The owner filter as the title says it: `me`, a name, `unassigned`; None when there is none."""
+        owner = self.board.owner if self.board is not None else None
+        if owner is None:
+            return None
+        if self._owner_is_me:
+            return "me"
+        return owner or "unassigned"
+
+    def set_hidden(self, hidden: set[str]) -> Update:
+        """Hide these columns (by status id); remembered for this board."""
+        u = Update(columns=True)
+        if self.pipeline is None:
+            return u
+        self.hidden = {h for h in hidden if self.pipeline.status(h) is not None}
+        if self.prefs is not None:
+            u.jobs.append(SavePrefs(self.pipeline.id, {"hidden": sorted(self.hidden)}))
+        return u
+
+    def look(self, card: str | None) -> Update:
+        """The user has seen this card (the focus left it): its change mark goes."""
+        u = Update()
+        if card is not None and self.board is not None:
+            u.redraw |= self.board.look(card)
+        return u
+
+    def save_seen_now(self) -> str | None:
+        """At quit: keep what the user has seen of the board, for the next start's marks."""
+        if self.seen is None or self.board is None or self.pipeline is None or not self.complete:
+            return None
+        if self.board.seen is None:
+            return None
+        return self.seen.save(self.pipeline.id, self.board.seen_to_keep(), self.now().isoformat())
+
+    def _say_changes(self, u: Update) -> None:
+        """After the first whole load: what changed since the user last looked, in one line (first time:
+        the board as it is becomes what was seen)."""
+        board = self.board
+        if board is None or self.pipeline is None or self._changes_said:
+            return
+        self._changes_said = True
+        if board.seen is None:
+            board.seen = {card: board.seen_now(card) for card in board.card_ids()}
+            if self.seen is not None:
+                u.jobs.append(SaveSeen(self.pipeline.id, dict(board.seen)))
+            return
+        counts: dict[str, int] = {}
+        for card in board.card_ids():
+            if (change := board.change(card)) is not None:
+                counts[change] = counts.get(change, 0) + 1
+        gone = board.gone()
+        for card in [c for c in board.seen if c not in board]:
+            del board.seen[card]  # said once
+        parts = [f"{counts[word]} {word}" for word in ("new", "moved", "re-valued") if counts.get(word)]
+        if gone:
+            names = ", ".join(gone[:3]) + (f" and {len(gone) - 3} more" if len(gone) > 3 else "")
+            parts.append(f"{len(gone)} gone ({names})")
+        if not parts:
+            return
+        step = " · c steps through them" if counts else ""
+        u.notice(f"Since you last looked: {', '.join(parts)}{step}", title="What changed", timeout=12)
+
     def resolve_conflict(self, card: str, keep: bool) -> Update:
         """The user's answer: keep my move (send it) or take the CRM's version (drop it)."""
         u = Update()
@@ -681,14 +809,17 @@ class BoardSession:
         return u
 
     def refresh(self) -> Update:
-        """`r`: poll now (or try to open the board again)."""
+        """`r`: poll now (or try to open the board again); says that it ran, and then what it found."""
         self.next_try = self.clock()
+        self._refresh_asked = True
         if not self.auto_retry:
             self.auto_retry = True
         for intent in self.intents.values():
             if intent.state == "retrying":
                 intent.next_try = self.clock()
-        return self.tick()
+        u = self.tick()
+        u.notice(f"Checking {self.backend.name} for changes…", timeout=2)
+        return u
 
     # -- time --------------------------------------------------------------------------------------
 
@@ -855,6 +986,10 @@ class BoardSession:
             n = len(restored)
             u.notice(f"Sending {n} move{'s' if n > 1 else ''} saved from last time", title="Moves kept", timeout=8)
         self._restored = 0
+        if self._refresh_asked:
+            self._refresh_asked = False
+            u.notice(f"Loaded anew from {self.backend.name}", timeout=3)
+        self._say_changes(u)
         if self.board_copy is not None:
             u.jobs.append(SaveCopy(self.pipeline, board.server_versions(), self.last_synced))
 
@@ -912,6 +1047,11 @@ class BoardSession:
                          severity="warning", timeout=10)
                 self._settle(intent, "gone", u)
         u.redraw |= board.apply(changes)
+        if self._refresh_asked:
+            self._refresh_asked = False
+            n = len(changes.upserted) + len(changes.removed)
+            u.notice(f"{n} change{'s' if n != 1 else ''} from {self.backend.name}" if n
+                     else f"Up to date: no changes in {self.backend.name}", timeout=3)
         self._report_skipped(changes.skipped, u)
         self.error = None
         self.auth_blocked = False
@@ -1077,6 +1217,12 @@ class BoardSession:
             self._ours(ev.card, result.updated)
         intent.ours.clear()
 
+    def _on_MeKnown(self, ev: MeKnown, u: Update) -> None:
+        if ev.name and not self.me:
+            self.me = ev.name
+            if self._owner_is_me and self.board is not None:
+                u.redraw |= self.board.set_owner(ev.name)
+
     def _on_CopySaved(self, ev: CopySaved, u: Update) -> None:
         pass  # a copy that could not be kept costs only the offline start; the runner logs why
 
@@ -1166,6 +1312,7 @@ class BoardSession:
             self.journal.submit(self.journal.settle, intent.card, intent.seq)
         if self.board is not None and intent.card in self.board:
             u.redraw |= self.board.clear_target(intent.card, confirmed)
+            u.redraw |= self.board.look(intent.card)  # where the move left it, which the user was told
         if self.question is not None and self.question.card == intent.card:
             self.question = None
 
@@ -1219,13 +1366,14 @@ class BoardSession:
     async def _read_kept(self, gen: int, pipeline_id: str) -> Recalled:
         """What this machine kept for the board (a worker thread: never on the UI's)."""
         prefs = await asyncio.to_thread(self.prefs.load, pipeline_id) if self.prefs is not None else {}
+        seen = await asyncio.to_thread(self.seen.load, pipeline_id) if self.seen is not None else None
         if self.journal is None or self.read_only:
-            return Recalled(gen, None, prefs)
+            return Recalled(gen, None, prefs, seen=seen)
         try:
             rows = await asyncio.to_thread(self.journal.pending, pipeline_id)
         except Exception as exc:  # noqa: BLE001 - said; the board opens anyway
-            return Recalled(gen, None, prefs, f"Could not read the move journal {self.journal.path}: {exc}")
-        return Recalled(gen, rows, prefs)
+            return Recalled(gen, None, prefs, f"Could not read the move journal {self.journal.path}: {exc}", seen)
+        return Recalled(gen, rows, prefs, seen=seen)
 
     async def run(self, job: Job) -> AsyncIterator[Event]:
         """Do a job's I/O and yield what came of it. Never raises: failures are events too."""
@@ -1283,6 +1431,17 @@ class BoardSession:
                 if self.prefs is not None:
                     if problem := await asyncio.to_thread(self.prefs.save, job.pipeline_id, job.prefs):
                         log.warning(problem)
+            elif isinstance(job, SaveSeen):
+                if self.seen is not None:
+                    if problem := await asyncio.to_thread(self.seen.save, job.pipeline_id, job.seen,
+                                                          self.now().isoformat()):
+                        log.warning(problem)
+            elif isinstance(job, WhoAmI):
+                try:
+                    yield MeKnown(await backend.me())
+                except BackendError as exc:  # the filter offers the owners by name; "me" waits for the config
+                    log.info("could not ask %s who this key is: %s", backend.name, exc)
+                    yield MeKnown(None)
             elif isinstance(job, SaveCopy):
                 if self.board_copy is not None:
                     problem = await asyncio.to_thread(self.board_copy.save, job.pipeline, job.cards, job.synced_at)

@@ -31,6 +31,8 @@ CARD_HEIGHT = 4
 """Lines per card: name, value and confidence, owner and age, a gap."""
 
 KIND_GLYPH = {StatusKind.OPEN: "", StatusKind.WON: "✓ ", StatusKind.LOST: "✗ "}
+CHANGE_MARK = "◆"
+"""Before the word (`◆ moved`) on a card that changed since the user last looked."""
 
 
 def short_name(person: str | None) -> str:
@@ -51,6 +53,15 @@ def age(updated: datetime, now: datetime) -> str:
     if seconds < 86400:
         return f"{seconds // 3600}h"
     return f"{seconds // 86400}d"
+
+
+def in_status(since: datetime, now: datetime, room: int) -> str:
+    """Days in the status, as long as `room` allows: `12d in status`, `12d here`, `12d`."""
+    days = max(0, int((now - since).total_seconds()) // 86400)
+    for text in (f"{days}d in status", f"{days}d here"):
+        if len(text) <= room:
+            return text
+    return f"{days}d"
 
 
 def _fit(left: str, right: str, width: int) -> str:
@@ -78,31 +89,61 @@ class ColumnHeader(Static):
             else:
                 self.styles.color = color
 
-    def show(self, summary: ColumnSummary, of: int | None = None) -> None:
-        """Three lines: label; count · total; expected (confidence-weighted) total. During a search
-        (`of`: the column's whole count): label; `3 of 412`; the matches' total.
+    lines = 3
+    """Lines the header needs at its width (4 when the `+N cur` note fits on no other line)."""
 
-        Totals are in the column's main currency; `+N cur` (on the last line, so that a
-        narrow column truncates it rather than wrapping) counts the other currencies.
+    def show(self, summary: ColumnSummary, of: int | None = None) -> int:
+        """The label and the count (during a search or filter, `3 of 412`: `of` is the column's whole count);
+        the total; the expected (confidence-weighted) total. Returns the lines it needs.
+
+        Nothing that carries meaning is cut: the label gives way first (its `(archived)` kept), then
+        the count and the totals take their shorter forms (`3/412`, `$26.2M`); `+N cur` (other
+        currencies, not added in) goes on the first line with room, else a fourth line.
         """
-        label = f"{KIND_GLYPH[self.status.kind]}{self.status.label}"
+        room = self.size.width or 14  # the content area: padding aside
         per = "/yr" if summary.annualized else ""
         total = _with_period(format_totals(summary.totals, limit=1).split(" +")[0], per)
         expected = _with_period(format_totals(summary.weighted, limit=1).split(" +")[0], per)
-        others = f" +{len(summary.totals) - 1} cur" if len(summary.totals) > 1 else ""
-        if of is not None:  # a search: `3 of 412` on its own line, then what the 3 add up to
-            room = self.size.width or 14  # the content area: padding aside
-            shown = next((t for t in (f"{total}{others}", f"{total}{others.replace(' cur', '')}") if cells(t) <= room),
-                         f"{total}{others.replace(' cur', '')}")
-            lines = f"{summary.count:,} of {of:,}\n" + (esc(shown) if summary.totals else "[dim]no values[/dim]")
-        elif summary.totals:
-            lines = f"{summary.count:,} · {esc(total)}\n[dim]exp {esc(expected)}{others}[/dim]"
-        else:
-            lines = f"{summary.count:,} · [dim]no values[/dim]\n"  # a CRM without deal values (Clustr), or none set
-        self.update(
-            f"[b]{esc(label)}[/b]\n{lines}",
-            layout=False,  # a fixed-size box: repaint it alone, not the whole screen
-        )
+        count = f"{summary.count:,}" if of is None else next(
+            (t for t in (f"{summary.count:,} of {of:,}", f"{summary.count:,}/{of:,}") if cells(t) <= room - 4),
+            f"{summary.count:,}/{of:,}")
+        head = _label_line(f"{KIND_GLYPH[self.status.kind]}{self.status.label}", count, room)
+        note = f"+{len(summary.totals) - 1} cur" if len(summary.totals) > 1 else ""
+        if summary.totals:
+            second = total
+            third = next((t for t in (f"exp {expected}", f"~{expected}") if cells(t) <= room), f"~{expected}")
+        else:  # a CRM without deal values (Clustr), or none set
+            second, third = "[dim]no values[/dim]", ""
+        extra = ""
+        if note and cells(f"{second} {note}") <= room:
+            second = f"{second} {note}"
+        elif note and cells(f"{third} {note}") <= room:
+            third = f"{third} {note}"
+        elif note:
+            extra = note
+        body = esc(second) if summary.totals else second
+        text = f"{head}\n{body}\n[dim]{esc(third)}[/dim]" + (f"\n[dim]{esc(extra)}[/dim]" if extra else "")
+        self.lines = 4 if extra else 3
+        self.update(text, layout=False)  # a fixed-size box: repaint it alone, not the whole screen
+        return self.lines
+
+
+def _label_line(label: str, count: str, room: int) -> str:
+    """`Qualified     1,204` in `room` cells: the label gives way (cut with `…`), its `(archived)` kept;
+    the count never. Markup."""
+    keep = ""
+    if label.endswith(" (archived)"):
+        label, keep = label[: -len(" (archived)")], " (archived)"
+    space = room - cells(count) - 1
+    if cells(label + keep) > space and keep and space - cells(keep) >= 2:
+        label = fit(label, space - cells(keep)) + keep
+    elif cells(label + keep) > space:
+        keep_short = " (arch.)" if keep else ""
+        label = fit(label, max(1, space - cells(keep_short))) + keep_short
+    else:
+        label += keep
+    gap = max(1, room - cells(label) - cells(count))
+    return f"[b]{esc(label)}[/b]{' ' * gap}{esc(count)}"
 
 
 def _with_period(total: str, per: str) -> str:
@@ -126,7 +167,7 @@ def _color(name: str | None) -> Color | None:
 class CardList(ScrollView, can_focus=False):
     """The cards of one status, drawn line by line from the board model."""
 
-    COMPONENT_CLASSES = {"card", "card--cursor", "card--name", "card--dim", "card--pending"}
+    COMPONENT_CLASSES = {"card", "card--cursor", "card--name", "card--dim", "card--pending", "card--change"}
 
     class Clicked(Message):
         """A card was clicked."""
@@ -239,16 +280,19 @@ class CardList(ScrollView, can_focus=False):
             pending = self.board.badges.get(opportunity_id, "saving…")
         cursor = self.active and index == self.cursor
         now = datetime.now(UTC)
+        change = self.board.change(opportunity_id) if line == 0 else None
         key = (opportunity_id, opportunity.updated, opportunity.stalled, pending, line, width, cursor,
-               age(opportunity.updated, now))
+               age(opportunity.updated, now), change, int(now.timestamp()) // 3600)
         strip = self._lines.get(key)
         if strip is None:
-            strip = self._render_card_line(opportunity, line, width, cursor=cursor, pending=pending, now=now)
+            strip = self._render_card_line(opportunity, line, width, cursor=cursor, pending=pending, now=now,
+                                           change=change)
             self._lines[key] = strip
         return strip
 
     def _render_card_line(
-        self, o: Opportunity, line: int, width: int, *, cursor: bool, pending: str, now: datetime
+        self, o: Opportunity, line: int, width: int, *, cursor: bool, pending: str, now: datetime,
+        change: str | None = None,
     ) -> Strip:
         names = ["card", "card--cursor"] if cursor else ["card"]
         base = self.get_component_rich_style(*names)
@@ -257,8 +301,18 @@ class CardList(ScrollView, can_focus=False):
         gutter = ("▶" if line == 0 else "▌") if cursor else "▌"
         text_width = max(1, width - 2)
         if line == 0:
-            text = _fit(o.name, "", text_width)
             style = base + self.get_component_rich_style("card--name", partial=True)
+            if change is not None:  # the name gives way to the mark (a glyph and a word, not only a colour)
+                mark = f"{CHANGE_MARK} {change}"
+                if cells(mark) + 4 > text_width:
+                    mark = CHANGE_MARK
+                name = _fit(o.name, "", max(0, text_width - cells(mark) - 1))
+                return Strip(
+                    [Segment(gutter, base + self._bar), Segment(name + " ", style),
+                     Segment(mark, style + self.get_component_rich_style("card--change", partial=True)),
+                     Segment(" ", base)], width,
+                ).adjust_cell_length(width, base)
+            text = _fit(o.name, "", text_width)
         elif line == 1:
             confidence = "" if o.confidence is None else f"{o.confidence}%"
             if self.board.has_values:
@@ -271,7 +325,12 @@ class CardList(ScrollView, can_focus=False):
             text, style = _fit(left, confidence, text_width), base
         else:
             when = age(o.updated, now) if self.board.real_update_times else ""
-            right = pending or ("read-only" if o.read_only else "stalled" if o.stalled else when)
+            if o.status_changed is not None and not pending:  # days in status, where the CRM says
+                when = in_status(o.status_changed, now, max(3, text_width - 9))
+                if o.stalled:
+                    when = f"stalled {when.split()[0]}"
+            right = pending or ("read-only" if o.read_only else "stalled" if o.stalled and o.status_changed is None
+                                else when)
             text, style = _fit(short_name(o.owner), right, text_width), base
             if pending:
                 style += self.get_component_rich_style("card--pending", partial=True)
@@ -306,10 +365,11 @@ class StatusColumn(Vertical):
     def on_mount(self) -> None:
         self.refresh_header()
 
-    def refresh_header(self) -> None:
-        """Count and totals of what the column shows; during a search, `3 of 412`."""
+    def refresh_header(self) -> int:
+        """Count and totals of what the column shows; during a search or filter, `3 of 412`. Returns the lines
+        the header needs."""
         summary = self.board.summary(self.status.id)
-        self.header.show(summary, of=self.board.total_count(self.status.id) if self.board.query else None)
+        return self.header.show(summary, of=self.board.total_count(self.status.id) if self.board.filtering else None)
 
     def set_active(self, active: bool) -> None:
         """Mark the column holding the focus: its header's underline and the card cursor.

@@ -1,0 +1,83 @@
+"""What the user last saw of each board: per card its status, value and name.
+
+At the next start the board marks the cards that differ (new, moved, re-valued) and says how
+many, and which are gone. One SQLite file in the user state dir (0600: it holds CRM data),
+rows keyed by backend identity (never a secret), pipeline id and card id. Like the
+preferences, a convenience: a file that cannot be read is as if nothing was kept (no marks),
+never an error. Plain, synchronous SQLite: callers run it in a worker (or at quit).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from contextlib import closing
+from pathlib import Path
+
+from . import damaged, move_aside
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS boards (
+    identity TEXT NOT NULL, pipeline_id TEXT NOT NULL, saved_at TEXT NOT NULL,
+    PRIMARY KEY (identity, pipeline_id));
+CREATE TABLE IF NOT EXISTS cards (
+    identity TEXT NOT NULL, pipeline_id TEXT NOT NULL, id TEXT NOT NULL,
+    status_id TEXT NOT NULL, value INTEGER, name TEXT NOT NULL,
+    PRIMARY KEY (identity, pipeline_id, id));
+"""
+
+Seen = tuple[str, int | None, str]
+
+
+class SeenStore:
+    """What the user last saw of the boards of one backend identity."""
+
+    def __init__(self, path: Path, identity: str) -> None:
+        self.path = Path(path)
+        self.identity = identity
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            self.path.touch(mode=0o600)
+        conn = sqlite3.connect(self.path, timeout=5)
+        conn.executescript(SCHEMA)
+        return conn
+
+    def prepare(self) -> list[str]:
+        """At start: a damaged file is moved aside (kept) and said; the marks start afresh."""
+        why = damaged(self.path, "cards")
+        if why is None:
+            return []
+        aside = move_aside(self.path)
+        return [f"What you last saw of your boards ({self.path}) was damaged ({why}): kept as {aside.name};"
+                " changes are marked again from this session on"]
+
+    def load(self, pipeline_id: str) -> dict[str, Seen] | None:
+        """What the user last saw of this board; None when nothing was kept (or it cannot be read)."""
+        if not self.path.exists():
+            return None
+        try:
+            with closing(self._connect()) as conn:
+                if conn.execute("SELECT 1 FROM boards WHERE identity = ? AND pipeline_id = ?",
+                                (self.identity, pipeline_id)).fetchone() is None:
+                    return None
+                rows = conn.execute("SELECT id, status_id, value, name FROM cards WHERE identity = ? AND pipeline_id = ?",
+                                    (self.identity, pipeline_id)).fetchall()
+        except (sqlite3.Error, OSError):
+            return None
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+    def save(self, pipeline_id: str, seen: Mapping[str, Seen], saved_at: str) -> str | None:
+        """Keep what the user saw of this board (replacing what was kept); None, or why it could not."""
+        try:
+            with closing(self._connect()) as conn, conn:
+                conn.execute("DELETE FROM cards WHERE identity = ? AND pipeline_id = ?", (self.identity, pipeline_id))
+                conn.executemany(
+                    "INSERT INTO cards VALUES (?, ?, ?, ?, ?, ?)",
+                    ((self.identity, pipeline_id, card, s[0], s[1], s[2]) for card, s in seen.items()),
+                )
+                conn.execute("INSERT OR REPLACE INTO boards VALUES (?, ?, ?)", (self.identity, pipeline_id, saved_at))
+        except (sqlite3.Error, OSError) as exc:
+            return f"could not keep what you saw of the board in {self.path}: {exc}"
+        return None

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
-from . import close, clustr, local, telecrm
+from . import bottlecrm, close, clustr, local, telecrm
 from .base import Backend
 from .errors import BackendError
 
@@ -112,6 +112,11 @@ BACKENDS: dict[str, BackendSpec] = {
             name="telecrm", label=telecrm.CRM, module=telecrm.__name__, settings=telecrm.TeleCrmSettings,
             build=telecrm.from_settings, env={"api_key": telecrm.TOKEN_ENV, "enterprise_id": telecrm.ENTERPRISE_ENV},
             words={"api_key": "Sync token", "enterprise_id": "enterprise id"},
+        ),
+        BackendSpec(
+            name="bottlecrm", label=bottlecrm.CRM, module=bottlecrm.__name__, settings=bottlecrm.BottleCrmSettings,
+            build=bottlecrm.from_settings, env={"base_url": bottlecrm.URL_ENV, "token": bottlecrm.TOKEN_ENV},
+            words={"base_url": "server address", "token": "personal access token"},
         ),
     )
 }

@@ -196,7 +196,7 @@ class BoardScreen(Screen[None]):
         self.call_after_refresh(self.refresh_headers)
         shown = self.visible()
         if shown and self.active not in shown:
-            self.activate(min(shown, key=lambda i: abs(i - self.active)), force=True)
+            self.activate(min(shown, key=lambda i: (abs(i - self.active), i < self.active)), force=True)
         elif shown:
             self.columns[self.active].set_active(True)
         self.call_after_refresh(self.show_edge)

@@ -133,6 +133,8 @@ class Board:
         """Per card, the text a search looks in (name, contact, owner, note), casefolded; dropped when the card changes."""
         self._owner: str | None = None
         """The owner filter: only this owner's cards are shown (UNASSIGNED: cards with no owner); None: everyone's."""
+        self.loaded = False
+        """The whole pipeline has been loaded (an empty column is empty, not waiting for its cards)."""
         self.seen: dict[str, Seen] | None = None
         """Per card, what the user last saw of it (the session keeps it across sessions); a card that differs
         from it is marked (`change`). None: nothing was kept, nothing is marked."""
@@ -147,6 +149,11 @@ class Board:
 
     def card_ids(self) -> list[str]:
         return list(self._placed)
+
+    def has_version(self, opportunity: Opportunity) -> bool:
+        """The board already holds this version of the card (or a newer one): a poll's echo of what it knows."""
+        known = self._server.get(opportunity.id)
+        return known is not None and known.updated >= opportunity.updated and opportunity.id in self._placed
 
     def server_versions(self) -> list[Opportunity]:
         """Every card on the board as the server last reported it (pending moves not applied)."""

@@ -967,6 +967,10 @@ class BoardSession:
         if gone:  # a reload over a board already shown (the copy, or a load that stopped): what left
             u.redraw |= board.remove(gone)
         self.complete = True
+        board.loaded = True
+        if not len(board):
+            u.notice(f"{self.pipeline.name} has no deals in {self.backend.name} yet", timeout=6)
+            u.redraw |= {s.id for s in self.pipeline.statuses}
         self.copy_of = None
         self.loaded = self.total = len(board)
         self.phase = Phase.LIVE
@@ -1046,10 +1050,11 @@ class BoardSession:
                 u.notice(f"{intent.name} was removed in {self.backend.name}: its move was dropped",
                          severity="warning", timeout=10)
                 self._settle(intent, "gone", u)
+        news = sum(1 for o in changes.upserted if not board.has_version(o)) + sum(1 for c in changes.removed if c in board)
         u.redraw |= board.apply(changes)
         if self._refresh_asked:
             self._refresh_asked = False
-            n = len(changes.upserted) + len(changes.removed)
+            n = news
             u.notice(f"{n} change{'s' if n != 1 else ''} from {self.backend.name}" if n
                      else f"Up to date: no changes in {self.backend.name}", timeout=3)
         self._report_skipped(changes.skipped, u)

@@ -33,6 +33,8 @@ CARD_HEIGHT = 4
 KIND_GLYPH = {StatusKind.OPEN: "", StatusKind.WON: "✓ ", StatusKind.LOST: "✗ "}
 CHANGE_MARK = "◆"
 """Before the word (`◆ moved`) on a card that changed since the user last looked."""
+SHORT_CHANGE = {"re-valued": "value"}
+"""The mark's word where the column is narrow."""
 
 
 def short_name(person: str | None) -> str:
@@ -265,7 +267,7 @@ class CardList(ScrollView, can_focus=False):
         _, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
         index, line = divmod(scroll_y + y, CARD_HEIGHT)
-        if self.count == 0 and y == 1 and len(self.board):  # an empty column of a board that has cards says so
+        if self.count == 0 and y == 1 and (len(self.board) or self.board.loaded):  # an empty column says so
             # (not while the first cards are on their way: the columns are still being laid out, and a
             # line drawn then was left on the terminal between the columns, seen in tmux)
             text = "no match" if self.board.query else "no deals"
@@ -303,9 +305,8 @@ class CardList(ScrollView, can_focus=False):
         if line == 0:
             style = base + self.get_component_rich_style("card--name", partial=True)
             if change is not None:  # the name gives way to the mark (a glyph and a word, not only a colour)
-                mark = f"{CHANGE_MARK} {change}"
-                if cells(mark) + 4 > text_width:
-                    mark = CHANGE_MARK
+                mark = next((m for m in (f"{CHANGE_MARK} {change}", f"{CHANGE_MARK} {SHORT_CHANGE.get(change, change)}")
+                             if cells(m) + 4 <= text_width), CHANGE_MARK)
                 name = _fit(o.name, "", max(0, text_width - cells(mark) - 1))
                 return Strip(
                     [Segment(gutter, base + self._bar), Segment(name + " ", style),
@@ -326,7 +327,8 @@ class CardList(ScrollView, can_focus=False):
         else:
             when = age(o.updated, now) if self.board.real_update_times else ""
             if o.status_changed is not None and not pending:  # days in status, where the CRM says
-                when = in_status(o.status_changed, now, max(3, text_width - 9))
+                # as long as the owner's short name keeps whole; else shorter
+                when = in_status(o.status_changed, now, max(3, text_width - cells(short_name(o.owner)) - 1))
                 if o.stalled:
                     when = f"stalled {when.split()[0]}"
             right = pending or ("read-only" if o.read_only else "stalled" if o.stalled and o.status_changed is None

@@ -37,7 +37,7 @@ BOARD_BINDINGS: list[Binding] = [
     Binding("end,G", "focus_end(1)", "Last card", show=False, key_display="End/G", id="last_card"),
     Binding("shift+left,less_than_sign", "move_card(-1)", "Move ←", key_display="⇧←/<", id="move_left"),
     Binding("shift+right,greater_than_sign", "move_card(1)", "Move →", key_display="⇧→/>", id="move_right"),
-    Binding("m", "pick_status", "Move to…", key_display="m", id="move_to"),
+    Binding("m", "pick_status", "Move to…", show=False, key_display="m", id="move_to"),
     Binding("1", "jump_column(1)", "Jump to column 1–9", show=False, key_display="1–9", id="jump_1"),
     *(Binding(str(n), f"jump_column({n})", f"Jump to column {n}", show=False, system=True, id=f"jump_{n}")
       for n in range(2, 10)),

@@ -6,8 +6,15 @@ the new SVGs (or snapshot_report.html) and checking them by eye.
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
 from kanban_tui.app import KanbanApp
 from kanban_tui.backends.local import LocalBackend
+from kanban_tui.store.seen import SeenStore
 
 from .helpers import settle
 
@@ -38,3 +45,43 @@ def test_help_screen(snap_compare, backend: LocalBackend) -> None:  # type: igno
         await pilot.press("question_mark")
 
     assert snap_compare(KanbanApp(backend, poll_interval=3600), terminal_size=(120, 36), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
+def test_filtered_board(snap_compare, backend: LocalBackend, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """`f` to the first owner listed (Lee Chen), then `/` `in` ⏎: the title says `owner: Lee Chen · / in`,
+    each header `N of M` with the matches' totals (nothing cut: the label gives way), the status line
+    `N of 64 deals`, columns without a match say `no match`."""
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("f", "down", "enter")
+        await settle(pilot)
+        await pilot.press("slash", "i", "n", "enter")
+        await settle(pilot)
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(KanbanApp(backend, poll_interval=3600), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
+def test_change_marks(snap_compare, workspace: Path, tmp_path: Path, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """What the user saw last time differs for four cards: the top Lead card was in Qualified (`◆ moved`),
+    the top Qualified card had another value (`◆ value` when narrow, `◆ re-valued` when wide), the top
+    Demo card was not there (`◆ new`), one card is gone; the toast says `1 new, 1 moved, 1 re-valued,
+    1 gone (Gone Ltd) · c steps through them`."""
+    backend = LocalBackend(workspace)
+    with closing(sqlite3.connect(workspace)) as conn:
+        rows = conn.execute("SELECT id, status_id, value, name FROM opportunities ORDER BY updated DESC").fetchall()
+    seen = {r[0]: (r[1], r[2], r[3]) for r in rows}
+    top = {status: next(r[0] for r in rows if r[1] == status) for status in ("st_lead", "st_qualified", "st_demo")}
+    seen[top["st_lead"]] = ("st_qualified", *seen[top["st_lead"]][1:])
+    seen[top["st_qualified"]] = (seen[top["st_qualified"]][0], 1, seen[top["st_qualified"]][2])
+    del seen[top["st_demo"]]
+    seen["gone1"] = ("st_lead", 100, "Gone Ltd")
+    store = SeenStore(tmp_path / "seen.sqlite3", backend.identity)
+    store.save("pipe_sales", seen, "2026-11-22T09:00:00+00:00")
+
+    app = KanbanApp(backend, poll_interval=3600, seen=store)
+    assert snap_compare(app, terminal_size=size, run_before=settle)

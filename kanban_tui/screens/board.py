@@ -75,7 +75,7 @@ class BoardScreen(Screen[None]):
         search.display = False
         yield search
         yield SyncStatus(id="sync-status")
-        yield Footer(compact=True)
+        yield Footer(show_command_palette=False)  # ctrl+p is in the help; the footer keeps room for ? Help at 80
 
     def on_mount(self) -> None:
         self.apply(self.session.start())
@@ -134,6 +134,8 @@ class BoardScreen(Screen[None]):
             self.focus_card(update.focus)
         elif update.follow is not None and update.follow == focused:
             self.focus_card(focused)  # the user is still on that card: follow it back
+        elif update.rebuild and focused is not None:
+            self.focus_card(focused)  # the columns were built anew (the stages changed): the same card, by id
         if update.progress:
             self.show_progress()
             if self.session.phase is not Phase.LOADING:

@@ -26,6 +26,8 @@ SHOTS = [
     # (file, size, keys pressed after the board has loaded)
     ("board.svg", (120, 36), ["l", "j", "shift+right"]),
     ("picker.svg", (100, 30), ["m", "w"]),
+    # the first owner listed (Lee Chen), then a search: the README's filtered board
+    ("filtered.svg", (120, 36), ["f", "down", "enter", "slash", "i", "n", "enter"]),
 ]
 
 
@@ -56,8 +58,12 @@ async def shoot(name: str, size: tuple[int, int], keys: list[str], app: KanbanAp
         await pilot.pause()
         for key in keys:
             await pilot.press(key)
+            await pilot.pause()
         await app.workers.wait_for_complete()
         await pilot.pause()
+        if name == "filtered.svg":
+            app.clear_notifications()  # the picture is of the board, not of the toast saying it filtered
+            await pilot.pause()
         app.save_screenshot(filename=name, path=str(HERE))
     print(f"wrote {HERE / name}")
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from textual.widgets import Input
 
 from kanban_tui.app import KanbanApp
 from kanban_tui.backends.close import CloseBackend
@@ -440,3 +441,16 @@ async def test_an_empty_board_says_so(tmp_path: Path) -> None:
         await settle(pilot)
         text = screen_text(app)
         assert "0 deals" in text and "no deals" in text
+
+
+async def test_keys_typed_right_after_slash_go_to_the_search(workspace: Path) -> None:
+    """`/` focuses the search at once, not after the next refresh: typed fast (tmux sends `/juniper` in one
+    write), the letters after `/` are the search, never board keys (`p` opened the pipeline picker)."""
+    app = KanbanApp(LocalBackend(workspace), poll_interval=3600)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = board(app)
+        screen.action_search()
+        assert screen.focused is screen.query_one("#search", Input), "focused before any other event is handled"
+        await pilot.press(*"juniper")
+        assert screen.session.board.query == "juniper" and app.screen is screen

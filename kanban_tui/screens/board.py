@@ -469,7 +469,9 @@ class BoardScreen(Screen[None]):
             return
         search = self.query_one("#search", Input)
         search.display = True
-        search.focus()
+        # at once, not after a refresh (`focus()` is deferred): what is typed right after `/` is the search,
+        # never board keys (typed fast in tmux, "Juniper" opened the pipeline picker with its `p`)
+        self.set_focus(search)
         self.session.board.prepare_search()
 
     @on(Input.Changed, "#search")

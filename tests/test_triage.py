@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from textual import events
 from textual.widgets import Input
 
 from kanban_tui.app import KanbanApp
@@ -450,7 +451,13 @@ async def test_keys_typed_right_after_slash_go_to_the_search(workspace: Path) ->
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = board(app)
-        screen.action_search()
-        assert screen.focused is screen.query_one("#search", Input), "focused before any other event is handled"
-        await pilot.press(*"juniper")
-        assert screen.session.board.query == "juniper" and app.screen is screen
+        for key in ("slash", *"juniper"):  # sent as the terminal driver does: all before the first is handled
+            event = events.Key(key, "/" if key == "slash" else key)
+            event.set_sender(app)
+            app._driver.send_message(event)
+        await settle(pilot)
+        assert screen.query_one("#search", Input).value == "juniper"
+        assert screen.session.board.query == "juniper" and app.screen is screen, "no board key ran (p, u, n)"
+        assert not app._notifications, "no 'Nothing to undo', no 'No search'"
+        await pilot.press("escape", "slash", *"ab")  # one at a time, as before
+        assert screen.query_one("#search", Input).value == "ab", "each letter once"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, HorizontalScroll
 from textual.message import Message
@@ -473,6 +473,34 @@ class BoardScreen(Screen[None]):
         # never board keys (typed fast in tmux, "Juniper" opened the pipeline picker with its `p`)
         self.set_focus(search)
         self.session.board.prepare_search()
+
+    def on_key(self, event: events.Key) -> None:
+        """Type-ahead after `/`: tmux sends `/acme` in one write, and Textual routes every key to the widget
+        focused when it arrives, before any binding runs; so the search key opens the search here, as its
+        key comes by, and the letters behind it go into the search (they went nowhere, or to board keys)."""
+        search = self.query_one("#search", Input)
+        if self.focused is search and search.display:
+            if event.is_printable and event.character is not None:
+                event.stop()
+                event.prevent_default()
+                search.insert_text_at_cursor(event.character)
+            return
+        if event.key in self.search_keys and self.session.board is not None:
+            event.stop()
+            event.prevent_default()
+            self.action_search()
+
+    @property
+    def search_keys(self) -> set[str]:
+        """The keys bound to the search, as the `[keys]` table may have remapped them."""
+        keys = getattr(self, "_search_keys", None)
+        if keys is None:
+            bindings = self._bindings.copy()
+            if self.app._keymap:
+                bindings.apply_keymap(self.app._keymap)
+            keys = self._search_keys = {key for key, bound in bindings.key_to_bindings.items()
+                                        if any(b.action == "search" for b in bound)}
+        return keys
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:

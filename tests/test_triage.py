@@ -292,6 +292,11 @@ async def test_changes_made_while_away_are_marked_and_c_steps_through_them(works
         text = screen_text(again)
         assert "◆ moved" in text and "◆ value" in text, "a glyph and a word (short when narrow), not only a colour"
         assert screen.focused_id() == ids[1], "the re-valued card is at the top of Lead, focused at the start"
+        screen.apply(screen.session.set_hidden({"st_demo"}))  # the column of the other one hidden (as x does)
+        await pilot.press("c")
+        assert any("1 marked change is out of sight" in n.message for n in again._notifications)
+        assert screen.focused_id() == ids[1]
+        await pilot.press("X")
         await pilot.press("c")
         assert screen.focused_id() == ids[0], "c: the next marked card, in another column"
         assert b.change(ids[1]) is None, "seen once the focus left it"

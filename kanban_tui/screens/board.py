@@ -519,11 +519,12 @@ class BoardScreen(Screen[None]):
         board = self.session.board
         if board is None:
             return
-        focused = self.focused_id()
-        touched = board.set_query(text)
-        if not touched:
+        focused, before = self.focused_id(), board.query
+        touched = board.set_query(text)  # only the columns whose cards shown changed (typing on may narrow none)
+        if board.query == before:
             return
-        self.redraw(touched, keep=focused)
+        if touched:
+            self.redraw(touched, keep=focused)
         if focused is None or board.index_of(focused) is None:
             self.first_match()
         self.show_title()
@@ -677,7 +678,13 @@ class BoardScreen(Screen[None]):
         here = (self.active, self.columns[self.active].cards.cursor)
         others = [m for m in marked if m[2] != self.focused_id()]
         if not others:
-            self.notify("No other changes since you last looked.", timeout=2)
+            out_of_sight = sum(1 for c in board.card_ids() if board.change(c) is not None and c != self.focused_id()) \
+                - len(others)
+            if out_of_sight > 0:  # marked, but left out by the search, the owner filter or hidden columns
+                self.notify(f"{out_of_sight} marked change{'s are' if out_of_sight > 1 else ' is'} out of sight:"
+                            " esc clears the search and the owner filter, X shows every column", timeout=5)
+            else:
+                self.notify("No other changes since you last looked.", timeout=2)
             return
         after = [m for m in others if (m[0], m[1]) > here]
         i, _, card = after[0] if after else others[0]

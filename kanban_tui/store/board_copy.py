@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS boards (
     saved_at TEXT NOT NULL,
     pipeline TEXT NOT NULL,
     opportunities TEXT NOT NULL,
+    cursor TEXT,
     PRIMARY KEY (identity, pipeline_id)
 );
 """
@@ -44,6 +45,8 @@ class SavedBoard:
     pipeline: Pipeline
     opportunities: list[Opportunity]
     saved_at: datetime
+    cursor: str | None = None
+    """The CRM's changes cursor as of `saved_at`: a warm start asks only for what changed since."""
 
 
 class BoardCopy:
@@ -59,6 +62,8 @@ class BoardCopy:
             self.path.touch(mode=0o600)
         conn = sqlite3.connect(self.path, timeout=5)
         conn.executescript(SCHEMA)
+        if "cursor" not in {row[1] for row in conn.execute("PRAGMA table_info(boards)")}:
+            conn.execute("ALTER TABLE boards ADD COLUMN cursor TEXT")  # a copy kept by an older version
         return conn
 
     def prepare(self) -> list[str]:
@@ -76,15 +81,18 @@ class BoardCopy:
             notes.append(f"{exc}: starting offline will not show your board")
         return notes
 
-    def save(self, pipeline: Pipeline, opportunities: Iterable[Opportunity], saved_at: datetime) -> str | None:
-        """Replace the copy of `pipeline` with these opportunities; None, or why it could not."""
+    def save(self, pipeline: Pipeline, opportunities: Iterable[Opportunity], saved_at: datetime,
+             cursor: str | None = None) -> str | None:
+        """Replace the copy of `pipeline` with these opportunities (and the changes cursor as of `saved_at`);
+        None, or why it could not."""
         try:
             with closing(self._connect()) as conn, conn:
                 conn.execute(
-                    "INSERT OR REPLACE INTO boards VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO boards (identity, pipeline_id, pipeline_name, saved_at, pipeline,"
+                    " opportunities, cursor) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         self.identity, pipeline.id, pipeline.name, saved_at.isoformat(),
-                        pipeline.model_dump_json(), _CARDS.dump_json(list(opportunities)).decode(),
+                        pipeline.model_dump_json(), _CARDS.dump_json(list(opportunities)).decode(), cursor,
                     ),
                 )
         except (sqlite3.Error, OSError) as exc:
@@ -102,7 +110,7 @@ class BoardCopy:
         try:
             with closing(self._connect()) as conn:
                 rows = conn.execute(
-                    "SELECT pipeline_id, pipeline_name, saved_at, pipeline, opportunities FROM boards"
+                    "SELECT pipeline_id, pipeline_name, saved_at, pipeline, opportunities, cursor FROM boards"
                     " WHERE identity = ? ORDER BY saved_at DESC",
                     (self.identity,),
                 ).fetchall()
@@ -110,11 +118,12 @@ class BoardCopy:
                 rows = [r for r in rows if wanted == r[0] or wanted.casefold() == r[1].casefold()]
             if not rows:
                 return None
-            _, _, saved_at, pipeline, opportunities = rows[0]
+            _, _, saved_at, pipeline, opportunities, cursor = rows[0]
             return SavedBoard(
                 pipeline=Pipeline.model_validate_json(pipeline),
                 opportunities=_CARDS.validate_json(opportunities),
                 saved_at=datetime.fromisoformat(saved_at),
+                cursor=cursor,
             )
         except (sqlite3.Error, ValidationError, ValueError, OSError):
             return None

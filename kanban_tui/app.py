@@ -109,6 +109,8 @@ class KanbanApp(App[None]):
 
     async def on_unmount(self) -> None:
         if (session := getattr(self, "session", None)) is not None:
+            if (board := getattr(self, "board", None)) is not None:
+                session.look(board.focused_id())  # the card under the focus at quit has been seen
             for problem in (session.save_copy_now(), session.save_seen_now()):
                 if problem:
                     self.log.warning(problem)

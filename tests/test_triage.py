@@ -302,8 +302,11 @@ async def test_changes_made_while_away_are_marked_and_c_steps_through_them(works
         assert b.change(ids[1]) is None, "seen once the focus left it"
         await pilot.press("c")
         assert screen.focused_id() == ids[0] and any("No other changes" in n.message for n in again._notifications)
-        await pilot.press("j")  # off the last one
-        assert not b.changed()
+        assert b.change(ids[0]) == "moved", "marked while the focus is on it"
+    between = local_app(workspace, tmp_path)
+    async with between.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert not board(between).session.board.changed(), "the card focused at quit has been seen"
     third = local_app(workspace, tmp_path)
     async with third.run_test(size=(120, 36)) as pilot:
         await settle(pilot)

@@ -188,6 +188,31 @@ class Page(BaseModel):
     """One line per record the backend could not read (and left out)."""
 
 
+class ColumnStart(BaseModel):
+    """One column at the start of a cold load: its count and totals as the CRM aggregates them, and its
+    first screenful of cards (newest first), before the rest of its cards arrive."""
+
+    status_id: str
+    count: int
+    total: int | None = None
+    """The CRM's aggregate annualized value, minor units of `currency` (None: not given)."""
+    expected: int | None = None
+    """The same, confidence-weighted."""
+    currency: str | None = None
+    """The currency `total` and `expected` are in; None: unknown. A CRM that adds up values whatever their
+    currency (Close) gives the one most of the first screen's cards carry."""
+    totals: dict[str, int] | None = None
+    """Exact annualized totals per currency (minor units), where the CRM can group them (the local
+    workspace); None: only the aggregate above."""
+    weighted: dict[str, int] | None = None
+    """The same, confidence-weighted."""
+    recurring: bool = False
+    """Some of the column's values recur (monthly / annual): its totals are a year's worth."""
+    cards: list[Opportunity] = Field(default_factory=list)
+    skipped: list[str] = Field(default_factory=list)
+    """One line per record the backend could not read (and left out)."""
+
+
 class Changes(BaseModel):
     """What changed in a pipeline since a cursor."""
 
@@ -199,7 +224,10 @@ class Changes(BaseModel):
     """Pass this to the next `changes_since` call."""
     skipped: list[str] = Field(default_factory=list)
     """One line per record the backend could not read (and left out)."""
+    pipeline: Pipeline | None = None
+    """The pipeline as the CRM has it now, when its statuses changed (added, removed, renamed, reordered);
+    `upserted` and `removed` are then in its terms. None: unchanged (or the backend cannot tell)."""
 
     @property
     def empty(self) -> bool:
-        return not self.upserted and not self.removed
+        return not self.upserted and not self.removed and self.pipeline is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -182,3 +182,138 @@ def test_a_listing_paged_through_shows_every_change_made_since(client: httpx.Cli
     assert won_ids() == before - {other}, "a deletion"
     added = fake.add_opportunity(won, lead_name="New Co")
     assert added["id"] in won_ids(), "a new opportunity"
+
+
+# -- the Event Log --------------------------------------------------------------------------
+
+
+def events(client: httpx.Client, **params: object) -> dict:
+    answer = client.get("event/", params=params)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_the_event_log_records_what_changed_after_seeding_latest_first(client: httpx.Client, fake: FakeClose) -> None:
+    assert events(client) == {"data": [], "cursor_next": None, "cursor_previous": None}, "seeding leaves no events"
+    sales = fake.pipelines[0]
+    first, second, third = list(fake.opportunities)[:3]
+    fake.teammate_move(first, sales["statuses"][2]["id"])
+    assert client.put(f"opportunity/{second}/", json={"confidence": 99}).status_code == 200
+    added = fake.add_opportunity(sales["statuses"][0]["id"], lead_name="New Co")["id"]
+    assert client.delete(f"opportunity/{third}/").status_code == 200
+    assert "moved" in command(fake, "move first Won") and "deleted" in command(fake, f"delete {first}")
+    assert "added" in command(fake, "add Lead Console Co")
+    body = events(client)
+    got = [(e["action"], e["object_id"]) for e in body["data"]]
+    moved_by_console = got[2][1]
+    assert got[:2] == [("created", got[0][1]), ("deleted", first)]
+    assert got[2:] == [("updated", moved_by_console), ("deleted", third), ("created", added), ("updated", second),
+                       ("updated", first)]
+    stamps = [e["date_updated"] for e in body["data"]]
+    assert stamps == sorted(stamps, reverse=True)
+    put = next(e for e in body["data"] if e["object_id"] == second)
+    assert "confidence" in put["changed_fields"] and put["previous_data"]["confidence"] != 99
+    assert put["data"]["confidence"] == 99 and put["api_key_id"] is not None
+    move = body["data"][-1]
+    assert "status_id" in move["changed_fields"] and move["data"]["status_id"] == sales["statuses"][2]["id"]
+    assert all(e["data"] is None for e in body["data"] if e["action"] == "deleted")
+
+
+def test_event_filters_and_the_documented_combinations(client: httpx.Client, fake: FakeClose) -> None:
+    ids = list(fake.opportunities)[:4]
+    for opportunity_id in ids[:2]:
+        fake.delete_opportunity(opportunity_id)
+    middle = datetime.fromisoformat(fake.events[-1]["date_updated"])
+    for opportunity_id in ids[2:]:
+        fake.teammate_edit(opportunity_id, note="later")
+        fake.delete_opportunity(opportunity_id)
+    deleted = events(client, object_type="opportunity", action="deleted")["data"]
+    assert [e["object_id"] for e in deleted] == ids[::-1]
+    after = events(client, object_type="opportunity", action="deleted", date_updated__gte=middle.isoformat())["data"]
+    assert [e["object_id"] for e in after] == [ids[3], ids[2], ids[1]]
+    before = events(client, object_type="opportunity", action="deleted", date_updated__lte=middle.isoformat())["data"]
+    assert [e["object_id"] for e in before] == [ids[1], ids[0]]
+    assert [e["action"] for e in events(client, object_type="opportunity", object_id=ids[2])["data"]] == [
+        "deleted", "updated"]
+    assert events(client, object_type="lead", action="deleted")["data"] == []
+    alone = client.get("event/", params={"object_type": "opportunity"})
+    assert alone.status_code == 400, "object_type alone is not a supported combination"
+    assert client.get("event/", params={"_skip": 10}).status_code == 400, "no _skip: cursors only"
+
+
+def test_event_cursors_page_latest_first_and_limit_is_capped_at_50(client: httpx.Client, fake: FakeClose) -> None:
+    doomed = list(fake.opportunities)[:120]
+    for opportunity_id in doomed:
+        fake.delete_opportunity(opportunity_id)
+    params = {"object_type": "opportunity", "action": "deleted"}
+    first = events(client, **params, _limit=200)
+    assert len(first["data"]) == 50 and first["cursor_previous"] is None
+    assert len(events(client, **params)["data"]) == 50, "50 by default"
+    seen, body = [], first
+    while True:
+        seen += [e["object_id"] for e in body["data"]]
+        if body["cursor_next"] is None:
+            break
+        body = events(client, **params, _cursor=body["cursor_next"], _limit=200)
+    assert seen == doomed[::-1]
+    assert len(body["data"]) == 20 and body["cursor_previous"] is not None
+    back = events(client, **params, _cursor=body["cursor_previous"])
+    assert [e["object_id"] for e in back["data"]] == seen[50:100], "the page before, still latest first"
+    fresh = events(client, **params, date_updated__gte=fake.events[-30]["date_updated"], _limit=20)
+    tail = events(client, **params, _cursor=fresh["cursor_next"])
+    assert len(fresh["data"]) + len(tail["data"]) == 30 and tail["cursor_next"] is None, "the cursor keeps the dates"
+    assert client.get("event/", params={**params, "_cursor": "garbage"}).status_code == 400
+
+
+def test_events_older_than_the_retention_are_gone(fake: FakeClose) -> None:
+    now = [datetime.now(UTC)]
+    server = FakeClose(KEY, clock=lambda: now[0])
+    server.seed(sales=30, other=5)
+    client = httpx.Client(base_url="https://api.close.com/api/v1/", auth=AUTH,
+                          transport=httpx.MockTransport(server.handler))
+    old, recent = list(server.opportunities)[:2]
+    server.delete_opportunity(old)
+    now[0] += timedelta(days=20)
+    server.delete_opportunity(recent)
+    params = {"object_type": "opportunity", "action": "deleted"}
+    assert [e["object_id"] for e in events(client, **params)["data"]] == [recent, old]
+    now[0] += timedelta(days=11)
+    assert [e["object_id"] for e in events(client, **params)["data"]] == [recent], "30 days by default"
+    server.event_retention = timedelta(days=5)
+    assert events(client, **params)["data"] == []
+
+
+def test_the_event_check_catches_what_close_would_never_send(client: httpx.Client, fake: FakeClose) -> None:
+    fake.teammate_move(next(iter(fake.opportunities)), fake.pipelines[0]["statuses"][1]["id"])
+    body = events(client)
+    check = SchemaCheck()
+    check.events(body)
+    event = body["data"][0]
+    broken = [
+        dict(event, id="event_1"),
+        {k: v for k, v in event.items() if k != "object_id"},
+        dict(event, data=dict(event["data"], value_period="weekly")),
+        dict(event, changed_fields="status_id"),
+    ]
+    for bad in broken:
+        with pytest.raises(AssertionError):
+            check.events(dict(body, data=[bad]))
+    with pytest.raises(AssertionError):
+        check.events({"data": [], "cursor_next": None})
+
+
+def test_the_list_aggregates_are_as_the_spec_defines_them(client: httpx.Client, fake: FakeClose) -> None:
+    sales = fake.pipelines[0]
+    status = sales["statuses"][0]["id"]
+    body = client.get("opportunity/", params={"status_id": status, "_limit": 5}).json()
+    records = [r for r in fake.opportunities.values() if r["status_id"] == status]
+    per_year = {"one_time": 1, "monthly": 12, "annual": 1}
+    assert body["total_results"] == len(records) > 5
+    for period in per_year:
+        of = [r for r in records if r["value_period"] == period]
+        assert body["count_by_value_period"][period] == len(of)
+        assert body[f"total_value_{period}"] == sum(r["value"] or 0 for r in of)
+        assert body[f"expected_value_{period}"] == sum(round((r["value"] or 0) * r["confidence"] / 100) for r in of)
+    assert body["total_value_annualized"] == sum((r["value"] or 0) * per_year[r["value_period"]] for r in records)
+    assert body["expected_value_annualized"] == sum(
+        round((r["value"] or 0) * per_year[r["value_period"]] * r["confidence"] / 100) for r in records)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
+from datetime import datetime
 
-from ..models import Changes, Opportunity, Page, Pipeline, Status
+from ..models import Changes, ColumnStart, Opportunity, Page, Pipeline, Status
 
 
 class Backend(ABC):
@@ -61,6 +62,25 @@ class Backend(ABC):
 
         Raises a `BackendError` subclass when the CRM refuses or cannot be reached.
         """
+
+    async def first_screen(self, pipeline: Pipeline, per_column: int) -> list[ColumnStart] | None:
+        """Each column's count, totals and first `per_column` cards (newest first), fetched together,
+        one `ColumnStart` per status in the pipeline's order; None: the CRM cannot (the caller loads pages).
+
+        `load_opportunities` still yields every card afterwards, these included."""
+        return None
+
+    async def resume(
+        self, pipeline: Pipeline, cards: list[Opportunity], cursor: str | None, saved_at: datetime
+    ) -> Changes | None:
+        """After the board opened from a saved copy (`cards`, kept with `cursor` at `saved_at`): what
+        changed since, deletions included, priming whatever the backend tracks (as a load would);
+        `Changes.cursor` is where polling goes on from. `pipeline` is the one the caller has just listed
+        (`list_pipelines`); the caller compares its statuses with the saved board's.
+
+        None when the CRM cannot say (no changed-since question, a gap older than its log keeps, an
+        unusable cursor): the caller then loads the pipeline whole in the background."""
+        return None
 
     async def fetch_one(self, pipeline: Pipeline, opportunity_id: str) -> Opportunity | None:
         """One opportunity as the CRM has it now; None when it no longer exists (or left

@@ -15,24 +15,46 @@ API facts used here (see the README's Close section and crm-api-notes):
 - Errors: 400 `{"errors": [...], "field-errors": {field: message}}`; 401 a bad key;
   429 with `Retry-After` and `RateLimit: limit=…, remaining=…, reset=…`.
 
+- `GET event/` (the Event Log, developer.close.com/api/resources/events.md): "up to 30 days back
+  in history", latest first, `_cursor` / `cursor_next` paging (no `_skip`), `_limit` "capped at
+  and defaulting to 50"; `object_type` + `action` is an allowed filter pair, `date_updated__gte`
+  may be added to any. A deleted opportunity leaves an `action=deleted` event (`data` null).
+- The list's aggregates (spec `/opportunity/` GET description), whatever the paging:
+  `total_results`, `total_value_annualized` (monthly values x 12) and `expected_value_annualized`
+  (the same weighted by confidence), all in cents, added up whatever each value's currency.
+
+A cold start asks for the first screen (`first_screen`): one `GET opportunity/?status_id=…`
+per status, newest first, sent together; their aggregates give each column's count and totals.
+The whole load (`load_opportunities`) then fetches pages `PARALLEL_PAGES` at a time (fewer as the
+`RateLimit` window runs low), yielding them in order.
+
 Polling costs what changed: one `GET opportunity/?date_updated__gt=<newest seen>`
 (minus a small overlap, de-duplicated) per poll, across all pipelines so that a card
 moved to another pipeline is seen leaving. Deletions leave no trace in that query, so
-every `RECONCILE_EVERY` seconds an id-only listing of the pipeline finds them, and the cards
-present that were never delivered (a load that lost a page): up to `FETCH_ONE_AT_MOST` by one
-GET each, more by the pipeline's pages, never a request per card.
+every `RECONCILE_EVERY` seconds the Event Log is asked for the deletions since the last check,
+and the pipeline's count for cards that are present but were never delivered, two requests
+sent together. Where the log cannot say (the gap is older than it keeps, or the board was never
+loaded whole) or the count disagrees, an id-only listing of the pipeline finds the deleted and
+the missing cards: up to `FETCH_ONE_AT_MOST` by one GET each, more by the pipeline's pages, never
+a request per card.
+
+A warm start (`resume`) reopens a saved board: the delta query from its cursor and the Event
+Log's deletions since it was saved, together: two requests when nothing changed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from ..models import Changes, Opportunity, Page, Period, Pipeline, Status, StatusKind
+from ..models import Changes, ColumnStart, Opportunity, Page, Period, Pipeline, Status, StatusKind
 from ..text import safe_text
 from .errors import (
     AuthError,
@@ -43,6 +65,8 @@ from .errors import (
     read_each,
 )
 from .http import HttpApi, HttpBackend, httpx
+
+log = logging.getLogger("kanban_tui.close")
 
 CRM = "Close"
 DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
@@ -58,6 +82,18 @@ RECONCILE_EVERY = 300.0
 FETCH_ONE_AT_MOST = 10
 """A reconcile that finds more cards we never saw than this lists the pipeline's pages for them
 (a load that lost a page) instead of one GET per card."""
+PARALLEL_PAGES = 6
+"""Pages of a load in flight at once (fewer as the rate-limit window runs low: `HttpApi.room`)."""
+EVENT_LOG_KEEPS = timedelta(days=30)
+"""How far back Close's Event Log goes: "up to 30 days back in history"
+(developer.close.com/api/resources/events.md; crm-api-notes 1.10)."""
+EVENT_MARGIN = timedelta(minutes=5)
+"""How far before the last check the Event Log is read again: events may become visible out of order,
+and Close recommends "to scan the latest five minutes of events" (spec `/event/` description)."""
+EVENT_LIMIT = 50
+"""`_limit` for `GET event/`: "capped at and defaulting to 50"."""
+EVENT_PAGES_AT_MOST = 100
+"""More deletions than this many pages of events (5,000) and a warm start loads the board whole instead."""
 
 FIELDS = (
     "id,lead_id,lead_name,contact_name,status_id,value,value_currency,value_period,"
@@ -166,6 +202,8 @@ class CloseBackend(HttpBackend):
         transport: httpx.AsyncBaseTransport | None = None,
         reconcile_every: float = RECONCILE_EVERY,
         clock: Any = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        event_log_keeps: timedelta = EVENT_LOG_KEEPS,
         **http_options: Any,
     ) -> None:
         if not api_key:
@@ -184,6 +222,14 @@ class CloseBackend(HttpBackend):
         self._known: dict[str, datetime] = {}
         """Every opportunity of the open pipeline we delivered, with its date_updated."""
         self._next_reconcile = 0.0
+        self.now = now
+        """The wall clock: how old a gap is, against what the Event Log keeps."""
+        self.event_log_keeps = event_log_keeps
+        self._deletions_from: datetime | None = None
+        """Deletions before this (wall clock) are reflected in `_known`; None: not tracked (no cursor yet)."""
+        self._whole = False
+        """`_known` is the whole pipeline (a load that ran to its end, or a resumed saved board): the Event
+        Log and a count can reconcile it; False: only an id-only listing can (a load lost pages)."""
 
     has_links = True
 
@@ -240,11 +286,48 @@ class CloseBackend(HttpBackend):
             if not body.get("has_more") or not records:
                 return
 
+    async def _pages_together(self, params: dict[str, Any]) -> AsyncIterator[tuple[dict[str, Any], list[Any]]]:
+        """What `_pages` yields, in the same order, with up to `PARALLEL_PAGES` requests in flight.
+
+        The first page says how many records a page holds (the server may cap `_limit`) and
+        `total_results`; the pages after it are asked for together, never past the total the latest
+        answer gave (one at a time when it gives none). A page shorter than planned (the listing
+        changed, or a smaller cap) drops what was planned after it, and paging goes on from where it
+        ended. Leaving early (an error, the caller stopping) cancels what is in flight.
+        """
+
+        async def page(skip: int) -> tuple[dict[str, Any], list[Any]]:
+            body = await self.api.request("GET", "opportunity/", params={**params, "_skip": skip, "_limit": PAGE_LIMIT})
+            return body, _data(body)
+
+        body, records = await page(0)
+        yield body, records
+        step = next_skip = len(records)
+        planned: deque[tuple[int, asyncio.Task[tuple[dict[str, Any], list[Any]]]]] = deque()
+        try:
+            while body.get("has_more") and records:
+                total = body.get("total_results") if isinstance(body.get("total_results"), int) else None
+                width = self.api.room(PARALLEL_PAGES)
+                skip = planned[-1][0] + step if planned else next_skip
+                while len(planned) < width and (not planned or (total is not None and skip < total)):
+                    planned.append((skip, asyncio.ensure_future(page(skip))))
+                    skip += step
+                skip, task = planned.popleft()
+                body, records = await task
+                yield body, records
+                next_skip = skip + len(records)
+                if planned and planned[0][0] != next_skip:
+                    await _cancel(planned)
+        finally:
+            await _cancel(planned)
+
     async def load_opportunities(self, pipeline: Pipeline) -> AsyncIterator[Page]:
         self._known.clear()
+        self._whole = False
         loaded = 0
         params = {"status_id__in": self._status_filter(pipeline), "_order_by": "date_created", "_fields": FIELDS}
-        async for body, records in self._pages(params):
+        complete = True
+        async for body, records in self._pages_together(params):
             skipped: list[str] = []
             new = [o for o in read_records(records, skipped) if o.id not in self._known]
             for opportunity in new:
@@ -253,23 +336,82 @@ class CloseBackend(HttpBackend):
             total = body.get("total_results") if isinstance(body.get("total_results"), int) else None
             has_more = bool(body.get("has_more")) and bool(records)
             if body.get("has_more") and not records:
+                complete = False
                 skipped.append("Close said there were more opportunities but sent none; the board may be incomplete")
             if not has_more:
                 total = loaded
             elif total is not None:
                 total = max(total, loaded + 1)
             yield Page(opportunities=new, loaded=loaded, total=total, skipped=skipped)
+        self._whole = complete
         self._next_reconcile = self.clock() + self.reconcile_every
+
+    async def first_screen(self, pipeline: Pipeline, per_column: int) -> list[ColumnStart]:
+        """One `GET opportunity/?status_id=…&_order_by=-date_updated&_limit=per_column` per status, sent
+        together (through the one rate-limit gate). Each answer's aggregates are the column's count and
+        totals (`count_by_value_period` says whether any recur); `currency` is the one most of the cards
+        carry (Close adds up values whatever their `value_currency`, an org-wide setting: the cards say
+        which it is, without another request). No per-currency `totals`: Close cannot group by currency."""
+
+        async def column(status: Status) -> ColumnStart:
+            body = await self.api.request("GET", "opportunity/", params={
+                "status_id": status.id, "_order_by": "-date_updated", "_limit": max(1, per_column), "_fields": FIELDS,
+            })
+            skipped: list[str] = []
+            cards = [o for o in read_records(_data(body), skipped) if o.status_id == status.id][:per_column]
+            count = body.get("total_results")
+            periods = body.get("count_by_value_period")
+            recurring = isinstance(periods, dict) and any(
+                _is_int(periods.get(p)) and periods[p] > 0 for p in ("monthly", "annual"))
+            return ColumnStart(
+                status_id=status.id,
+                count=max(count, len(cards)) if _is_int(count) else len(cards),
+                total=body.get("total_value_annualized") if _is_int(body.get("total_value_annualized")) else None,
+                expected=body.get("expected_value_annualized")
+                if _is_int(body.get("expected_value_annualized")) else None,
+                recurring=recurring,
+                cards=cards,
+                skipped=skipped,
+            )
+
+        columns = list(await asyncio.gather(*(column(s) for s in pipeline.statuses)))
+        used = Counter(card.currency for c in columns for card in c.cards if card.value)
+        currency = min(used, key=lambda c: (-used[c], c)) if used else None
+        for start in columns:
+            start.currency = currency
+            for card in start.cards:
+                self._known[card.id] = card.updated
+        return columns
 
     async def changes_since(self, pipeline: Pipeline, cursor: str | None) -> Changes:
         if cursor is None:
+            self._deletions_from = self.now()
             return Changes(cursor=await self._newest_update())
-        since = parse_when(cursor) - OVERLAP
         upserted: dict[str, Opportunity] = {}
         removed: set[str] = set()
         skipped: list[str] = []
-        newest = parse_when(cursor)
-        params = {"date_updated__gt": since.isoformat(), "_order_by": "date_updated", "_fields": FIELDS}
+        newest = await self._delta(pipeline, parse_when(cursor), upserted, removed, skipped)
+        if self.clock() >= self._next_reconcile:
+            gone, missing = await self._reconcile(pipeline)
+            removed |= gone
+            for opportunity_id in gone:
+                upserted.pop(opportunity_id, None)
+            for opportunity in await self._fetch_missing(pipeline, missing - upserted.keys(), skipped):
+                self._known[opportunity.id] = opportunity.updated
+                upserted[opportunity.id] = opportunity
+                removed.discard(opportunity.id)
+        return Changes(
+            upserted=list(upserted.values()), removed=sorted(removed), cursor=newest.isoformat(), skipped=skipped
+        )
+
+    async def _delta(
+        self, pipeline: Pipeline, cursor: datetime, upserted: dict[str, Opportunity], removed: set[str],
+        skipped: list[str],
+    ) -> datetime:
+        """`date_updated__gt` the cursor (less `OVERLAP`), across pipelines: what changed into `upserted`,
+        known cards now in another pipeline into `removed`; `_known` kept up. The newest update seen."""
+        newest = cursor
+        params = {"date_updated__gt": (cursor - OVERLAP).isoformat(), "_order_by": "date_updated", "_fields": FIELDS}
         async for _, records in self._pages(params):
             for opportunity in read_records(records, skipped):
                 newest = max(newest, opportunity.updated)
@@ -277,19 +419,103 @@ class CloseBackend(HttpBackend):
                     if opportunity.id in self._known:
                         removed.add(opportunity.id)
                         del self._known[opportunity.id]
+                    upserted.pop(opportunity.id, None)
                     continue
                 if self._known.get(opportunity.id) == opportunity.updated:
                     continue  # seen already: the overlap brought it again
                 self._known[opportunity.id] = opportunity.updated
                 upserted[opportunity.id] = opportunity
                 removed.discard(opportunity.id)
-        if self.clock() >= self._next_reconcile:
-            gone, missing = await self._reconcile(pipeline)
-            removed |= gone
-            for opportunity in await self._fetch_missing(pipeline, missing - upserted.keys(), skipped):
-                self._known[opportunity.id] = opportunity.updated
-                upserted[opportunity.id] = opportunity
-                removed.discard(opportunity.id)
+        return newest
+
+    async def deleted_since(self, since: datetime) -> list[str] | None:
+        """Ids of the opportunities deleted since `since`, from the Event Log (`GET event/?object_type=
+        opportunity&action=deleted&date_updated__gte=…`, following `cursor_next`), newest first; None when
+        `since` is older than the log keeps (`event_log_keeps`: 30 days, see `EVENT_LOG_KEEPS`) or when
+        there are more than `EVENT_PAGES_AT_MOST` pages of them. No request when `since` is too old.
+
+        Later pages send the cursor with the same filters but `date_updated` (as Close asks), and paging
+        stops at the first event older than `since` whether or not the cursor kept the date filter."""
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        if since < self.now() - self.event_log_keeps:
+            return None
+        params: dict[str, Any] = {"object_type": "opportunity", "action": "deleted", "_limit": EVENT_LIMIT}
+        ids: dict[str, None] = {}
+        cursor: str | None = None
+        for _ in range(EVENT_PAGES_AT_MOST):
+            asked = {**params, "_cursor": cursor} if cursor else {**params, "date_updated__gte": since.isoformat()}
+            body = await self.api.request("GET", "event/", params=asked)
+            for event in _data(body):
+                if not isinstance(event, dict):
+                    continue
+                try:
+                    if parse_when(event["date_updated"]) < since:
+                        return list(ids)
+                except (KeyError, TypeError, ValueError):
+                    pass  # no readable date: keep it (a deletion reported twice is harmless)
+                if event.get("object_type", "opportunity") == "opportunity" and event.get("action", "deleted") == "deleted":
+                    if isinstance(event.get("object_id"), str):
+                        ids[event["object_id"]] = None
+            cursor = body.get("cursor_next")
+            if not isinstance(cursor, str) or not cursor:
+                return list(ids)
+        return None
+
+    async def _deletions(self, since: datetime) -> list[str] | None:
+        """`deleted_since`, None too when the Event Log is not there for this key (404, 400, 403)."""
+        try:
+            return await self.deleted_since(since)
+        except (NotFoundError, RefusedError) as exc:
+            log.info("Close event log not usable (%s): deletions are found by listing", exc)
+            return None
+        except AuthError as exc:
+            if exc.status_code != 403:
+                raise
+            log.info("Close event log not allowed for this key: deletions are found by listing")
+            return None
+
+    async def resume(
+        self, pipeline: Pipeline, cards: list[Opportunity], cursor: str | None, saved_at: datetime
+    ) -> Changes | None:
+        """Reopen a saved board: `_known` primed with `cards`, then, sent together, the delta query from
+        `cursor` (across pipelines, as `changes_since`: a card now in another pipeline is removed) and the
+        Event Log's deletions since `saved_at` less `EVENT_MARGIN`. Two requests when nothing changed.
+
+        `pipeline` is the one the caller has just listed; the caller compares its statuses with the saved
+        board's (a changed pipeline is a full load). None, with no request sent, when `cursor` is missing or
+        unreadable, a saved card's status is not in `pipeline`, or `saved_at` is older than the Event Log
+        keeps; None too when the log holds too many deletions to page through (`EVENT_PAGES_AT_MOST`)."""
+        if cursor is None:
+            return None
+        try:
+            since = parse_when(cursor)
+        except (TypeError, ValueError):
+            return None
+        if saved_at.tzinfo is None:
+            saved_at = saved_at.replace(tzinfo=UTC)
+        if any(pipeline.status(card.status_id) is None for card in cards):
+            return None
+        checked_at = self.now()
+        if saved_at - EVENT_MARGIN < checked_at - self.event_log_keeps:
+            return None
+        self._known = {card.id: card.updated for card in cards}
+        self._whole = False
+        upserted: dict[str, Opportunity] = {}
+        removed: set[str] = set()
+        skipped: list[str] = []
+        newest, deleted = await asyncio.gather(
+            self._delta(pipeline, since, upserted, removed, skipped), self._deletions(saved_at - EVENT_MARGIN)
+        )
+        if deleted is None:
+            return None
+        for opportunity_id in deleted:
+            upserted.pop(opportunity_id, None)
+            if self._known.pop(opportunity_id, None) is not None:
+                removed.add(opportunity_id)
+        self._whole = True
+        self._deletions_from = checked_at
+        self._next_reconcile = self.clock() + self.reconcile_every
         return Changes(
             upserted=list(upserted.values()), removed=sorted(removed), cursor=newest.isoformat(), skipped=skipped
         )
@@ -306,7 +532,32 @@ class CloseBackend(HttpBackend):
             return datetime.now(UTC).isoformat()
 
     async def _reconcile(self, pipeline: Pipeline) -> tuple[set[str], set[str]]:
-        """Ids only: which known cards are gone, and which present ones we never saw."""
+        """Which known cards are gone, and which present ones we never saw.
+
+        While `_known` is the whole pipeline and the Event Log reaches back to the last check: its
+        deletions and the pipeline's count, sent together (two requests); when the count then matches,
+        nothing is missing. Otherwise, ids only: the pipeline's id-only listing."""
+        checked_at = self.now()
+        since = None if self._deletions_from is None else self._deletions_from - EVENT_MARGIN
+        if self._whole and since is not None and since >= checked_at - self.event_log_keeps:
+            count_params = {"status_id__in": self._status_filter(pipeline), "_fields": "id", "_limit": 1}
+            deleted, body = await asyncio.gather(
+                self._deletions(since), self.api.request("GET", "opportunity/", params=count_params)
+            )
+            if deleted is not None:
+                self._deletions_from = checked_at
+                self._next_reconcile = self.clock() + self.reconcile_every
+                gone = {i for i in deleted if self._known.pop(i, None) is not None}
+                if isinstance(body, dict) and body.get("total_results") == len(self._known):
+                    return gone, set()
+                listed_gone, missing = await self._reconcile_by_listing(pipeline)
+                return gone | listed_gone, missing
+        return await self._reconcile_by_listing(pipeline)
+
+    async def _reconcile_by_listing(self, pipeline: Pipeline) -> tuple[set[str], set[str]]:
+        """Ids only: which known cards are gone, and which present ones we never saw (they are fetched
+        next: `_known` is then the whole pipeline again, deletions known up to now)."""
+        checked_at = self.now()
         present: set[str] = set()
         params = {"status_id__in": self._status_filter(pipeline), "_order_by": "date_created", "_fields": "id"}
         async for _, records in self._pages(params):
@@ -315,6 +566,8 @@ class CloseBackend(HttpBackend):
         gone = set(self._known) - present
         for opportunity_id in gone:
             del self._known[opportunity_id]
+        self._whole = True
+        self._deletions_from = checked_at
         return gone, present - set(self._known)
 
     async def _fetch_missing(self, pipeline: Pipeline, missing: set[str], skipped: list[str]) -> list[Opportunity]:
@@ -372,6 +625,20 @@ class CloseBackend(HttpBackend):
 def from_settings(settings: CloseSettings, values: Mapping[str, str], **options: Any) -> CloseBackend:
     """The registry's factory: `values` holds the API key (from $CLOSE_API_KEY or the table)."""
     return CloseBackend(values["api_key"], base_url=settings.base_url, **options)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+async def _cancel(planned: deque[tuple[int, asyncio.Task[Any]]]) -> None:
+    """Cancel the requests in flight and wait for them to end (their errors unread, on purpose)."""
+    tasks = [task for _, task in planned]
+    planned.clear()
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _data(body: Any) -> list[Any]:

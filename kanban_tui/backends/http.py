@@ -232,6 +232,14 @@ class HttpApi:
             return 0.0
         return max(0.0, self.blocked_until - self.clock())
 
+    def room(self, most: int) -> int:
+        """How many requests to have in flight at once: `most`, fewer as the last `RateLimit` header's
+        `remaining` falls (its last fifth is left to the gate's pacing, one request at a time); at least 1."""
+        limit = self.rate_limit
+        if limit is None or limit.limit <= 0:
+            return max(1, most)
+        return max(1, min(most, limit.remaining - limit.limit // 5))
+
     def _block(self, now: float, seconds: float) -> float:
         """Close the gate until `now + seconds` (or later, if it already is); the seconds left from `now`."""
         until = now + max(0.0, seconds)

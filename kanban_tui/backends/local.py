@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .. import paths
-from ..models import Changes, Opportunity, Page, Pipeline, Status, StatusKind
+from ..models import Changes, ColumnStart, Opportunity, Page, Pipeline, Status, StatusKind
 from .base import Backend
 from .demo_data import demo_opportunities, demo_pipeline
 from .errors import BackendError, NotFoundError, RefusedError, describe_validation_error
@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS opportunities (
     lost_reason TEXT,
     status_changed TEXT);
 CREATE INDEX IF NOT EXISTS opportunities_by_status ON opportunities(status_id);
+CREATE INDEX IF NOT EXISTS opportunities_by_status_updated ON opportunities(status_id, updated DESC, id);
 CREATE TABLE IF NOT EXISTS changelog (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, opportunity_id TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS opportunity_inserted AFTER INSERT ON opportunities
@@ -123,6 +124,9 @@ def upgrade(conn: sqlite3.Connection) -> None:
     columns = {row[1] for row in conn.execute("PRAGMA table_info(opportunities)")}
     if columns and "status_changed" not in columns:  # when each deal entered its status: days in status
         conn.execute("ALTER TABLE opportunities ADD COLUMN status_changed TEXT")
+    if columns:  # each column's first screen, newest first, without a sort (the progressive first paint)
+        conn.execute("CREATE INDEX IF NOT EXISTS opportunities_by_status_updated"
+                     " ON opportunities(status_id, updated DESC, id)")
 
 
 def create_workspace(path: Path, *, demo_size: int | None = 64, seed: int = 7, statuses: int = 7) -> None:
@@ -272,6 +276,49 @@ class LocalBackend(Backend):
             if count < size:
                 return
             size = PAGE_SIZE
+
+    async def first_screen(self, pipeline: Pipeline, per_column: int) -> list[ColumnStart]:
+        """Every column's count and exact totals from one GROUP BY, and its first `per_column` cards (newest
+        first) from the (status, updated) index: the board's first paint, whatever the workspace's size."""
+        return await self._run(self._first_screen, pipeline, per_column)
+
+    @staticmethod
+    def _first_screen(conn: sqlite3.Connection, pipeline: Pipeline, per_column: int) -> list[ColumnStart]:
+        ids = [s.id for s in pipeline.statuses]
+        marks = ",".join("?" * len(ids))
+        # per status and currency: cards, cards with a value, annualized total, weighted total, recurring ones
+        # (as `sync.board.contribution_of` counts them: a value of 0 or none adds nothing)
+        sums = conn.execute(
+            "SELECT status_id, currency, count(*),"
+            " sum(CASE WHEN value THEN 1 ELSE 0 END),"
+            " sum(CASE WHEN value THEN value * (CASE period WHEN 'monthly' THEN 12 ELSE 1 END) ELSE 0 END),"
+            " sum(CASE WHEN value THEN value * (CASE period WHEN 'monthly' THEN 12 ELSE 1 END)"
+            "     * coalesce(confidence, 0) / 100 ELSE 0 END),"
+            " sum(CASE WHEN value AND period != 'one_time' THEN 1 ELSE 0 END)"
+            f" FROM opportunities WHERE status_id IN ({marks}) GROUP BY status_id, currency",
+            ids,
+        ).fetchall()
+        columns: dict[str, dict[str, Any]] = {i: {"count": 0, "by": {}, "recurring": 0} for i in ids}
+        for status_id, currency, count, valued, total, weighted, recurring in sums:
+            column = columns[status_id]
+            column["count"] += count
+            column["recurring"] += recurring
+            if valued:
+                column["by"][currency] = (valued, total, weighted)
+        starts = []
+        for status_id in ids:
+            column = columns[status_id]
+            order = sorted(column["by"], key=lambda c: (-column["by"][c][0], c))  # the main currency first
+            good, skipped = _read_rows(_select(
+                conn, "status_id = ? ORDER BY updated DESC, id LIMIT ?", [status_id, per_column]))
+            starts.append(ColumnStart(
+                status_id=status_id, count=column["count"], cards=good, skipped=list(skipped.values()),
+                totals={c: column["by"][c][1] for c in order}, weighted={c: column["by"][c][2] for c in order},
+                recurring=column["recurring"] > 0, currency=order[0] if order else None,
+                total=column["by"][order[0]][1] if order else None,
+                expected=column["by"][order[0]][2] if order else None,
+            ))
+        return starts
 
     async def fetch_one(self, pipeline: Pipeline, opportunity_id: str) -> Opportunity | None:
         """One SELECT: None when the row is gone, unreadable, or in a status outside `pipeline`."""

@@ -22,13 +22,24 @@ What it does, as documented (shared/reference/crm-api-notes.md, close-openapi.ym
   `status_*` and pipeline fields, a won status sets `date_won` (a date) if unset, a lost
   one `date_lost`; an unknown status is a 400 with `field-errors`. `date_updated` only
   ever grows.
+- `GET event/`, the Event Log (spec `/event/` description; developer.close.com/api/resources/events.md):
+  an event for every opportunity created, updated or deleted after `seed` (by `add_opportunity`,
+  `teammate_move`, `teammate_edit`, PUT, DELETE, `delete_opportunity` and the stdin commands), kept
+  `event_retention` (30 days, "up to 30 days back in history"); latest first (by `date_updated`);
+  `_cursor` in, `cursor_next` / `cursor_previous` out (no `_skip`: a 400); `_limit` capped at and
+  defaulting to 50; filters `object_type`, `object_id`, `action`, `lead_id`, `user_id`, `request_id`
+  in the documented combinations only (else a 400) and `date_updated__gt|gte|lt|lte` (remembered by a
+  cursor, as Close asks for every filter again but `date_updated`). `data` is the object as the API
+  would return it, null for a deletion; `changed_fields` and `previous_data` for an update.
 - Every answer carries `RateLimit: limit=…, remaining=…, reset=…`; when the window is
   used up, 429 with `Retry-After`.
 - `fail_next()` makes matching requests answer 4xx/5xx, odd bodies, or raise (timeouts,
   dropped connections).
 
 Every opportunity it returns is validated against the `Opportunity` schema of Close's
-OpenAPI spec (`close_opportunity_schema.json`), restricted to the `_fields` asked for.
+OpenAPI spec (`close_opportunity_schema.json`), restricted to the `_fields` asked for. The spec's
+event schemas are empty placeholders (`events_list_Response_200`): each event is validated against
+`EVENT_SCHEMA`, the documented Event format, whose `data` is that same `Opportunity` schema.
 """
 
 from __future__ import annotations
@@ -73,6 +84,46 @@ ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 DATE_FILTERS = ("date_updated", "date_created")
 ORDERABLE = {"date_won", "date_updated", "date_created", "confidence", "user_name", "value",
              "annualized_value", "annualized_expected_value"}
+EVENT_LIMIT = 50
+"""`_limit` on `GET event/`: "capped at and defaulting to 50"."""
+EVENT_RETENTION = timedelta(days=30)
+"""The Event Log goes "up to 30 days back in history" (developer.close.com/api/resources/events.md)."""
+EVENT_FILTERS = ("object_type", "object_id", "action", "lead_id", "user_id", "request_id")
+EVENT_COMBINATIONS = {frozenset(c) for c in (
+    (), ("object_type", "object_id"), ("object_type", "action"), ("object_id", "action"), ("lead_id", "object_type"),
+    ("lead_id", "object_type", "action"), ("lead_id", "user_id", "object_type"),
+    ("lead_id", "user_id", "object_type", "action"), ("lead_id", "user_id"), ("user_id", "object_id"),
+    ("user_id", "object_id", "action"), ("user_id", "object_type"), ("user_id", "object_type", "action"),
+    ("lead_id",), ("user_id",), ("request_id",),
+)}
+"""The filter combinations the spec lists as supported (`date_updated` may join any); none at all: the whole log."""
+_NULLABLE_STRING = {"type": ["string", "null"]}
+EVENT_SCHEMA: dict[str, Any] = {
+    "$comment": "Close's Event format (developer.close.com/api/resources/events.md; airbyte schemas/events.json):"
+                " the spec's events_list_Response_200 is an empty placeholder",
+    "type": "object",
+    "required": ["id", "date_created", "date_updated", "organization_id", "user_id", "request_id", "api_key_id",
+                 "object_type", "object_id", "lead_id", "action", "changed_fields", "previous_data", "data", "meta"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^ev_"},
+        "date_created": {"type": "string", "format": "date-time"},
+        "date_updated": {"type": "string", "format": "date-time"},
+        "organization_id": {"type": "string"},
+        "user_id": _NULLABLE_STRING, "request_id": _NULLABLE_STRING, "api_key_id": _NULLABLE_STRING,
+        "oauth_client_id": _NULLABLE_STRING, "oauth_scope": _NULLABLE_STRING,
+        "object_type": {"type": "string"}, "object_id": {"type": "string"}, "lead_id": _NULLABLE_STRING,
+        "action": {"type": "string"},
+        "changed_fields": {"type": "array", "items": {"type": "string"}},
+        "previous_data": {"type": "object"},
+        "data": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/Opportunity"}]},
+        "meta": {"type": "object"},
+    },
+}
+EVENT_LIST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["data", "cursor_next", "cursor_previous"],
+    "properties": {"data": {"type": "array"}, "cursor_next": _NULLABLE_STRING, "cursor_previous": _NULLABLE_STRING},
+}
 
 
 class SchemaCheck:
@@ -95,6 +146,20 @@ class SchemaCheck:
         self.checker = checker
         self._validators: dict[tuple[str, ...] | None, Any] = {}
         self._cls = Draft202012Validator
+        opportunity = {k: v for k, v in self.schema.items() if k not in ("$schema", "$defs")}
+        self._event = Draft202012Validator(
+            {**EVENT_SCHEMA, "$defs": {**self.schema.get("$defs", {}), "Opportunity": opportunity}},
+            format_checker=checker,
+        )
+        self._event_list = Draft202012Validator(EVENT_LIST_SCHEMA)
+
+    def events(self, body: dict[str, Any]) -> None:
+        """A `GET event/` answer: its envelope, and every event in it (an opportunity's `data` in full)."""
+        errors = sorted(self._event_list.iter_errors(body), key=str)
+        for event in body.get("data") or []:
+            errors += sorted(self._event.iter_errors(event), key=str)
+        if errors:
+            raise AssertionError(f"fake Close answered an invalid event list: {errors[0].message}")
 
     def __call__(self, record: dict[str, Any], fields: tuple[str, ...] | None) -> None:
         validator = self._validators.get(fields)
@@ -135,6 +200,13 @@ class FakeClose(FakeServer):
         self._listings: dict[tuple[tuple[str, str], ...], tuple[list[dict[str, Any]], dict[str, Any]]] = {}
         """A query's matching records, in order, with its aggregates: paging through 10,000 records
         costs a page each, not a filter-and-sort of them all. Cleared by every change."""
+        self.events: list[dict[str, Any]] = []
+        """The Event Log, oldest first (as recorded); `GET event/` serves it latest first."""
+        self.event_retention = EVENT_RETENTION
+        """Events older than this (by `date_updated`, against `clock()`) are gone."""
+        self._recording = True
+        """False while seeding: the organization's history is older than its log."""
+        self._event_rng = random.Random(1)
 
     # -- building the organization ------------------------------------------------------------
 
@@ -221,6 +293,7 @@ class FakeClose(FakeServer):
         self._derive(record)
         self.opportunities[record["id"]] = record
         self._listings.clear()
+        self._event("created", record, updated, user=user)
         return record
 
     def _set_status(self, record: dict[str, Any], status_id: str, when: datetime) -> None:
@@ -251,6 +324,13 @@ class FakeClose(FakeServer):
 
     def seed(self, sales: int = 300, other: int = 150, seed: int = 7) -> None:
         """Two pipelines, "Sales" (7 statuses) and "Partnerships" (4), with realistic deals."""
+        self._recording, recording = False, self._recording
+        try:
+            self._seed(sales, other, seed)
+        finally:
+            self._recording = recording
+
+    def _seed(self, sales: int, other: int, seed: int) -> None:
         rng = random.Random(seed)
         self._rng = random.Random(seed + 1)
         now = self.clock()
@@ -284,22 +364,110 @@ class FakeClose(FakeServer):
     def teammate_move(self, opportunity_id: str, status_id: str) -> dict[str, Any]:
         """Someone else moves a card in Close's own UI."""
         record = self.opportunities[opportunity_id]
+        before = dict(record)
         self._set_status(record, status_id, when := self._tick())
         record.update(date_updated=_stamp(when), updated_by=USERS[-1][0], updated_by_name=USERS[-1][1])
         self._listings.clear()
+        self._event("updated", record, when, before=before, user=USERS[-1])
         return record
 
     def teammate_edit(self, opportunity_id: str, **fields: Any) -> dict[str, Any]:
         """Someone (or an integration) changes a card's fields: its name, its note, ..."""
         record = self.opportunities[opportunity_id]
-        record.update(fields, date_updated=_stamp(self._tick()), updated_by=USERS[-1][0],
+        before = dict(record)
+        record.update(fields, date_updated=_stamp(when := self._tick()), updated_by=USERS[-1][0],
                       updated_by_name=USERS[-1][1])
         self._listings.clear()
+        self._event("updated", record, when, before=before, user=USERS[-1])
         return record
 
-    def delete_opportunity(self, opportunity_id: str) -> None:
-        del self.opportunities[opportunity_id]
+    def delete_opportunity(self, opportunity_id: str, *, api: bool = False) -> None:
+        """Delete a card (a teammate in Close's UI; `api`: through the API, with this key)."""
+        record = self.opportunities.pop(opportunity_id)
         self._listings.clear()
+        self._event("deleted", record, self._tick(), user=USERS[0] if api else USERS[-1], api=api)
+
+    # -- the Event Log --------------------------------------------------------------------------
+
+    def _event(
+        self, action: str, record: dict[str, Any], when: datetime, *, before: dict[str, Any] | None = None,
+        user: tuple[str, str] = USERS[-1], api: bool = False,
+    ) -> None:
+        """Log what happened to an opportunity, as Close's Event Log has it."""
+        if not self._recording:
+            return
+        changed = sorted(k for k in record if before is not None and before.get(k) != record[k])
+        stamp = _stamp(when)
+        self.events.append({
+            "id": "ev_" + "".join(self._event_rng.choice(ALPHABET) for _ in range(22)),
+            "date_created": stamp,
+            "date_updated": stamp,
+            "organization_id": ORG,
+            "user_id": user[0],
+            "request_id": "req_" + "".join(self._event_rng.choice(ALPHABET) for _ in range(22)),
+            "api_key_id": "api_fakeFakeFakeFakeFakeFak" if api else None,
+            "oauth_client_id": None,
+            "oauth_scope": None,
+            "object_type": "opportunity",
+            "object_id": record["id"],
+            "lead_id": record["lead_id"],
+            "action": action,
+            "changed_fields": changed if action == "updated" else [],
+            "previous_data": {k: before[k] for k in changed} if action == "updated" and before else {},
+            "data": None if action == "deleted" else dict(record),
+            "meta": {"request_method": {"created": "POST", "updated": "PUT", "deleted": "DELETE"}[action],
+                     "request_path": API + ("opportunity/" if action == "created" else f"opportunity/{record['id']}/")},
+            "_order": (when, len(self.events)),
+        })
+
+    def _event_list(self, params: httpx.QueryParams) -> dict[str, Any]:
+        """`GET event/`: latest first, cursor paging, the documented filters."""
+        if "_skip" in params:
+            raise BadRequest(field_errors={"_skip": "Not supported: use _cursor."})
+        given = frozenset(name for name in EVENT_FILTERS if params.get(name))
+        if given not in EVENT_COMBINATIONS:
+            raise BadRequest(errors=[f"Unsupported combination of filters: {', '.join(sorted(given))}."])
+        limit = min(_int(params, "_limit", EVENT_LIMIT), EVENT_LIMIT) or EVENT_LIMIT
+        dates = {f"date_updated__{op}": params[f"date_updated__{op}"] for op in ("gt", "gte", "lt", "lte")
+                 if params.get(f"date_updated__{op}")}
+        direction, position = "next", None
+        if params.get("_cursor"):
+            try:
+                cursor = json.loads(base64.urlsafe_b64decode(params["_cursor"].encode()))
+                direction, position = cursor["direction"], (datetime.fromisoformat(cursor["at"]), cursor["seq"])
+                dates = {**cursor["dates"], **dates}
+            except (ValueError, KeyError, TypeError):
+                raise BadRequest(field_errors={"_cursor": "Invalid cursor."}) from None
+        horizon = self.clock() - self.event_retention
+        self.events = [e for e in self.events if e["_order"][0] >= horizon]
+        bounds = httpx.QueryParams(dates)
+        matching = [
+            e for e in reversed(self.events)
+            if all(e[name] == params[name] for name in given) and _within(e["_order"][0], bounds)
+        ]
+        matching.sort(key=lambda e: e["_order"], reverse=True)  # latest first
+        if position is None:
+            page = matching[:limit]
+        elif direction == "next":
+            page = [e for e in matching if e["_order"] < position][:limit]
+        else:
+            page = [e for e in matching if e["_order"] > position][-limit:]
+
+        def cursor_to(event: dict[str, Any], way: str) -> str:
+            at, seq = event["_order"]
+            text = json.dumps({"direction": way, "at": at.isoformat(), "seq": seq, "dates": dates})
+            return base64.urlsafe_b64encode(text.encode()).decode()
+
+        older = bool(page) and any(e["_order"] < page[-1]["_order"] for e in matching)
+        newer = bool(page) and any(e["_order"] > page[0]["_order"] for e in matching)
+        body = {
+            "data": [{k: v for k, v in e.items() if k != "_order"} for e in page],
+            "cursor_next": cursor_to(page[-1], "next") if older else None,
+            "cursor_previous": cursor_to(page[0], "previous") if newer else None,
+        }
+        if self.check is not None:
+            self.check.events(body)
+        return body
 
     # -- the HTTP side ------------------------------------------------------------------------
 
@@ -361,6 +529,8 @@ class FakeClose(FakeServer):
             return 200, {"data": statuses, "has_more": False}
         if resource == "opportunity/" and method == "GET":
             return 200, self._list(params)
+        if resource == "event/" and method == "GET":
+            return 200, self._event_list(params)
         match = re.fullmatch(r"opportunity/([A-Za-z0-9_]+)/", resource)
         if match is None:
             return 404, {"error": "Not found."}
@@ -372,7 +542,7 @@ class FakeClose(FakeServer):
         if method == "PUT":
             return 200, self._update(record, request)
         if method == "DELETE":
-            self.delete_opportunity(record["id"])
+            self.delete_opportunity(record["id"], api=True)
             return 200, {}
         return 405, {"error": "Method not allowed."}
 
@@ -410,6 +580,7 @@ class FakeClose(FakeServer):
         if "status_id" in changes and self._status(str(changes["status_id"])) is None:
             raise BadRequest(field_errors={"status_id": "Status not found."})
         when = self._tick()
+        before = dict(record)
         for name in ("confidence", "value", "value_period", "value_currency", "note", "date_won"):
             if name in changes:
                 record[name] = changes[name]
@@ -418,6 +589,7 @@ class FakeClose(FakeServer):
         self._derive(record)
         record.update(date_updated=_stamp(when), updated_by=USERS[0][0], updated_by_name=USERS[0][1])
         self._listings.clear()
+        self._event("updated", record, when, before=before, user=USERS[0], api=True)
         return self._shown(record, None)
 
     def _shown(self, record: dict[str, Any], fields: tuple[str, ...] | None) -> dict[str, Any]:
@@ -484,6 +656,16 @@ def _when(params: httpx.QueryParams, name: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+def _within(value: datetime, params: httpx.QueryParams, name: str = "date_updated") -> bool:
+    """`value` passes the `name__gt|gte|lt|lte` filters in `params`."""
+    for op in ("gt", "gte", "lt", "lte"):
+        if f"{name}__{op}" in params:
+            limit = _when(params, f"{name}__{op}")
+            if not {"gt": value > limit, "gte": value >= limit, "lt": value < limit, "lte": value <= limit}[op]:
+                return False
+    return True
+
+
 def _matches(record: dict[str, Any], params: httpx.QueryParams) -> bool:
     for name in ("status_id", "status_type", "user_id", "pipeline_id"):
         if name in params and record[name] != params[name]:
@@ -505,6 +687,7 @@ def _matches(record: dict[str, Any], params: httpx.QueryParams) -> bool:
 HELP = """commands:
   list [N]                      the first N cards (id, pipeline, status, name)
   move ID|first STATUS_LABEL    move a card as a teammate would (first = first card of Sales)
+  add STATUS_LABEL NAME          add an opportunity to a status (of the first pipeline that has it)
   delete ID                     delete an opportunity
   rename ID|first TEXT          set a card's lead name (backslash escapes: \\x1b is ESC), as an integration might
   fail METHOD PATH STATUS [N]   the next N requests matching answer STATUS (e.g. fail PUT opportunity/ 500)
@@ -543,6 +726,10 @@ def command(fake: FakeClose, line: str) -> str:
             name = re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m[1], 16)), line.split(None, 2)[2].rstrip("\n"))
             fake.teammate_edit(card, lead_name=name)
             return f"renamed {card} to {name!r}"
+        if verb == "add":
+            status = next(s for p in fake.pipelines for s in p["statuses"] if s["label"].lower() == args[0].lower())
+            record = fake.add_opportunity(status["id"], lead_name=" ".join(args[1:]) or "New deal")
+            return f"added {record['id']} ({record['lead_name']}) to {status['label']}"
         if verb == "delete":
             fake.delete_opportunity(args[0])
             return f"deleted {args[0]}"

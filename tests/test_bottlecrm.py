@@ -209,20 +209,26 @@ async def test_more_changes_than_the_feed_holds_fall_back_to_a_rescan(backend: B
         "no GET per deal"
 
 
-async def test_a_stage_added_and_reordered_is_noticed_by_a_poll(backend: BottleCrmBackend, fake: FakeBottleCrm,
-                                                                clock: Clock) -> None:
+async def test_a_stage_added_and_reordered_is_reported_by_a_poll(backend: BottleCrmBackend, fake: FakeBottleCrm,
+                                                                 clock: Clock) -> None:
     pipeline = await sales(backend)
     cursor = (await backend.changes_since(pipeline, None)).cursor
+    await load(backend, pipeline)
     sales_id = fake.pipelines[0]["id"]
     fake._stages(sales_id, False, {"label": "Demo booked", "kind": "open", "expected_days": 3})
     stages = sorted(fake.pipelines[0]["stages"], key=lambda s: s["order"])
     fake._stages(sales_id, True, {"stage_ids": [stages[0]["id"], stages[-1]["id"]] + [s["id"] for s in stages[1:-1]]})
-    assert (await backend.changes_since(pipeline, cursor)).skipped == [], "not re-read before its time"
+    early = await backend.changes_since(pipeline, cursor)
+    assert early.pipeline is None and early.empty, "not re-read before its time"
     clock.t += 1000
-    changes = await backend.changes_since(pipeline, cursor)
-    assert changes.skipped and "stages of Sales changed" in changes.skipped[0]
-    fresh = backend.stages_changed[pipeline.id]
-    assert [s.id for s in fresh.statuses][:3] == ["PROSPECTING", "DEMO_BOOKED", "QUALIFICATION"]
+    changes = await backend.changes_since(pipeline, early.cursor)
+    assert changes.pipeline is not None and not changes.empty
+    assert [s.id for s in changes.pipeline.statuses][:3] == ["PROSPECTING", "DEMO_BOOKED", "QUALIFICATION"]
+    assert changes.upserted == [] and changes.removed == [] and changes.skipped == [], "no deal changed"
+    assert backend.stages_changed[pipeline.id] == changes.pipeline
+    clock.t += 1000
+    again = await backend.changes_since(changes.pipeline, changes.cursor)
+    assert again.pipeline is None and again.empty, "reported once: the board has them now"
 
 
 async def test_a_deal_moved_into_a_stage_the_board_does_not_know_makes_it_read_the_stages(
@@ -233,8 +239,9 @@ async def test_a_deal_moved_into_a_stage_the_board_does_not_know_makes_it_read_t
     fake._stages(fake.pipelines[0]["id"], False, {"label": "Legal review", "kind": "open"})
     fake.teammate_move(card.id, "LEGAL_REVIEW")
     changes = await backend.changes_since(pipeline, cursor)
-    assert changes.removed == [card.id], "it left the columns the board has"
-    assert "LEGAL_REVIEW" in [s.id for s in backend.stages_changed[pipeline.id].statuses]
+    assert changes.pipeline is not None and "LEGAL_REVIEW" in [s.id for s in changes.pipeline.statuses]
+    assert [(o.id, o.status_id) for o in changes.upserted] == [(card.id, "LEGAL_REVIEW")], "in the new stage"
+    assert changes.removed == [] and changes.skipped == []
 
 
 async def test_fetch_one_is_one_request(backend: BottleCrmBackend, fake: FakeBottleCrm) -> None:

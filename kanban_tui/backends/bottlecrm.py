@@ -34,8 +34,10 @@ what the board holds; a DELETE reports the deal removed. When all 50 events are 
 cursor some may have been cut off, and more than `FETCH_ONE_AT_MOST` deals would cost a request
 each: then the poll re-scans the pipeline's list and reports what differs (as `rescan.py` does).
 Every `PIPELINES_EVERY` seconds, and whenever a deal turns up in a stage the board does not know,
-the pipelines are read again: stage edits leave no event. When the open pipeline's stages changed,
-`stages_changed` holds it as BottleCRM now has it, and the poll says so (one line in `skipped`).
+the pipelines are read again: stage edits leave no event. When the open pipeline's stages changed
+(added, removed, renamed, reordered), the poll reports it as BottleCRM now has it (`Changes.pipeline`,
+also kept in `stages_changed`) with the whole list re-scanned in its terms: deals in a new stage are
+upserted, deals no longer in any of its stages removed. The board moves to it in place.
 
 The web UI is not part of the package (a separate SvelteKit app, its `FRONTEND_URL`): cards link to
 `<web_url>/pipeline/<id>` only when `web_url` is configured.
@@ -244,17 +246,17 @@ class BottleCrmBackend(HttpBackend):
             self._expected_days[(str(data["id"]), stage["code"])] = stage.get("expected_days")
         return Pipeline(id=str(data["id"]), name=data["name"] or "(no name)", statuses=tuple(statuses))
 
-    async def _check_stages(self, pipeline: Pipeline) -> list[str]:
-        """Read the pipelines again; a line for `skipped` when the open one's stages changed."""
+    async def _check_stages(self, pipeline: Pipeline) -> Pipeline | None:
+        """Read the pipelines again: the open one as BottleCRM has it now when its stages changed, else None."""
         try:
             fresh = {p.id: p for p in await self.list_pipelines()}.get(pipeline.id)
         except BackendError:
-            return []  # the poll itself will say what is wrong, if it persists
+            return None  # the poll itself will say what is wrong, if it persists
         if fresh is None or _shape(fresh) == _shape(pipeline):
             self.stages_changed.pop(pipeline.id, None)
-            return []
+            return None
         self.stages_changed[pipeline.id] = fresh
-        return [f"BottleCRM's stages of {pipeline.name} changed: press p and open it again to see them"]
+        return fresh
 
     # -- cards ----------------------------------------------------------------------------------------------
 
@@ -386,16 +388,21 @@ class BottleCrmBackend(HttpBackend):
         for event in fresh:
             self._touch(event.entity_id, event.when)
         skipped: list[str] = []
-        if self.clock() >= self._next_pipelines:
-            skipped += await self._check_stages(pipeline)
-        deleted = {e.entity_id for e in fresh if e.action == "DELETE"}
-        named = list(dict.fromkeys(e.entity_id for e in fresh if e.entity_id not in deleted))
-        if cut_off or len(named) > FETCH_ONE_AT_MOST:
-            changes = await self._rescan(pipeline, skipped)
+        restaged = await self._check_stages(pipeline) if self.clock() >= self._next_pipelines else None
+        if restaged is not None:  # every deal again, in the new stages' terms
+            changes = await self._rescan(restaged, skipped)
         else:
-            changes = await self._read_named(pipeline, named, deleted, skipped)
-        if self.clock() >= self._next_pipelines:  # a deal turned up in a stage the board does not know
-            changes.skipped += await self._check_stages(pipeline)
+            deleted = {e.entity_id for e in fresh if e.action == "DELETE"}
+            named = list(dict.fromkeys(e.entity_id for e in fresh if e.entity_id not in deleted))
+            if cut_off or len(named) > FETCH_ONE_AT_MOST:
+                changes = await self._rescan(pipeline, skipped)
+            else:
+                changes = await self._read_named(pipeline, named, deleted, skipped)
+            if self.clock() >= self._next_pipelines:  # a deal turned up in a stage the board does not know
+                restaged = await self._check_stages(pipeline)
+                if restaged is not None:
+                    changes = _merged(changes, await self._rescan(restaged, []))
+        changes.pipeline = restaged
         changes.cursor = newest.isoformat()
         return changes
 
@@ -488,6 +495,13 @@ class BottleCrmBackend(HttpBackend):
 
 def _shape(pipeline: Pipeline) -> list[tuple[str, str, int, str]]:
     return [(s.id, s.label, s.position, s.kind.value) for s in pipeline.statuses]
+
+
+def _merged(first: Changes, then: Changes) -> Changes:
+    """Two reports of one poll as one (`then` was made after `first`: it wins)."""
+    upserted = {o.id: o for o in [*first.upserted, *then.upserted] if o.id not in then.removed}
+    return Changes(upserted=list(upserted.values()), removed=sorted({*first.removed, *then.removed} - upserted.keys()),
+                   skipped=first.skipped + then.skipped)
 
 
 def from_settings(settings: BottleCrmSettings, values: Mapping[str, str], **options: Any) -> BottleCrmBackend:

@@ -1045,6 +1045,9 @@ class BoardSession:
         self._reachable(u)
         if self.phase is Phase.FAILED and self.complete:
             self.phase = Phase.LIVE
+        if changes.pipeline is not None and self.pipeline is not None and changes.pipeline.id == self.pipeline.id:
+            self._restage(changes.pipeline.recolored(self.colors), u)
+            board = self.board
         for card in changes.removed:
             if (intent := self.intents.get(card)) is not None:
                 u.notice(f"{intent.name} was removed in {self.backend.name}: its move was dropped",
@@ -1063,6 +1066,34 @@ class BoardSession:
         self.failures = 0
         self.last_synced = self.now()
         self.next_try = self.clock() + self.poll_interval
+
+    def _restage(self, pipeline: Pipeline, u: Update) -> None:
+        """The open pipeline's statuses changed in the CRM: the board moves to them in place. Cards, the
+        user's hidden columns, order, owner filter, search and change marks stay; intents whose status is
+        gone go back (said); the poll's changes then put the cards in their new statuses."""
+        old = self.board
+        assert old is not None and self.pipeline is not None
+        board = Board(pipeline)
+        board.real_update_times, board.has_values = old.real_update_times, old.has_values
+        board.set_sort(old.sort)
+        board.set_owner(old.owner)
+        board.set_query(old.query)
+        board.seen, board.loaded = old.seen, old.loaded
+        board.add(old.server_versions())
+        self.pipeline, self.board = pipeline, board
+        u.notice(f"{pipeline.name}: stages changed in {self.backend.name}", timeout=6)
+        for intent in list(self.intents.values()):
+            if pipeline.status(intent.target) is None:
+                u.notice(f"{intent.name} went back: its status no longer exists in {pipeline.name}",
+                         severity="warning", timeout=10)
+                self._settle(intent, "refused", u)
+            elif intent.card in board:
+                board.set_target(intent.card, intent.target, intent.made_at)
+        self.history = [h for h in self.history if pipeline.status(h[1]) is not None
+                        and pipeline.status(h[2]) is not None]
+        self.hidden = {h for h in self.hidden if pipeline.status(h) is not None}
+        u.rebuild = True  # the screen keeps the focus on its card, by id
+        u.redraw |= {s.id for s in pipeline.statuses}
 
     def _on_PollFailed(self, ev: PollFailed, u: Update) -> None:
         if ev.gen != self.gen:

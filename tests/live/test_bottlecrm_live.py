@@ -16,7 +16,9 @@ from kanban_tui.backends import registry
 from kanban_tui.backends.bottlecrm import BottleCrmBackend
 from kanban_tui.backends.errors import RefusedError
 from kanban_tui.models import Pipeline
+from kanban_tui.sync import BoardSession
 
+from ..test_stage_changes import Clock, Driver
 from .conftest import Server
 
 
@@ -117,24 +119,43 @@ async def test_a_move_into_a_stage_deleted_meanwhile_is_refused_with_bottlecrms_
 
 
 async def test_a_stage_added_and_reordered_in_bottlecrm_appears(server: Server, backend: BottleCrmBackend) -> None:
+    """On the board, at the next poll, without pressing p: the new stage in its place, a deal a teammate
+    moved into it there, and the user's move not yet sent kept (it lands once sent)."""
     made = server.new_pipeline("Stages")
-    server.add_deals(made, [made["stages"][0]["code"]], 2)
-    pipeline = await opened(backend, made["id"])
-    cursor = (await backend.changes_since(pipeline, None)).cursor
+    first, second = sorted(made["stages"], key=lambda s: s["order"])[:2]
+    mine, theirs = server.add_deals(made, [first["code"]], 2)
+    clock = Clock()
+    session = BoardSession(backend, poll_interval=60, pipeline=made["id"], clock=clock)
+    m = Driver(session, clock)
+    m.take(session.start())
+    await m.run()
+    assert session.board is not None and session.board.loaded and set(session.board.card_ids()) == {mine, theirs}
+    m.take(session.move(mine, second["code"]))  # its send is held until the poll is over
     grown = server.call("POST", f"/api/opportunities/pipelines/{made['id']}/stages/",
                         {"label": "Demo \x07booked", "kind": "open", "expected_days": 3})
     stages = sorted(grown["stages"], key=lambda s: s["order"])
     wanted = [stages[0], stages[-1], *stages[1:-1]]
     server.call("POST", f"/api/opportunities/pipelines/{made['id']}/stages/reorder/",
                 {"stage_ids": [s["id"] for s in wanted]})
+    demo = stages[-1]["code"]
+    server.call("PATCH", f"/api/opportunities/{theirs}/move/", {"column_id": demo})
     backend.clock = lambda: time.monotonic() + 3600  # "now and then" is now
-    changes = await backend.changes_since(pipeline, cursor)
-    assert any("stages of" in line and "changed" in line for line in changes.skipped)
-    fresh = backend.stages_changed[pipeline.id]
-    assert [s.id for s in fresh.statuses] == [s["code"] for s in wanted]
-    assert "\x07" not in fresh.statuses[1].label
+    updates = await m.poll()
+    assert [s.id for s in session.pipeline.statuses] == [s["code"] for s in wanted], "the board's columns"
+    assert "\x07" not in session.pipeline.statuses[1].label and "booked" in session.pipeline.statuses[1].label
+    assert any(u.rebuild for u in updates)
+    assert f"{session.pipeline.name}: stages changed in BottleCRM" in [n.text for u in updates for n in u.notices]
+    board = session.board
+    assert board.shown_status(theirs) == demo, "the teammate's deal in the new stage"
+    assert mine in session.intents and board.shown_status(mine) == second["code"], "the user's move kept"
+    await m.run(sends=True)
+    assert not session.intents
+    assert server.call("GET", f"/api/opportunities/{mine}/")["opportunity_obj"]["stage"] == second["code"]
+    assert backend.stages_changed[made["id"]] == session.pipeline
     listed = await opened(backend, made["id"])
     assert [s.id for s in listed.statuses] == [s["code"] for s in wanted]
+    later = await m.poll()
+    assert not any(u.rebuild for u in later), "reported once"
 
 
 async def test_me_is_the_tokens_owner(backend: BottleCrmBackend) -> None:

@@ -94,6 +94,14 @@ class ColumnHeader(Static):
     lines = 3
     """Lines the header needs at its width (4 when the `+N cur` note fits on no other line)."""
 
+    def room(self) -> int:
+        """Cells for text: the width the board gave the column (known at once, not after a layout, so that a
+        header is the same however busy the machine), padding aside."""
+        width = self.parent.styles.width if self.parent is not None else None
+        if width is not None and width.is_cells:
+            return max(4, int(width.value) - 2)
+        return self.size.width or 14
+
     def show(self, summary: ColumnSummary, of: int | None = None) -> int:
         """The label and the count (during a search or filter, `3 of 412`: `of` is the column's whole count);
         the total; the expected (confidence-weighted) total. Returns the lines it needs.
@@ -102,7 +110,7 @@ class ColumnHeader(Static):
         the count and the totals take their shorter forms (`3/412`, `$26.2M`); `+N cur` (other
         currencies, not added in) goes on the first line with room, else a fourth line.
         """
-        room = self.size.width or 14  # the content area: padding aside
+        room = self.room()
         per = "/yr" if summary.annualized else ""
         total = _with_period(format_totals(summary.totals, limit=1).split(" +")[0], per)
         expected = _with_period(format_totals(summary.weighted, limit=1).split(" +")[0], per)

@@ -195,7 +195,7 @@ class BoardScreen(Screen[None]):
         for column in self.columns:
             column.display = column.status.id not in hidden
         self.size_columns()
-        self.call_after_refresh(self.refresh_headers)
+        self.refresh_headers()
         shown = self.visible()
         if shown and self.active not in shown:
             self.activate(min(shown, key=lambda i: (abs(i - self.active), i < self.active)), force=True)
@@ -238,7 +238,7 @@ class BoardScreen(Screen[None]):
     def on_resize(self) -> None:
         self.size_columns()
         self.call_after_refresh(self.show_edge)
-        self.call_after_refresh(self.refresh_headers)
+        self.refresh_headers()
 
     def size_columns(self) -> None:
         """Share the width between the shown columns; below MIN_COLUMN_WIDTH each, the board scrolls sideways."""
@@ -504,6 +504,8 @@ class BoardScreen(Screen[None]):
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
+        if event.value != event.input.value:  # typed ahead: a later change is on its way, draw only that one
+            return
         self.apply_search(event.value)
 
     @on(Input.Submitted, "#search")

@@ -48,6 +48,8 @@ class FrameClock:
         self.frames = 0
         self.last = 0.0
         self.stamps: list[float] = []
+        self.painted: list[tuple[float, frozenset[Any]]] = []
+        """Per recent frame: when, and the widgets it repainted (the screen itself: all of them)."""
         self.bytes = 0
         self.event = asyncio.Event()
         self.check: Callable[[], bool] | None = None
@@ -65,11 +67,34 @@ class FrameClock:
             self.last = time.perf_counter()
             self.stamps.append(self.last)
             del self.stamps[:-64]
+            self.painted.append((self.last, frozenset(getattr(screen, "_dirty_widgets", ()))))
+            del self.painted[:-64]
             if self.check is not None and self.checked_at is None and self.check():
                 self.checked_at = time.time()
             self.event.set()
 
         app._display = display  # type: ignore[method-assign]
+
+    async def frame_painting(self, moment: float, widgets: set[Any], timeout: float = 10.0) -> float:
+        """perf_counter of the first frame after `moment` by which every one of `widgets` has been repainted
+        (the first frame after it when there are none)."""
+        deadline = time.perf_counter() + timeout
+        while True:
+            left = set(widgets)
+            for stamp, painted in self.painted:
+                if stamp <= moment:
+                    continue
+                left = set() if any(w is w.screen for w in painted) else left - painted
+                if not left:
+                    return stamp
+            self.event.clear()
+            wait = deadline - time.perf_counter()
+            if wait <= 0:
+                raise TimeoutError("no frame")
+            try:
+                await asyncio.wait_for(self.event.wait(), wait)
+            except TimeoutError:
+                raise TimeoutError("no frame") from None
 
     async def next_frame_after(self, moment: float, timeout: float = 10.0) -> float:
         """perf_counter of the first frame drawn after `moment`."""
@@ -110,16 +135,22 @@ def peak_rss_mb() -> float:
 
 
 class ActionClock:
-    """Notes when the board's key actions finish (wraps them on the screen instance)."""
+    """Notes when the board's key actions finish (wraps them on the screen instance), and which card
+    lists each left to repaint."""
 
     def __init__(self, screen: Any, names: list[str]) -> None:
+        from kanban_tui.widgets.column import CardList
+
         self.done = 0.0
+        self.to_paint: set[Any] = set()
         for name in names:
             method = getattr(screen, name)
 
             def wrapped(*args: Any, _method: Callable[..., Any] = method) -> Any:
                 result = _method(*args)
                 self.done = time.perf_counter()
+                # refreshed, not yet repainted (Textual's flag until the widget asks the screen to paint it)
+                self.to_paint = {cards for cards in screen.query(CardList) if cards._repaint_required}
                 return result
 
             setattr(screen, name, wrapped)
@@ -150,14 +181,16 @@ async def measure_keys(app: Any, pilot: Any, clock: FrameClock, keys: int) -> di
     return out
 
 
-SEARCH_TYPED = "ac"
-"""Typed into the search, a key at a time (each keystroke filters the whole board), then erased."""
+SEARCH_TYPED = "acme"
+"""Typed into the search, a key at a time, then erased: `a` matches nearly every card (the widest
+filter and the most matches to count), each next key narrows, each backspace widens again."""
 
 
 async def measure_search(app: Any, pilot: Any, clock: FrameClock) -> list[float]:
     """`/`, then each keystroke of a search to the repaint that shows its matches (and back out)."""
     screen = app.screen
     searched = ActionClock(screen, ["apply_search"])
+    screen.query_one("#search").cursor_blink = False  # its blinks are frames of their own
     await pilot.press("slash")
     await pilot.pause()
     times = []
@@ -168,7 +201,9 @@ async def measure_search(app: Any, pilot: Any, clock: FrameClock) -> list[float]
         await pilot.press(key)
         if searched.done == before:
             continue
-        frame = await clock.next_frame_after(searched.done)
+        # the frame that shows the matches: the one by which every card list the keystroke changed has been
+        # repainted (not merely the first frame after it, which repaints the input line and the layout)
+        frame = await clock.frame_painting(searched.done, searched.to_paint)
         times.append(frame - start)
     await pilot.press("escape")
     await pilot.pause()
@@ -203,16 +238,16 @@ async def measure_polls(app: Any, pilot: Any, counters: Callable[[], tuple[int, 
 
 
 def board_ready(app: Any) -> bool:
-    """The whole board is loaded and every header shows its column's count."""
+    """The whole board is loaded and every header shows its column's count (on its first line, at the end)."""
     from kanban_tui.screens.board import BoardScreen
 
     screen = app.screen
     if not isinstance(screen, BoardScreen) or screen.session.phase != "live" or not screen.columns:
         return False
     board = screen.session.board
-    for column in screen.columns:
-        text = str(column.header.render())
-        if f"{len(board.column_ids(column.status.id)):,} · " not in text:
+    for column in screen.columns:  # the header's first line: `Qualified     1,204` (`3 of 412` when filtering)
+        first = str(column.header.render()).split("\n", 1)[0]
+        if not first.endswith(f" {board.column_len(column.status.id):,}"):
             return False
     return True
 

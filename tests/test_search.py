@@ -11,6 +11,7 @@ from kanban_tui.app import KanbanApp
 from kanban_tui.backends.local import LocalBackend
 from kanban_tui.models import Opportunity, Pipeline, Status
 from kanban_tui.sync import Board
+from kanban_tui.sync.board import UNASSIGNED
 
 from .helpers import screen_text, settle
 
@@ -220,3 +221,73 @@ async def test_an_empty_column_says_so_and_a_search_says_nothing_matches_there(b
         await pilot.press("escape")
         await pilot.pause()
         assert "no match" not in screen_text(app)
+
+
+def test_search_owner_filter_and_totals_agree_with_a_recount_through_random_typing_moves_and_polls() -> None:
+    """The search keeps each column's cards in step as they come and go, and remembers recent searches:
+    after every step, what each column shows, its header's totals, where a card is, and which columns a
+    keystroke says to redraw agree with a recount from scratch."""
+    import random
+
+    from kanban_tui.models import Period
+    from kanban_tui.sync.board import ColumnTotals, contribution_of
+
+    rng = random.Random(14)
+    pipeline = Pipeline(id="p", name="Sales", statuses=tuple(Status(id=s, label=s.upper()) for s in "abc"))
+    words = ["acme", "acorn", "beacon", "cab", "zed", "Ünïcode", "ÅSA"]
+    owners = ["Ada Park", "Bo Li", None]
+
+    def random_card(i: int, minutes: int) -> Opportunity:
+        return card(str(i), rng.choice("abc"), " ".join(rng.sample(words, 2)) + f" {i}", minutes,
+                    value=rng.choice([None, 0, 100, 2500, 99_000]), currency=rng.choice(["USD", "EUR", "JPY"]),
+                    period=rng.choice(list(Period)), confidence=rng.choice([None, 10, 90]),
+                    owner=rng.choice(owners), contact=rng.choice([None, "Cab Driver", "Zed"]),
+                    note=rng.choice(["", "acme referral", "Beacon"]))
+
+    board = Board(pipeline)
+    board.add([random_card(i, i) for i in range(300)])
+    board.prepare_search()
+    def holds(i: str, query: list[str], owner: str | None) -> bool:
+        o = board.opportunity(i)
+        text = " ".join(t for t in (o.name, o.contact, o.owner, o.note) if t).casefold()
+        return all(w in text for w in query) and (owner is None or (o.owner or UNASSIGNED) == owner)
+
+    queries = ["a", "ac", "acm", "acme", "acm", "ac", "a", "", "c", "ca", "cab", "cab a", "cab ac", "cab a", "zed",
+               "ü", "ünï", "åsa", "1", "12", "acme 1", "x y z", ""]
+    minutes = 1000
+    for step in range(400):
+        action = rng.random()
+        before = {s.id: board.column_ids(s.id) for s in pipeline.statuses}
+        was_filtering = board.filtering
+        if action < 0.5:
+            redraw = board.set_query(rng.choice(queries))
+        elif action < 0.6:
+            redraw = board.set_owner(rng.choice([*owners[:2], UNASSIGNED, None, None]))
+        elif action < 0.75:  # a move
+            minutes += 1
+            redraw = board.set_target(rng.choice(board.card_ids()), rng.choice("abc"), T0 + timedelta(minutes=minutes))
+        elif action < 0.9:  # a poll: a changed card (renamed, re-valued, moved) or a new one
+            minutes += 1
+            redraw = board.add([random_card(rng.randrange(320), minutes)])
+        else:
+            redraw = board.remove([rng.choice(board.card_ids())])
+        query, owner = board.query.split(), board.owner
+        for status in pipeline.statuses:
+            shown = board.column_ids(status.id)
+            if shown != before[status.id] or board.filtering != was_filtering:
+                assert status.id in redraw, (step, status.id)
+            # the recount: every card drawn in the column, in order, then the search's words and the owner
+            board_query, board_owner = board.query, board.owner
+            board.set_query("")
+            board.set_owner(None)
+            everything = board.column_ids(status.id)
+            board.set_owner(board_owner)
+            board.set_query(board_query)
+            assert shown == [i for i in everything if holds(i, query, owner)], (step, status.id, query, owner)
+            totals = ColumnTotals()
+            for i in shown:
+                totals.add(contribution_of(board.opportunity(i)))
+            assert board.summary(status.id) == totals.summary(), (step, status.id)
+            assert board.total_count(status.id) == len(everything)
+            assert all(board.index_of(i) == n for n, i in enumerate(shown))
+        assert board.shown_count() == sum(board.column_len(s.id) for s in pipeline.statuses)

@@ -397,8 +397,10 @@ async def test_4b_a_load_that_lost_a_page_says_how_much_it_holds_and_fetches_the
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         line = status_line(app)
-        assert line.startswith("100 deals"), line
-        assert "100 of 150" in line, line
+        held = len(app.screen.session.board)  # the first page, and each column's first screen (a cold start)
+        assert 100 <= held < 150, held
+        assert line.startswith(f"{held} deals"), line
+        assert f"{held} of 150" in line, line
 
         wire.pages_status = None  # Close answers again
         start = len(fake.requests)

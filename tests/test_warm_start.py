@@ -48,3 +48,131 @@ async def test_the_local_first_screen_gives_each_columns_exact_count_totals_and_
         assert start.totals == summary.totals and list(start.totals) == list(summary.totals), "main currency first"
         assert start.weighted == summary.weighted and start.recurring == summary.annualized
         assert [o.id for o in start.cards] == whole.column_ids(start.status_id, 0, 9), "newest first, as the board"
+
+
+# -- against the fake Close ---------------------------------------------------------------------------------
+
+import asyncio  # noqa: E402
+from datetime import timedelta  # noqa: E402
+
+import httpx  # noqa: E402
+
+from kanban_tui.app import KanbanApp  # noqa: E402
+from kanban_tui.backends.close import CloseBackend  # noqa: E402
+from kanban_tui.config import Settings  # noqa: E402
+
+from .fakes.close import FakeClose  # noqa: E402
+from .helpers import screen_text, settle  # noqa: E402
+
+KEY = "test-close-key"
+
+
+class Gate:
+    """In front of the fake: holds every request while `held` is clear (to see the board before Close answers)."""
+
+    def __init__(self, fake: FakeClose) -> None:
+        self.fake = fake
+        self.open = asyncio.Event()
+        self.open.set()
+
+    async def handler(self, request: httpx.Request) -> httpx.Response:
+        if not request.url.path.endswith("/me/"):
+            await self.open.wait()
+        return self.fake.handler(request)
+
+
+def app_on(gate: Gate, tmp_path: Path, size: int = 0) -> KanbanApp:
+    backend = CloseBackend(KEY, base_url="https://api.close.com/api/v1/", transport=httpx.MockTransport(gate.handler))
+    return KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales"),
+                     board_copy=BoardCopy(tmp_path / "last-board.sqlite3", backend.identity))
+
+
+def whole_page(request: str) -> bool:
+    """A page of a whole load of the pipeline (not the delta query, not a column's first screen)."""
+    return "status_id__in=" in request and "date_updated__gt" not in request
+
+
+def data_requests(fake: FakeClose, since: int) -> list[str]:
+    return [f"{r.method} {r.url.path}?{r.url.query.decode()}" for r in fake.requests[since:] if not r.url.path.endswith("/me/")]
+
+
+async def test_a_warm_start_shows_the_saved_board_then_only_what_changed(tmp_path: Path) -> None:
+    fake = FakeClose(KEY)
+    fake.seed(sales=300, other=20)
+    gate = Gate(fake)
+    async with app_on(gate, tmp_path).run_test(size=(120, 36)) as pilot:  # the first start: a cold load
+        await settle(pilot)
+    sales = next(p for p in fake.pipelines if p["name"] == "Sales")
+    statuses = [s["id"] for s in sales["statuses"]]
+    ours = [o for o in fake.opportunities.values() if o["status_id"] in statuses]
+    moved, deleted = ours[0], ours[1]
+    target = next(s for s in statuses if s != moved["status_id"])
+    fake.teammate_move(moved["id"], target)  # while the app was closed
+    fake.delete_opportunity(deleted["id"], api=True)
+    added = fake.add_opportunity(statuses[0], lead_name="Brand New Co")
+
+    gate.open.clear()
+    app = app_on(gate, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.pause(0.2)
+        board = app.screen.session.board
+        assert board is not None and len(board) == len(ours), "the saved board, at once, before Close answers"
+        assert "refreshing" in screen_text(app).splitlines()[-2] and "as of" in screen_text(app).splitlines()[-2]
+        start = len(fake.requests)
+        gate.open.set()
+        await settle(pilot)
+        await settle(pilot)
+        board = app.screen.session.board
+        assert board.shown_status(moved["id"]) == target, "moved while closed"
+        assert added["id"] in board, "added while closed"
+        assert deleted["id"] not in board, "deleted while closed: gone"
+        assert "✓ synced" in screen_text(app).splitlines()[-2]
+        asked = data_requests(fake, start)
+        assert len(asked) <= 3, asked
+        assert not any(whole_page(r) for r in asked), asked
+
+
+async def test_a_saved_board_older_than_the_event_log_keeps_is_loaded_whole(tmp_path: Path) -> None:
+    fake = FakeClose(KEY)
+    fake.seed(sales=150, other=0)
+    gate = Gate(fake)
+    async with app_on(gate, tmp_path).run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+    with closing(sqlite3.connect(tmp_path / "last-board.sqlite3")) as conn, conn:
+        conn.execute("UPDATE boards SET saved_at = ?", ((datetime.now(UTC) - timedelta(days=40)).isoformat(),))
+    app = app_on(gate, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        start = len(fake.requests)
+        await settle(pilot)
+        await settle(pilot)
+        asked = data_requests(fake, start)
+        assert any(whole_page(r) for r in asked), "loaded whole: the log does not reach that far back"
+        assert len(app.screen.session.board) == 150 and "✓ synced" in screen_text(app).splitlines()[-2]
+
+
+async def test_a_cold_load_whose_later_pages_fail_shows_every_column_first_screen_and_what_is_missing(
+    tmp_path: Path,
+) -> None:
+    fake = FakeClose(KEY)
+    fake.seed(sales=1000, other=0)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "_skip=" in str(request.url) and "_skip=0" not in str(request.url):
+            return httpx.Response(503, json={"error": "Service unavailable."})
+        return fake.handler(request)
+
+    backend = CloseBackend(KEY, base_url="https://api.close.com/api/v1/", transport=httpx.MockTransport(handler))
+    app = KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales"))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        board = screen.session.board
+        sales = next(p for p in fake.pipelines if p["name"] == "Sales")
+        text = screen_text(app)
+        for status in sales["statuses"]:
+            whole = sum(1 for o in fake.opportunities.values() if o["status_id"] == status["id"])
+            assert board.summary(status["id"]).count == whole, "the header counts the whole column"
+            assert board.column_len(status["id"]) >= min(whole, screen.session.screenful), "its first screen"
+        assert f"{len(board)} of 1,000 loaded" in text.splitlines()[-2], text.splitlines()[-2]
+        assert "≈" in text.splitlines()[2], "Close's aggregate, marked as such while the cards load"

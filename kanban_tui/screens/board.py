@@ -27,7 +27,7 @@ from ..sync import BoardSession, Conflict, Phase, PipelineChoice, Update
 from ..sync.board import SORT_NAMES, SORTS
 from ..sync.session import Event, Job, Load
 from ..text import esc
-from ..widgets.column import KIND_GLYPH, CardList, StatusColumn
+from ..widgets.column import CARD_HEIGHT, KIND_GLYPH, CardList, StatusColumn
 from ..widgets.status_bar import SyncStatus
 from .confirm import ConfirmMove
 from .conflict import ResolveConflict
@@ -78,6 +78,8 @@ class BoardScreen(Screen[None]):
         yield Footer(show_command_palette=False)  # ctrl+p is in the help; the footer keeps room for ? Help at 80
 
     def on_mount(self) -> None:
+        # a cold start asks for each column's first screen: as many cards as this terminal shows, and one more
+        self.session.screenful = max(4, self.app.size.height // CARD_HEIGHT + 1)
         self.apply(self.session.start())
         self.set_interval(1.0, self.tick, name="tick")
         self.watch(self.query_one("#board", HorizontalScroll), "scroll_x", self.show_edge, init=False)

@@ -51,7 +51,7 @@ from ..backends.errors import (
     UnavailableError,
     unexpected_error,
 )
-from ..models import Changes, Opportunity, Page, Pipeline, Status
+from ..models import Changes, ColumnStart, Opportunity, Page, Pipeline, Status
 from ..store.board_copy import BoardCopy, SavedBoard
 from ..store.journal import JournaledMove, MoveJournal
 from ..store.prefs import BoardPrefs
@@ -182,12 +182,23 @@ class Load(NamedTuple):
     pipeline: Pipeline
     recall: bool = False
     """First read what this machine kept for the board (owed moves, preferences): a fresh open."""
+    first: bool = False
+    """An empty board: ask for every column's first screen together before the pages (a cold start)."""
+
+
+class Resume(NamedTuple):
+    """A warm start: the saved board is on screen; ask the CRM only for what changed since it was kept."""
+
+    gen: int
+    pipeline: Pipeline
+    saved: SavedBoard
 
 
 class OpenCopy(NamedTuple):
     gen: int
     wanted: str | None
-    error: BackendError
+    error: BackendError | None
+    """Why the CRM's board could not be had (offline); None: a warm start, the copy first at every start."""
 
 
 class Poll(NamedTuple):
@@ -230,9 +241,10 @@ class SaveCopy(NamedTuple):
     pipeline: Pipeline
     cards: list[Opportunity]
     synced_at: datetime
+    cursor: str | None = None
 
 
-Job = ListPipelines | Load | OpenCopy | Poll | Send | Read | SaveCopy | SavePrefs | SaveSeen | WhoAmI
+Job = ListPipelines | Load | Resume | OpenCopy | Poll | Send | Read | SaveCopy | SavePrefs | SaveSeen | WhoAmI
 
 
 class PipelinesListed(NamedTuple):
@@ -259,6 +271,17 @@ class LoadDone(NamedTuple):
     gen: int
 
 
+class FirstScreen(NamedTuple):
+    gen: int
+    starts: list[ColumnStart]
+
+
+class Resumed(NamedTuple):
+    gen: int
+    changes: Changes | None
+    """What changed since the saved board; None: the CRM cannot say (the board is loaded whole behind it)."""
+
+
 class LoadFailed(NamedTuple):
     gen: int
     error: BackendError
@@ -267,7 +290,7 @@ class LoadFailed(NamedTuple):
 class CopyRead(NamedTuple):
     gen: int
     saved: SavedBoard | None
-    error: BackendError
+    error: BackendError | None
     kept: Recalled | None = None
     """What this machine kept for the copy's board (read with it, off the UI thread)."""
 
@@ -320,6 +343,7 @@ class CopySaved(NamedTuple):
 
 Event = (
     PipelinesListed | PipelinesFailed | Recalled | LoadStarted | PageArrived | LoadDone | LoadFailed | CopyRead | Polled
+    | FirstScreen | Resumed
     | PollFailed | MoveAnswered | CardRead | CopySaved | MeKnown
 )
 
@@ -391,6 +415,8 @@ class Snapshot:
     read_only: str | None
     shown: int | None = None
     """During a search or an owner filter: how many cards it shows (the line says `3 of 412 deals`)."""
+    refreshing: bool = False
+    """A warm start: the saved board is on screen while the CRM says what changed since."""
 
 
 class BoardSession:
@@ -430,6 +456,14 @@ class BoardSession:
         """The owner filter is "me" (it follows the name the CRM gives)."""
         self._changes_said = False
         self._refresh_asked = False
+        self.screenful = 10
+        """Cards a column shows on one screen (the UI sets it from the terminal's height): a cold start asks
+        for that many per column first."""
+        self._warming = False
+        """The saved board is being read at start (a warm start): the pipeline listing waits for it."""
+        self._listed: PipelinesListed | None = None
+        self._warm: SavedBoard | None = None
+        """The saved board on screen at a warm start, until the CRM has said what changed since."""
         self.clock = clock
         self.now = now
         self.rand = rand
@@ -504,6 +538,7 @@ class BoardSession:
             copy_of=self.copy_of,
             read_only=self.read_only,
             shown=self.board.shown_count() if self.board is not None and self.board.filtering else None,
+            refreshing=self._warm is not None and self.copy_of is not None,
         )
 
     def _error_line(self) -> str | None:
@@ -523,6 +558,9 @@ class BoardSession:
         self.phase = Phase.LOADING
         self.busy = True
         jobs: list[Job] = [ListPipelines(switching=False)]
+        if self.board_copy is not None:  # a warm start: the saved board at once, then only what changed
+            self._warming = True
+            jobs.append(OpenCopy(self.gen, self.wanted, None))
         if not self._me_asked:
             self._me_asked = True
             jobs.append(WhoAmI())
@@ -566,7 +604,7 @@ class BoardSession:
         self.error = None
         self.auto_retry = True
         self.cursor = None
-        return Update(rebuild=True, progress=True, jobs=[Load(self.gen, self.pipeline, recall=True)])  # type: ignore[arg-type]
+        return Update(rebuild=True, progress=True, jobs=[Load(self.gen, self.pipeline, recall=True, first=True)])  # type: ignore[arg-type]
 
     def _new_board(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
@@ -873,6 +911,9 @@ class BoardSession:
 
     def _on_PipelinesListed(self, ev: PipelinesListed, u: Update) -> None:
         pipelines = ev.pipelines
+        if not ev.switching and self._warming:  # the saved board is being read: it decides what comes next
+            self._listed = ev
+            return
         if not ev.switching:
             self.busy = False
         if not pipelines and ev.switching:
@@ -896,6 +937,13 @@ class BoardSession:
         except BackendError as exc:
             self._open_failed(exc, u)
             return
+        warm, self._warm = self._warm, None
+        if warm is not None and self.copy_of is not None and self.board is not None and warm.pipeline.id == pipeline.id:
+            if same_statuses(warm.pipeline, pipeline):  # ask only what changed since the copy
+                self.busy = True
+                self._warm = warm
+                u.jobs.append(Resume(self.gen, pipeline, warm))
+                return
         opened = self.open(pipeline)
         u.redraw |= opened.redraw
         u.rebuild, u.progress = True, True
@@ -966,10 +1014,17 @@ class BoardSession:
         gone = [card for card in board.card_ids() if card not in self.load_seen]
         if gone:  # a reload over a board already shown (the copy, or a load that stopped): what left
             u.redraw |= board.remove(gone)
+        self._now_whole(u)
+
+    def _now_whole(self, u: Update) -> None:
+        """The board holds the whole pipeline as the CRM has it (a load ended, or a warm start caught up)."""
+        board, pipeline = self.board, self.pipeline
+        assert board is not None and pipeline is not None
+        self.busy = False
         self.complete = True
         board.loaded = True
         if not len(board):
-            u.notice(f"{self.pipeline.name} has no deals in {self.backend.name} yet", timeout=6)
+            u.notice(f"{pipeline.name} has no deals in {self.backend.name} yet", timeout=6)
             u.redraw |= {s.id for s in self.pipeline.statuses}
         self.copy_of = None
         self.loaded = self.total = len(board)
@@ -984,7 +1039,7 @@ class BoardSession:
         restored = [i for i in self.intents.values() if i.restored and i.card in board]
         for intent in [i for i in self.intents.values() if i.card not in board]:
             u.notice(f"A move of {intent.name} from last time was dropped: the card is no longer in"
-                     f" {self.pipeline.name}", severity="warning", timeout=10)
+                     f" {pipeline.name}", severity="warning", timeout=10)
             self._settle(intent, "dropped", u)
         if restored and self._restored:
             n = len(restored)
@@ -995,7 +1050,7 @@ class BoardSession:
             u.notice(f"Loaded anew from {self.backend.name}", timeout=3)
         self._say_changes(u)
         if self.board_copy is not None:
-            u.jobs.append(SaveCopy(self.pipeline, board.server_versions(), self.last_synced))
+            u.jobs.append(SaveCopy(pipeline, board.server_versions(), self.last_synced, self.cursor))
 
     def _on_LoadFailed(self, ev: LoadFailed, u: Update) -> None:
         if ev.gen != self.gen:
@@ -1007,6 +1062,9 @@ class BoardSession:
             self._failed(ev.error, u)
 
     def _on_CopyRead(self, ev: CopyRead, u: Update) -> None:
+        if ev.error is None:
+            self._warm_copy(ev, u)
+            return
         self.busy = False
         if ev.saved is None:
             self._failed(ev.error, u)
@@ -1035,6 +1093,71 @@ class BoardSession:
             f"{self.backend.name} cannot be reached: this is the board as of {ago(saved.saved_at, self.now())}."
             " Moves are kept and sent when it answers.", title="Offline", severity="warning", timeout=10,
         )
+
+    def _warm_copy(self, ev: CopyRead, u: Update) -> None:
+        """A warm start: the saved board (if any, of the pipeline wanted) on screen at once, `as of 5m ago ·
+        refreshing`, moves kept from last time on it; then the pipeline listing goes on (it waited)."""
+        self._warming = False
+        saved, wanted = ev.saved, self.wanted
+        fits = saved is not None and (wanted is None or wanted == saved.pipeline.id
+                                      or wanted.casefold() == saved.pipeline.name.casefold())
+        if saved is not None and fits and ev.gen == self.gen and (self.board is None or not len(self.board)):
+            self.gen += 1
+            self.wanted = saved.pipeline.id  # the board last open (p switches)
+            self._new_board(saved.pipeline.recolored(self.colors))
+            assert self.board is not None and self.pipeline is not None
+            self.board.add(saved.opportunities)
+            self.loaded = self.total = len(saved.opportunities)
+            self.copy_of = saved.saved_at
+            self._warm = saved
+            if ev.kept is not None:
+                self._recall(ev.kept._replace(gen=self.gen), u)
+            for card, intent in self.intents.items():
+                if card in self.board and self.pipeline.status(intent.target):
+                    self.board.set_target(card, intent.target, intent.made_at)
+            self.phase = Phase.LOADING
+            self.busy = True
+            u.rebuild = u.first_cards = u.progress = True
+        listed, self._listed = self._listed, None
+        if listed is not None:
+            self._on_PipelinesListed(listed, u)
+
+    def _on_Resumed(self, ev: Resumed, u: Update) -> None:
+        if ev.gen != self.gen or self.board is None or self.pipeline is None:
+            return
+        self.busy = False
+        self._warm = None
+        changes = ev.changes
+        if changes is None or changes.pipeline is not None:  # the CRM cannot say: load it whole behind the copy
+            self.busy = True
+            u.jobs.append(Load(self.gen, self.pipeline))
+            u.progress = True
+            return
+        self._reachable(u)
+        u.redraw |= self.board.apply(changes)
+        self._report_skipped(changes.skipped, u)
+        self.cursor = changes.cursor
+        self._now_whole(u)
+
+    def _on_FirstScreen(self, ev: FirstScreen, u: Update) -> None:
+        """A cold start: every column's count, totals and first screen, before the rest of its cards."""
+        if ev.gen != self.gen or self.board is None or self.pipeline is None:
+            return
+        board = self.board
+        first = len(board) == 0
+        for start in ev.starts:
+            u.redraw |= board.add(start.cards)
+            self.load_seen.update(o.id for o in start.cards)
+            self._report_skipped(start.skipped, u)
+        u.redraw |= board.set_known(ev.starts)
+        self.loaded = len(board)
+        self.total = sum(start.count for start in ev.starts)
+        for card, intent in self.intents.items():
+            if card in board and board.target(card) != intent.target and self.pipeline.status(intent.target):
+                u.redraw |= board.set_target(card, intent.target, intent.made_at)
+        u.progress = True
+        if first and len(board):
+            u.first_cards = True
 
     def _on_Polled(self, ev: Polled, u: Update) -> None:
         if ev.gen != self.gen or self.board is None:
@@ -1391,7 +1514,7 @@ class BoardSession:
             return None
         if self.copy_of is not None or self.last_synced is None:
             return None
-        return self.board_copy.save(self.pipeline, self.board.server_versions(), self.last_synced)
+        return self.board_copy.save(self.pipeline, self.board.server_versions(), self.last_synced, self.cursor)
 
     def close(self) -> None:
         if self.journal is not None:
@@ -1424,11 +1547,26 @@ class BoardSession:
                 if job.recall:
                     yield await self._read_kept(job.gen, job.pipeline.id)
                 try:
-                    cursor = (await backend.changes_since(job.pipeline, None)).cursor
+                    starts = None
+                    if job.first:  # the cursor and every column's first screen, together: one round trip
+                        start, starts = await asyncio.gather(backend.changes_since(job.pipeline, None),
+                                                             backend.first_screen(job.pipeline, self.screenful))
+                        cursor = start.cursor
+                    else:
+                        cursor = (await backend.changes_since(job.pipeline, None)).cursor
                     yield LoadStarted(job.gen, cursor)
+                    if starts:
+                        yield FirstScreen(job.gen, starts)
                     async for page in backend.load_opportunities(job.pipeline):
                         yield PageArrived(job.gen, page)
                     yield LoadDone(job.gen)
+                except BackendError as exc:
+                    yield LoadFailed(job.gen, exc)
+            elif isinstance(job, Resume):
+                try:
+                    saved_board = job.saved
+                    yield Resumed(job.gen, await backend.resume(job.pipeline, saved_board.opportunities,
+                                                                saved_board.cursor, saved_board.saved_at))
                 except BackendError as exc:
                     yield LoadFailed(job.gen, exc)
             elif isinstance(job, OpenCopy):
@@ -1480,11 +1618,12 @@ class BoardSession:
                     yield MeKnown(None)
             elif isinstance(job, SaveCopy):
                 if self.board_copy is not None:
-                    problem = await asyncio.to_thread(self.board_copy.save, job.pipeline, job.cards, job.synced_at)
+                    problem = await asyncio.to_thread(self.board_copy.save, job.pipeline, job.cards, job.synced_at,
+                                                      job.cursor)
                     yield CopySaved(problem)
         except Exception as exc:  # noqa: BLE001 - a bug must not take the board down: it is a failure event
             error = unexpected_error(exc)
-            if isinstance(job, Load):
+            if isinstance(job, Load | Resume):
                 yield LoadFailed(job.gen, error)
             elif isinstance(job, Poll):
                 yield PollFailed(job.gen, error)
@@ -1497,6 +1636,14 @@ class BoardSession:
             elif isinstance(job, OpenCopy):
                 yield CopyRead(job.gen, None, job.error)
             log.exception("%s failed", type(job).__name__)
+
+
+def same_statuses(a: Pipeline, b: Pipeline) -> bool:
+    """The two have the same columns (ids, labels, order, kinds; colours aside): a saved board still fits."""
+    def shape(p: Pipeline) -> list[tuple[str, str, str, bool]]:
+        return [(s.id, s.label, s.kind.value, s.can_move_to) for s in p.statuses]
+
+    return shape(a) == shape(b)
 
 
 def choose_pipeline(pipelines: list[Pipeline], wanted: str | None, crm: str) -> Pipeline:

@@ -114,6 +114,8 @@ class ColumnHeader(Static):
         per = "/yr" if summary.annualized else ""
         total = _with_period(format_totals(summary.totals, limit=1).split(" +")[0], per)
         expected = _with_period(format_totals(summary.weighted, limit=1).split(" +")[0], per)
+        if summary.approximate:  # the CRM's aggregate while the cards load: all currencies added as one
+            total, expected = f"≈{total}", f"≈{expected}"
         count = f"{summary.count:,}" if of is None else next(
             (t for t in (f"{summary.count:,} of {of:,}", f"{summary.count:,}/{of:,}") if cells(t) <= room - 4),
             f"{summary.count:,}/{of:,}")

@@ -52,6 +52,8 @@ def status_line(s: Snapshot, now: datetime | None = None) -> tuple[str, bool]:
         problem = True
         shown = f" ({s.cards:,} of {s.total:,} loaded)" if s.total and s.cards < s.total else ""
         state = f"[b]! could not load the board{shown}{retry}[/b]: {error}"
+    elif s.phase is Phase.LOADING and s.refreshing and s.copy_of is not None:
+        state = f"… as of {ago(s.copy_of, now)} · refreshing"
     elif s.phase is Phase.LOADING:
         of = f" {s.loaded:,} of {s.total:,}" if s.total else f" {s.loaded:,}" if s.loaded else ""
         refreshing = f" · board as of {ago(s.copy_of, now)}" if s.copy_of is not None else ""

@@ -216,7 +216,7 @@ class BoardScreen(Screen[None]):
         title = f"kanban-tui · {esc(self.backend.name)} · [b]{esc(pipeline.name)}[/b]{mine}{search}{order}"
         if title != getattr(self, "_title", None):  # drawn from the session's state after every update
             self._title = title
-            self.query_one("#title", Static).update(title)
+            self.query_one("#title", Static).update(title, layout=False)  # a fixed box: no screen-wide layout per key
 
     def flush_load(self) -> None:
         """Draw what the pages loaded so far changed, and the progress bar."""

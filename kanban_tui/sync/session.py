@@ -561,9 +561,6 @@ class BoardSession:
         if self.board_copy is not None:  # a warm start: the saved board at once, then only what changed
             self._warming = True
             jobs.append(OpenCopy(self.gen, self.wanted, None))
-        if not self._me_asked:
-            self._me_asked = True
-            jobs.append(WhoAmI())
         return Update(jobs=jobs)
 
     def list_pipelines(self) -> Update:
@@ -1049,6 +1046,9 @@ class BoardSession:
             self._refresh_asked = False
             u.notice(f"Loaded anew from {self.backend.name}", timeout=3)
         self._say_changes(u)
+        if not self._me_asked:  # who "me" is (the owner filter), once the board is whole: not a request ahead of it
+            self._me_asked = True
+            u.jobs.append(WhoAmI())
         if self.board_copy is not None:
             u.jobs.append(SaveCopy(pipeline, board.server_versions(), self.last_synced, self.cursor))
 

@@ -1,4 +1,4 @@
-"""kanban-tui: a keyboard-driven terminal kanban board for CRM sales opportunities.
+"""dealboard: a keyboard-driven terminal kanban board for CRM sales opportunities.
 
 Importing the package imports nothing else: the UI (Textual) is only loaded by
 `kanban_tui.app`, so the models, backends and sync layers stay usable headless.

@@ -33,7 +33,7 @@ DEFAULT_POLL_INTERVAL = 15.0
 class KanbanApp(App[None]):
     """A kanban board of CRM opportunities."""
 
-    TITLE = "kanban-tui"
+    TITLE = "dealboard"
     CSS_PATH = [styles_dir() / "app.tcss"]
     BINDINGS = APP_BINDINGS
     ENABLE_COMMAND_PALETTE = True

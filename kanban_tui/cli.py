@@ -1,4 +1,4 @@
-"""`kanban-tui`: parse flags, read the config, pick the backend, run the board.
+"""`dealboard`: parse flags, read the config, pick the backend, run the board.
 
 Errors a user can fix (a bad flag, a bad config file, a workspace that cannot be
 opened) end with one line on stderr and exit code 2, never a traceback.
@@ -43,7 +43,7 @@ def _seconds(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="kanban-tui",
+        prog="dealboard",
         description="A keyboard-driven kanban board for CRM sales opportunities. "
         "With no CRM configured it opens the local workspace (seeded with a demo pipeline).",
         epilog=f"Config file: {paths.config_file()} (see the README for every key). Press ? on the board for keys.",
@@ -90,7 +90,7 @@ def resolve_settings(args: argparse.Namespace, warnings: list[str] | None = None
         config_path, required=args.config is not None or from_env, named_by="KANBAN_TUI_CONFIG" if from_env else None
     )
     if warning := key_file_warning(config_path, settings):
-        print(f"kanban-tui: {warning}", file=sys.stderr)
+        print(f"dealboard: {warning}", file=sys.stderr)
         if warnings is not None:
             warnings.append(warning)
     overrides = {
@@ -164,7 +164,7 @@ def _workspace_error(workspace: Path, problem: str) -> str:
         return problem  # already names it
     problem = problem.removeprefix("cannot open the workspace:").strip()
     if "not a database" in problem or "malformed" in problem:
-        hint = "is it a kanban-tui workspace? Move it aside to start a new one, or choose another with --workspace"
+        hint = "is it a dealboard workspace? Move it aside to start a new one, or choose another with --workspace"
     else:
         hint = "check that the file and its directory can be read and written, or choose another with --workspace"
     return f"cannot open the workspace {workspace}: {problem} - {hint}"
@@ -176,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = resolve_settings(args, warnings)
     except ConfigError as exc:
-        print(f"kanban-tui: {exc}", file=sys.stderr)
+        print(f"dealboard: {exc}", file=sys.stderr)
         return 2
 
     if not (args.demo or args.demo_size is not None):
@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             backend = open_crm(settings)
         except ConfigError as exc:
-            print(f"kanban-tui: {exc}", file=sys.stderr)
+            print(f"dealboard: {exc}", file=sys.stderr)
             return 2
         board_copy = paths.board_copy_file() if registry.get(settings.backend).keeps_board_copy else None
         return run(backend, settings, paths.journal_file(), board_copy, warnings=warnings)
@@ -193,14 +193,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     demo_dir: Path | None = None
     try:
-        demo_dir = Path(tempfile.mkdtemp(prefix="kanban-tui-demo-"))  # 0700
+        demo_dir = Path(tempfile.mkdtemp(prefix="dealboard-demo-"))  # 0700
         workspace = demo_dir / "demo.sqlite3"
         create_workspace(workspace, demo_size=DEFAULT_DEMO_SIZE if args.demo_size is None else args.demo_size)
     except Exception as exc:  # noqa: BLE001 - a one-line message, not a traceback
         if demo_dir is not None:
             shutil.rmtree(demo_dir, ignore_errors=True)
         where = demo_dir / "demo.sqlite3" if demo_dir is not None else Path(tempfile.gettempdir())
-        print(f"kanban-tui: {_workspace_error(where, str(exc))}", file=sys.stderr)
+        print(f"dealboard: {_workspace_error(where, str(exc))}", file=sys.stderr)
         return 2
 
     try:
@@ -277,10 +277,10 @@ def run(
         notes = (journal.prepare() if journal is not None else []) + (
             board_copy.prepare() if board_copy is not None else [])
     except StoreError as exc:
-        print(f"kanban-tui: {exc}", file=sys.stderr)
+        print(f"dealboard: {exc}", file=sys.stderr)
         return 2
     for line in notes:
-        print(f"kanban-tui: {line}", file=sys.stderr)
+        print(f"dealboard: {line}", file=sys.stderr)
     warnings = [*(warnings or []), *notes]
     start_log(paths.log_file())
     # beside the journal: the state dir, or a demo's throwaway dir
@@ -288,11 +288,11 @@ def run(
     prefs = BoardPrefs(prefs_path, backend.identity)
     seen = SeenStore(prefs_path.with_name("seen.sqlite3"), backend.identity)
     for line in seen.prepare():
-        print(f"kanban-tui: {line}", file=sys.stderr)
+        print(f"dealboard: {line}", file=sys.stderr)
         warnings.append(line)
     keymap, problems = check_keymap(settings.keys)
     for line in problems:  # that entry is left out; the rest of the board works
-        print(f"kanban-tui: {line}", file=sys.stderr)
+        print(f"dealboard: {line}", file=sys.stderr)
         warnings.append(line)
     app = KanbanApp(backend, settings=settings, journal=journal, board_copy=board_copy, warnings=warnings, prefs=prefs,
                     seen=seen, keymap=keymap, app_prefs=BoardPrefs(paths.prefs_file(), backend.identity))

@@ -39,7 +39,7 @@ HEX_OR_NAME = r"^(#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3}|[a-z_]+)$"
 
 
 class CommonSettings(BaseModel):
-    """What kanban-tui reads from its config file whatever the backend."""
+    """What dealboard reads from its config file whatever the backend."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -63,7 +63,7 @@ Settings = create_model(
     __module__=__name__,
     **{name: (spec.settings, Field(default_factory=spec.settings)) for name, spec in registry.BACKENDS.items()},
 )
-Settings.__doc__ = """Everything kanban-tui reads from its config file: the common keys, and one table per
+Settings.__doc__ = """Everything dealboard reads from its config file: the common keys, and one table per
 registered backend (`[local]`, `[close]`, ...: that backend's `settings` model)."""
 
 

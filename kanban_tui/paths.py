@@ -1,6 +1,6 @@
-"""Where kanban-tui keeps its files (platformdirs). Nothing is created at import.
+"""Where dealboard keeps its files (platformdirs). Nothing is created at import.
 
-Directories kanban-tui creates are private (0700, `private_dir`); the files in them are
+Directories dealboard creates are private (0700, `private_dir`); the files in them are
 created 0600 by their modules (the log by `cli.start_log`).
 """
 
@@ -12,6 +12,8 @@ from pathlib import Path
 from platformdirs import user_config_path, user_data_path, user_state_path
 
 APP_NAME = "kanban-tui"
+"""The directories' name: kept from before the command was named `dealboard` (issue 17), so that the
+journals, saved boards and workspaces people have are found where they are."""
 
 
 def config_file() -> Path:

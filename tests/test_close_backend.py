@@ -96,7 +96,7 @@ async def test_requests_use_basic_auth_with_the_key_and_name_the_app(close: Clos
     await close.list_pipelines()
     request = fake.requests[-1]
     assert request.headers["authorization"] == "Basic " + base64.b64encode(f"{KEY}:".encode()).decode()
-    assert request.headers["user-agent"].startswith("kanban-tui/")
+    assert request.headers["user-agent"].startswith("dealboard/")
     assert request.url.path == "/api/v1/pipeline/"
 
 

@@ -78,7 +78,7 @@ def test_cli_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
     path = write(tmp_path, "poll_interval = 0\n")
     result = run_cli("--config", str(path))
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [f"kanban-tui: config {path}: poll_interval: input should be greater than 0"]
+    assert result.stderr.strip().splitlines() == [f"dealboard: config {path}: poll_interval: input should be greater than 0"]
     assert "Traceback" not in result.stderr
 
 

@@ -109,7 +109,7 @@ def test_cli_base_url_with_user_info_is_exit_2_and_one_line(
     code, err = main(capsys, "--backend", "close", "--base-url", URL)
     assert code == 2 and not stub_app
     assert err == [
-        "kanban-tui: --base-url: a URL with a user name or password is not allowed (put the key in CLOSE_API_KEY)"
+        "dealboard: --base-url: a URL with a user name or password is not allowed (put the key in CLOSE_API_KEY)"
     ]
 
 
@@ -123,7 +123,7 @@ def test_cli_config_base_url_with_user_info_is_exit_2_and_one_line(
     code, err = main(capsys, "--config", str(config))
     assert code == 2 and not stub_app
     assert err == [
-        f"kanban-tui: config {config}: telecrm.base_url: a URL with a user name or password is not allowed"
+        f"dealboard: config {config}: telecrm.base_url: a URL with a user name or password is not allowed"
         " (put the key in TELECRM_TOKEN)"
     ]
 
@@ -208,7 +208,7 @@ def test_the_readable_key_warning_goes_to_the_app_and_stderr(
     code, err = main(capsys)
     assert code == 0 and len(err) == 1 and "chmod 600" in err[0] and "api_secret_value" not in err[0]
     (made,) = stub_app
-    assert made["warnings"] == [err[0].removeprefix("kanban-tui: ")]
+    assert made["warnings"] == [err[0].removeprefix("dealboard: ")]
 
 
 async def test_the_app_shows_its_warnings_as_notifications(workspace: Path) -> None:
@@ -233,7 +233,7 @@ def test_kanban_tui_config_naming_a_missing_file_is_an_error(
     monkeypatch.setenv("KANBAN_TUI_CONFIG", str(missing))
     code, err = main(capsys)
     assert code == 2 and not stub_app
-    assert err == [f"kanban-tui: config {missing}: file not found (named by KANBAN_TUI_CONFIG)"]
+    assert err == [f"dealboard: config {missing}: file not found (named by KANBAN_TUI_CONFIG)"]
 
 
 @pytest.mark.parametrize("how", ["--config", "KANBAN_TUI_CONFIG", "default"])
@@ -250,7 +250,7 @@ def test_a_dangling_config_symlink_is_an_error(
         monkeypatch.setenv("KANBAN_TUI_CONFIG", str(link))
     code, err = main(capsys, *argv)
     assert code == 2 and not stub_app and len(err) == 1
-    assert err[0].startswith(f"kanban-tui: config {link}: a symlink to {target}, which does not exist")
+    assert err[0].startswith(f"dealboard: config {link}: a symlink to {target}, which does not exist")
 
 
 @pytest.mark.parametrize(
@@ -264,7 +264,7 @@ def test_demo_with_a_crm_backend_is_an_error(
     backend = argv[-1]
     assert code == 2 and not stub_app
     assert err == [
-        f"kanban-tui: {flag} opens a throwaway local workspace; it cannot be combined with --backend {backend}"
+        f"dealboard: {flag} opens a throwaway local workspace; it cannot be combined with --backend {backend}"
     ]
 
 
@@ -278,8 +278,8 @@ def test_workspace_errors_name_the_path(tmp_path: Path, capsys: pytest.CaptureFi
     junk.write_text("this is not sqlite, not at all, not even close to it" * 10)
     code, err = main(capsys, "--workspace", str(junk))
     assert code == 2 and not stub_app and len(err) == 1
-    assert err[0].startswith(f"kanban-tui: cannot open the workspace {junk}: file is not a database - ")
+    assert err[0].startswith(f"dealboard: cannot open the workspace {junk}: file is not a database - ")
     config = tmp_path / "config.toml"
     config.write_text(f'[local]\npath = "{junk}"\n')
     code, err = main(capsys, "--config", str(config))
-    assert code == 2 and err[0].startswith(f"kanban-tui: cannot open the workspace {junk}: ")
+    assert code == 2 and err[0].startswith(f"dealboard: cannot open the workspace {junk}: ")

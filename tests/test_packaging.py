@@ -1,4 +1,5 @@
-"""The wheel ships the Textual CSS, and an installed app finds it inside the package."""
+"""The wheel is `dealboard` with the `dealboard` command, ships the Textual CSS, and an installed app finds
+it inside the package."""
 
 from __future__ import annotations
 
@@ -19,8 +20,15 @@ def test_wheel_contains_the_styles_and_the_app_uses_them(tmp_path: Path) -> None
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    [wheel] = tmp_path.glob("kanban_tui-*.whl")
+    [wheel] = tmp_path.glob("dealboard-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
+    [metadata] = [n for n in names if n.endswith(".dist-info/METADATA")]
+    meta = zipfile.ZipFile(wheel).read(metadata).decode()
+    assert "\nName: dealboard\n" in meta, "its own name: kanban-tui on PyPI is another project"
+    [entry_points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "dealboard = kanban_tui.cli:main" in scripts
+    assert "kanban-tui =" not in scripts and "ktui" not in scripts, "clashes with neither of that project's commands"
     sheets = sorted(p.name for p in (ROOT / "styles").glob("*.tcss"))
     assert sheets, "the repo has style sheets"
     for sheet in sheets:

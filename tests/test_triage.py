@@ -425,7 +425,7 @@ def test_a_bad_keys_entry_is_said_at_start_and_the_board_opens(tmp_path: Path, m
     assert cli.main(["--config", str(config), "--demo"]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert [line for line in err if "[keys]" in line] == [
-        "kanban-tui: [keys] nope: no such action (see the help, ?, for the names: e.g. search, owner_filter, sort)"]
+        "dealboard: [keys] nope: no such action (see the help, ?, for the names: e.g. search, owner_filter, sort)"]
     assert ran and ran[0].keys == {"search": "ctrl+f"} and any("[keys] nope" in w for w in ran[0].warnings)
 
 

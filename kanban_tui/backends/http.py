@@ -70,7 +70,7 @@ else:
     """Loaded on first use: a board on the local workspace never pays for it (~50 ms at start).
     The CRM modules take it from here (`from .http import httpx`)."""
 
-USER_AGENT = f"kanban-tui/{__version__} (+https://github.com/kanban-tui/kanban-tui)"
+USER_AGENT = f"dealboard/{__version__}"
 
 RATE_LIMIT_RE = re.compile(r"limit=(\d+),\s*remaining=(\d+),\s*reset=([\d.]+)")
 

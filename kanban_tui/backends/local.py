@@ -219,7 +219,7 @@ class LocalBackend(Backend):
                     return fn(conn, *args)
             except sqlite3.Error as exc:
                 raise BackendError(f"{self.path}: {exc}", crm=CRM,
-                                   hint="is it a kanban-tui workspace? a damaged one can be moved aside: a new one is"
+                                   hint="is it a dealboard workspace? a damaged one can be moved aside: a new one is"
                                    " made with the demo pipeline") from exc
 
         return await asyncio.to_thread(call)

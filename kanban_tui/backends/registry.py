@@ -1,4 +1,4 @@
-"""Every backend kanban-tui can open, in one table.
+"""Every backend dealboard can open, in one table.
 
 `config.py` builds its `Settings` from it (one table per backend, and the names
 `backend = ...` accepts), `cli.py` its `--backend` choices and `open_crm`, the layer test

@@ -66,7 +66,7 @@ class BoardScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="top"):
-            yield Static(f"kanban-tui · {self.backend.name}", id="title")
+            yield Static(f"dealboard · {self.backend.name}", id="title")
             # on the title row: showing and hiding it reflows that row, not the columns
             yield ProgressBar(id="progress", show_eta=False)
             yield Static("", id="edge")  # `← 1 · 2 more →`: columns off-screen
@@ -213,7 +213,7 @@ class BoardScreen(Screen[None]):
         owner = self.session.owner_label
         mine = f" · owner: {esc(owner)}" if owner is not None else ""
         order = f" · by {SORT_NAMES[board.sort]}" if board is not None and board.sort != "updated" else ""
-        title = f"kanban-tui · {esc(self.backend.name)} · [b]{esc(pipeline.name)}[/b]{mine}{search}{order}"
+        title = f"dealboard · {esc(self.backend.name)} · [b]{esc(pipeline.name)}[/b]{mine}{search}{order}"
         if title != getattr(self, "_title", None):  # drawn from the session's state after every update
             self._title = title
             self.query_one("#title", Static).update(title, layout=False)  # a fixed box: no screen-wide layout per key

@@ -55,7 +55,7 @@ class HelpScreen(ModalScreen[None]):
                 lines.append(f"  {keys:<10} {esc(binding.description):<30}{name}")
             lines.append("")
         with VerticalScroll(id="help", classes="dialog"):
-            yield Label("[b]kanban-tui keys[/b]", classes="dialog-title")
+            yield Label("[b]dealboard keys[/b]", classes="dialog-title")
             yield Static("\n".join(lines).rstrip(), id="help-keys")
             yield Static(LEGEND, id="help-legend")
             yield Label("j/k scroll · esc close · the dim names are for the [keys] table of the config",

@@ -1,6 +1,6 @@
 """The last known board: what a CRM's pipeline looked like at the last sync, kept on disk.
 
-When kanban-tui starts and the CRM cannot be reached (no network, the CRM down), it opens
+When dealboard starts and the CRM cannot be reached (no network, the CRM down), it opens
 this copy instead of an empty screen, says so, and takes moves into the journal, to be sent
 once the CRM answers. Written after each full load and when the app quits; one row per
 backend identity (never a secret) and pipeline, in a small SQLite file in the user state dir,

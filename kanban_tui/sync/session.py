@@ -507,7 +507,7 @@ class BoardSession:
         self.read_only: str | None = None
         if journal is not None and not journal.acquire():
             self.read_only = (
-                f"another kanban-tui ({journal.holder}) is saving moves for this {backend.name} account:"
+                f"another dealboard ({journal.holder}) is saving moves for this {backend.name} account:"
                 " this one is read-only; quit the other to move cards here"
             )
 
@@ -902,7 +902,7 @@ class BoardSession:
             self._pump(u)
         except Exception as exc:  # noqa: BLE001 - a bug must not take the board down: said, logged
             log.exception("handling %s", type(event).__name__)
-            u.notice(f"{unexpected_error(exc)} (details in the log)", title="kanban-tui hit a bug", severity="error",
+            u.notice(f"{unexpected_error(exc)} (details in the log)", title="dealboard hit a bug", severity="error",
                      timeout=15)
         return u
 

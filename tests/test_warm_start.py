@@ -142,8 +142,8 @@ async def test_a_saved_board_older_than_the_event_log_keeps_is_loaded_whole(tmp_
     with closing(sqlite3.connect(tmp_path / "last-board.sqlite3")) as conn, conn:
         conn.execute("UPDATE boards SET saved_at = ?", ((datetime.now(UTC) - timedelta(days=40)).isoformat(),))
     app = app_on(gate, tmp_path)
+    start = len(fake.requests)
     async with app.run_test(size=(120, 36)) as pilot:
-        start = len(fake.requests)
         await settle(pilot)
         await settle(pilot)
         asked = data_requests(fake, start)

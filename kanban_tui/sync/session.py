@@ -1071,19 +1071,7 @@ class BoardSession:
             return
         saved = ev.saved
         keep = dict(self.intents) if self.pipeline is not None and self.pipeline.id == saved.pipeline.id else {}
-        self.gen += 1
-        self.wanted = saved.pipeline.id
-        self._new_board(saved.pipeline.recolored(self.colors))
-        assert self.board is not None
-        self.board.add(saved.opportunities)
-        self.loaded = self.total = len(saved.opportunities)
-        self.copy_of = saved.saved_at
-        self.intents.update(keep)
-        if not keep and ev.kept is not None:
-            self._recall(ev.kept._replace(gen=self.gen), u)
-        for card, intent in self.intents.items():
-            if card in self.board and self.pipeline.status(intent.target):
-                self.board.set_target(card, intent.target, intent.made_at)
+        self._show_copy(saved, None if keep else ev.kept, keep, u)
         self.error = ev.error
         self.auto_retry = True
         self.phase = Phase.OFFLINE
@@ -1094,6 +1082,22 @@ class BoardSession:
             " Moves are kept and sent when it answers.", title="Offline", severity="warning", timeout=10,
         )
 
+    def _show_copy(self, saved: SavedBoard, kept: Recalled | None, keep: dict[str, Intent], u: Update) -> None:
+        """The saved board as a new board: its cards, the moves kept (`keep`, or the journal's in `kept`) on it."""
+        self.gen += 1
+        self.wanted = saved.pipeline.id
+        self._new_board(saved.pipeline.recolored(self.colors))
+        assert self.board is not None and self.pipeline is not None
+        self.board.add(saved.opportunities)
+        self.loaded = self.total = len(saved.opportunities)
+        self.copy_of = saved.saved_at
+        self.intents.update(keep)
+        if kept is not None:
+            self._recall(kept._replace(gen=self.gen), u)
+        for card, intent in self.intents.items():
+            if card in self.board and self.pipeline.status(intent.target):
+                self.board.set_target(card, intent.target, intent.made_at)
+
     def _warm_copy(self, ev: CopyRead, u: Update) -> None:
         """A warm start: the saved board (if any, of the pipeline wanted) on screen at once, `as of 5m ago ·
         refreshing`, moves kept from last time on it; then the pipeline listing goes on (it waited)."""
@@ -1102,19 +1106,8 @@ class BoardSession:
         fits = saved is not None and (wanted is None or wanted == saved.pipeline.id
                                       or wanted.casefold() == saved.pipeline.name.casefold())
         if saved is not None and fits and ev.gen == self.gen and (self.board is None or not len(self.board)):
-            self.gen += 1
-            self.wanted = saved.pipeline.id  # the board last open (p switches)
-            self._new_board(saved.pipeline.recolored(self.colors))
-            assert self.board is not None and self.pipeline is not None
-            self.board.add(saved.opportunities)
-            self.loaded = self.total = len(saved.opportunities)
-            self.copy_of = saved.saved_at
+            self._show_copy(saved, ev.kept, {}, u)  # the board last open (p switches)
             self._warm = saved
-            if ev.kept is not None:
-                self._recall(ev.kept._replace(gen=self.gen), u)
-            for card, intent in self.intents.items():
-                if card in self.board and self.pipeline.status(intent.target):
-                    self.board.set_target(card, intent.target, intent.made_at)
             self.phase = Phase.LOADING
             self.busy = True
             u.rebuild = u.first_cards = u.progress = True

@@ -70,7 +70,52 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"with --demo (implied): generate N opportunities (default {DEFAULT_DEMO_SIZE})",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", title="commands (for scripts; with none, the board opens)",
+        description="exit codes: 0 done, 2 usage or configuration, 3 the CRM cannot be reached",
+    )
+    summary = commands.add_parser(
+        "summary", help="per status: count, total, expected value, stalled, oldest days in status",
+        description="Per status, in order: count, total, expected value, stalled count and oldest days in status; "
+        "then the pipeline's totals. Exit codes: 0; 2 usage or configuration; 3 the CRM cannot be reached.",
+    )
+    _crm_flags(summary)
+    summary.add_argument("--json", action="store_true",
+                         help="JSON, versioned (\"version\": 1; schema: kanban_tui/schemas/summary-v1.json)")
+    summary.add_argument("--cached", action="store_true",
+                         help="from the board saved on this machine: no network (says how old it is)")
+    changes = commands.add_parser(
+        "changes", help="deals created, moved, won, lost, re-valued or removed since a time",
+        description="Deals created, moved (from -> to), won, lost, re-valued or removed since a time, newest "
+        "first: from the CRM's own history where it keeps one, else compared with the board saved on this "
+        "machine. Exit codes: 0; 2 usage or configuration; 3 the CRM cannot be reached.",
+    )
+    _crm_flags(changes)
+    changes.add_argument("--since", required=True, metavar="WHEN", type=_since,
+                         help="30m, 12h, 1d, 2w back from now, or a date (2026-11-20) or time (2026-11-20T09:00)")
+    changes.add_argument("--json", action="store_true",
+                         help="JSON, versioned (\"version\": 1; schema: kanban_tui/schemas/changes-v1.json)")
     return parser
+
+
+def _crm_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags that choose the CRM, also after a subcommand (`dealboard summary --backend close`); given
+    there, they win over the same flags before it."""
+    hide = argparse.SUPPRESS
+    parser.add_argument("--config", metavar="PATH", type=Path, default=hide, help="read settings from this TOML file")
+    parser.add_argument("--backend", choices=BACKENDS, default=hide, help="the CRM to read (default: from the config)")
+    parser.add_argument("--pipeline", metavar="NAME_OR_ID", default=hide, help="the pipeline (default: the first)")
+    parser.add_argument("--base-url", metavar="URL", default=hide, help="the CRM's API address")
+    parser.add_argument("--workspace", metavar="PATH", type=Path, default=hide, help="the local workspace file")
+
+
+def _since(text: str):  # type: ignore[no-untyped-def]
+    from .report import parse_since
+
+    try:
+        return parse_since(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def resolve_settings(args: argparse.Namespace, warnings: list[str] | None = None) -> Settings:
@@ -178,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"dealboard: {exc}", file=sys.stderr)
         return 2
+    if args.command is not None:
+        return report(args, settings)
 
     if not (args.demo or args.demo_size is not None):
         # the configured backend; a local workspace that does not exist yet is created, with the demo pipeline
@@ -207,6 +254,60 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(LocalBackend(workspace), settings, demo_dir / "journal.sqlite3", warnings=warnings)
     finally:
         shutil.rmtree(demo_dir, ignore_errors=True)
+
+
+def report(args: argparse.Namespace, settings: Settings) -> int:
+    """`dealboard summary` / `dealboard changes`: print the report; a problem is one line on stderr and exit
+    code 2 (usage, configuration) or 3 (the CRM cannot be reached). Nothing is written on this machine."""
+    import asyncio
+
+    from . import report as reports
+    from .backends.local import LocalBackend, create_workspace
+    from .store.board_copy import BoardCopy
+    from .store.seen import SeenStore
+
+    demo_dir: Path | None = None
+    try:
+        if args.demo or args.demo_size is not None:  # a throwaway demo workspace, as the board's --demo
+            demo_dir = Path(tempfile.mkdtemp(prefix="dealboard-demo-"))
+            workspace = demo_dir / "demo.sqlite3"
+            try:
+                create_workspace(workspace, demo_size=DEFAULT_DEMO_SIZE if args.demo_size is None else args.demo_size)
+            except Exception as exc:  # noqa: BLE001 - a one-line message, not a traceback
+                print(f"dealboard: {_workspace_error(workspace, str(exc))}", file=sys.stderr)
+                return 2
+            backend: Backend = LocalBackend(workspace)
+        else:
+            try:
+                backend = open_crm(settings)
+            except ConfigError as exc:
+                print(f"dealboard: {exc}", file=sys.stderr)
+                return 2
+        keeps_copy = demo_dir is None and registry.get(settings.backend).keeps_board_copy
+        board_copy = BoardCopy(paths.board_copy_file(), backend.identity) if keeps_copy else None
+        seen = SeenStore(paths.prefs_file().with_name("seen.sqlite3"), backend.identity) if keeps_copy else None
+        name = "local" if demo_dir is not None else settings.backend
+
+        async def make() -> str:
+            try:
+                if args.command == "summary":
+                    return await reports.summary_report(backend, name, wanted=settings.pipeline, as_json=args.json,
+                                                        board_copy=board_copy, cached=args.cached)
+                return await reports.changes_report(backend, name, wanted=settings.pipeline, since=args.since,
+                                                    as_json=args.json, board_copy=board_copy, seen=seen)
+            finally:
+                await backend.aclose()
+
+        try:
+            text = asyncio.run(make())
+        except reports.ReportError as exc:
+            print(f"dealboard: {exc}", file=sys.stderr)
+            return exc.code
+        sys.stdout.write(text)
+        return 0
+    finally:
+        if demo_dir is not None:
+            shutil.rmtree(demo_dir, ignore_errors=True)
 
 
 def start_log(path: Path) -> None:

@@ -56,6 +56,7 @@ BOARD_BINDINGS: list[Binding] = [
     Binding("enter", "show_details", "Details", key_display="⏎", id="details"),
     Binding("r", "refresh", "Refresh", show=False, key_display="r", id="refresh"),
     Binding("p", "switch_pipeline", "Switch pipeline", show=False, key_display="p", id="switch_pipeline"),
+    Binding("P", "pipeline_picture", "Pipeline picture", show=False, key_display="P", id="pipeline_picture"),
 ]
 
 HELP_SECTIONS: list[tuple[str, list[Binding]]] = [

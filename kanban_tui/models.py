@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -231,3 +232,57 @@ class Changes(BaseModel):
     @property
     def empty(self) -> bool:
         return not self.upserted and not self.removed and self.pipeline is None
+
+
+class HistoryEvent(BaseModel):
+    """One change to an opportunity as a CRM's own history records it (`Backend.history`)."""
+
+    when: datetime | None
+    """When it happened; None where the CRM does not say (a snapshot comparison)."""
+    opportunity_id: str
+    action: Literal["created", "updated", "deleted"]
+    name: str | None = None
+    """The deal's name as of the change (or as last known), where known."""
+    status_from: str | None = None
+    """Status id before a move; None: not moved, unknown, or (created) none."""
+    status_to: str | None = None
+    """Status id after a move, or the status it was created in; None: not moved (or unknown)."""
+    moved: bool = False
+    """Its status changed (`status_from` may still be unknown: None)."""
+    revalued: bool = False
+    """Its value changed: `value_from` -> `value_to` (minor units of `currency`; None: no value)."""
+    value_from: int | None = None
+    value_to: int | None = None
+    currency: str | None = None
+    known: bool = True
+    """The CRM says what changed; False: only that the deal was updated (BottleCRM's feed), `status_to` and
+    `value_to` then being the deal as it is now (the caller compares with a snapshot to say more)."""
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str | None) -> str | None:
+        return None if name is None else safe_text(name)
+
+
+class History(BaseModel):
+    """What a CRM's own history says changed in a pipeline since a moment."""
+
+    events: list[HistoryEvent] = Field(default_factory=list)
+    """Newest first."""
+    source: str
+    """Where it comes from, for the user: "the workspace's changelog", "Close's Event Log"."""
+    complete_from: datetime | None = None
+    """The history is complete from this moment on only (older changes are not known): the CRM keeps
+    less than was asked for. None: complete back to the moment asked."""
+
+
+class WeekCount(BaseModel):
+    """Deals won and lost in one week (Monday to Sunday, local time), for the pipeline picture (`P`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    week: date
+    """The week's Monday."""
+    won: int = 0
+    lost: int | None = None
+    """None: the CRM cannot say when its deals were lost (only won ones are counted)."""

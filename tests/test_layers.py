@@ -17,6 +17,7 @@ HEADLESS = [spec.module for spec in BACKENDS.values()] + [
     "kanban_tui.backends.registry", "kanban_tui.backends.rescan", "kanban_tui.backends.http",
     "kanban_tui.models", "kanban_tui.money", "kanban_tui.text", "kanban_tui.sync", "kanban_tui.config",
     "kanban_tui.store.journal", "kanban_tui.store.board_copy",
+    "kanban_tui.report",  # `dealboard summary` / `changes`: no Textual for a cron job
 ]
 # each layer (a module or a package) and what it may not import
 FORBIDDEN = {
@@ -29,6 +30,8 @@ FORBIDDEN = {
     "store": ("textual", "kanban_tui.sync", "kanban_tui.screens", "kanban_tui.widgets", "kanban_tui.app",
               "kanban_tui.config", "kanban_tui.cli", "kanban_tui.backends"),
     "sync": ("textual", "kanban_tui.screens", "kanban_tui.widgets", "kanban_tui.app"),
+    "report": ("textual", "kanban_tui.screens", "kanban_tui.widgets", "kanban_tui.app", "kanban_tui.cli",
+               "kanban_tui.config"),
 }
 
 

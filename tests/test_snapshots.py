@@ -7,7 +7,9 @@ the new SVGs (or snapshot_report.html) and checking them by eye.
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,31 @@ def test_change_marks(snap_compare, workspace: Path, tmp_path: Path, size: tuple
 
     app = KanbanApp(backend, poll_interval=3600, seen=store)
     assert snap_compare(app, terminal_size=size, run_before=settle)
+
+
+def test_pipeline_picture_80x24(snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+                                request: pytest.FixtureRequest) -> None:
+    """`P` at 80x24: per status (✓ Won, ✗ Lost with their glyphs) a bar of deals with the count and a bar of
+    value in the main currency with `+N cur`; below, won and lost per week side by side over 12 weeks
+    (`-11w` … `now`), the dates from a fixed now (the demo data and the weeks both hang on it)."""
+    from kanban_tui.backends import local
+    from kanban_tui.backends.demo_data import DEMO_PIPELINE, demo_opportunities
+
+    now = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)  # a Wednesday
+    monkeypatch.setattr(local, "_now", lambda: now)
+    monkeypatch.setenv("TZ", "UTC")  # weeks are local: the same Mondays on every machine
+    time.tzset()
+    request.addfinalizer(time.tzset)  # after monkeypatch has put TZ back
+    path = tmp_path / "workspace.sqlite3"
+    local.create_workspace(path, demo_size=None)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        local.write_pipeline(conn, DEMO_PIPELINE)
+        local.insert_opportunities(conn, demo_opportunities(64, now=now))
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("P")
+        await settle(pilot)
+
+    assert snap_compare(KanbanApp(LocalBackend(path), poll_interval=3600), terminal_size=(80, 24),
+                        run_before=run_before)

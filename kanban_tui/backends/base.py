@@ -14,7 +14,16 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from datetime import datetime
 
-from ..models import Changes, ColumnStart, Opportunity, Page, Pipeline, Status
+from ..models import (
+    Changes,
+    ColumnStart,
+    History,
+    Opportunity,
+    Page,
+    Pipeline,
+    Status,
+    WeekCount,
+)
 
 
 class Backend(ABC):
@@ -94,6 +103,12 @@ class Backend(ABC):
                     return opportunity
         return None
 
+    async def history(self, pipeline: Pipeline, since: datetime) -> History | None:
+        """What the CRM's own history says changed in the pipeline's deals since `since`, newest first:
+        created, moved (from -> to), re-valued, deleted. None where the CRM keeps no history that can
+        say (the caller then compares with the snapshots this machine keeps)."""
+        return None
+
     async def me(self) -> str | None:
         """The owner name the CRM gives the user this key acts for, as cards show it in `owner`;
         None where the CRM cannot tell (then the config's `me = "..."` is used)."""
@@ -102,6 +117,15 @@ class Backend(ABC):
     records_won_date: bool = True
     """A move into a won status records the day it was won (`Opportunity.date_won`); False where the CRM
     keeps no won date (TeleCRM, Clustr): the board then promises none."""
+
+    async def won_lost_by_week(self, pipeline: Pipeline, weeks: int) -> list[WeekCount] | None:
+        """Deals of `pipeline` won and lost per week over the last `weeks` weeks (this one, still going, last;
+        a `WeekCount` for every week, oldest first), for the pipeline picture (`P`); None (this default):
+        the CRM cannot group them, and the picture says so. `won_lost_basis` says what dates them."""
+        return None
+
+    won_lost_basis: str = ""
+    """What dates a deal in `won_lost_by_week`, in a line the picture shows under its chart."""
 
     has_links: bool = False
     """Cards carry a link to the deal in the CRM's web app (`Opportunity.url`)."""

@@ -56,7 +56,16 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from ..models import Changes, Opportunity, Page, Pipeline, Status, StatusKind
+from ..models import (
+    Changes,
+    History,
+    HistoryEvent,
+    Opportunity,
+    Page,
+    Pipeline,
+    Status,
+    StatusKind,
+)
 from ..money import CURRENCIES
 from ..text import safe_text
 from .errors import (
@@ -405,6 +414,61 @@ class BottleCrmBackend(HttpBackend):
         changes.pipeline = restaged
         changes.cursor = newest.isoformat()
         return changes
+
+    async def history(self, pipeline: Pipeline, since: datetime) -> History:
+        """The activity feed's events since `since` (its latest `ACTIVITY_LIMIT`: when all are newer, the
+        history is complete only from the oldest, `complete_from`), read with the pipeline's deals as they
+        are now. The feed says which deal was created, updated or deleted, and when, not what changed: an
+        update at the time the deal entered its stage (`stage_changed_at`) is a move into that stage (from
+        where, the feed does not say); another update is a change of unknown fields."""
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        body = await self.api.request("GET", "api/activities/",
+                                      params={"entity_type": "Opportunity", "limit": ACTIVITY_LIMIT})
+        records = body.get("activities") if isinstance(body, dict) else None
+        if not isinstance(records, list):
+            raise BackendError("answered without an activity list", crm=CRM, hint=f"check {URL_ENV}")
+        feed: list[tuple[datetime, str, str, str | None]] = []
+        for record in records:
+            try:
+                feed.append((parse_when(record["timestamp"]), str(record["action"]), str(record["entity_id"]),
+                             record.get("entity_name") if isinstance(record.get("entity_name"), str) else None))
+            except (KeyError, TypeError, ValueError):
+                continue
+        feed.sort(key=lambda e: e[0], reverse=True)
+        complete_from = feed[-1][0] if len(records) >= ACTIVITY_LIMIT and feed and feed[-1][0] > since else None
+        fresh = [e for e in feed if e[0] >= since]
+        deals: dict[str, Opportunity] = {}
+        if any(action != "DELETE" for _, action, _, _ in fresh):
+            async for cards, _, _, _ in self._scan(pipeline):
+                deals.update((c.id, c) for c in cards)
+        near = timedelta(seconds=5)
+        moves: dict[str, datetime] = {}  # deal -> the time of its update nearest to its stage change
+        for when, action, deal_id, _ in fresh:
+            deal = deals.get(deal_id)
+            if action == "UPDATE" and deal is not None and deal.status_changed is not None \
+                    and abs(when - deal.status_changed) <= near:
+                best = moves.get(deal_id)
+                if best is None or abs(when - deal.status_changed) < abs(best - deal.status_changed):
+                    moves[deal_id] = when
+        events = []
+        for when, action, deal_id, name in fresh:
+            deal = deals.get(deal_id)
+            if action == "DELETE":
+                events.append(HistoryEvent(when=when, opportunity_id=deal_id, action="deleted", name=name))
+            elif deal is None:
+                continue  # another pipeline's deal (or deleted since, which its own event says)
+            elif action == "CREATE":
+                same_stage = deal.status_changed is None or deal.status_changed <= when + near
+                events.append(HistoryEvent(when=when, opportunity_id=deal_id, action="created", name=deal.name,
+                                           status_to=deal.status_id if same_stage else None, value_to=deal.value,
+                                           currency=deal.currency))
+            elif action == "UPDATE":
+                moved = moves.get(deal_id) == when
+                events.append(HistoryEvent(when=when, opportunity_id=deal_id, action="updated", name=deal.name,
+                                           moved=moved, status_to=deal.status_id, value_to=deal.value,
+                                           currency=deal.currency, known=False))
+        return History(events=events, source="BottleCRM's activity feed", complete_from=complete_from)
 
     async def _read_named(self, pipeline: Pipeline, named: list[str], deleted: set[str],
                           skipped: list[str]) -> Changes:

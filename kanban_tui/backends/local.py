@@ -15,14 +15,25 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import closing
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .. import paths
-from ..models import Changes, ColumnStart, Opportunity, Page, Pipeline, Status, StatusKind
+from ..models import (
+    Changes,
+    ColumnStart,
+    History,
+    HistoryEvent,
+    Opportunity,
+    Page,
+    Pipeline,
+    Status,
+    StatusKind,
+    WeekCount,
+)
 from .base import Backend
 from .demo_data import demo_opportunities, demo_pipeline
 from .errors import BackendError, NotFoundError, RefusedError, describe_validation_error
@@ -58,14 +69,29 @@ CREATE TABLE IF NOT EXISTS opportunities (
 CREATE INDEX IF NOT EXISTS opportunities_by_status ON opportunities(status_id);
 CREATE INDEX IF NOT EXISTS opportunities_by_status_updated ON opportunities(status_id, updated DESC, id);
 CREATE TABLE IF NOT EXISTS changelog (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, opportunity_id TEXT NOT NULL);
-CREATE TRIGGER IF NOT EXISTS opportunity_inserted AFTER INSERT ON opportunities
-    BEGIN INSERT INTO changelog (opportunity_id) VALUES (NEW.id); END;
-CREATE TRIGGER IF NOT EXISTS opportunity_updated AFTER UPDATE ON opportunities
-    BEGIN INSERT INTO changelog (opportunity_id) VALUES (NEW.id); END;
-CREATE TRIGGER IF NOT EXISTS opportunity_deleted AFTER DELETE ON opportunities
-    BEGIN INSERT INTO changelog (opportunity_id) VALUES (OLD.id); END;
-"""
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, opportunity_id TEXT NOT NULL,
+    at TEXT, action TEXT, name TEXT, currency TEXT,
+    old_status TEXT, new_status TEXT, old_value INTEGER, new_value INTEGER);
+"""  # and the triggers: `TRIGGERS`, below
+
+TRIGGERS = {
+    "opportunity_inserted": "AFTER INSERT ON opportunities BEGIN INSERT INTO changelog"
+    " (opportunity_id, at, action, name, currency, new_status, new_value)"
+    " VALUES (NEW.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'created', NEW.name, NEW.currency, NEW.status_id,"
+    " NEW.value); END",
+    "opportunity_updated": "AFTER UPDATE ON opportunities BEGIN INSERT INTO changelog"
+    " (opportunity_id, at, action, name, currency, old_status, new_status, old_value, new_value)"
+    " VALUES (NEW.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'updated', NEW.name, NEW.currency, OLD.status_id,"
+    " NEW.status_id, OLD.value, NEW.value); END",
+    "opportunity_deleted": "AFTER DELETE ON opportunities BEGIN INSERT INTO changelog"
+    " (opportunity_id, at, action, name, currency, old_status, old_value)"
+    " VALUES (OLD.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'deleted', OLD.name, OLD.currency, OLD.status_id,"
+    " OLD.value); END",
+}
+"""Every write to `opportunities`, by this app or any other process, leaves a row in `changelog`: when (UTC),
+what (created / updated / deleted), and the status and value before and after: the polls read which deals
+changed, `history` what changed. Rows written before a workspace was upgraded to this keep nulls there."""
+SCHEMA += "".join(f"CREATE TRIGGER IF NOT EXISTS {name} {body};\n" for name, body in TRIGGERS.items())
 
 _COLUMNS = (
     "id, name, status_id, contact, value, currency, period, confidence, owner,"
@@ -127,6 +153,19 @@ def upgrade(conn: sqlite3.Connection) -> None:
     if columns:  # each column's first screen, newest first, without a sort (the progressive first paint)
         conn.execute("CREATE INDEX IF NOT EXISTS opportunities_by_status_updated"
                      " ON opportunities(status_id, updated DESC, id)")
+    logged = {row[1] for row in conn.execute("PRAGMA table_info(changelog)")}
+    if logged and "new_status" not in logged:  # what each change was, for `history` (older rows keep nulls)
+        for column, kind in (("at", "TEXT"), ("action", "TEXT"), ("name", "TEXT"), ("currency", "TEXT"),
+                             ("old_status", "TEXT"), ("new_status", "TEXT"), ("old_value", "INTEGER"),
+                             ("new_value", "INTEGER")):
+            if column not in logged:
+                conn.execute(f"ALTER TABLE changelog ADD COLUMN {column} {kind}")
+    if logged:  # triggers of an older version record the id alone: made again as `TRIGGERS` has them
+        current = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall())
+        for name, body in TRIGGERS.items():
+            if "new_status" not in (current.get(name) or ""):
+                conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+                conn.execute(f"CREATE TRIGGER {name} {body}")
 
 
 def create_workspace(path: Path, *, demo_size: int | None = 64, seed: int = 7, statuses: int = 7) -> None:
@@ -320,6 +359,34 @@ class LocalBackend(Backend):
             ))
         return starts
 
+    won_lost_basis = "dated: won by date won, lost by entering a lost status (no lost date is kept)"
+
+    async def won_lost_by_week(self, pipeline: Pipeline, weeks: int) -> list[WeekCount]:
+        """Two GROUP BYs over the week's Monday: won deals by `date_won`, lost ones by `status_changed` (when
+        they entered their lost status; `updated` where a row does not say)."""
+        today = _now().astimezone().date()
+        this_week = today - timedelta(days=today.weekday())
+        first = this_week - timedelta(weeks=weeks - 1)
+        return await self._run(self._won_lost_by_week, pipeline, first, weeks)
+
+    @staticmethod
+    def _won_lost_by_week(conn: sqlite3.Connection, pipeline: Pipeline, first: date, weeks: int) -> list[WeekCount]:
+        monday = "'weekday 0', '-6 days'"  # the Sunday that ends the week (or the day itself), less six days
+        counts: dict[str, list[int]] = {}
+        for kind, day in ((StatusKind.WON, f"date(date_won, {monday})"),
+                          (StatusKind.LOST, f"date(coalesce(status_changed, updated), 'localtime', {monday})")):
+            ids = [s.id for s in pipeline.statuses if s.kind is kind]
+            rows = conn.execute(
+                f"SELECT {day} AS week, count(*) FROM opportunities"
+                f" WHERE status_id IN ({','.join('?' * len(ids))}) AND week >= ? GROUP BY week",
+                [*ids, first.isoformat()],
+            ).fetchall() if ids else []
+            for week, count in rows:
+                counts.setdefault(week, [0, 0])[kind is StatusKind.LOST] = count
+        shown = [first + timedelta(weeks=n) for n in range(weeks)]
+        return [WeekCount(week=w, won=counts.get(w.isoformat(), [0, 0])[0], lost=counts.get(w.isoformat(), [0, 0])[1])
+                for w in shown]
+
     async def fetch_one(self, pipeline: Pipeline, opportunity_id: str) -> Opportunity | None:
         """One SELECT: None when the row is gone, unreadable, or in a status outside `pipeline`."""
         def read(conn: sqlite3.Connection) -> Opportunity | None:
@@ -355,6 +422,42 @@ class LocalBackend(Backend):
         present = {o.id for o in upserted} | skipped.keys()
         removed = [i for i in changed if i not in present]
         return Changes(upserted=upserted, removed=removed, cursor=str(newest), skipped=list(skipped.values()))
+
+    async def history(self, pipeline: Pipeline, since: datetime) -> History:
+        """The changelog's rows since `since` for deals in (or leaving) the pipeline's statuses, newest first.
+        Rows from before the workspace was upgraded carry no time: the history is then complete only from
+        the first row that has one (`complete_from`)."""
+        return await self._run(self._history, pipeline, since)
+
+    @staticmethod
+    def _history(conn: sqlite3.Connection, pipeline: Pipeline, since: datetime) -> History:
+        since_text = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{since.microsecond // 1000:03d}Z"
+        rows = conn.execute(
+            "SELECT opportunity_id, at, action, name, currency, old_status, new_status, old_value, new_value"
+            " FROM changelog WHERE at >= ? ORDER BY seq DESC", (since_text,)).fetchall()
+        ids = {s.id for s in pipeline.statuses}
+        events = []
+        for row in rows:
+            if row["old_status"] not in ids and row["new_status"] not in ids:
+                continue
+            action = row["action"] if row["action"] in ("created", "updated", "deleted") else "updated"
+            moved = action == "updated" and row["old_status"] != row["new_status"]
+            revalued = action == "updated" and row["old_value"] != row["new_value"]
+            events.append(HistoryEvent(
+                when=datetime.fromisoformat(row["at"]), opportunity_id=str(row["opportunity_id"]), action=action,
+                name=row["name"], currency=row["currency"], moved=moved, revalued=revalued,
+                status_from=row["old_status"] if moved or action == "deleted" else None,
+                status_to=row["new_status"] if moved or action == "created" else None,
+                value_from=row["old_value"], value_to=row["new_value"],
+            ))
+        untimed = conn.execute("SELECT max(seq) FROM changelog WHERE at IS NULL").fetchone()[0]
+        complete_from = None
+        if untimed is not None:  # an older version's rows: no time, no what
+            first = conn.execute("SELECT min(at) FROM changelog WHERE seq > ?", (untimed,)).fetchone()[0]
+            complete_from = datetime.fromisoformat(first) if first else _now()
+            complete_from = max(complete_from, since)
+        return History(events=events, source="the workspace's changelog",
+                       complete_from=complete_from if complete_from is not None and complete_from > since else None)
 
     async def move(
         self, opportunity: Opportunity, status: Status, *, lost_reason: str | None = None

@@ -764,6 +764,15 @@ class BoardScreen(Screen[None]):
             )
         )
 
+    def action_pipeline_picture(self) -> None:
+        """`P`: the pipeline at a glance (deals and value per status, won and lost per week)."""
+        # Plotext is loaded the first time the picture opens, not when the board starts
+        from .picture import PipelinePicture
+
+        board, pipeline = self.session.board, self.session.pipeline
+        if board is not None and pipeline is not None:
+            self.app.push_screen(PipelinePicture(board, pipeline, self.backend))
+
     def action_switch_pipeline(self) -> None:
         self.apply(self.session.list_pipelines())
 

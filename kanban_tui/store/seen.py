@@ -68,6 +68,18 @@ class SeenStore:
             return None
         return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
+    def saved_at(self, pipeline_id: str) -> str | None:
+        """When what the user last saw of this board was kept (ISO time); None when nothing was (or unreadable)."""
+        if not self.path.exists():
+            return None
+        try:
+            with closing(self._connect()) as conn:
+                row = conn.execute("SELECT saved_at FROM boards WHERE identity = ? AND pipeline_id = ?",
+                                   (self.identity, pipeline_id)).fetchone()
+        except (sqlite3.Error, OSError):
+            return None
+        return None if row is None else row[0]
+
     def save(self, pipeline_id: str, seen: Mapping[str, Seen], saved_at: str) -> str | None:
         """Keep what the user saw of this board (replacing what was kept); None, or why it could not."""
         try:

@@ -15,7 +15,8 @@ What it does, as documented (shared/reference/crm-api-notes.md, close-openapi.ym
 - `GET me/`, `GET pipeline/` (statuses in board order, each with `type`),
   `GET status/opportunity/`.
 - `GET opportunity/` with `status_id[__in]`, `status_type[__in]`, `user_id`,
-  `date_updated__gt|gte|lt|lte`, `date_created__…`, `_order_by` (`-` descending),
+  `date_updated__gt|gte|lt|lte`, `date_created__…`, `date_won__…`, `_order_by` (`-` descending),
+  `_group_by=date_won__week` (groups of objects, paged by object),
   `_fields`, `_skip` / `_limit` (capped at `limit_cap`: the server returns fewer than
   asked), `has_more`, `total_results` and the value aggregates.
 - `GET|PUT|DELETE opportunity/{id}/`. PUT acts as PATCH; a new `status_id` updates the
@@ -547,6 +548,8 @@ class FakeClose(FakeServer):
         return 405, {"error": "Method not allowed."}
 
     def _list(self, params: httpx.QueryParams) -> dict[str, Any]:
+        if (group_by := params.get("_group_by")) is not None:
+            return self._grouped(params, group_by)
         order = params.get("_order_by", "-date_created")
         key = order.lstrip("-")
         if key not in ORDERABLE:
@@ -565,6 +568,40 @@ class FakeClose(FakeServer):
             "has_more": skip + len(page) < len(records),
             **aggregates,
         }
+
+    def _grouped(self, params: httpx.QueryParams, group_by: str) -> dict[str, Any]:
+        """`_group_by=date_won__week` (`-` first: the latest week first): `data` is a list of groups, each with
+        its `key`, `weekyear` and `week` (ISO), the `objects` of this page, and `total_results` and the value
+        aggregates of the whole group; paging (`_skip` / `_limit`) applies to the objects, not the groups.
+        Deals without a won date make the last group (key null). The other documented groupings are a 400 here."""
+        if group_by.lstrip("-") != "date_won__week":
+            raise BadRequest(field_errors={"_group_by": "This fake groups by date_won__week only."})
+
+        def week(record: dict[str, Any]) -> tuple[int, int] | None:
+            won = record["date_won"]
+            return date.fromisoformat(won).isocalendar()[:2] if won else None
+
+        records = [r for r in self.opportunities.values() if _matches(r, params)]
+        latest_first = group_by.startswith("-")
+        records.sort(key=lambda r: (week(r) is None, (lambda w: (-w[0], -w[1]) if latest_first else w)(week(r) or (0, 0)),
+                                    r["date_won"] or "", r["id"]))
+        skip, limit = _int(params, "_skip", 0), _int(params, "_limit", 100)
+        page = records[skip : skip + min(limit, self.limit_cap)]
+        fields = _fields(params)
+        groups: list[dict[str, Any]] = []
+        for record in page:
+            key = week(record)
+            if not groups or groups[-1]["_week"] != key:
+                members = [r for r in records if week(r) == key]
+                groups.append({
+                    "_week": key, "key": None if key is None else f"{key[0]}-{key[1]:02d}",
+                    "weekyear": None if key is None else key[0], "week": None if key is None else key[1],
+                    "objects": [], **_aggregates(members),
+                })
+            groups[-1]["objects"].append(self._shown(record, fields))
+        for group in groups:
+            del group["_week"]
+        return {"data": groups, "has_more": skip + len(page) < len(records), **_aggregates(records)}
 
     def _update(self, record: dict[str, Any], request: httpx.Request) -> dict[str, Any]:
         try:
@@ -672,6 +709,11 @@ def _matches(record: dict[str, Any], params: httpx.QueryParams) -> bool:
             return False
         if f"{name}__in" in params and record[name] not in params[f"{name}__in"].split(","):
             return False
+    for op in ("gt", "gte", "lt", "lte"):  # `date_won` is a date (null until won: no match)
+        if f"date_won__{op}" in params:
+            won, limit = record["date_won"], params[f"date_won__{op}"][:10]
+            if won is None or not {"gt": won > limit, "gte": won >= limit, "lt": won < limit, "lte": won <= limit}[op]:
+                return False
     for name in DATE_FILTERS:
         asked = [op for op in ("gt", "gte", "lt", "lte") if f"{name}__{op}" in params]
         if not asked:

@@ -1,0 +1,535 @@
+"""`dealboard summary` and `dealboard changes`: the pipeline's numbers and its recent changes, for scripts
+and for the eyes, without the full-screen app.
+
+Headless (no Textual): the CLI calls `summary_report` / `changes_report` with a backend and gets the text
+or the JSON to print, or a `ReportError` carrying the exit code (2: usage or configuration; 3: the CRM
+cannot be reached). The JSON of each is versioned (`"version": 1`) and described by a JSON Schema shipped
+in the package: `kanban_tui/schemas/summary-v1.json`, `kanban_tui/schemas/changes-v1.json`. A change that
+would break a script reading version 1 makes a version 2 (and a new schema file); fields may be added.
+
+Money is formatted as the board's headers do (`money.py`): totals per currency, never added across
+currencies (no exchange rate here): the main currency (the most used) and `+N cur`; the JSON gives each.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from .backends.base import Backend
+from .backends.errors import AuthError, BackendError
+from .models import History, HistoryEvent, Opportunity, Pipeline, Status, StatusKind
+from .money import format_compact, format_money
+from .store.board_copy import BoardCopy, SavedBoard
+from .store.seen import SeenStore
+from .sync.board import ColumnTotals, contribution_of
+from .sync.session import ago, choose_pipeline
+from .text import cells, fit, pad
+
+SUMMARY_VERSION = 1
+CHANGES_VERSION = 1
+SCHEMAS = Path(__file__).with_name("schemas")
+"""`summary-v1.json`, `changes-v1.json`: the JSON Schemas of the two outputs."""
+WIDTH = 80
+KINDS = ("created", "moved", "won", "lost", "revalued", "removed", "changed")
+"""What `changes` reports of a deal; `changed`: the CRM says it was updated, not what (BottleCRM's feed)."""
+
+
+class ReportError(Exception):
+    """A report that cannot be made: `str()` is the one line to show, `code` the exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def now() -> datetime:
+    """The wall clock (tests replace it)."""
+    return datetime.now(UTC)
+
+
+# -- reading the CRM -------------------------------------------------------------------------------------
+
+
+def _unreachable(exc: BackendError, label: str, *, cached: bool) -> ReportError:
+    """A rejected key is configuration (2); anything else is the CRM not answering as it should (3), with
+    the way out where there is one: the saved board."""
+    if isinstance(exc, AuthError):
+        return ReportError(str(exc), 2)
+    way_out = " - dealboard summary --cached answers from the saved board" if cached else ""
+    return ReportError(f"cannot reach {label}: {exc.summary}{way_out}", 3)
+
+
+async def _pipeline(backend: Backend, wanted: str | None, *, cached: bool) -> Pipeline:
+    try:
+        pipelines = await backend.list_pipelines()
+    except BackendError as exc:
+        raise _unreachable(exc, backend.name, cached=cached) from None
+    try:
+        return choose_pipeline(pipelines, wanted, backend.name)
+    except BackendError as exc:
+        raise ReportError(f"--pipeline: {exc}", 2) from None
+
+
+async def _cards(backend: Backend, pipeline: Pipeline, *, cached: bool) -> list[Opportunity]:
+    cards: dict[str, Opportunity] = {}
+    try:
+        async for page in backend.load_opportunities(pipeline):
+            cards.update((o.id, o) for o in page.opportunities)
+    except BackendError as exc:
+        raise _unreachable(exc, backend.name, cached=cached) from None
+    return [o for o in cards.values() if pipeline.status(o.status_id) is not None]
+
+
+# -- summary ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One status's numbers (or a group's: `status` None)."""
+
+    label: str
+    status: Status | None = None
+    totals: ColumnTotals = field(default_factory=ColumnTotals)
+    stalled: int = 0
+    oldest: int | None = None
+    """Days in status of the deal longest in it, among those whose CRM says when it entered (None: no deal's)."""
+
+    def add(self, card: Opportunity, today: datetime) -> None:
+        self.totals.add(contribution_of(card))
+        self.stalled += card.stalled
+        if card.status_changed is not None:
+            days = max(0, (today - card.status_changed).days)
+            self.oldest = days if self.oldest is None else max(self.oldest, days)
+
+    def merge(self, other: Row) -> None:
+        for currency, (valued, total, weighted) in other.totals.by_currency.items():
+            sums = self.totals.by_currency.setdefault(currency, [0, 0, 0])
+            sums[0] += valued
+            sums[1] += total
+            sums[2] += weighted
+        self.totals.count += other.totals.count
+        self.totals.recurring += other.totals.recurring
+        self.stalled += other.stalled
+        if other.oldest is not None:
+            self.oldest = other.oldest if self.oldest is None else max(self.oldest, other.oldest)
+
+
+def summarize(pipeline: Pipeline, cards: Iterable[Opportunity], at: datetime) -> tuple[list[Row], Row, Row]:
+    """Per status (in order), the open statuses together, and the whole pipeline."""
+    rows = {s.id: Row(s.label, s) for s in pipeline.statuses}
+    for card in cards:
+        if card.status_id in rows:
+            rows[card.status_id].add(card, at)
+    open_row, whole = Row("Open"), Row("Pipeline")
+    for row in rows.values():
+        whole.merge(row)
+        if row.status is not None and row.status.kind is StatusKind.OPEN:
+            open_row.merge(row)
+    return list(rows.values()), open_row, whole
+
+
+def _money_json(row: Row) -> dict[str, Any]:
+    summary = row.totals.summary()
+    return {"count": summary.count, "totals": summary.totals, "expected": summary.weighted,
+            "annualized": summary.annualized, "stalled": row.stalled, "oldest_days_in_status": row.oldest}
+
+
+def _amount(totals: dict[str, int], annualized: bool) -> str:
+    """`$182k/yr +2 cur`: the main currency, and how many others (never added in)."""
+    if not totals:
+        return "-"
+    currency, minor = next(iter(totals.items()))
+    text = format_compact(minor, currency) + ("/yr" if annualized else "")
+    return f"{text} +{len(totals) - 1} cur" if len(totals) > 1 else text
+
+
+def _when(moment: datetime) -> str:
+    """`2026-11-20 14:05 UTC+01:00`-style local time (the offset given once, in headers)."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _zone(moment: datetime) -> str:
+    offset = moment.astimezone().utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    return "UTC" if not minutes else f"UTC{'+' if minutes > 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def summary_text(pipeline: Pipeline, crm: str, rows: list[Row], open_row: Row, whole: Row, at: datetime,
+                 saved_at: datetime | None, has_values: bool) -> str:
+    lines = [f"{pipeline.name} ({crm}): {whole.totals.count:,} deals, {_when(at)} {_zone(at)}"]
+    if saved_at is not None:
+        lines.append(f"From the saved board of {_when(saved_at)} ({ago(saved_at, at)}): not refreshed (--cached).")
+    lines.append("")
+    head = f"{'Status':<18}{'Count':>7}  {'Total':>16}  {'Expected':>16}  {'Stalled':>7}  {'Oldest':>6}"
+    lines += [head, "-" * cells(head)]
+
+    def label_fit(label: str, width: int = 18) -> str:
+        """Cut to `width`, a trailing `(archived)` kept (as the board's headers do)."""
+        head, paren, tail = label.rpartition(" (")
+        if paren and tail.endswith(")") and cells(label) > width and cells(tail) + 3 < width // 2 + 4:
+            return fit(head, width - cells(tail) - 2) + " (" + tail
+        return fit(label, width)
+
+    def line(label: str, row: Row) -> str:
+        summary = row.totals.summary()
+        total = _amount(summary.totals, summary.annualized) if has_values else "-"
+        expected = _amount(summary.weighted, summary.annualized) if has_values else "-"
+        oldest = "-" if row.oldest is None else f"{row.oldest}d"
+        return (f"{pad(label_fit(label), 18)}{summary.count:>7,}  {total:>16}  {expected:>16}  {row.stalled:>7,}"
+                f"  {oldest:>6}")
+
+    glyph = {StatusKind.OPEN: "", StatusKind.WON: "✓ ", StatusKind.LOST: "✗ "}
+    for row in rows:
+        lines.append(line(f"{glyph[row.status.kind]}{row.label}" if row.status else row.label, row))
+    lines.append("-" * cells(head))
+    lines.append(line("Open statuses", open_row))
+    lines.append(line("Whole pipeline", whole))
+    lines.append("")
+    if has_values:
+        lines.append("/yr: a year's worth where values recur. Expected: weighted by confidence.")
+        lines.append("Currencies are never added up: +N cur counts the others (--json gives each).")
+    else:
+        lines.append(f"{crm} keeps no deal values: counts only.")
+    if whole.oldest is None:
+        lines.append(f"Oldest (days in status): {crm} does not say when deals entered theirs (-).")
+    else:
+        lines.append("Oldest: the most days a deal has been in the status (-: the CRM does not say).")
+    return "\n".join(lines) + "\n"
+
+
+def summary_json(pipeline: Pipeline, crm: str, backend_name: str, rows: list[Row], open_row: Row, whole: Row,
+                 at: datetime, saved_at: datetime | None) -> dict[str, Any]:
+    return {
+        "version": SUMMARY_VERSION,
+        "kind": "summary",
+        "generated_at": _iso(at),
+        "crm": crm,
+        "backend": backend_name,
+        "pipeline": {"id": pipeline.id, "name": pipeline.name},
+        "cached": None if saved_at is None else {
+            "saved_at": _iso(saved_at), "age_seconds": max(0, int((at - saved_at).total_seconds()))},
+        "statuses": [
+            {"id": row.status.id, "label": row.label, "kind": row.status.kind.value, **_money_json(row)}
+            for row in rows if row.status is not None
+        ],
+        "open": _money_json(open_row),
+        "total": _money_json(whole),
+    }
+
+
+async def summary_report(backend: Backend, backend_name: str, *, wanted: str | None, as_json: bool,
+                         board_copy: BoardCopy | None = None, cached: bool = False) -> str:
+    """The summary as text or JSON. `cached`: from `board_copy` (the saved board), no network at all."""
+    at = now()
+    saved_at = None
+    if cached and board_copy is not None:
+        saved = board_copy.load(wanted)
+        if saved is None:
+            which = f"pipeline {wanted!r}" if wanted else "any pipeline"
+            raise ReportError(f"no saved board of {which} for {backend.name} on this machine (open it once with"
+                              " dealboard to keep one), or leave out --cached", 2)
+        pipeline, cards, saved_at = saved.pipeline, saved.opportunities, saved.saved_at
+    else:  # a local workspace is read as it is (it is on this machine: no network)
+        pipeline = await _pipeline(backend, wanted, cached=board_copy is not None)
+        cards = await _cards(backend, pipeline, cached=board_copy is not None)
+    rows, open_row, whole = summarize(pipeline, cards, at)
+    if as_json:
+        return _dump(summary_json(pipeline, backend.name, backend_name, rows, open_row, whole, at, saved_at))
+    return summary_text(pipeline, backend.name, rows, open_row, whole, at, saved_at, backend.has_values)
+
+
+# -- changes ---------------------------------------------------------------------------------------------
+
+_AGO = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+
+
+def parse_since(text: str, at: datetime | None = None) -> datetime:
+    """`30m`, `12h`, `1d`, `2w` back from now; `2026-11-20` (local midnight) or an ISO time. ValueError."""
+    at = at or now()
+    if match := _AGO.match(text.lower()):
+        amount, unit = int(match.group(1)), match.group(2)
+        return at - timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: amount})
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+            return datetime.combine(date.fromisoformat(text.strip()), time()).astimezone()
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"not a time: {text!r} (say 30m, 12h, 1d, 2w, 2026-11-20 or 2026-11-20T09:00)") from None
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+@dataclass
+class Change:
+    """One line of `changes`."""
+
+    when: datetime | None
+    kind: str
+    id: str
+    name: str | None
+    status_from: str | None = None
+    status_to: str | None = None
+    value_from: int | None = None
+    value_to: int | None = None
+    currency: str | None = None
+
+
+@dataclass
+class Snapshot:
+    """A board as this machine kept it: per deal (status, value, name, currency)."""
+
+    at: datetime
+    what: str
+    cards: dict[str, tuple[str, int | None, str, str | None]]
+
+
+def snapshots(pipeline: Pipeline, board_copy: BoardCopy | None, seen: SeenStore | None) -> list[Snapshot]:
+    """The snapshots kept of this pipeline (the saved board, what the user last saw), oldest first."""
+    found = []
+    saved: SavedBoard | None = board_copy.load(pipeline.id) if board_copy is not None else None
+    if saved is not None and saved.pipeline.id == pipeline.id:
+        found.append(Snapshot(saved.saved_at, "the saved board",
+                              {o.id: (o.status_id, o.value, o.name, o.currency) for o in saved.opportunities}))
+    if seen is not None and (kept := seen.saved_at(pipeline.id)) is not None:
+        cards = seen.load(pipeline.id) or {}
+        try:
+            at = datetime.fromisoformat(kept)
+            found.append(Snapshot(at if at.tzinfo else at.replace(tzinfo=UTC), "what you last saw on the board",
+                                  {i: (s, v, n, None) for i, (s, v, n) in cards.items()}))
+        except ValueError:
+            pass
+    return sorted(found, key=lambda s: s.at)
+
+
+def _pick(found: list[Snapshot], since: datetime) -> Snapshot | None:
+    """The newest snapshot kept at or before `since` (it covers the whole time asked); else the oldest."""
+    before = [s for s in found if s.at <= since]
+    return before[-1] if before else (found[0] if found else None)
+
+
+def compare(pipeline: Pipeline, snapshot: Snapshot, cards: list[Opportunity], since: datetime,
+            real_times: bool) -> list[Change]:
+    """What differs between the snapshot and the board now. A change's time is the deal's own where the CRM
+    keeps one (when it entered its status, its last update), else unknown (None)."""
+    changes: list[Change] = []
+    now_ids = set()
+    for card in cards:
+        now_ids.add(card.id)
+        before = snapshot.cards.get(card.id)
+        updated = card.updated if real_times else None
+        if before is None:
+            when = card.created if real_times else None
+            if when is None or when >= since:
+                changes.append(Change(when, "created", card.id, card.name, status_to=card.status_id,
+                                      value_to=card.value, currency=card.currency))
+            continue
+        status, value, _, _ = before
+        if status != card.status_id:
+            when = card.status_changed or updated
+            if when is None or when >= since:
+                changes.append(Change(when, _moved_kind(pipeline, card.status_id), card.id, card.name,
+                                      status_from=status, status_to=card.status_id))
+        if value != card.value:
+            if updated is None or updated >= since:
+                changes.append(Change(updated, "revalued", card.id, card.name, value_from=value,
+                                      value_to=card.value, currency=card.currency))
+    for card_id, (status, value, name, currency) in snapshot.cards.items():
+        if card_id not in now_ids:
+            changes.append(Change(None, "removed", card_id, name, status_from=status, value_from=value,
+                                  currency=currency))
+    return changes
+
+
+def _moved_kind(pipeline: Pipeline, status_id: str | None) -> str:
+    status = pipeline.status(status_id) if status_id else None
+    if status is not None and status.kind is StatusKind.WON:
+        return "won"
+    if status is not None and status.kind is StatusKind.LOST:
+        return "lost"
+    return "moved"
+
+
+def from_history(pipeline: Pipeline, history: History, snapshot: Snapshot | None) -> list[Change]:
+    """A CRM's history as changes; where it does not say where a deal came from (or what changed), the
+    snapshot does when it can."""
+    changes: list[Change] = []
+    newest_of: dict[str, HistoryEvent] = {}
+    moves_of: dict[str, list[HistoryEvent]] = {}
+    for event in history.events:  # newest first
+        newest_of.setdefault(event.opportunity_id, event)
+        if event.moved:
+            moves_of.setdefault(event.opportunity_id, []).append(event)
+    kept = snapshot.cards if snapshot is not None else {}
+    for event in history.events:
+        before = kept.get(event.opportunity_id)
+        name = event.name or (before[2] if before else None)
+        if event.action == "created":
+            changes.append(Change(event.when, "created", event.opportunity_id, name, status_to=event.status_to,
+                                  value_to=event.value_to, currency=event.currency))
+        elif event.action == "deleted":
+            changes.append(Change(event.when, "removed", event.opportunity_id, name,
+                                  status_from=event.status_from or (before[0] if before else None),
+                                  value_from=event.value_from if event.value_from is not None or not before
+                                  else before[1], currency=event.currency or (before[3] if before else None)))
+        else:
+            moved, revalued = event.moved, event.revalued
+            status_from, value_from = event.status_from, event.value_from
+            if moved and status_from is None and before and moves_of[event.opportunity_id][-1] is event:
+                status_from = before[0] if before[0] != event.status_to else None  # the deal's first move since
+            if not event.known:
+                newest = newest_of[event.opportunity_id] is event
+                if newest and before and not moves_of.get(event.opportunity_id) and before[0] != event.status_to:
+                    moved, status_from = True, before[0]
+                if newest and before and before[1] != event.value_to:
+                    revalued, value_from = True, before[1]
+                if not moved and not revalued:
+                    changes.append(Change(event.when, "changed", event.opportunity_id, name,
+                                          status_to=event.status_to))
+                    continue
+            if moved:
+                changes.append(Change(event.when, _moved_kind(pipeline, event.status_to), event.opportunity_id,
+                                      name, status_from=status_from, status_to=event.status_to))
+            if revalued:
+                changes.append(Change(event.when, "revalued", event.opportunity_id, name, value_from=value_from,
+                                      value_to=event.value_to, currency=event.currency))
+    return changes
+
+
+def _order(changes: list[Change]) -> list[Change]:
+    """Newest first; changes of unknown time last (by name)."""
+    timed = sorted((c for c in changes if c.when is not None), key=lambda c: c.when, reverse=True)  # type: ignore[arg-type, return-value]
+    untimed = sorted((c for c in changes if c.when is None), key=lambda c: ((c.name or "").casefold(), c.id))
+    return timed + untimed
+
+
+@dataclass
+class Coverage:
+    """Where the changes come from and how far back they are complete."""
+
+    kind: str
+    """`history` (the CRM's own) or `snapshot` (a comparison with a board this machine kept)."""
+    description: str
+    complete_from: datetime | None = None
+    snapshot_at: datetime | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+async def collect_changes(backend: Backend, pipeline: Pipeline, since: datetime, board_copy: BoardCopy | None,
+                          seen: SeenStore | None) -> tuple[list[Change], Coverage]:
+    found = snapshots(pipeline, board_copy, seen)
+    snapshot = _pick(found, since)
+    try:
+        history = await backend.history(pipeline, since)
+    except BackendError as exc:
+        raise _unreachable(exc, backend.name, cached=board_copy is not None) from None
+    if history is not None:
+        coverage = Coverage("history", f"from {history.source}", history.complete_from)
+        if history.complete_from is not None:
+            coverage.notes.append(f"{history.source[0].upper()}{history.source[1:]} goes back to"
+                                  f" {_when(history.complete_from)} only: older changes are not listed.")
+        return _order(from_history(pipeline, history, snapshot)), coverage
+    if snapshot is None:
+        coverage = Coverage("snapshot", f"{backend.name} keeps no history, and no snapshot of this board is kept"
+                            " here yet")
+        coverage.notes.append("Open the board once (dealboard): changes are then compared with it.")
+        return [], coverage
+    cards = await _cards(backend, pipeline, cached=True)
+    coverage = Coverage("snapshot", f"{backend.name} keeps no history: compared with {snapshot.what} of"
+                        f" {_when(snapshot.at)}", snapshot_at=snapshot.at)
+    if snapshot.at > since:
+        coverage.complete_from = snapshot.at
+        coverage.notes.append(f"The oldest snapshot kept is of {_when(snapshot.at)}: older changes are unknown.")
+    else:
+        coverage.notes.append(f"A change of unknown time may be older than asked (after {_when(snapshot.at)}).")
+    return _order(compare(pipeline, snapshot, cards, since, backend.real_update_times)), coverage
+
+
+def _label(pipeline: Pipeline, status_id: str | None) -> str:
+    if status_id is None:
+        return "?"
+    status = pipeline.status(status_id)
+    return status.label if status is not None else status_id
+
+
+def _detail(pipeline: Pipeline, change: Change) -> str:
+    if change.kind in ("moved", "won", "lost"):
+        return f"{_label(pipeline, change.status_from)} → {_label(pipeline, change.status_to)}"
+    currency = change.currency or "USD"
+    if change.kind == "revalued":
+        return f"{format_money(change.value_from, currency)} → {format_money(change.value_to, currency)}"
+    if change.kind == "created":
+        value = f" {format_money(change.value_to, currency)}" if change.value_to is not None else ""
+        return f"in {_label(pipeline, change.status_to)}{value}"
+    if change.kind == "removed":
+        return f"was in {_label(pipeline, change.status_from)}" if change.status_from else ""
+    return "updated (the CRM does not say what)"
+
+
+def changes_text(pipeline: Pipeline, crm: str, since: datetime, at: datetime, changes: Sequence[Change],
+                 coverage: Coverage) -> str:
+    lines = [f"Changes in {pipeline.name} ({crm}) since {_when(since)} {_zone(since)}, newest first",
+             f"{coverage.description[0].upper()}{coverage.description[1:]}.", *coverage.notes, ""]
+    words = {"revalued": "re-valued"}
+    for change in changes:
+        when = _when(change.when) if change.when is not None else "(time unknown)"
+        name = fit(change.name or change.id, 24)
+        detail = fit(_detail(pipeline, change), WIDTH - 16 - 2 - 9 - 1 - 24 - 2)
+        lines.append(f"{when:<16}  {words.get(change.kind, change.kind):<9} {pad(name, 24)}  {detail}".rstrip())
+    if changes:
+        lines.append("")
+    counts = {k: sum(c.kind == k for c in changes) for k in KINDS}
+    said = ", ".join(f"{n} {words.get(k, k)}" for k, n in counts.items() if n)
+    lines.append(f"{len(changes)} change{'s' if len(changes) != 1 else ''}" + (f": {said}." if said else "."))
+    return "\n".join(lines) + "\n"
+
+
+def changes_json(pipeline: Pipeline, crm: str, backend_name: str, since: datetime, at: datetime,
+                 changes: Sequence[Change], coverage: Coverage) -> dict[str, Any]:
+    def status(status_id: str | None) -> dict[str, str] | None:
+        return None if status_id is None else {"id": status_id, "label": _label(pipeline, status_id)}
+
+    return {
+        "version": CHANGES_VERSION,
+        "kind": "changes",
+        "generated_at": _iso(at),
+        "crm": crm,
+        "backend": backend_name,
+        "pipeline": {"id": pipeline.id, "name": pipeline.name},
+        "since": _iso(since),
+        "source": {"kind": coverage.kind, "description": coverage.description,
+                   "complete_from": _iso(coverage.complete_from) if coverage.complete_from else None,
+                   "snapshot_at": _iso(coverage.snapshot_at) if coverage.snapshot_at else None,
+                   "notes": coverage.notes},
+        "changes": [
+            {"when": _iso(c.when) if c.when else None, "kind": c.kind, "id": c.id, "name": c.name,
+             "from": status(c.status_from), "to": status(c.status_to), "value_from": c.value_from,
+             "value_to": c.value_to, "currency": c.currency}
+            for c in changes
+        ],
+    }
+
+
+async def changes_report(backend: Backend, backend_name: str, *, wanted: str | None, since: datetime,
+                         as_json: bool, board_copy: BoardCopy | None = None, seen: SeenStore | None = None) -> str:
+    at = now()
+    pipeline = await _pipeline(backend, wanted, cached=board_copy is not None)
+    changes, coverage = await collect_changes(backend, pipeline, since, board_copy, seen)
+    if as_json:
+        return _dump(changes_json(pipeline, backend.name, backend_name, since, at, changes, coverage))
+    return changes_text(pipeline, backend.name, since, at, changes, coverage)
+
+
+# -- output ----------------------------------------------------------------------------------------------
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _dump(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

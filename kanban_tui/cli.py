@@ -107,6 +107,9 @@ def _crm_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pipeline", metavar="NAME_OR_ID", default=hide, help="the pipeline (default: the first)")
     parser.add_argument("--base-url", metavar="URL", default=hide, help="the CRM's API address")
     parser.add_argument("--workspace", metavar="PATH", type=Path, default=hide, help="the local workspace file")
+    parser.add_argument("--demo", action="store_true", default=hide, help="a throwaway demo workspace")
+    parser.add_argument("--demo-size", metavar="N", type=_positive_int, default=hide,
+                        help="with --demo (implied): that many opportunities")
 
 
 def _since(text: str):  # type: ignore[no-untyped-def]

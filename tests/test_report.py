@@ -533,3 +533,19 @@ def test_help_lists_the_subcommands_and_no_subcommand_still_opens_the_board(
     monkeypatch.setattr(cli, "run", lambda backend, settings, *a, **kw: opened.append(backend) or 0)
     assert cli.main(["--demo-size", "3"]) == 0 and len(opened) == 1, "no subcommand: the board, as before"
     assert cli.build_parser().parse_args(["--backend", "local"]).command is None
+
+
+def test_demo_flags_work_after_the_subcommand_too(capsys) -> None:  # type: ignore[no-untyped-def]
+    """`dealboard summary --demo-size 300` as `dealboard --demo-size 300 summary` (seen by hand: it was refused)."""
+    import json
+
+    from kanban_tui.cli import main
+
+    assert main(["summary", "--demo-size", "300", "--json"]) == 0
+    assert sum(s["count"] for s in json.loads(capsys.readouterr().out)["statuses"]) == 300
+    try:
+        main(["summary", "--demo-size", "-3"])
+    except SystemExit as exc:
+        assert exc.code == 2
+    else:
+        raise AssertionError("a negative size is a usage error")

@@ -2,20 +2,33 @@
 
     python -m benchmarks.probe floor --t0 T
     python -m benchmarks.probe local PATH --t0 T [--keys 40] [--profile FILE]
-    python -m benchmarks.probe close BASE_URL --t0 T [--keys 40] [--profile FILE]
+    python -m benchmarks.probe close BASE_URL --t0 T [--keys 40] [--no-poll] [--profile FILE]
 
 `benchmarks/run.py` starts these and reads the one JSON line each prints. `--t0` is the
-parent's `time.time()` just before it started the process, so `open` counts interpreter
+parent's `time.time()` just before it started the process, so every time counts interpreter
 start-up and imports too.
+
+A Close run opens the board as `kanban-tui` does: with the move journal and the saved board
+(`last-board.sqlite3`) in the state dir (`XDG_STATE_HOME`, set by the runner). In a fresh state
+dir that is a cold start; run again in the same dir and it is a warm start (the saved board
+at once, then `Backend.resume` asks what changed).
 
 How it measures, headless (no terminal needed):
 - Every frame Textual would write to the terminal goes through `App._display`; the probe
   wraps it, turns the update into the escape sequences a terminal would get (the cost a
   real terminal session pays), and notes the time. A frame is the repaint.
-- `open`: start -> the first frame in which the whole board is loaded and every column's
-  header shows its right count.
+- `first_screen`: start -> the first frame in which every column's header shows the whole
+  column's count (the one the CRM or the workspace gave, before all the cards are there)
+  and its card list holds its first screenful (or all its cards, if fewer).
+- `open`: start -> the first frame in which the whole board is loaded, every column's
+  header shows its right count and the status line says `✓ synced` (for a warm start: after
+  the resume, not when the saved board is first drawn).
+- `*_requests`, `*_bytes` (Close): requests answered and bytes read by then.
 - `key`: a key press -> the first frame after the key's action ran. The won/lost
   confirmation is turned off so that move keys move (it is a dialog, not a repaint).
+- `keys_during_load`: `j` / `k` pressed every 0.15 s from the first cards drawn until the board is
+  complete, each to the first frame after its action ran (only those whose action ran while the
+  load was still going on).
 - `poll`: an idle poll (nothing changed): requests (SQL statements for the local
   workspace), bytes read, and the process's CPU time from starting the poll to applying it.
 """
@@ -34,6 +47,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
@@ -249,44 +263,108 @@ def board_ready(app: Any) -> bool:
         first = str(column.header.render()).split("\n", 1)[0]
         if not first.endswith(f" {board.column_len(column.status.id):,}"):
             return False
+    return "✓ synced" in synced_text(screen)
+
+
+def synced_text(screen: Any) -> str:
+    """What the status line shows now (its last `show`)."""
+    from kanban_tui.widgets.status_bar import SyncStatus
+
+    try:
+        return getattr(screen.query_one(SyncStatus), "_shown", "") or ""
+    except Exception:  # noqa: BLE001 - not mounted yet
+        return ""
+
+
+def first_screen_ready(app: Any) -> bool:
+    """Every column's header shows the whole column's count (as the CRM or the workspace gave it, known
+    before its cards, or counted once they are all there) and its card list holds its first screenful."""
+    from kanban_tui.screens.board import BoardScreen
+
+    screen = app.screen
+    if not isinstance(screen, BoardScreen) or not screen.columns:
+        return False
+    session = screen.session
+    board = session.board
+    if board is None or session.copy_of is not None:  # a saved board is not the first screen of a load
+        return False
+    want = session.screenful
+    for column in screen.columns:
+        status_id = column.status.id
+        if not board.loaded and status_id not in board._known:  # noqa: SLF001 - the count is not known yet
+            return False
+        count = board.summary(status_id).count
+        first = str(column.header.render()).split("\n", 1)[0]
+        if not first.endswith(f" {count:,}") or column.cards.count < min(count, want):
+            return False
     return True
 
 
+DURING_LOAD_KEYS = ("j", "k")
+DURING_LOAD_EVERY = 0.15
+"""Seconds between the keys pressed while a load goes on (from one's frame to the next key)."""
+
+
 async def run_board(app: Any, t0: float, keys: int, counters: Callable[[], tuple[int, int]],
-                    first_cards: Callable[[], bool] | None = None) -> dict[str, Any]:
+                    first_cards: Callable[[], bool] | None = None, polls: bool = True) -> dict[str, Any]:
     clock = FrameClock(app)
     result: dict[str, Any] = {}
     first_seen: list[float] = []
+    screen_seen: list[tuple[float, int, int]] = []
     during_load: list[float] = []
+    warm: list[bool] = []
 
     def check() -> bool:
+        session = getattr(app.screen, "session", None)
+        if session is not None and session.copy_of is not None and not warm:
+            warm.append(True)
         if first_cards is not None and not first_seen and first_cards():
             first_seen.append(time.time() - t0)
-        return board_ready(app)
+        if not screen_seen and first_screen_ready(app):
+            screen_seen.append((time.time() - t0, *counters()))
+        if board_ready(app):
+            result["open_requests"], result["open_bytes"] = counters()
+            return True
+        return False
 
     clock.check = check
+    actions: ActionClock | None = None
+    next_key = 0.0
     async with app.run_test(size=SIZE) as pilot:
         deadline = time.time() + 300
         while clock.checked_at is None:
             error = getattr(app.screen, "load_error", None)
             if error is not None or time.time() > deadline:
                 raise SystemExit(f"the board did not open: {error or 'timed out'}")
-            if first_seen and not during_load and first_cards is not None:
-                # the board is usable while later pages arrive: time a key now
+            if first_seen and first_cards is not None and time.perf_counter() >= next_key:
+                # the board is usable while later pages arrive: a key now and then, to the frame after its action
+                # (sent as a terminal would, without Pilot's wait for the app to go idle: a load keeps it busy)
+                if actions is None:
+                    actions = ActionClock(app.screen, ["action_focus_card"])
+                before = actions.done
                 start = time.perf_counter()
-                await pilot.press("j")
-                during_load.append(await clock.next_frame_after(start) - start)
-                result["loading_when_key_pressed"] = not board_ready(app)
+                app._driver.send_message(events.Key(DURING_LOAD_KEYS[len(during_load) % 2], None))  # noqa: SLF001
+                while actions.done == before and time.perf_counter() - start < 10:
+                    await asyncio.sleep(0.0005)
+                if actions.done != before:
+                    loading = not board_ready(app)
+                    frame = await clock.next_frame_after(actions.done)
+                    if loading:
+                        during_load.append(frame - start)
+                next_key = time.perf_counter() + DURING_LOAD_EVERY
             await asyncio.sleep(0.001)
         result["open"] = clock.checked_at - t0
+        result["warm"] = bool(warm)
         result["frames_to_open"] = clock.frames
         if first_seen:
             result["first_cards"] = first_seen[0]
-        if during_load:
-            result["key_during_load"] = during_load[0]
+        if screen_seen:
+            result["first_screen"], result["first_screen_requests"], result["first_screen_bytes"] = screen_seen[0]
+        result["keys_during_load"] = during_load
         result["cards"] = len(app.screen.session.board)
-        result["keys"] = await measure_keys(app, pilot, clock, keys)
-        result["poll"] = await measure_polls(app, pilot, counters)
+        result["keys"] = await measure_keys(app, pilot, clock, keys) if keys else {"nav": [], "move": [], "search": []}
+        if polls:
+            result["poll"] = await measure_polls(app, pilot, counters)
         result["frame_bytes"] = clock.bytes
     result["rss_mb"] = peak_rss_mb()
     return result
@@ -316,20 +394,31 @@ async def run_local(path: Path, t0: float, keys: int) -> dict[str, Any]:
     return await run_board(app, t0, keys, counters)
 
 
-async def run_close(base_url: str, t0: float, keys: int) -> dict[str, Any]:
+async def run_close(base_url: str, t0: float, keys: int, polls: bool = True) -> dict[str, Any]:
+    from kanban_tui import paths
     from kanban_tui.app import KanbanApp
     from kanban_tui.backends.close import CloseBackend
     from kanban_tui.config import Settings
+    from kanban_tui.store.board_copy import BoardCopy
+    from kanban_tui.store.journal import MoveJournal
 
     backend = CloseBackend("test-close-key", base_url=base_url)
-    app = KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales", confirm_final_moves=False))
+    # as `kanban-tui` opens a CRM (cli.run_board): the journal and the saved board in the state dir
+    paths.private_dir(paths.state_dir(), tighten=True)
+    journal = MoveJournal(paths.journal_file(), backend.identity)
+    board_copy = BoardCopy(paths.board_copy_file(), backend.identity)
+    journal.prepare()
+    board_copy.prepare()
+    app = KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales", confirm_final_moves=False),
+                    journal=journal, board_copy=board_copy)
 
     def first_cards() -> bool:
         screen = app.screen
         session = getattr(screen, "session", None)
         return bool(session and session.board is not None and screen.columns and len(session.board) > 0)
 
-    return await run_board(app, t0, keys, lambda: (backend.api.requests_sent, backend.api.bytes_read), first_cards)
+    return await run_board(app, t0, keys, lambda: (backend.api.requests_sent, backend.api.bytes_read), first_cards,
+                           polls)
 
 
 def main() -> None:
@@ -339,6 +428,7 @@ def main() -> None:
     parser.add_argument("--t0", type=float, default=None)
     parser.add_argument("--keys", type=int, default=40, help="presses of each kind (navigation, move)")
     parser.add_argument("--profile", type=Path, help="write a pyinstrument profile of the run here")
+    parser.add_argument("--no-poll", action="store_true", help="no idle polls after the open (close)")
     args = parser.parse_args()
     t0 = args.t0 if args.t0 is not None else time.time()
     if args.mode == "floor":
@@ -346,7 +436,7 @@ def main() -> None:
     elif args.mode == "local":
         job = run_local(Path(args.target), t0, args.keys)
     else:
-        job = run_close(args.target, t0, args.keys)
+        job = run_close(args.target, t0, args.keys, polls=not args.no_poll)
     if args.profile:
         from pyinstrument import Profiler
 

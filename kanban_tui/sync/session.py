@@ -993,7 +993,7 @@ class BoardSession:
         self._reachable(u)
         u.redraw |= board.add(page.opportunities)
         self.load_seen.update(o.id for o in page.opportunities)
-        self.loaded = page.loaded
+        self.loaded = max(page.loaded, len(board))  # the first screens came before the pages
         self.total = page.total
         u.progress = True
         self._report_skipped(page.skipped, u)

@@ -176,3 +176,70 @@ async def test_a_cold_load_whose_later_pages_fail_shows_every_column_first_scree
             assert board.column_len(status["id"]) >= min(whole, screen.session.screenful), "its first screen"
         assert f"{len(board)} of 1,000 loaded" in text.splitlines()[-2], text.splitlines()[-2]
         assert "≈" in text.splitlines()[2], "Close's aggregate, marked as such while the cards load"
+
+
+# -- orders of events a review found (each failed before its fix) ------------------------------------------
+
+
+def _session(tmp_path: Path, journal: bool = False):  # type: ignore[no-untyped-def]
+    from kanban_tui.store.journal import MoveJournal
+    from kanban_tui.sync.session import BoardSession
+
+    from .test_session_states import T0, FakeCrm
+
+    clock = [1000.0]
+    session = BoardSession(FakeCrm(), poll_interval=10, board_copy=BoardCopy(tmp_path / "c.sqlite3", "a"),
+                           journal=MoveJournal(tmp_path / "j.sqlite3", "a") if journal else None,
+                           clock=lambda: clock[0], now=lambda: T0 + timedelta(seconds=clock[0]))
+    return session, clock
+
+
+def _saved():  # type: ignore[no-untyped-def]
+    from kanban_tui.models import Opportunity
+    from kanban_tui.store.board_copy import SavedBoard
+
+    from .test_session_states import PIPELINE, T0
+
+    cards = [Opportunity(id=f"c{i}", name=f"C{i}", status_id="lead", created=T0, updated=T0) for i in range(3)]
+    return SavedBoard(PIPELINE, cards, T0, cursor="0")
+
+
+def test_a_listing_that_fails_before_the_saved_board_is_read_does_not_leave_the_board_stuck(tmp_path: Path) -> None:
+    from kanban_tui.backends.errors import UnavailableError
+    from kanban_tui.sync.session import CopyRead, PipelinesFailed, Recalled
+    from kanban_tui.widgets.status_bar import status_line
+
+    session, clock = _session(tmp_path)
+    session.start()
+    session.handle(PipelinesFailed(UnavailableError("boom", crm="Fake", status_code=500), False))
+    session.handle(CopyRead(0, _saved(), None, Recalled(0, None, {})))
+    assert "refreshing" not in status_line(session.snapshot())[0], "it says what failed"
+    jobs = []
+    for _ in range(60):
+        clock[0] += 10
+        jobs += session.tick().jobs
+    assert jobs, "tried again by itself (it was left busy forever, nothing polled)"
+
+
+def test_an_offline_copy_keeps_the_boards_preferences_and_what_was_seen_with_moves_waiting(tmp_path: Path) -> None:
+    from kanban_tui.backends.errors import UnavailableError
+    from kanban_tui.store.journal import JournaledMove
+    from kanban_tui.sync.session import CopyRead, LoadFailed, Recalled
+
+    from .test_session_states import PIPELINE, T0
+
+    session, clock = _session(tmp_path, journal=True)
+    session.open(PIPELINE)
+    row = JournaledMove(seq=1, pipeline_id="p", opportunity_id="c1", opportunity_name="C1", from_status="lead",
+                        to_status="qual", made_at=T0, base_updated=T0)
+    prefs = {"sort": "value", "hidden": ["won"], "owner": "Ann"}
+    seen = {"c0": ("lead", None, "C0")}
+    session.handle(Recalled(session.gen, [row], prefs, seen=seen))
+    error = UnavailableError("cannot connect", crm="Fake")
+    session.handle(LoadFailed(session.gen, error))
+    session.handle(CopyRead(session.gen, _saved(), error, Recalled(session.gen, [row], prefs, seen=seen)))
+    board = session.board
+    assert board is not None and board.sort == "value" and session.hidden == {"won"} and board.owner == "Ann"
+    assert board.seen == seen, "what the user last saw is not lost (it was overwritten at the next load)"
+    assert list(session.intents) == ["c1"], "the move once"
+    session.close()

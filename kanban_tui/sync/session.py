@@ -461,7 +461,7 @@ class BoardSession:
         for that many per column first."""
         self._warming = False
         """The saved board is being read at start (a warm start): the pipeline listing waits for it."""
-        self._listed: PipelinesListed | None = None
+        self._listed: PipelinesListed | PipelinesFailed | None = None
         self._warm: SavedBoard | None = None
         """The saved board on screen at a warm start, until the CRM has said what changed since."""
         self.clock = clock
@@ -939,6 +939,8 @@ class BoardSession:
             if same_statuses(warm.pipeline, pipeline):  # ask only what changed since the copy
                 self.busy = True
                 self._warm = warm
+                self.pipeline = pipeline.recolored(self.colors)  # its name, lost reasons as the CRM has them now
+                self.board.pipeline = self.pipeline
                 u.jobs.append(Resume(self.gen, pipeline, warm))
                 return
         opened = self.open(pipeline)
@@ -948,6 +950,9 @@ class BoardSession:
         u.notices += opened.notices
 
     def _on_PipelinesFailed(self, ev: PipelinesFailed, u: Update) -> None:
+        if not ev.switching and self._warming:  # the saved board is being read: it goes on screen first
+            self._listed = ev
+            return
         if ev.switching:
             u.notice(str(ev.error), title="Could not list pipelines", severity="error", timeout=10)
             return
@@ -960,9 +965,15 @@ class BoardSession:
             self.busy = True
             u.jobs.append(OpenCopy(self.gen, self.wanted, error))
             return
+        if classify(error) is Failure.UNREACHABLE and self.copy_of is not None and self._warm is not None:
+            u.notice(  # the warm start's copy is on screen already: it stays, and says so
+                f"{self.backend.name} cannot be reached: this is the board as of {ago(self.copy_of, self.now())}."
+                " Moves are kept and sent when it answers.", title="Offline", severity="warning", timeout=10,
+            )
         self._failed(error, u)
 
     def _failed(self, error: BackendError, u: Update) -> None:
+        self._warm = None  # no longer refreshing the saved board: the line says what failed
         shown = self.board is not None and len(self.board) > 0
         failure = classify(error)
         self.error = error
@@ -978,6 +989,7 @@ class BoardSession:
     def _on_LoadStarted(self, ev: LoadStarted, u: Update) -> None:
         if ev.gen != self.gen:
             return
+        self._warm = None  # a whole load: the line counts it in
         self.cursor = ev.cursor
         self.load_seen = set()
         self.loaded = 0
@@ -1071,7 +1083,10 @@ class BoardSession:
             return
         saved = ev.saved
         keep = dict(self.intents) if self.pipeline is not None and self.pipeline.id == saved.pipeline.id else {}
-        self._show_copy(saved, None if keep else ev.kept, keep, u)
+        kept = ev.kept
+        if keep and kept is not None:  # the moves are already here: only the preferences and what was seen
+            kept = kept._replace(rows=None)
+        self._show_copy(saved, kept, keep, u)
         self.error = ev.error
         self.auto_retry = True
         self.phase = Phase.OFFLINE
@@ -1112,8 +1127,10 @@ class BoardSession:
             self.busy = True
             u.rebuild = u.first_cards = u.progress = True
         listed, self._listed = self._listed, None
-        if listed is not None:
+        if isinstance(listed, PipelinesListed):
             self._on_PipelinesListed(listed, u)
+        elif listed is not None:
+            self._on_PipelinesFailed(listed, u)
 
     def _on_Resumed(self, ev: Resumed, u: Update) -> None:
         if ev.gen != self.gen or self.board is None or self.pipeline is None:

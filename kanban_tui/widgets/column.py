@@ -280,7 +280,7 @@ class CardList(ScrollView, can_focus=False):
         if self.count == 0 and y == 1 and (len(self.board) or self.board.loaded):  # an empty column says so
             # (not while the first cards are on their way: the columns are still being laid out, and a
             # line drawn then was left on the terminal between the columns, seen in tmux)
-            text = "no match" if self.board.query else "no deals"
+            text = "no match" if self.board.filtering else "no deals"  # a search or an owner filter
             style = self.rich_style + self.get_component_rich_style("card--dim", partial=True)
             return Strip([Segment(" " + fit(text, max(1, width - 1)), style)]).adjust_cell_length(width, style)
         if index >= self.count or line == CARD_HEIGHT - 1:

@@ -48,6 +48,19 @@ def damaged(path: Path, table: str) -> str | None:
     return None
 
 
+def connect_private(path: Path, schema: str, *pragmas: str) -> sqlite3.Connection:
+    """A connection to one of this machine's files: its directory made, the file created 0600 (it holds CRM data),
+    the `pragmas` run and its `schema` (CREATE ... IF NOT EXISTS) ensured."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.touch(mode=0o600)
+    conn = sqlite3.connect(path, timeout=5)
+    for pragma in pragmas:
+        conn.execute(pragma)
+    conn.executescript(schema)
+    return conn
+
+
 def check_writable(path: Path, what: str) -> None:
     """StoreError naming the file when it cannot be written (a read-only dir or file, a full disk)."""
     try:

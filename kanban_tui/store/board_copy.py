@@ -20,7 +20,7 @@ from pathlib import Path
 from pydantic import TypeAdapter, ValidationError
 
 from ..models import Opportunity, Pipeline
-from . import StoreError, check_writable, damaged, move_aside
+from . import StoreError, check_writable, connect_private, damaged, move_aside
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS boards (
@@ -57,11 +57,7 @@ class BoardCopy:
         self.identity = identity
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            self.path.touch(mode=0o600)
-        conn = sqlite3.connect(self.path, timeout=5)
-        conn.executescript(SCHEMA)
+        conn = connect_private(self.path, SCHEMA)
         if "cursor" not in {row[1] for row in conn.execute("PRAGMA table_info(boards)")}:
             conn.execute("ALTER TABLE boards ADD COLUMN cursor TEXT")  # a copy kept by an older version
         return conn

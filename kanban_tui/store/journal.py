@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import check_writable, damaged, move_aside
+from . import check_writable, connect_private, damaged, move_aside
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS intents (
@@ -142,13 +142,8 @@ class MoveJournal:
         return self._writer.submit(fn, *args)
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            self.path.touch(mode=0o600)
-        conn = sqlite3.connect(self.path, timeout=5)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")  # on disk when a write returns, even on power loss
-        conn.executescript(SCHEMA)
+        # synchronous=FULL: on disk when a write returns, even on power loss
+        conn = connect_private(self.path, SCHEMA, "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL")
         if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'moves'").fetchone():
             with conn:
                 conn.executescript(MIGRATE_V1)

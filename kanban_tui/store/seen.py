@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from contextlib import closing
 from pathlib import Path
 
-from . import damaged, move_aside
+from . import connect_private, damaged, move_aside
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS boards (
@@ -37,12 +37,7 @@ class SeenStore:
         self.identity = identity
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            self.path.touch(mode=0o600)
-        conn = sqlite3.connect(self.path, timeout=5)
-        conn.executescript(SCHEMA)
-        return conn
+        return connect_private(self.path, SCHEMA)
 
     def prepare(self) -> list[str]:
         """At start: a damaged file is moved aside (kept) and said; the marks start afresh."""

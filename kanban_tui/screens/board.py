@@ -741,7 +741,9 @@ class BoardScreen(Screen[None]):
         if o is None:
             return
         text, what = (o.url, "link") if o.url else (o.id, "id")
-        links.copy(self.app, text)
+        if (why := links.copy(self.app, text, what)) is not None:  # nothing a paste could run
+            self.notify(why, severity="warning", timeout=8, markup=False)
+            return
         self.notify(f"Copied the {what}: {links.shown(text)}", timeout=3, markup=False)
 
     # -- other actions ----------------------------------------------------------------------

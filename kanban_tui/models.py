@@ -213,6 +213,23 @@ class ColumnStart(BaseModel):
     skipped: list[str] = Field(default_factory=list)
     """One line per record the backend could not read (and left out)."""
 
+    @model_validator(mode="after")
+    def _safe_currencies(self) -> ColumnStart:
+        """Currencies made safe as a card's are (a workspace's aggregate comes straight from its rows): the
+        same text keys the same totals, added up where two become one."""
+        fields = self.__dict__
+        if self.currency is not None and not self.currency.isprintable():
+            fields["currency"] = safe_text(self.currency)
+        for name in ("totals", "weighted"):
+            sums = fields[name]
+            if sums is not None and not all(c.isprintable() for c in sums):
+                safe: dict[str, int] = {}
+                for currency, amount in sums.items():
+                    key = safe_text(currency)
+                    safe[key] = safe.get(key, 0) + amount
+                fields[name] = safe
+        return self
+
 
 class Changes(BaseModel):
     """What changed in a pipeline since a cursor."""
@@ -258,7 +275,7 @@ class HistoryEvent(BaseModel):
     """The CRM says what changed; False: only that the deal was updated (BottleCRM's feed), `status_to` and
     `value_to` then being the deal as it is now (the caller compares with a snapshot to say more)."""
 
-    @field_validator("name")
+    @field_validator("name", "currency")
     @classmethod
     def _safe_name(cls, name: str | None) -> str | None:
         return None if name is None else safe_text(name)

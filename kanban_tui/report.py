@@ -9,6 +9,11 @@ would break a script reading version 1 makes a version 2 (and a new schema file)
 
 Money is formatted as the board's headers do (`money.py`): totals per currency, never added across
 currencies (no exchange rate here): the main currency (the most used) and `+N cur`; the JSON gives each.
+
+What a CRM or a file supplies is untrusted, ids, status ids and currencies included (the models keep ids
+as sent): the text goes through `text.safe_text` field by field before it is cut to its column (a cut
+never leaves half an escape sequence), and line by line once more; the JSON keeps every value exact
+and writes every control character as a `\\uXXXX` escape (`text.escape_json`).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from .store.board_copy import BoardCopy, SavedBoard
 from .store.seen import SeenStore
 from .sync.board import ColumnTotals, contribution_of
 from .sync.session import ago, choose_pipeline
-from .text import cells, fit, pad
+from .text import cells, escape_json, fit, pad, safe_text
 
 SUMMARY_VERSION = 1
 CHANGES_VERSION = 1
@@ -171,6 +176,7 @@ def summary_text(pipeline: Pipeline, crm: str, rows: list[Row], open_row: Row, w
 
     def label_fit(label: str, width: int = 18) -> str:
         """Cut to `width`, a trailing `(archived)` kept (as the board's headers do)."""
+        label = safe_text(label)
         head, paren, tail = label.rpartition(" (")
         if paren and tail.endswith(")") and cells(label) > width and cells(tail) + 3 < width // 2 + 4:
             return fit(head, width - cells(tail) - 2) + " (" + tail
@@ -200,7 +206,7 @@ def summary_text(pipeline: Pipeline, crm: str, rows: list[Row], open_row: Row, w
         lines.append(f"Oldest (days in status): {crm} does not say when deals entered theirs (-).")
     else:
         lines.append("Oldest: the most days a deal has been in the status (-: the CRM does not say).")
-    return "\n".join(lines) + "\n"
+    return _text(lines)
 
 
 def summary_json(pipeline: Pipeline, crm: str, backend_name: str, rows: list[Row], open_row: Row, whole: Row,
@@ -450,16 +456,17 @@ async def collect_changes(backend: Backend, pipeline: Pipeline, since: datetime,
 
 
 def _label(pipeline: Pipeline, status_id: str | None) -> str:
+    """A status's label; an id the pipeline does not have (a CRM's, as sent) made safe."""
     if status_id is None:
         return "?"
     status = pipeline.status(status_id)
-    return status.label if status is not None else status_id
+    return status.label if status is not None else safe_text(status_id)
 
 
 def _detail(pipeline: Pipeline, change: Change) -> str:
     if change.kind in ("moved", "won", "lost"):
         return f"{_label(pipeline, change.status_from)} → {_label(pipeline, change.status_to)}"
-    currency = change.currency or "USD"
+    currency = safe_text(change.currency or "USD")
     if change.kind == "revalued":
         return f"{format_money(change.value_from, currency)} → {format_money(change.value_to, currency)}"
     if change.kind == "created":
@@ -477,7 +484,7 @@ def changes_text(pipeline: Pipeline, crm: str, since: datetime, at: datetime, ch
     words = {"revalued": "re-valued"}
     for change in changes:
         when = _when(change.when) if change.when is not None else "(time unknown)"
-        name = fit(change.name or change.id, 24)
+        name = fit(safe_text(change.name or change.id), 24)  # made safe before it is cut
         detail = fit(_detail(pipeline, change), WIDTH - 16 - 2 - 9 - 1 - 24 - 2)
         lines.append(f"{when:<16}  {words.get(change.kind, change.kind):<9} {pad(name, 24)}  {detail}".rstrip())
     if changes:
@@ -485,7 +492,7 @@ def changes_text(pipeline: Pipeline, crm: str, since: datetime, at: datetime, ch
     counts = {k: sum(c.kind == k for c in changes) for k in KINDS}
     said = ", ".join(f"{n} {words.get(k, k)}" for k, n in counts.items() if n)
     lines.append(f"{len(changes)} change{'s' if len(changes) != 1 else ''}" + (f": {said}." if said else "."))
-    return "\n".join(lines) + "\n"
+    return _text(lines)
 
 
 def changes_json(pipeline: Pipeline, crm: str, backend_name: str, since: datetime, at: datetime,
@@ -531,5 +538,12 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def _text(lines: list[str]) -> str:
+    """The lines as printed: each made safe once more (its fields already were, before they were cut), so
+    that whatever a CRM, a file or a backend's wording puts in one, no line carries a control character."""
+    return "\n".join(safe_text(line) for line in lines) + "\n"
+
+
 def _dump(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    """JSON with the CRM's values exact, every control character in them written as an escape."""
+    return escape_json(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"

@@ -9,6 +9,8 @@
 - `esc` puts text into Textual markup as plain text: every `[` escaped (so `[/]` or
   `[@click=…]` in a deal's name is just text), and a trailing backslash kept from escaping the
   markup that follows.
+- `escape_json` makes JSON text safe to print: the values stay exact (a script reads back the very id
+  the CRM sent), but every character a terminal could act on is written as a `\\uXXXX` escape.
 - `fit` and `cells` measure in terminal cells, not characters: a CJK or emoji name takes two
   cells a character, and is cut with `…` so that what must show beside it still does.
 
@@ -21,7 +23,11 @@ import re
 
 from rich.cells import cell_len
 
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]")
+"""What `safe_text` replaces: C0, DEL, C1, bidi controls, line/paragraph separators, and lone surrogates
+(a CRM's JSON can carry `\\ud800`: no terminal or UTF-8 stream can take one)."""
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]")
+"""The same less C0, which json escapes itself (a raw newline in JSON text is its layout)."""
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
@@ -38,7 +44,7 @@ def _stand_in(match: re.Match[str], multiline: bool = False) -> str:
         return chr(0x2400 + code)  # ␀ … ␟: ESC shows as ␛
     if code == 0x7F:
         return "\u2421"  # ␡
-    return "\ufffd"  # C1 controls (0x80-0x9f): no picture of their own
+    return "\ufffd"  # C1 controls (0x80-0x9f) and lone surrogates: no picture of their own
 
 
 def safe_text(text: str, *, multiline: bool = False) -> str:
@@ -52,6 +58,14 @@ def safe_text(text: str, *, multiline: bool = False) -> str:
     if multiline:
         return _UNSAFE.sub(lambda m: _stand_in(m, True), text)
     return _UNSAFE.sub(_stand_in, text)
+
+
+def escape_json(dumped: str) -> str:
+    """`dumped` (the output of `json.dumps(..., ensure_ascii=False)`) with every control character,
+    bidi control, separator and lone surrogate written as a `\\uXXXX` escape: json escapes C0 itself but
+    leaves DEL, C1 (`\\x9b` is a CSI to some terminals), bidi overrides and U+2028 raw. Outside its strings
+    JSON is ASCII, so this only touches strings, and a JSON reader gets back the very same values."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)
 
 
 def esc(text: object) -> str:

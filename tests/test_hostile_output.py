@@ -9,16 +9,18 @@ Every sink is checked with the exact text it writes: the OSC 52 bytes of `y`, th
 from __future__ import annotations
 
 import base64
+import json
 import re
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kanban_tui import links
+from kanban_tui import links, report
 from kanban_tui.app import KanbanApp
-from kanban_tui.models import Opportunity
+from kanban_tui.models import History, HistoryEvent, Opportunity, Page, Pipeline, Status, StatusKind
 from kanban_tui.screens.board import BoardScreen
 
 from .helpers import settle
@@ -151,3 +153,106 @@ async def test_y_still_copies_a_printable_id_exactly(monkeypatch: pytest.MonkeyP
         await pilot.press("y")
         await pilot.pause()
         assert written == [f"\x1b]52;c;{base64.b64encode(b'oppo_42').decode()}\x07"]
+
+
+# -- 10: `dealboard summary` / `changes`, text and JSON --------------------------------------------------------
+
+
+class HistoryCrm(FakeCrm):
+    """A CRM whose history, statuses and cards hold `text` in every string it supplies."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.pipeline = Pipeline(id="p" + text, name="Sales " + text, statuses=(
+            Status(id="lead" + text, label="Lead " + text, position=0),
+            Status(id="won", label="Won", position=1, kind=StatusKind.WON)))
+        self.cards = {f"c{text}{i}": Opportunity(id=f"c{text}{i}", name=text or "x", status_id=s.id, value=10_000,
+                                                 currency=("EUR" if i else text) or "USD", created=T0, updated=T0)
+                      for i, s in enumerate(self.pipeline.statuses)}
+
+    async def list_pipelines(self) -> list[Pipeline]:
+        return [self.pipeline]
+
+    async def load_opportunities(self, pipeline: Pipeline) -> AsyncIterator[Page]:  # type: ignore[override]
+        yield Page(opportunities=list(self.cards.values()), loaded=len(self.cards))
+
+    async def history(self, pipeline: Pipeline, since: datetime) -> History | None:
+        t = self.text
+        at = NOW - timedelta(hours=1)
+        return History(source="Close's Event Log", events=[
+            HistoryEvent(when=at, opportunity_id="id" + t, action="created", status_to="gone" + t,
+                         value_to=12_345, currency=t or "USD"),
+            HistoryEvent(when=at, opportunity_id="x" * 30 + t, action="updated", moved=True,
+                         status_from="unknown" + t, status_to="lead" + t),
+            HistoryEvent(when=at, opportunity_id=t + "v", action="updated", revalued=True, value_from=1,
+                         value_to=2, currency="E" + t),
+            HistoryEvent(when=at, opportunity_id="d" + t, action="deleted", status_from="s" + t, currency=t),
+            HistoryEvent(when=None, opportunity_id="u" + t, action="updated", known=False, status_to=t),
+        ])
+
+
+async def outputs(text: str) -> dict[str, str]:
+    crm = HistoryCrm(text)
+    since = NOW - timedelta(days=1)
+    return {
+        "summary": await report.summary_report(crm, "close", wanted=None, as_json=False),
+        "summary json": await report.summary_report(crm, "close", wanted=None, as_json=True),
+        "changes": await report.changes_report(crm, "close", wanted=None, since=since, as_json=False),
+        "changes json": await report.changes_report(crm, "close", wanted=None, since=since, as_json=True),
+    }
+
+
+@pytest.fixture
+def fixed_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(report, "now", lambda: NOW)
+
+
+@pytest.mark.usefixtures("fixed_now")
+@pytest.mark.parametrize("text", [NASTY_ID, "\x1b]0;" + "x" * 40 + "\x07", "\x1b[2J", "\x85\x9b", "\u202e"])
+async def test_summary_and_changes_text_carry_no_escape_sequence_of_a_crm(text: str) -> None:
+    out = await outputs(text)
+    for kind in ("summary", "changes"):
+        assert no_controls(out[kind]), f"{kind}: {out[kind]!r}"
+    assert "␛" in out["changes"] or "\ufffd" in out["changes"] or "\u202e" in text, "shown, not dropped"
+    assert len(out["changes"].splitlines()) == 3 + 5 + 2, "one line per change: no line break of a CRM's"
+
+
+@pytest.mark.usefixtures("fixed_now")
+@pytest.mark.parametrize("text", [NASTY_ID, "\x7f\x85\x9b\u2028\u202e\u2066"])
+async def test_json_keeps_a_crms_values_exact_and_its_bytes_free_of_controls(text: str) -> None:
+    out = await outputs(text)
+    for kind in ("summary json", "changes json"):
+        assert no_controls(out[kind]) and "\n" in out[kind], f"{kind}: {out[kind]!r}"
+    document = json.loads(out["changes json"])
+    assert {c["id"] for c in document["changes"]} >= {"id" + text, "d" + text}, "ids as the CRM sent them"
+    assert json.loads(out["summary json"])["pipeline"]["id"] == "p" + text
+
+
+@pytest.mark.usefixtures("fixed_now")
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=HOSTILE)
+async def test_whatever_a_crm_sends_every_headless_line_is_free_of_controls(text: str) -> None:
+    out = await outputs(text)
+    for kind, output in out.items():
+        assert output.endswith("\n") and no_controls(output), f"{kind}: {output!r}"
+        if kind.endswith("json"):
+            json.loads(output)
+
+
+@pytest.mark.usefixtures("fixed_now")
+async def test_a_lone_surrogate_from_a_crm_neither_breaks_the_output_nor_is_lost_in_the_json() -> None:
+    out = await outputs("\ud83d")  # a CRM's JSON may say "\ud83d": half an emoji, no UTF-8 for it
+    for output in out.values():
+        output.encode("utf-8")  # what printing it does: a UnicodeEncodeError would be a traceback
+    assert "id\ud83d" in {c["id"] for c in json.loads(out["changes json"])["changes"]}, "the id kept exact"
+
+
+def test_a_currency_is_made_safe_wherever_a_model_carries_it() -> None:
+    from kanban_tui.models import ColumnStart
+
+    start = ColumnStart(status_id="s", count=2, currency="\x1b[2J", totals={"\x1b[2J": 5, "␛[2J": 1, "EUR": 2},
+                        weighted={"\x9b": 3})
+    assert start.currency == "␛[2J" and start.totals == {"␛[2J": 6, "EUR": 2} and start.weighted == {"\ufffd": 3}
+    event = HistoryEvent(when=None, opportunity_id="\x1b", action="created", currency="U\x1bSD")
+    assert event.currency == "U␛SD" and event.opportunity_id == "\x1b", "an id is kept as sent (it goes back)"

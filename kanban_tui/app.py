@@ -19,6 +19,7 @@ from .store.journal import MoveJournal
 from .store.prefs import BoardPrefs
 from .store.seen import SeenStore
 from .sync import BoardSession
+from .text import safe_text
 
 
 def styles_dir() -> Path:
@@ -90,7 +91,7 @@ class KanbanApp(App[None]):
         self.board = BoardScreen(self.session, confirm_final_moves=self.settings.confirm_final_moves)
         self.push_screen(self.board)
         for warning in self.warnings:
-            self.notify(warning, severity="warning", timeout=15, markup=False)
+            self.notify(safe_text(warning), severity="warning", timeout=15, markup=False)  # may name a config key
         self._quit_armed = False
 
     async def action_quit(self) -> None:

@@ -19,6 +19,13 @@ from .backends import registry
 from .backends.base import Backend
 from .backends.local import DEFAULT_DEMO_SIZE
 from .config import BACKENDS, ConfigError, Settings, key_file_warning, load_settings
+from .text import safe_text
+
+
+def say(line: object) -> None:
+    """One line on stderr, `dealboard: ` first: made safe (it may name a path, a config key or a CRM's
+    words, any of which can hold an escape sequence), never more than the one line."""
+    print(f"dealboard: {safe_text(str(line))}", file=sys.stderr)
 
 
 def _positive_int(text: str) -> int:
@@ -138,7 +145,7 @@ def resolve_settings(args: argparse.Namespace, warnings: list[str] | None = None
         config_path, required=args.config is not None or from_env, named_by="KANBAN_TUI_CONFIG" if from_env else None
     )
     if warning := key_file_warning(config_path, settings):
-        print(f"dealboard: {warning}", file=sys.stderr)
+        say(warning)
         if warnings is not None:
             warnings.append(warning)
     overrides = {
@@ -224,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = resolve_settings(args, warnings)
     except ConfigError as exc:
-        print(f"dealboard: {exc}", file=sys.stderr)
+        say(exc)
         return 2
     if args.command is not None:
         return report(args, settings)
@@ -234,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             backend = open_crm(settings)
         except ConfigError as exc:
-            print(f"dealboard: {exc}", file=sys.stderr)
+            say(exc)
             return 2
         board_copy = paths.board_copy_file() if registry.get(settings.backend).keeps_board_copy else None
         return run(backend, settings, paths.journal_file(), board_copy, warnings=warnings)
@@ -250,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if demo_dir is not None:
             shutil.rmtree(demo_dir, ignore_errors=True)
         where = demo_dir / "demo.sqlite3" if demo_dir is not None else Path(tempfile.gettempdir())
-        print(f"dealboard: {_workspace_error(where, str(exc))}", file=sys.stderr)
+        say(_workspace_error(where, str(exc)))
         return 2
 
     try:
@@ -277,14 +284,14 @@ def report(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 create_workspace(workspace, demo_size=DEFAULT_DEMO_SIZE if args.demo_size is None else args.demo_size)
             except Exception as exc:  # noqa: BLE001 - a one-line message, not a traceback
-                print(f"dealboard: {_workspace_error(workspace, str(exc))}", file=sys.stderr)
+                say(_workspace_error(workspace, str(exc)))
                 return 2
             backend: Backend = LocalBackend(workspace)
         else:
             try:
                 backend = open_crm(settings)
             except ConfigError as exc:
-                print(f"dealboard: {exc}", file=sys.stderr)
+                say(exc)
                 return 2
         keeps_copy = demo_dir is None and registry.get(settings.backend).keeps_board_copy
         board_copy = BoardCopy(paths.board_copy_file(), backend.identity) if keeps_copy else None
@@ -304,7 +311,7 @@ def report(args: argparse.Namespace, settings: Settings) -> int:
         try:
             text = asyncio.run(make())
         except reports.ReportError as exc:
-            print(f"dealboard: {exc}", file=sys.stderr)
+            say(exc)
             return exc.code
         sys.stdout.write(text)
         return 0
@@ -362,11 +369,11 @@ def run(
     The state dir (journal, board copy, log) is made private (0700) before anything is put in it;
     `warnings` are shown on the board when it opens."""
     from .app import KanbanApp
+    from .keys import check_keymap
     from .store import StoreError
     from .store.board_copy import BoardCopy
     from .store.journal import MoveJournal
     from .store.prefs import BoardPrefs
-    from .keys import check_keymap
     from .store.seen import SeenStore
 
     state = paths.state_dir()
@@ -381,10 +388,10 @@ def run(
         notes = (journal.prepare() if journal is not None else []) + (
             board_copy.prepare() if board_copy is not None else [])
     except StoreError as exc:
-        print(f"dealboard: {exc}", file=sys.stderr)
+        say(exc)
         return 2
     for line in notes:
-        print(f"dealboard: {line}", file=sys.stderr)
+        say(line)
     warnings = [*(warnings or []), *notes]
     start_log(paths.log_file())
     # beside the journal: the state dir, or a demo's throwaway dir
@@ -392,11 +399,11 @@ def run(
     prefs = BoardPrefs(prefs_path, backend.identity)
     seen = SeenStore(prefs_path.with_name("seen.sqlite3"), backend.identity)
     for line in seen.prepare():
-        print(f"dealboard: {line}", file=sys.stderr)
+        say(line)
         warnings.append(line)
     keymap, problems = check_keymap(settings.keys)
     for line in problems:  # that entry is left out; the rest of the board works
-        print(f"dealboard: {line}", file=sys.stderr)
+        say(line)
         warnings.append(line)
     app = KanbanApp(backend, settings=settings, journal=journal, board_copy=board_copy, warnings=warnings, prefs=prefs,
                     seen=seen, keymap=keymap, app_prefs=BoardPrefs(paths.prefs_file(), backend.identity))

@@ -26,13 +26,18 @@ from pydantic import (
 )
 
 from .backends import registry
+from .text import safe_text
 
 BACKENDS = tuple(registry.BACKENDS)
 """The names `backend = ...` accepts, from the registry: ("local", "close", "clustr", "telecrm")."""
 
 
 class ConfigError(Exception):
-    """The config could not be used; `str()` is the one line to show."""
+    """The config could not be used; `str()` is the one line to show (made safe: it names the user's keys,
+    paths and values, which may hold control characters)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(safe_text(message))
 
 
 HEX_OR_NAME = r"^(#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3}|[a-z_]+)$"
@@ -73,7 +78,7 @@ def table(settings: Settings, backend: str | None = None) -> BaseModel:
 
 
 def _describe(error: dict) -> str:  # type: ignore[type-arg]
-    key = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    key = safe_text(".".join(str(p) for p in error["loc"])) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown key"
     if error["type"] == "literal_error" and error["loc"] == ("backend",):

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 
 from textual.binding import Binding
 
+from .text import safe_text
+
 FORBIDDEN = frozenset({"ctrl+h", "ctrl+j", "ctrl+k", "ctrl+l", "ctrl+a", "ctrl+b", "ctrl+s"})
 """Keys the app never binds, and `[keys]` may not bind: the terminal, tmux or vim own them."""
 
@@ -83,15 +85,15 @@ def check_keymap(keys: Mapping[str, object]) -> tuple[dict[str, str], list[str]]
     problems: list[str] = []
     taken: dict[str, str] = {}
     for action, value in keys.items():
-        if action not in known:
-            problems.append(f"[keys] {action}: no such action (see the help, ?, for the names:"
+        if action not in known:  # the config's own text: named, made safe (it may hold an escape)
+            problems.append(f"[keys] {safe_text(str(action))}: no such action (see the help, ?, for the names:"
                             f" e.g. search, owner_filter, sort)")
             continue
         if not isinstance(value, str) or not value.strip():
             problems.append(f"[keys] {action}: give the key as text, e.g. {action} = \"ctrl+f\"")
             continue
         wanted = [_ALIASES.get(k.strip(), k.strip()) for k in value.split(",")]
-        bad = [k for k in wanted if not _KEY.match(k)]
+        bad = [k for k in wanted if not _KEY.match(k) or not k.isprintable()]  # an ESC is no key to bind
         if bad:
             problems.append(f"[keys] {action}: {bad[0]!r} is not a key (write e.g. \"f\", \"ctrl+f\", \"shift+up\")")
             continue

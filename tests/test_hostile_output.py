@@ -13,13 +13,16 @@ import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kanban_tui import links, report
+from kanban_tui import cli, links, report
 from kanban_tui.app import KanbanApp
+from kanban_tui.config import ConfigError, load_settings
+from kanban_tui.keys import check_keymap
 from kanban_tui.models import History, HistoryEvent, Opportunity, Page, Pipeline, Status, StatusKind
 from kanban_tui.screens.board import BoardScreen
 
@@ -256,3 +259,58 @@ def test_a_currency_is_made_safe_wherever_a_model_carries_it() -> None:
     assert start.currency == "␛[2J" and start.totals == {"␛[2J": 6, "EUR": 2} and start.weighted == {"\ufffd": 3}
     event = HistoryEvent(when=None, opportunity_id="\x1b", action="created", currency="U\x1bSD")
     assert event.currency == "U␛SD" and event.opportunity_id == "\x1b", "an id is kept as sent (it goes back)"
+
+
+# -- 11: config key names, on stderr and on the board --------------------------------------------------------
+
+
+@pytest.mark.parametrize("keys", [
+    {"\x1b]0;pwned\x07": "z"}, {"search\x1b[2J": "ctrl+f"}, {"search": "\x1b"}, {"search": "\x9b"},
+    {"search": "ctrl+\x1b"}, {"search": "\u202e"}, {"sort": "\x1b", "search": "\x1b"},
+])
+def test_keys_problems_never_echo_a_control_character(keys: dict[str, str]) -> None:
+    keymap, problems = check_keymap(keys)
+    assert problems and all(no_controls(line) and "\n" not in line for line in problems), problems
+    assert not any(not k.isprintable() for value in keymap.values() for k in value.split(",")), keymap
+
+
+def test_an_unknown_config_key_is_named_without_its_escape_sequences(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('"evil\\u001b]0;pwned\\u0007\\u009b2J" = 1\n[close]\n"k\\u001b[2J" = 2\n')
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config)
+    assert "unknown key" in str(raised.value) and no_controls(str(raised.value)), str(raised.value)
+
+
+def test_stderr_lines_are_made_safe_whatever_they_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    weird = tmp_path / "conf\x1b]0;pwned\x07\x9b.toml"  # a path the user gave: named, not obeyed
+    assert cli.main(["--config", str(weird), "summary"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and no_controls(err) and "␛]0;pwned␇" in err, repr(err)
+
+
+def test_bad_keys_at_start_are_safe_on_stderr_and_on_the_board(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[keys]\n"nope\\u001b]0;pwned\\u0007" = "z"\nsearch = "\\u001b"\n')
+    ran: list[KanbanApp] = []
+    monkeypatch.setattr(KanbanApp, "run", lambda self: ran.append(self))
+    assert cli.main(["--config", str(config), "--demo"]) == 0
+    err = capsys.readouterr().err
+    assert "[keys] nope␛]0;pwned␇: no such action" in err and no_controls(err), repr(err)
+    assert ran and ran[0].keys == {} and all(no_controls(w) for w in ran[0].warnings), ran[0].warnings
+
+
+async def test_a_notice_or_warning_on_the_board_shows_no_control_character() -> None:
+    app = KanbanApp(OneCardCrm("oppo_1"), poll_interval=3600, warnings=["a warning \x1b]0;pwned\x07"])
+    async with app.run_test(size=(100, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, BoardScreen)
+        from kanban_tui.sync.session import Notice, Update
+
+        screen.apply(Update(notices=[Notice("deal \x1b[2J\x9b gone", title="\x1b]0;t\x07")]))
+        await pilot.pause()
+        said = [(n.message, n.title) for n in app._notifications]
+        assert any("pwned" in m for m, _ in said) and any("gone" in m for m, _ in said), said
+        assert all(no_controls(m) and no_controls(t or "") for m, t in said), said

@@ -26,7 +26,7 @@ from ..models import StatusKind
 from ..sync import BoardSession, Conflict, Phase, PipelineChoice, Update
 from ..sync.board import SORT_NAMES, SORTS
 from ..sync.session import Event, Job, Load
-from ..text import esc
+from ..text import esc, safe_text
 from ..widgets.column import CARD_HEIGHT, KIND_GLYPH, CardList, StatusColumn
 from ..widgets.status_bar import SyncStatus
 from .confirm import ConfirmMove
@@ -147,9 +147,10 @@ class BoardScreen(Screen[None]):
                 self.flush_load()
                 keep_out_of_gc()
         for notice in update.notices:
-            # plain text (a deal's name may hold `[/]`): never read as markup
-            self.notify(notice.text, title=notice.title, severity=notice.severity, timeout=notice.timeout,  # type: ignore[arg-type]
-                        markup=False)
+            # plain text (a deal's name may hold `[/]`): never read as markup; made safe here, where every
+            # notice is shown, whatever it names (an id, a CRM's words)
+            self.notify(safe_text(notice.text, multiline=True), title=safe_text(notice.title),
+                        severity=notice.severity, timeout=notice.timeout, markup=False)  # type: ignore[arg-type]
         if update.ask is not None:
             self.ask(update.ask)
         for job in update.jobs:

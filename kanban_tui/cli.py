@@ -276,6 +276,7 @@ def report(args: argparse.Namespace, settings: Settings) -> int:
     from .store.board_copy import BoardCopy
     from .store.seen import SeenStore
 
+    quiet_logs()
     demo_dir: Path | None = None
     try:
         if args.demo or args.demo_size is not None:  # a throwaway demo workspace, as the board's --demo
@@ -318,6 +319,17 @@ def report(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if demo_dir is not None:
             shutil.rmtree(demo_dir, ignore_errors=True)
+
+
+def quiet_logs() -> None:
+    """A headless command prints its output and at most one line on stderr: log records (the HTTP layer's
+    retries, a library's warnings) go nowhere. With no handler anywhere, Python's logging would print
+    every WARNING on stderr itself (its "last resort"); a NullHandler on the root logger is a handler."""
+    import logging
+
+    root = logging.getLogger()
+    if not any(isinstance(handler, logging.NullHandler) for handler in root.handlers):
+        root.addHandler(logging.NullHandler())
 
 
 def start_log(path: Path) -> None:

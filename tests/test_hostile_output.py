@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -314,3 +315,26 @@ async def test_a_notice_or_warning_on_the_board_shows_no_control_character() -> 
         said = [(n.message, n.title) for n in app._notifications]
         assert any("pwned" in m for m, _ in said) and any("gone" in m for m, _ in said), said
         assert all(no_controls(m) and no_controls(t or "") for m, t in said), said
+
+
+# -- 19: a headless command prints its one line, not the HTTP client's log ------------------------------------
+
+
+def plain_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Logging as a real process has it: no handler anywhere. (Called in the test itself: pytest adds its
+    capture handlers to the root logger when the test's call begins, after the fixtures.)"""
+    monkeypatch.setattr(logging.root, "handlers", [])
+    for name in ("kanban_tui", "kanban_tui.http", "httpx", "httpcore"):
+        monkeypatch.setattr(logging.getLogger(name), "handlers", [])
+
+
+def test_an_unreachable_crm_is_one_line_on_stderr_not_the_retry_log(monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from .test_report import run, serve, unreachable
+
+    plain_logging(monkeypatch)
+    serve(monkeypatch, "close", unreachable)
+    for argv in (["summary", "--backend", "close"], ["changes", "--backend", "close", "--since", "1h"]):
+        code, out, err = run(argv, capsys)
+        assert code == 3 and not out
+        assert err.count("\n") == 1 and err.startswith("dealboard: cannot reach Close: "), err

@@ -151,8 +151,8 @@ async def test_5_the_first_cursor_is_not_the_future_deal_and_a_cursor_from_the_f
 async def test_5_one_bottlecrm_event_dated_in_the_future_does_not_hide_later_ones() -> None:
     fake = FakeBottleCrm(clock=lambda: NOW)
     fake.seed(40)
-    backend = BottleCrmBackend(fake.token, base_url="http://127.0.0.1:8000", transport=httpx.MockTransport(fake.handler),
-                               sleep=no_wait, now=lambda: NOW)
+    backend = BottleCrmBackend(fake.token, base_url="http://127.0.0.1:8000",
+                               transport=httpx.MockTransport(fake.handler), sleep=no_wait, now=lambda: NOW)
     pipeline = next(p for p in await backend.list_pipelines() if p.name == "Sales")
     cursor = (await backend.changes_since(pipeline, None)).cursor
     held = {o.id: o for page in await pages_of(backend, pipeline) for o in page.opportunities}

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from kanban_tui.backends.errors import (
+    MAX_RATE_WAIT,
     BackendError,
     OutcomeUnknownError,
     RateLimitedError,
@@ -107,7 +108,8 @@ def test_retry_after_reads_seconds_http_dates_and_the_ratelimit_reset() -> None:
     assert after({"Retry-After": "Wed, 21 Oct 2026 07:00:00 GMT"}) == 0.0, "a date in the past: go now"
     assert after({"Retry-After": "12"}) == 12.0
     assert after({"Retry-After": "soon", "RateLimit": "limit=100, remaining=0, reset=9"}) == 9.0
-    assert after({"RateLimit": "limit=100, remaining=0, reset=3600"}) == 3600.0
+    assert after({"RateLimit": "limit=100, remaining=0, reset=600"}) == 600.0
+    assert after({"RateLimit": "limit=100, remaining=0, reset=3600"}) == MAX_RATE_WAIT, "at most 15 minutes"
     assert after({}) is None
 
 
@@ -121,12 +123,12 @@ async def test_a_retry_after_date_is_waited_until(clock: FakeTime) -> None:
 
 
 async def test_a_retry_after_date_beyond_max_wait_raises_with_the_whole_wait(clock: FakeTime) -> None:
-    when = format_datetime(datetime.now(UTC) + timedelta(hours=2), usegmt=True)
+    when = format_datetime(datetime.now(UTC) + timedelta(minutes=10), usegmt=True)
     server = Server(clock, answer(429, {"Retry-After": when}))
     api = make(server, clock)
     with pytest.raises(RateLimitedError) as info:
         await api.request("GET", "things")
-    assert info.value.retry_after is not None and 7190 <= info.value.retry_after <= 7200
+    assert info.value.retry_after is not None and 590 <= info.value.retry_after <= 600
     assert len(server.requests) == 1 and clock.sleeps == []
 
 
@@ -139,24 +141,24 @@ async def test_retry_after_seconds_are_waited_then_the_request_goes_again(clock:
     assert api.rate_wait_left() == 0.0
 
 
-async def test_a_ratelimit_reset_of_an_hour_closes_the_gate_for_the_whole_hour(clock: FakeTime) -> None:
-    server = Server(clock, answer(429, {"RateLimit": "limit=100, remaining=0, reset=3600"}))
+async def test_a_ratelimit_reset_of_ten_minutes_closes_the_gate_for_the_whole_ten_minutes(clock: FakeTime) -> None:
+    server = Server(clock, answer(429, {"RateLimit": "limit=100, remaining=0, reset=600"}))
     api = make(server, clock)
     with pytest.raises(RateLimitedError) as info:
         await api.request("GET", "things")
-    assert info.value.retry_after == pytest.approx(3600) and info.value.status_code == 429
+    assert info.value.retry_after == pytest.approx(600) and info.value.status_code == 429
     assert len(server.requests) == 1 and clock.sleeps == []
 
-    clock.now += 1800
-    assert api.rate_wait_left() == pytest.approx(1800)
+    clock.now += 300
+    assert api.rate_wait_left() == pytest.approx(300)
     with pytest.raises(RateLimitedError) as info:
         await api.request("GET", "other")
-    assert info.value.retry_after == pytest.approx(1800), "held back, not sent"
+    assert info.value.retry_after == pytest.approx(300), "held back, not sent"
     with pytest.raises(RateLimitedError):
         await api.request("PUT", "things/1", json={})
     assert len(server.requests) == 1 and clock.sleeps == []
 
-    clock.now += 1800
+    clock.now += 300
     assert api.rate_wait_left() == 0.0
     assert await api.request("GET", "things") == {"ok": True}
     assert len(server.requests) == 2
@@ -214,13 +216,13 @@ async def test_plenty_left_means_no_pacing(clock: FakeTime) -> None:
     assert clock.sleeps == [] and api.rate_wait_left() == 0.0
 
 
-async def test_pacing_beyond_max_wait_holds_the_next_request_back_uncapped(clock: FakeTime) -> None:
-    server = Server(clock, answer(200, {"RateLimit": "limit=100, remaining=1, reset=3600"}, json={}))
+async def test_pacing_beyond_max_wait_holds_the_next_request_back(clock: FakeTime) -> None:
+    server = Server(clock, answer(200, {"RateLimit": "limit=100, remaining=1, reset=600"}, json={}))
     api = make(server, clock)
     await api.request("GET", "things")
     with pytest.raises(RateLimitedError) as info:
         await api.request("GET", "things")
-    assert info.value.retry_after == pytest.approx(3600)
+    assert info.value.retry_after == pytest.approx(600)
     assert len(server.requests) == 1 and clock.sleeps == []
 
 

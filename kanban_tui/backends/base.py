@@ -134,5 +134,9 @@ class Backend(ABC):
         """Seconds the backend is holding requests back for the CRM's rate limit (0: not waiting)."""
         return 0.0
 
+    def wake(self) -> None:
+        """The user asked to try now (`r`): stop holding requests back for the rate limit, end any wait."""
+        return None
+
     async def aclose(self) -> None:
         """Release connections and files. Safe to call twice."""

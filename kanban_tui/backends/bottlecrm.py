@@ -39,6 +39,11 @@ the pipelines are read again: stage edits leave no event. When the open pipeline
 also kept in `stages_changed`) with the whole list re-scanned in its terms: deals in a new stage are
 upserted, deals no longer in any of its stages removed. The board moves to it in place.
 
+The poll's cursor (the newest event's time) is never let run ahead of BottleCRM's clock (the `Date`
+of its answer, else this machine's): one event dated in the future would hide every later one. A
+listing that says "more" but adds nothing new, or goes on past `MAX_PAGES`, is ended with a line
+saying so, and removes nothing from the board.
+
 The web UI is not part of the package (a separate SvelteKit app, its `FRONTEND_URL`): cards link to
 `<web_url>/pipeline/<id>` only when `web_url` is configured.
 """
@@ -76,7 +81,7 @@ from .errors import (
     UnavailableError,
     read_each,
 )
-from .http import HttpApi, HttpBackend, httpx
+from .http import HttpApi, HttpBackend, Listing, httpx, json_of
 
 CRM = "BottleCRM"
 URL_ENV = "BOTTLECRM_URL"
@@ -161,7 +166,7 @@ def describe_error(response: httpx.Response) -> BackendError | None:
     """BottleCRM's own words for what a user can act on."""
     code = response.status_code
     try:
-        body = response.json()
+        body = json_of(response)
     except ValueError:
         body = None
     detail = body.get("detail") if isinstance(body, dict) else None
@@ -326,8 +331,12 @@ class BottleCrmBackend(HttpBackend):
         if deal_id not in self._touched or when > self._touched[deal_id]:
             self._touched[deal_id] = when
 
-    async def _scan(self, pipeline: Pipeline) -> AsyncIterator[tuple[list[Opportunity], list[str], int | None, bool]]:
-        """The pipeline's deals page by page: (cards in its stages, skipped lines, total, more to come)."""
+    async def _scan(self, pipeline: Pipeline, listing: Listing | None = None,
+                    ) -> AsyncIterator[tuple[list[Opportunity], list[str], int | None, bool]]:
+        """The pipeline's deals page by page: (cards in its stages, skipped lines, total, more to come).
+        `listing` ends it early (a page adding nothing new, too many pages): its line is in the last page's
+        skipped lines, and `listing.ended` says the scan was not the whole list."""
+        listing = listing or Listing(CRM, "deals")
         offset = 0
         while True:
             body = await self.api.request("GET", "api/opportunities/",
@@ -337,6 +346,8 @@ class BottleCrmBackend(HttpBackend):
             records = body.get("opportunities")
             skipped: list[str] = []
             cards = self._read(records, pipeline, skipped)
+            if isinstance(records, list) and not listing.page(records):
+                skipped.append(f"{listing.ended}; the board may be incomplete")
             unknown = [c for c in cards if pipeline.status(c.status_id) is None]
             if unknown:
                 self._next_pipelines = 0.0  # a stage the board does not know: the pipelines are read again
@@ -344,7 +355,7 @@ class BottleCrmBackend(HttpBackend):
                             for c in unknown]
             total = body.get("opportunities_count") if isinstance(body.get("opportunities_count"), int) else None
             following = body.get("offset")
-            more = bool(records) and isinstance(following, int) and following > offset
+            more = bool(records) and isinstance(following, int) and following > offset and listing.ended is None
             yield [c for c in cards if pipeline.status(c.status_id) is not None], skipped, total, more
             if not more:
                 return
@@ -385,12 +396,14 @@ class BottleCrmBackend(HttpBackend):
 
     async def changes_since(self, pipeline: Pipeline, cursor: str | None) -> Changes:
         events = await self._events()
-        newest = max([e.when for e in events], default=self.now())
+        clock = self.api.crm_now(self.now())  # BottleCRM's clock: no cursor runs ahead of it
+        newest = min(max([e.when for e in events], default=clock), clock)
         if cursor is None:
             self._remember_events(events, newest)
             return Changes(cursor=newest.isoformat())
-        newest = max(newest, parse_when(cursor))
-        since = parse_when(cursor) - OVERLAP
+        start = min(parse_when(cursor), clock)
+        newest = max(newest, start)
+        since = start - OVERLAP
         fresh = [e for e in events if e.when > since and e.id not in self._seen_events]
         cut_off = len(events) >= ACTIVITY_LIMIT and events[-1].when > since
         self._remember_events(events, newest)
@@ -493,12 +506,16 @@ class BottleCrmBackend(HttpBackend):
         """The whole list again: what differs from what is held, and what is no longer there."""
         seen: dict[str, str] = {}
         upserted: list[Opportunity] = []
-        async for cards, page_skipped, _, _ in self._scan(pipeline):
+        listing = Listing(CRM, "deals")
+        async for cards, page_skipped, _, _ in self._scan(pipeline, listing):
             skipped += page_skipped
             for card in cards:
                 seen[card.id] = fingerprint(card)
                 if self._held.get(card.id) != seen[card.id]:
                     upserted.append(card)
+        if listing.ended is not None:  # not the whole list: what it did not reach may be there still
+            self._held.update(seen)
+            return Changes(upserted=upserted, removed=[], skipped=skipped)
         removed = sorted(set(self._held) - seen.keys())
         self._held = seen
         return Changes(upserted=upserted, removed=removed, skipped=skipped)

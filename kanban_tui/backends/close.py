@@ -40,6 +40,18 @@ a request per card.
 
 A warm start (`resume`) reopens a saved board: the delta query from its cursor and the Event
 Log's deletions since it was saved, together: two requests when nothing changed.
+
+The cursor is never let run ahead of Close's own clock (the `Date` of its answer, this machine's
+clock when there is none): one deal dated in the future (an integration writing dates, a server
+clock) would otherwise hide every later change. Such a deal comes back with every poll (the
+overlap's de-duplication keeps it from being reported again). A saved board whose time is ahead of
+this machine's clock was kept by a clock that was wrong: its deletions are asked for from its cursor
+(Close's time of the newest change it held, which came before it was saved) instead, and a cursor
+ahead of the clock is not used at all (the board is loaded whole behind the copy).
+
+Every listing (`_pages`, `_pages_together`) is bounded by a `Listing`: a page that adds nothing
+new, or page `MAX_PAGES`, ends it with a line saying so, and a listing cut short is not taken for
+the whole pipeline (nothing is removed for not being in it).
 """
 
 from __future__ import annotations
@@ -76,7 +88,7 @@ from .errors import (
     UnavailableError,
     read_each,
 )
-from .http import HttpApi, HttpBackend, httpx
+from .http import HttpApi, HttpBackend, Listing, httpx, json_of
 
 log = logging.getLogger("kanban_tui.close")
 
@@ -154,7 +166,7 @@ def describe_error(response: httpx.Response) -> BackendError | None:
         )
     if code == 400:
         try:
-            body = response.json()
+            body = json_of(response)
         except ValueError:
             body = {}
         fields = body.get("field-errors") if isinstance(body, dict) else None
@@ -271,9 +283,12 @@ class CloseBackend(HttpBackend):
             params = {"status_id__in": ",".join(won_ids), "date_won__gte": first.isoformat(),
                       "_group_by": "date_won__week", "_fields": "id"}
             skip = 0
+            listing = Listing(CRM, "won opportunities")
             while True:
                 body = await self.api.request("GET", "opportunity/", params={**params, "_skip": skip, "_limit": PAGE_LIMIT})
                 objects = 0
+                listing.page([o for g in _data(body) if isinstance(g, dict) and isinstance(g.get("objects"), list)
+                              for o in g["objects"]])
                 for group in _data(body):
                     if not isinstance(group, dict) or not all(_is_int(group.get(k)) for k in ("weekyear", "week")):
                         continue
@@ -285,7 +300,9 @@ class CloseBackend(HttpBackend):
                         won[week] = max(won.get(week, 0), group["total_results"])
                     objects += len(group["objects"]) if isinstance(group.get("objects"), list) else 0
                 skip += objects
-                if not body.get("has_more") or not objects:
+                if not body.get("has_more") or not objects or listing.ended is not None:
+                    if listing.ended is not None:
+                        log.warning("%s", listing.ended)
                     return
 
         async def count_lost() -> None:
@@ -337,41 +354,54 @@ class CloseBackend(HttpBackend):
     def _status_filter(pipeline: Pipeline) -> str:
         return ",".join(s.id for s in pipeline.statuses)
 
-    async def _pages(self, params: dict[str, Any]) -> AsyncIterator[tuple[dict[str, Any], list[Any]]]:
+    async def _pages(
+        self, params: dict[str, Any], listing: Listing | None = None
+    ) -> AsyncIterator[tuple[dict[str, Any], list[Any]]]:
         """Page through `GET opportunity/` with `_skip`, following `has_more`.
 
         Yields each answer with its `data` list. `_skip` advances by what came back, not by
-        `_limit`: Close may send fewer than asked. An empty page ends the listing.
+        `_limit`: Close may send fewer than asked. An empty page ends the listing, and so does
+        `listing` (a page that adds nothing new, too many pages: `listing.ended` says so once the
+        page that ended it is yielded).
         """
+        listing = listing or Listing(CRM, "opportunities")
         skip = 0
         while True:
             body = await self.api.request("GET", "opportunity/", params={**params, "_skip": skip, "_limit": PAGE_LIMIT})
             records = _data(body)
+            go_on = listing.page(records)
             yield body, records
             skip += len(records)
-            if not body.get("has_more") or not records:
+            if not body.get("has_more") or not records or not go_on:
+                if listing.ended is not None:
+                    log.warning("%s", listing.ended)
                 return
 
-    async def _pages_together(self, params: dict[str, Any]) -> AsyncIterator[tuple[dict[str, Any], list[Any]]]:
+    async def _pages_together(
+        self, params: dict[str, Any], listing: Listing | None = None
+    ) -> AsyncIterator[tuple[dict[str, Any], list[Any]]]:
         """What `_pages` yields, in the same order, with up to `PARALLEL_PAGES` requests in flight.
 
         The first page says how many records a page holds (the server may cap `_limit`) and
         `total_results`; the pages after it are asked for together, never past the total the latest
         answer gave (one at a time when it gives none). A page shorter than planned (the listing
         changed, or a smaller cap) drops what was planned after it, and paging goes on from where it
-        ended. Leaving early (an error, the caller stopping) cancels what is in flight.
+        ended. Leaving early (an error, the caller stopping) cancels what is in flight. `listing` ends it as
+        in `_pages` (what was planned after the page that ended it is cancelled).
         """
+        listing = listing or Listing(CRM, "opportunities")
 
         async def page(skip: int) -> tuple[dict[str, Any], list[Any]]:
             body = await self.api.request("GET", "opportunity/", params={**params, "_skip": skip, "_limit": PAGE_LIMIT})
             return body, _data(body)
 
         body, records = await page(0)
+        go_on = listing.page(records)
         yield body, records
         step = next_skip = len(records)
         planned: deque[tuple[int, asyncio.Task[tuple[dict[str, Any], list[Any]]]]] = deque()
         try:
-            while body.get("has_more") and records:
+            while body.get("has_more") and records and go_on:
                 total = body.get("total_results") if isinstance(body.get("total_results"), int) else None
                 width = self.api.room(PARALLEL_PAGES)
                 skip = planned[-1][0] + step if planned else next_skip
@@ -380,12 +410,15 @@ class CloseBackend(HttpBackend):
                     skip += step
                 skip, task = planned.popleft()
                 body, records = await task
+                go_on = listing.page(records)
                 yield body, records
                 next_skip = skip + len(records)
                 if planned and planned[0][0] != next_skip:
                     await _cancel(planned)
         finally:
             await _cancel(planned)
+            if listing.ended is not None:
+                log.warning("%s", listing.ended)
 
     async def load_opportunities(self, pipeline: Pipeline) -> AsyncIterator[Page]:
         self._known.clear()
@@ -393,17 +426,21 @@ class CloseBackend(HttpBackend):
         loaded = 0
         params = {"status_id__in": self._status_filter(pipeline), "_order_by": "date_created", "_fields": FIELDS}
         complete = True
-        async for body, records in self._pages_together(params):
+        listing = Listing(CRM, "opportunities")
+        async for body, records in self._pages_together(params, listing):
             skipped: list[str] = []
             new = [o for o in read_records(records, skipped) if o.id not in self._known]
             for opportunity in new:
                 self._known[opportunity.id] = opportunity.updated
             loaded += len(new)
             total = body.get("total_results") if isinstance(body.get("total_results"), int) else None
-            has_more = bool(body.get("has_more")) and bool(records)
+            has_more = bool(body.get("has_more")) and bool(records) and listing.ended is None
             if body.get("has_more") and not records:
                 complete = False
                 skipped.append("Close said there were more opportunities but sent none; the board may be incomplete")
+            if listing.ended is not None:
+                complete = False
+                skipped.append(f"{listing.ended}; the board may be incomplete")
             if not has_more:
                 total = loaded
             elif total is not None:
@@ -458,7 +495,7 @@ class CloseBackend(HttpBackend):
         skipped: list[str] = []
         newest = await self._delta(pipeline, parse_when(cursor), upserted, removed, skipped)
         if self.clock() >= self._next_reconcile:
-            gone, missing = await self._reconcile(pipeline)
+            gone, missing = await self._reconcile(pipeline, skipped)
             removed |= gone
             for opportunity_id in gone:
                 upserted.pop(opportunity_id, None)
@@ -475,10 +512,12 @@ class CloseBackend(HttpBackend):
         skipped: list[str],
     ) -> datetime:
         """`date_updated__gt` the cursor (less `OVERLAP`), across pipelines: what changed into `upserted`,
-        known cards now in another pipeline into `removed`; `_known` kept up. The newest update seen."""
-        newest = cursor
+        known cards now in another pipeline into `removed`; `_known` kept up. The newest update seen, but
+        never ahead of Close's clock (`_not_ahead`): a deal dated in the future must not hide later changes."""
+        newest = cursor = self._not_ahead(cursor)
         params = {"date_updated__gt": (cursor - OVERLAP).isoformat(), "_order_by": "date_updated", "_fields": FIELDS}
-        async for _, records in self._pages(params):
+        listing = Listing(CRM, "changed opportunities")
+        async for _, records in self._pages(params, listing):
             for opportunity in read_records(records, skipped):
                 newest = max(newest, opportunity.updated)
                 if pipeline.status(opportunity.status_id) is None:
@@ -492,7 +531,14 @@ class CloseBackend(HttpBackend):
                 self._known[opportunity.id] = opportunity.updated
                 upserted[opportunity.id] = opportunity
                 removed.discard(opportunity.id)
-        return newest
+        if listing.ended is not None:
+            skipped.append(listing.ended)
+        return self._not_ahead(newest)
+
+    def _not_ahead(self, when: datetime) -> datetime:
+        """`when`, or Close's clock (the `Date` of its latest answer, else this machine's) if that is earlier:
+        where a cursor may be."""
+        return min(when, self.api.crm_now(self.now()))
 
     async def deleted_since(self, since: datetime) -> list[str] | None:
         """Ids of the opportunities deleted since `since`, from the Event Log (`GET event/?object_type=
@@ -588,9 +634,15 @@ class CloseBackend(HttpBackend):
         Event Log's deletions since `saved_at` less `EVENT_MARGIN`. Two requests when nothing changed.
 
         `pipeline` is the one the caller has just listed; the caller compares its statuses with the saved
-        board's (a changed pipeline is a full load). None, with no request sent, when `cursor` is missing or
-        unreadable, a saved card's status is not in `pipeline`, or `saved_at` is older than the Event Log
-        keeps; None too when the log holds too many deletions to page through (`EVENT_PAGES_AT_MOST`)."""
+        board's (a changed pipeline is a full load). None, with no request sent, when `cursor` is missing,
+        unreadable or ahead of this machine's clock (a deal dated in the future was its newest: what changed
+        since cannot be asked from it), a saved card's status is not in `pipeline`, or `saved_at` is older than
+        the Event Log keeps; None too when the log holds too many deletions to page through
+        (`EVENT_PAGES_AT_MOST`).
+
+        A `saved_at` ahead of this machine's clock was written by a clock that was ahead: when the board was
+        really kept is unknown, so deletions are asked for from the cursor (Close's time of the newest change
+        the copy held: it was kept after that) less `EVENT_MARGIN`, never from a time still to come."""
         if cursor is None:
             return None
         try:
@@ -602,6 +654,13 @@ class CloseBackend(HttpBackend):
         if any(pipeline.status(card.status_id) is None for card in cards):
             return None
         checked_at = self.now()
+        if since > checked_at + EVENT_MARGIN:
+            log.info("Close warm start: the saved cursor %s is ahead of this clock: loading whole", cursor)
+            return None
+        if saved_at > checked_at:
+            log.info("Close warm start: the board was saved at %s, ahead of this clock: deletions since its cursor",
+                     saved_at.isoformat())
+            saved_at = min(since, checked_at)
         if saved_at - EVENT_MARGIN < checked_at - self.event_log_keeps:
             return None
         self._known = {card.id: card.updated for card in cards}
@@ -632,11 +691,12 @@ class CloseBackend(HttpBackend):
         )
         records = _data(body)
         try:
-            return parse_when(records[0]["date_updated"]).isoformat()
+            newest = parse_when(records[0]["date_updated"])
         except (IndexError, KeyError, TypeError, ValueError):
-            return datetime.now(UTC).isoformat()
+            newest = self.now()
+        return self._not_ahead(newest).isoformat()
 
-    async def _reconcile(self, pipeline: Pipeline) -> tuple[set[str], set[str]]:
+    async def _reconcile(self, pipeline: Pipeline, skipped: list[str]) -> tuple[set[str], set[str]]:
         """Which known cards are gone, and which present ones we never saw.
 
         While `_known` is the whole pipeline and the Event Log reaches back to the last check: its
@@ -655,19 +715,25 @@ class CloseBackend(HttpBackend):
                 gone = {i for i in deleted if self._known.pop(i, None) is not None}
                 if isinstance(body, dict) and body.get("total_results") == len(self._known):
                     return gone, set()
-                listed_gone, missing = await self._reconcile_by_listing(pipeline)
+                listed_gone, missing = await self._reconcile_by_listing(pipeline, skipped)
                 return gone | listed_gone, missing
-        return await self._reconcile_by_listing(pipeline)
+        return await self._reconcile_by_listing(pipeline, skipped)
 
-    async def _reconcile_by_listing(self, pipeline: Pipeline) -> tuple[set[str], set[str]]:
+    async def _reconcile_by_listing(self, pipeline: Pipeline, skipped: list[str]) -> tuple[set[str], set[str]]:
         """Ids only: which known cards are gone, and which present ones we never saw (they are fetched
-        next: `_known` is then the whole pipeline again, deletions known up to now)."""
+        next: `_known` is then the whole pipeline again, deletions known up to now). A listing cut short
+        (`Listing`) removes nothing: what it did not list may be there still (its line goes in `skipped`)."""
         checked_at = self.now()
         present: set[str] = set()
         params = {"status_id__in": self._status_filter(pipeline), "_order_by": "date_created", "_fields": "id"}
-        async for _, records in self._pages(params):
+        listing = Listing(CRM, "opportunities")
+        async for _, records in self._pages(params, listing):
             present.update(r["id"] for r in records if isinstance(r, dict) and isinstance(r.get("id"), str))
         self._next_reconcile = self.clock() + self.reconcile_every
+        if listing.ended is not None:
+            skipped.append(listing.ended)
+            self._whole = False
+            return set(), present - set(self._known)
         gone = set(self._known) - present
         for opportunity_id in gone:
             del self._known[opportunity_id]

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from ..models import Opportunity, Pipeline, Status, StatusKind
 from .errors import AuthError, BackendError, NotFoundError, read_each
-from .http import HttpApi, httpx
+from .http import HttpApi, Listing, httpx
 from .rescan import RescanBackend, ScanPage
 
 CRM = "Clustr"
@@ -167,8 +167,10 @@ class ClustrBackend(RescanBackend):
         return [Pipeline(id=PIPELINE_ID, name="Opportunities", statuses=statuses)]
 
     async def _scan(self) -> AsyncIterator[ScanPage]:
-        """Every page of the list; a card's fingerprint is its `updated_at`."""
+        """Every page of the list; a card's fingerprint is its `updated_at`. A `Listing` ends a list that
+        says `has_more` for ever (a page adding nothing new, too many pages), with a line saying so."""
         page = 1
+        listing = Listing(CRM, "opportunities")
         while True:
             data = _unwrap(await self.api.request(
                 "GET", ASSUMED.LIST_PATH, params={ASSUMED.PAGE_PARAM: page, ASSUMED.LIMIT_PARAM: ASSUMED.LIMIT}
@@ -179,9 +181,12 @@ class ClustrBackend(RescanBackend):
             paging = data.get("pagination") or {}
             skipped: list[str] = []
             cards = read_each(records, to_opportunity, "Clustr opportunity", skipped)
-            has_more = bool(paging.get("has_more")) and bool(records)
+            cut_short = not listing.page(records)
+            if cut_short:
+                skipped.append(f"{listing.ended}; the board may be incomplete")
+            has_more = bool(paging.get("has_more")) and bool(records) and not cut_short
             total = paging.get("total") if isinstance(paging.get("total"), int) else None
-            yield ScanPage([(c, c.updated) for c in cards], skipped, total, has_more)
+            yield ScanPage([(c, c.updated) for c in cards], skipped, total, has_more, cut_short)
             if not has_more:
                 return
             page += 1

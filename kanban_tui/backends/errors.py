@@ -6,12 +6,25 @@ Each error carries the CRM's name, the HTTP status code when there is one, and a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..text import safe_text
 
 T = TypeVar("T")
+
+MAX_RATE_WAIT = 15 * 60.0
+"""The longest a rate limit holds requests back (seconds), whatever the CRM asks: `Retry-After: 1e12`
+waits this long, then asks again."""
+
+
+def wait_seconds(value: float | None) -> float | None:
+    """A wait a CRM asked for, as dealboard honours it: None when it is not a finite number (inf, nan: as if
+    it had said nothing), else between 0 and `MAX_RATE_WAIT`."""
+    if value is None or not math.isfinite(value):
+        return None
+    return min(max(0.0, value), MAX_RATE_WAIT)
 
 
 class BackendError(Exception):
@@ -79,6 +92,15 @@ class RateLimitedError(BackendError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.retry_after = retry_after
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds to wait, at most `MAX_RATE_WAIT`; None: not said (or not a finite number)."""
+        return self._retry_after
+
+    @retry_after.setter
+    def retry_after(self, seconds: float | None) -> None:
+        self._retry_after = wait_seconds(seconds)
 
 
 class UnavailableError(BackendError):

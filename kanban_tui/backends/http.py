@@ -10,13 +10,16 @@ without waiting). It
   (`time.monotonic` by default) that only ever moves later while set. A 429 closes it
   for as long as the server asked (`Retry-After` in seconds or as an HTTP date, else
   the `reset` of a `RateLimit: limit=…, remaining=…, reset=…` header, else exponential
-  backoff), never less and never capped; as `remaining` falls, each request and each
+  backoff), never less, but never more than `MAX_RATE_WAIT` (15 minutes: a `Retry-After:
+  inf` or `1e12` must not freeze the session; a value that is not a finite number is no
+  value at all); as `remaining` falls, each request and each
   answer close it for `RateLimit.pace()` seconds, so the window is not used up. Every
   request passes the gate before it is sent: a wait of up to `max_wait` seconds is
   slept through, a longer one raises `RateLimitedError(retry_after=<seconds left>)`
   at once without sending (the sync layer shows `~ waiting Ns` and comes back then).
   `rate_wait_left()` is the seconds until the gate opens, > 0 while any request is
-  held back; once a request has waited the gate out, it is cleared;
+  held back; once a request has waited the gate out, it is cleared. `wake()` (the user
+  pressed `r`) opens it at once and ends every wait on it: the next request is sent;
 - repeats only what is safe to repeat. Idempotent requests (GET and HEAD, or
   `idempotent=True`, e.g. a POST that only searches) are retried with exponential
   backoff and jitter on 5xx answers, timeouts and dropped connections, up to
@@ -41,11 +44,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ipaddress
+import json
 import logging
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -61,6 +65,7 @@ from .errors import (
     RateLimitedError,
     RefusedError,
     UnavailableError,
+    wait_seconds,
 )
 
 if TYPE_CHECKING:
@@ -72,7 +77,14 @@ else:
 
 USER_AGENT = f"dealboard/{__version__}"
 
-RATE_LIMIT_RE = re.compile(r"limit=(\d+),\s*remaining=(\d+),\s*reset=([\d.]+)")
+RATE_LIMIT_RE = re.compile(r"limit=(\d+),\s*remaining=(\d+),\s*reset=([^,;\s]+)")
+
+MAX_JSON_DEPTH = 64
+"""JSON nested deeper than this is refused (a CRM's records are a few levels deep): deeper, and reading it
+(parsing, hashing, printing) can exhaust Python's stack."""
+MAX_PAGES = 10_000
+"""The most pages one listing follows (a million cards at 100 a page): a CRM that says "more" for ever is
+not followed for ever."""
 
 RETRYABLE_STATUS = {500, 502, 503, 504}
 """Answers an idempotent request is sent again for (after a backoff)."""
@@ -96,10 +108,16 @@ class RateLimit:
 
     @classmethod
     def parse(cls, header: str | None) -> RateLimit | None:
+        """The header's numbers; None when it is missing or they are not numbers (`reset` not finite, digits
+        beyond what an int reads). A `reset` beyond `MAX_RATE_WAIT` is read as `MAX_RATE_WAIT`."""
         match = RATE_LIMIT_RE.search(header or "")
         if match is None:
             return None
-        return cls(int(match[1]), int(match[2]), float(match[3]))
+        try:
+            limit, remaining, reset = int(match[1]), int(match[2]), wait_seconds(float(match[3]))
+        except ValueError:
+            return None
+        return None if reset is None else cls(limit, remaining, reset)
 
     def pace(self) -> float:
         """Seconds to wait before the next request so the window is not used up.
@@ -112,30 +130,42 @@ class RateLimit:
         return self.reset / max(self.remaining, 1)
 
 
+def http_date(text: str | None) -> datetime | None:
+    """An HTTP date (`Wed, 21 Oct 2026 07:28:00 GMT`) as an aware datetime; None when it is not one."""
+    if not text:
+        return None
+    try:
+        from email.utils import parsedate_to_datetime  # rarely needed: not at start
+
+        when = parsedate_to_datetime(text.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
 def retry_after_seconds(response: httpx.Response, now: datetime | None = None) -> float | None:
     """How long a 429 asks us to wait: `Retry-After` (seconds, or an HTTP date: the seconds
-    until then, 0 when it is past), else the RateLimit reset; None when it does not say.
+    until then by the answer's own `Date`, 0 when it is past), else the RateLimit reset; None when
+    it does not say. A wait that is not a finite number (`inf`, `nan`) says nothing; none is more
+    than `MAX_RATE_WAIT`.
 
-    `now`: the wall-clock time to count a date from (default: now)."""
+    `now`: the wall-clock time to count a date from when the answer has no `Date` (default: now)."""
     header = (response.headers.get("retry-after") or "").strip()
     if header:
         try:
-            return max(0.0, float(header))
+            seconds = float(header)
         except ValueError:
-            pass
-        try:
-            from email.utils import parsedate_to_datetime  # rarely needed: not at start
-
-            when = parsedate_to_datetime(header)
-        except (TypeError, ValueError, IndexError):
-            when = None  # neither seconds nor a date: fall back to the RateLimit header
-        if when is not None:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+            when = http_date(header)  # neither seconds nor a date: fall back to the RateLimit header
+            if when is not None:
+                # counted on the CRM's clock when it gives it: its clock and ours may disagree
+                base = http_date(response.headers.get("date")) or now or datetime.now(UTC)
+                return wait_seconds((when - base).total_seconds())
+        else:
+            if (wait := wait_seconds(seconds)) is not None:
+                return wait
     limit = RateLimit.parse(response.headers.get("ratelimit"))
     if limit is not None:
-        return max(0.0, limit.reset)
+        return limit.reset
     return None
 
 
@@ -220,6 +250,10 @@ class HttpApi:
         """The last `RateLimit` header seen (None after a 429: its wait covers the window)."""
         self.blocked_until: float | None = None
         """`clock()` deadline before which no request is sent; only ever moves later while set."""
+        self._woken: asyncio.Event | None = None
+        """Set by `wake()`: ends the waits on the gate in progress (a new one for the waits after)."""
+        self._date: str | None = None
+        """The `Date` header of the latest answer: the CRM's clock (`crm_now`)."""
         self.requests_sent = 0
         self.bytes_read = 0
 
@@ -232,6 +266,31 @@ class HttpApi:
             return 0.0
         return max(0.0, self.blocked_until - self.clock())
 
+    def wake(self) -> None:
+        """Open the rate-limit gate now and end every wait on it (the user asked to try now: `r`). The
+        next request is sent; if the CRM still refuses it, its answer closes the gate again."""
+        self.blocked_until = None
+        if self._woken is not None:
+            self._woken.set()
+            self._woken = None
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleep through a rate-limit wait, unless `wake()` ends it first."""
+        if self._woken is None:
+            self._woken = asyncio.Event()
+        sleeper = asyncio.ensure_future(self.sleep(seconds))
+        waker = asyncio.ensure_future(self._woken.wait())
+        try:
+            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, waker):
+                task.cancel()
+
+    def crm_now(self, now: datetime) -> datetime:
+        """The CRM's clock: the `Date` header of its latest answer; `now` (this machine's clock) when it
+        sent none or one that is not a date. A changes cursor is never let run ahead of it."""
+        return http_date(self._date) or now
+
     def room(self, most: int) -> int:
         """How many requests to have in flight at once: `most`, fewer as the last `RateLimit` header's
         `remaining` falls (its last fifth is left to the gate's pacing, one request at a time); at least 1."""
@@ -241,8 +300,10 @@ class HttpApi:
         return max(1, min(most, limit.remaining - limit.limit // 5))
 
     def _block(self, now: float, seconds: float) -> float:
-        """Close the gate until `now + seconds` (or later, if it already is); the seconds left from `now`."""
-        until = now + max(0.0, seconds)
+        """Close the gate until `now + seconds` (or later, if it already is); the seconds left from `now`.
+        Never beyond `MAX_RATE_WAIT` from now (nor for a wait that is not a number)."""
+        seconds = wait_seconds(seconds) or 0.0
+        until = now + seconds
         if self.blocked_until is None or until > self.blocked_until:
             self.blocked_until = until
             return max(0.0, seconds)
@@ -269,7 +330,7 @@ class HttpApi:
                 raise self._held_back(left)
             waited_for = self.blocked_until
             log.debug("%s %s %s: waiting %.2f s on the rate limit", self.crm, method, path, left)
-            await self.sleep(left)
+            await self._wait(left)
 
     def _pace(self) -> None:
         """As `remaining` falls, close the gate for `RateLimit.pace()` seconds from now."""
@@ -312,6 +373,7 @@ class HttpApi:
                 response = await self.client.request(method, path, **kwargs)
                 self.requests_sent += 1
                 self.bytes_read += len(response.content)
+                self._date = response.headers.get("date") or self._date
             except httpx.TransportError as exc:
                 error = self._transport_error(exc, method, idempotent)
                 log.warning(
@@ -333,7 +395,7 @@ class HttpApi:
                     if not idempotent or attempt >= self.retries or left > self.max_wait:
                         raise self._rate_limited(self.error_for(response), left)
                     waited_for = self.blocked_until
-                    await self.sleep(left)
+                    await self._wait(left)
                     attempt += 1
                     continue
                 self.rate_limit = RateLimit.parse(response.headers.get("ratelimit")) or self.rate_limit
@@ -376,11 +438,48 @@ class HttpApi:
         return RefusedError(message or "request refused", crm=crm, status_code=code)
 
 
+class TooDeepError(ValueError):
+    """JSON nested deeper than `MAX_JSON_DEPTH`."""
+
+
+def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether parsed JSON nests lists and objects more than `limit` deep (walked without recursion)."""
+    if not isinstance(value, dict | list):
+        return False
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
+
+
+def json_of(response: httpx.Response) -> Any:
+    """A CRM's answer parsed: ValueError when it is not JSON, `TooDeepError` (a ValueError) when it nests
+    deeper than `MAX_JSON_DEPTH`, so that nothing reading it later can exhaust the stack. Every backend reads
+    a body through here (its `describe` too), never `response.json()`."""
+    try:
+        body = json.loads(response.content)
+    except RecursionError:
+        raise TooDeepError("nested too deep to read") from None
+    if too_deep(body):
+        raise TooDeepError("nested too deep to read")
+    return body
+
+
 def _json(response: httpx.Response, crm: str) -> Any:
     if not response.content:
         return {}
     try:
-        return response.json()
+        return json_of(response)
+    except TooDeepError:
+        raise UnavailableError(
+            f"answered with JSON nested more than {MAX_JSON_DEPTH} levels deep: not read",
+            crm=crm, status_code=response.status_code, hint="report this to the CRM's support",
+        ) from None
     except ValueError:
         raise UnavailableError(
             "answered with something that is not JSON", crm=crm, status_code=response.status_code,
@@ -391,7 +490,7 @@ def _json(response: httpx.Response, crm: str) -> Any:
 def _error_text(response: httpx.Response) -> str:
     """A short message from an error body: `{"error": "..."}`, `{"message": ...}`, or none."""
     try:
-        body = response.json()
+        body = json_of(response)
     except ValueError:
         return ""
     if isinstance(body, dict):
@@ -429,3 +528,44 @@ class HttpBackend(Backend):
 
     def rate_wait_left(self) -> float:
         return self.api.rate_wait_left()
+
+    def wake(self) -> None:
+        self.api.wake()
+
+
+class Listing:
+    """One paging loop's guard against a CRM that says "more" for ever: `page(records)` after each page
+    says whether to ask for the next. A page that adds nothing new (every record one this listing has
+    had already: an offset ignored, a cursor that does not move) ends it, and so does page `max_pages`;
+    `ended` then says so in one line (for `Page.skipped`), and the listing is not the whole list."""
+
+    def __init__(self, crm: str, what: str, max_pages: int = MAX_PAGES) -> None:
+        self.crm = crm
+        self.what = what
+        self.max_pages = max_pages
+        self.pages = 0
+        self.read = 0
+        self._seen: set[Any] = set()
+        self.ended: str | None = None
+        """Why the listing stopped before the CRM said it was done; None: it was not stopped."""
+
+    @staticmethod
+    def _key(record: Any) -> Any:
+        if isinstance(record, dict) and isinstance(record.get("id"), str | int):
+            return ("id", record["id"])
+        return ("record", json.dumps(record, sort_keys=True, default=str))
+
+    def page(self, records: Iterable[Any]) -> bool:
+        """Count a page in; False (and `ended` says why) when no more pages are to be asked for."""
+        self.pages += 1
+        keys = {self._key(r) for r in records}
+        new = keys - self._seen
+        self._seen |= new
+        self.read += len(new)
+        if keys and not new:
+            self.ended = (f"{self.crm} said there were more {self.what} but sent only ones it had sent already:"
+                          f" the listing stops at {self.read:,}")
+        elif self.pages >= self.max_pages:
+            self.ended = (f"{self.crm} still said there were more {self.what} after {self.pages:,} pages:"
+                          f" the listing stops at {self.read:,}")
+        return self.ended is None

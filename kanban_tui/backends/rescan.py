@@ -7,8 +7,10 @@ only the cards whose fingerprint changed, and the ids no longer listed as remove
 
 A subclass implements one abstract async generator, `_scan()`, yielding `ScanPage`s:
 the page's cards each with its fingerprint, the skipped-record lines, the total the CRM
-announced (or None) and whether more pages follow. `load_opportunities`,
-`changes_since` and a `fetch_one` that never disturbs what is held are built on it.
+announced (or None), whether more pages follow, and whether the scan was cut short (an
+`http.Listing` ended it: a page that added nothing new, too many pages). `load_opportunities`,
+`changes_since` and a `fetch_one` that never disturbs what is held are built on it. A poll
+whose scan was cut short removes nothing: what it did not reach may be there still.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class ScanPage(NamedTuple):
     skipped: list[str]
     total: int | None
     has_more: bool
+    cut_short: bool = False
+    """The scan stopped before the CRM said it was done (its line is in `skipped`): not the whole list."""
 
 
 class RescanBackend(HttpBackend):
@@ -69,12 +73,17 @@ class RescanBackend(HttpBackend):
         seen: dict[str, Hashable] = {}
         upserted: list[Opportunity] = []
         skipped_all: list[str] = []
+        whole = True
         async for page in self._scan():
             skipped_all += page.skipped
+            whole = whole and not page.cut_short
             for card, fingerprint in page.cards:
                 seen[card.id] = fingerprint
                 if self._known.get(card.id) != fingerprint:
                     upserted.append(card)
+        if not whole:  # not the whole list: nothing is removed for not being in it
+            self._known.update(seen)
+            return Changes(upserted=upserted, removed=[], cursor=now, skipped=skipped_all)
         removed = sorted(set(self._known) - seen.keys())
         self._known = seen
         return Changes(upserted=upserted, removed=removed, cursor=now, skipped=skipped_all)

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from ..models import Opportunity, Pipeline, Status, StatusKind
 from .errors import AuthError, BackendError, NotFoundError, RefusedError, read_each
-from .http import HttpApi, httpx
+from .http import HttpApi, Listing, httpx, json_of
 from .rescan import RescanBackend, ScanPage
 
 CRM = "TeleCRM"
@@ -67,7 +67,7 @@ class TeleCrmSettings(BaseModel):
 
 def error_code(response: httpx.Response) -> tuple[str, str]:
     try:
-        error = response.json().get("error") or {}
+        error = json_of(response).get("error") or {}
     except (ValueError, AttributeError):
         return "", ""
     if not isinstance(error, dict):
@@ -166,8 +166,10 @@ class TeleCrmBackend(RescanBackend):
         return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
     async def _scan(self) -> AsyncIterator[ScanPage]:
-        """Every page of an empty search (all leads, newest first); a lead's fingerprint hashes its record."""
+        """Every page of an empty search (all leads, newest first); a lead's fingerprint hashes its record.
+        A `Listing` ends a search that goes on for ever (a page adding nothing new, too many pages)."""
         skip = 0
+        listing = Listing(CRM, "leads")
         while True:
             body = await self.api.request("POST", self._path("lead/search"), params={"skip": skip, "limit": PAGE_LIMIT},
                                           json={}, idempotent=True)
@@ -183,8 +185,12 @@ class TeleCrmBackend(RescanBackend):
             cards = read_each(records, card_of, "TeleCRM lead", skipped)
             total = body.get("total_count") if isinstance(body.get("total_count"), int) else None
             skip += len(records)
-            has_more = not (not records or len(records) < PAGE_LIMIT or (total is not None and skip >= total))
-            yield ScanPage(cards, skipped, total, has_more)
+            cut_short = not listing.page(records)
+            if cut_short:
+                skipped.append(f"{listing.ended}; the board may be incomplete")
+            has_more = not (not records or len(records) < PAGE_LIMIT or (total is not None and skip >= total)
+                            or cut_short)
+            yield ScanPage(cards, skipped, total, has_more, cut_short)
             if not has_more:
                 return
 

@@ -24,7 +24,8 @@ Failures by class (`classify`), each with its line in the README's status table:
   own backoff, its card says `retrying`; after `WRITE_TRIES` tries it goes back, and the
   message names the error; nothing else waits behind it;
 - refusals (4xx): the card goes back at once, and the message says why;
-- rate limits (429): `~ waiting Ns`, as long as the CRM asked (uncapped), board usable;
+- rate limits (429): `~ waiting Ns`, as long as the CRM asked (at most 15 minutes), board usable;
+  `r` tries at once all the same;
 - a rejected key (401): moves are kept (journaled) until the CRM accepts the key.
 """
 
@@ -50,6 +51,7 @@ from ..backends.errors import (
     RateLimitedError,
     UnavailableError,
     unexpected_error,
+    wait_seconds,
 )
 from ..models import Changes, ColumnStart, Opportunity, Page, Pipeline, Status
 from ..store.board_copy import BoardCopy, SavedBoard
@@ -847,6 +849,8 @@ class BoardSession:
         """`r`: poll now (or try to open the board again); says that it ran, and then what it found."""
         self.next_try = self.clock()
         self._refresh_asked = True
+        self.rate_until = 0.0  # `r` always tries: a rate limit's wait too is cut short (a 429 says so again)
+        self.backend.wake()
         if not self.auto_retry:
             self.auto_retry = True
         for intent in self.intents.values():
@@ -889,7 +893,7 @@ class BoardSession:
             self._rate_limited(error)
 
     def _rate_limited(self, error: BackendError) -> None:
-        wait = getattr(error, "retry_after", None)
+        wait = wait_seconds(getattr(error, "retry_after", None))  # never inf, never beyond MAX_RATE_WAIT
         self.rate_until = max(self.rate_until, self.clock() + (DEFAULT_RATE_WAIT if wait is None else wait))
 
     # -- I/O results -------------------------------------------------------------------------------------
@@ -1670,8 +1674,11 @@ def choose_pipeline(pipelines: list[Pipeline], wanted: str | None, crm: str) -> 
 
 
 def ago(when: datetime, now: datetime | None = None) -> str:
-    """`just now`, `40s ago`, `3m ago`, `2h ago`, `3d ago`."""
+    """`just now`, `40s ago`, `3m ago`, `2h ago`, `3d ago`; a time more than a minute ahead of `now` (kept by
+    a clock that was ahead) is not `just now` but `an unknown time ago (clock ahead)`."""
     seconds = int(((now or datetime.now(UTC)) - when).total_seconds())
+    if seconds < -60:
+        return "an unknown time ago (clock ahead)"
     if seconds < 10:
         return "just now"
     if seconds < 60:

@@ -17,6 +17,8 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,9 @@ class FakeServer:
         self.log: Callable[[str], None] | None = None
         self.lock = threading.Lock()
         """Held around every request when served, and around stdin commands."""
+        self.date: Callable[[], datetime] | None = None
+        """The server's clock: when set, every answer carries it as its `Date` header (as a real server's
+        does), unless an injected answer brings its own. A fake sets it to its `clock`."""
 
     def fail_next(
         self,
@@ -65,6 +70,16 @@ class FakeServer:
     ) -> None:
         """The next `times` matching requests answer `status` with `json` or `text` (or raise `exc`)."""
         self._failures.append(Failure(method.upper(), path_contains, status, json, headers or {}, times, exc, text))
+
+    def say_more_forever(self, method: str, path_contains: str, body: Any, times: int = 10**9) -> None:
+        """Every matching request (a listing's pages) answers 200 with `body`: the same records, a page that
+        says there are more, a huge total, whatever offset or cursor is asked for. A hostile CRM's listing."""
+        self.fail_next(method, path_contains, 200, json=body, times=times)
+
+    def answer_deep_json(self, method: str, path_contains: str, depth: int = 100_000, times: int = 1) -> None:
+        """The next `times` matching requests answer 200 with JSON nested `depth` levels deep."""
+        self.fail_next(method, path_contains, 200, text=deep_json(depth), times=times,
+                       headers={"Content-Type": "application/json"})
 
     def lose_next(self, method: str, path_contains: str, times: int = 1) -> None:
         """The next `times` matching requests are carried out, then their answer is lost (the
@@ -100,6 +115,8 @@ class FakeServer:
         self.requests.append(request)
         lose = self._loses(request)
         response = self._handle(request)
+        if self.date is not None and "date" not in response.headers:
+            response.headers["Date"] = format_datetime(self.date(), usegmt=True)
         if lose:
             if self.log is not None:
                 self.log(f"{request.method} {request.url.path} -> {response.status_code}, answer lost")
@@ -206,19 +223,23 @@ def failure_command(fake: FakeServer, words: list[str]) -> str | None:
         times = int(args[2]) if len(args) > 2 else 1
         fake.lose_next(args[0], args[1], times)
         return f"next {times} {args[0]} {args[1]} carried out, answer lost"
-    if verb == "slowdown":  # slowdown METHOD PATH date|seconds|reset N: a 429 asking to wait N s
-        how, seconds = args[2], int(args[3])
+    if verb == "slowdown":  # slowdown METHOD PATH date|seconds|reset N: a 429 asking to wait N s (N may be inf)
+        how, seconds = args[2], int(args[3]) if args[2] != "seconds" else 0
         if how == "date":
-            from datetime import UTC, datetime, timedelta
-            from email.utils import format_datetime
+            from datetime import UTC, timedelta
             headers = {"Retry-After": format_datetime(datetime.now(UTC) + timedelta(seconds=seconds), usegmt=True)}
         elif how == "reset":
             headers = {"RateLimit": f"limit=100, remaining=0, reset={seconds}"}
         else:
-            headers = {"Retry-After": str(seconds)}
+            headers = {"Retry-After": args[3]}  # as given: `inf`, `1e12` and `nan` too
         fake.fail_next(args[0], args[1], 429, json={"error": "Too many requests."}, headers=headers)
         return f"next {args[0]} {args[1]} -> 429 {headers}"
     return None
+
+
+def deep_json(depth: int) -> str:
+    """`{"data": [[[ … ]]]}`, `depth` lists deep: valid JSON that overflows a recursive reader."""
+    return '{"data": ' + "[" * depth + "]" * depth + "}"
 
 
 async def no_wait(_: float) -> None:

@@ -91,6 +91,7 @@ class FakeBottleCrm(FakeServer):
         self.deals: dict[str, dict[str, Any]] = {}
         self.activities: list[dict[str, Any]] = []
         """Newest first."""
+        self.date = self.clock  # every answer's `Date` header, as the server sends it
 
     # -- building the org ---------------------------------------------------------------------------
 
@@ -178,7 +179,8 @@ class FakeBottleCrm(FakeServer):
 
     # -- what teammates do (through the API, as the other token) ---------------------------------------
 
-    def _event(self, token: str, action: str, deal: dict[str, Any]) -> None:
+    def _event(self, token: str, action: str, deal: dict[str, Any], when: datetime | None = None) -> None:
+        """An activity of `deal` (at `when`: a time from a wrong clock; else now), newest first."""
         user = self.users[token]
         self.activities.insert(0, {
             "id": self._uuid(), "user": {"id": user["user_details"]["id"], "email": user["user_details"]["email"],
@@ -186,8 +188,18 @@ class FakeBottleCrm(FakeServer):
             "action": action, "action_display": {"CREATE": "Created", "UPDATE": "Updated",
                                                  "DELETE": "Deleted"}[action],
             "entity_type": "Opportunity", "entity_id": deal["id"], "entity_name": deal["name"], "description": "",
-            "timestamp": stamp(self._tick()), "humanized_time": "just now",
+            "timestamp": stamp(when or self._tick()), "humanized_time": "just now",
         })
+        if when is not None:  # out of order: the feed is newest first
+            self.activities.sort(key=lambda a: datetime.fromisoformat(a["timestamp"].replace("Z", "+00:00")),
+                                 reverse=True)
+
+    def edit_dated(self, deal_id: str, when: datetime, **fields: Any) -> dict[str, Any]:
+        """An edit logged at `when` (a date in the future, from a wrong clock): the fake's own clock goes on."""
+        deal = self.deals[deal_id]
+        deal.update(fields, updated_at=stamp(when))
+        self._event(self.teammate_token, "UPDATE", deal, when)
+        return deal
 
     def teammate_move(self, deal_id: str, code: str) -> dict[str, Any]:
         return self.move(deal_id, code, self.teammate_token)

@@ -208,6 +208,7 @@ class FakeClose(FakeServer):
         self._recording = True
         """False while seeding: the organization's history is older than its log."""
         self._event_rng = random.Random(1)
+        self.date = self.clock  # every answer's `Date` header, as Close's servers send it
 
     # -- building the organization ------------------------------------------------------------
 
@@ -378,6 +379,16 @@ class FakeClose(FakeServer):
         before = dict(record)
         record.update(fields, date_updated=_stamp(when := self._tick()), updated_by=USERS[-1][0],
                       updated_by_name=USERS[-1][1])
+        self._listings.clear()
+        self._event("updated", record, when, before=before, user=USERS[-1])
+        return record
+
+    def write_dated(self, opportunity_id: str, when: datetime, **fields: Any) -> dict[str, Any]:
+        """An integration (or a server whose clock is wrong) writes a card with `date_updated` = `when`, whatever
+        the time is: a date in the future, say. The fake's own clock (and every later change) goes on as before."""
+        record = self.opportunities[opportunity_id]
+        before = dict(record)
+        record.update(fields, date_updated=_stamp(when), updated_by=USERS[-1][0], updated_by_name=USERS[-1][1])
         self._listings.clear()
         self._event("updated", record, when, before=before, user=USERS[-1])
         return record

@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         "machine. Exit codes: 0; 2 usage or configuration; 3 the CRM cannot be reached.",
     )
     _crm_flags(changes)
-    changes.add_argument("--since", required=True, metavar="WHEN", type=_since,
+    changes.add_argument("--since", required=True, metavar="WHEN",  # parsed in main: one line when bad
                          help="30m, 12h, 1d, 2w back from now, or a date (2026-11-20) or time (2026-11-20T09:00)")
     changes.add_argument("--json", action="store_true",
                          help="JSON, versioned (\"version\": 1; schema: kanban_tui/schemas/changes-v1.json)")
@@ -110,15 +110,6 @@ def _crm_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--demo", action="store_true", default=hide, help="a throwaway demo workspace")
     parser.add_argument("--demo-size", metavar="N", type=_positive_int, default=hide,
                         help="with --demo (implied): that many opportunities")
-
-
-def _since(text: str):  # type: ignore[no-untyped-def]
-    from .report import parse_since
-
-    try:
-        return parse_since(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def resolve_settings(args: argparse.Namespace, warnings: list[str] | None = None) -> Settings:
@@ -220,6 +211,14 @@ def _workspace_error(workspace: Path, problem: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "changes":
+        from .report import parse_since
+
+        try:
+            args.since = parse_since(args.since)
+        except ValueError as exc:
+            print(f"dealboard: {exc}", file=sys.stderr)
+            return 2
     warnings: list[str] = []
     try:
         settings = resolve_settings(args, warnings)

@@ -29,7 +29,7 @@ from .store.board_copy import BoardCopy, SavedBoard
 from .store.seen import SeenStore
 from .sync.board import ColumnTotals, contribution_of
 from .sync.session import ago, choose_pipeline
-from .text import cells, fit, pad
+from .text import cells, fit, pad, safe_text
 
 SUMMARY_VERSION = 1
 CHANGES_VERSION = 1
@@ -246,22 +246,40 @@ async def summary_report(backend: Backend, backend_name: str, *, wanted: str | N
 
 # -- changes ---------------------------------------------------------------------------------------------
 
-_AGO = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_AGO = re.compile(r"^(\d{1,30})\s*([mhdw])$")
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+"""The earliest `--since` taken: no CRM keeps history from before it (and every clock can hold it)."""
+SINCE_FORMS = "say 30m, 12h, 1d, 2w back from now, a date (2026-11-20) or a time (2026-11-20T09:00, +01:00 or Z)"
 
 
 def parse_since(text: str, at: datetime | None = None) -> datetime:
-    """`30m`, `12h`, `1d`, `2w` back from now; `2026-11-20` (local midnight) or an ISO time. ValueError."""
+    """`30m`, `12h`, `1d`, `2w` back from now; `2026-11-20` (local midnight) or an ISO time, naive = local.
+
+    Bounded: from 1970-01-01 (`EARLIEST`) to now, so that no arithmetic on it can overflow (a huge number of
+    days, year 1 or 9999 with an offset). ValueError: one line naming the value and the forms taken."""
     at = at or now()
-    if match := _AGO.match(text.lower()):
+    said = text.strip()
+    shown = repr(fit(safe_text(said), 40))
+    if match := _AGO.match(said.lower()):
         amount, unit = int(match.group(1)), match.group(2)
-        return at - timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: amount})
+        if amount * _UNIT_SECONDS[unit] > (at - EARLIEST).total_seconds():  # ints: no overflow
+            raise ValueError(f"--since {shown} is before {EARLIEST:%Y-%m-%d}: {SINCE_FORMS}")
+        return at - timedelta(seconds=amount * _UNIT_SECONDS[unit])
     try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
-            return datetime.combine(date.fromisoformat(text.strip()), time()).astimezone()
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(f"not a time: {text!r} (say 30m, 12h, 1d, 2w, 2026-11-20 or 2026-11-20T09:00)") from None
-    return moment if moment.tzinfo else moment.astimezone()
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", said):
+            moment = datetime.combine(date.fromisoformat(said), time()).astimezone()
+        else:
+            moment = datetime.fromisoformat(said)
+            moment = moment if moment.tzinfo else moment.astimezone()
+        utc = moment.astimezone(UTC)  # year 1 at +05:00, 9999-12-31 at -05:00: past what a datetime holds
+    except (ValueError, OverflowError):
+        raise ValueError(f"--since {shown} is not a time: {SINCE_FORMS}") from None
+    if utc < EARLIEST:
+        raise ValueError(f"--since {shown} is before {EARLIEST:%Y-%m-%d}: {SINCE_FORMS}")
+    if utc > at:
+        raise ValueError(f"--since {shown} is in the future: {SINCE_FORMS}")
+    return moment
 
 
 @dataclass

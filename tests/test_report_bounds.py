@@ -5,16 +5,21 @@ answered, within 80 columns and the shipped schemas."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from kanban_tui import report
+from kanban_tui.backends.local import insert_opportunities
+from kanban_tui.models import Opportunity, Period
+from kanban_tui.text import cells
 
-from .test_report import fixed_workspace, run
+from .test_report import check_schema, fixed_workspace, run
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -64,3 +69,66 @@ def test_a_since_no_clock_can_use_is_one_line_and_exit_2(tmp_path: Path, since: 
 ])
 def test_every_form_of_since_within_bounds_is_taken(since: str, moment: datetime) -> None:
     assert report.parse_since(since) == moment
+
+
+# -- 16: a CRM's own currencies, totals past any column ------------------------------------------------
+
+
+def odd_deals(workspace: Path) -> None:
+    """Deals in currencies that are not ISO codes (as a CRM sends them), some near the most SQLite holds."""
+    at = NOW - timedelta(days=3)
+    cards = [
+        Opportunity(id=f"odd_{i}", name=f"Odd {i}", status_id="st_lead", value=value, currency=currency,
+                    period=Period.MONTHLY, confidence=50, created=at, updated=at, status_changed=at)
+        for i, (currency, value) in enumerate([("US$", 9 * 10**18), ("US$", 9 * 10**18), ("US$", 9 * 10**18),
+                                               ("BITCOIN", 5 * 10**18), ("usdollar", 100), ("", 100),
+                                               ("日本円", 7 * 10**18)])
+    ]
+    cards.append(Opportunity(id="odd_won", name="Odd won", status_id="st_won", value=9 * 10**18, currency="XBT1",
+                             created=at, updated=at, status_changed=datetime(1, 1, 2, tzinfo=UTC)))  # 739,938 days
+    with closing(sqlite3.connect(workspace)) as conn, conn:
+        insert_opportunities(conn, cards)
+
+
+def test_summary_json_keeps_a_crms_own_currency_and_passes_the_shipped_schema(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workspace = fixed_workspace(tmp_path / "w.sqlite3", size=0)
+    odd_deals(workspace)
+    code, out, err = run(["summary", "--workspace", str(workspace), "--json"], capsys)
+    assert code == 0 and not err
+    document = check_schema("summary", out)
+    lead = next(s for s in document["statuses"] if s["id"] == "st_lead")
+    assert lead["totals"]["US$"] == 3 * 9 * 10**18 * 12, "exact, as sent: never added to USD"
+    assert {"BITCOIN", "usdollar", "", "日本円"} <= lead["totals"].keys()
+    assert document["total"]["totals"]["XBT1"] == 9 * 10**18
+
+
+def test_summary_text_fits_huge_totals_in_80_columns_without_cutting_a_digit(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workspace = fixed_workspace(tmp_path / "w.sqlite3", size=0)
+    odd_deals(workspace)
+    code, out, err = run(["summary", "--workspace", str(workspace)], capsys)
+    assert code == 0 and not err
+    lines = out.splitlines()
+    assert all(cells(line) <= 80 for line in lines), "\n".join(line for line in lines if cells(line) > 80)
+    lead = next(line for line in lines if line.startswith("Lead "))
+    assert "US$ 3.2e18/yr" in lead and "US$ 1.6e18/yr" in lead, lead  # total, expected: the magnitude kept
+    won = next(line for line in lines if line.startswith("✓ Won"))
+    assert "XBT1 9e16" in won and won.endswith(f" {(NOW - datetime(1, 1, 2, tzinfo=UTC)).days}d"), won
+    table = lines[lines.index(next(line for line in lines if line.startswith("Status"))):]
+    assert not any("…" in line for line in table if not line.startswith(("Lead", "✓", "✗"))), out
+
+
+async def test_changes_text_shows_a_huge_revalue_short_instead_of_cut(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workspace = fixed_workspace(tmp_path / "w.sqlite3")
+    with closing(sqlite3.connect(workspace)) as conn, conn:
+        conn.execute("UPDATE opportunities SET value = ?, currency = 'EUR' WHERE id = 'oppo_000003'", (9 * 10**18,))
+        conn.execute("UPDATE opportunities SET value = ?, currency = 'EUR' WHERE id = 'oppo_000003'", (8 * 10**18,))
+    with closing(sqlite3.connect(workspace)) as conn, conn:
+        conn.execute("UPDATE changelog SET at = ?", ((NOW - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),))
+    code, out, err = run(["changes", "--since", "1d", "--workspace", str(workspace)], capsys)
+    assert code == 0 and not err
+    revalued = [line for line in out.splitlines() if " re-valued " in line]
+    assert len(revalued) == 2 and all(cells(line) <= 80 and "…" not in line for line in revalued), revalued
+    assert "€9e16 → €8e16" in revalued[0], revalued

@@ -173,10 +173,10 @@ def _check_url(url: str, where: str, spec: registry.BackendSpec) -> None:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def open_crm(settings: Settings, environ: Mapping[str, str] | None = None) -> Backend:
+def open_crm(settings: Settings, environ: Mapping[str, str] | None = None, **options: object) -> Backend:
     """The configured backend, built by its registry entry's factory from its config table and the
     environment; a missing key, a bad URL or a workspace that cannot be opened is a one-line ConfigError
-    (a workspace's names its file)."""
+    (a workspace's names its file). `options` go to the factory (`read_only=True`: a local workspace)."""
     try:
         spec = registry.get(settings.backend)
     except KeyError:
@@ -190,7 +190,7 @@ def open_crm(settings: Settings, environ: Mapping[str, str] | None = None) -> Ba
             except OSError as exc:
                 raise ConfigError(f"cannot create the data dir {paths.data_dir()}: {exc.strerror or exc}") from None
     try:
-        return spec.factory(getattr(settings, spec.name), os.environ if environ is None else environ)
+        return spec.factory(getattr(settings, spec.name), os.environ if environ is None else environ, **options)
     except registry.SetupError as exc:
         if workspace is not None:
             raise ConfigError(_workspace_error(workspace, str(exc))) from None
@@ -280,8 +280,8 @@ def report(args: argparse.Namespace, settings: Settings) -> int:
                 return 2
             backend: Backend = LocalBackend(workspace)
         else:
-            try:
-                backend = open_crm(settings)
+            try:  # a workspace is only read: one this user may not write is read all the same
+                backend = open_crm(settings, read_only=True) if settings.backend == "local" else open_crm(settings)
             except ConfigError as exc:
                 print(f"dealboard: {exc}", file=sys.stderr)
                 return 2

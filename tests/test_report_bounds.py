@@ -5,10 +5,12 @@ answered, within 80 columns and the shipped schemas."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -132,3 +134,59 @@ async def test_changes_text_shows_a_huge_revalue_short_instead_of_cut(
     revalued = [line for line in out.splitlines() if " re-valued " in line]
     assert len(revalued) == 2 and all(cells(line) <= 80 and "…" not in line for line in revalued), revalued
     assert "€9e16 → €8e16" in revalued[0], revalued
+
+
+# -- 17: a workspace this user may only read ------------------------------------------------------------
+
+
+@contextmanager
+def read_only(*paths: Path) -> Iterator[None]:
+    """`paths` (files, directories) that cannot be written: their modes, and as root (who writes anyway)
+    the immutable attribute."""
+    locked: list[Path] = []
+    try:
+        for path in paths:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        if os.geteuid() == 0:
+            for path in paths:
+                if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+                    pytest.skip("root, and chattr +i is refused here: nothing can make a file read-only")
+                locked.append(path)
+        yield
+    finally:
+        for path in locked:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        for path in paths:
+            path.chmod(0o700 if path.is_dir() else 0o600)
+
+
+@pytest.mark.parametrize("directory_too", [False, True], ids=["file", "file-and-directory"])
+def test_summary_and_changes_read_a_read_only_workspace(tmp_path: Path, directory_too: bool,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "ro").mkdir()
+    workspace = fixed_workspace(tmp_path / "ro" / "w.sqlite3")
+    argvs = [["summary"], ["summary", "--json"], ["changes", "--since", "1d"], ["changes", "--since", "1d", "--json"]]
+    writable = [run([*argv, "--workspace", str(workspace)], capsys) for argv in argvs]
+    assert all(code == 0 for code, _, _ in writable)
+    before = workspace.read_bytes()
+    with read_only(workspace, *([workspace.parent] if directory_too else [])):
+        for argv, expected in zip(argvs, writable, strict=True):
+            code, out, err = run([*argv, "--workspace", str(workspace)], capsys)
+            assert (code, out, err) == expected, (argv, err)
+    assert workspace.read_bytes() == before, "nothing written"
+
+
+def test_an_older_read_only_workspace_is_one_line_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "ro").mkdir()
+    workspace = fixed_workspace(tmp_path / "ro" / "w.sqlite3")
+    with closing(sqlite3.connect(workspace)) as conn, conn:  # as an older version made it: a changelog of ids
+        for trigger in ("opportunity_inserted", "opportunity_updated", "opportunity_deleted"):
+            conn.execute(f"DROP TRIGGER {trigger}")
+        conn.execute("DROP TABLE changelog")
+        conn.execute("CREATE TABLE changelog (seq INTEGER PRIMARY KEY AUTOINCREMENT, opportunity_id TEXT NOT NULL)")
+    with read_only(workspace, workspace.parent):
+        code, out, err = run(["summary", "--workspace", str(workspace)], capsys)
+    assert code == 2 and not out and err.count("\n") == 1, err
+    assert str(workspace) in err and "older" in err and "read-only" in err, err
+    code, out, err = run(["summary", "--workspace", str(workspace)], capsys)
+    assert code == 0 and out and not err, "where it can be written, it is upgraded (as before)"

@@ -215,7 +215,11 @@ def summary_text(pipeline: Pipeline, crm: str, rows: list[Row], open_row: Row, w
         lines.append("Currencies are never added up: +N cur counts the others (--json gives each).")
     else:
         lines.append(f"{crm} keeps no deal values: counts only.")
-    if whole.oldest is None:
+    if not pipeline.statuses:  # a CRM's new pipeline, or every stage deleted
+        lines.append(f"{pipeline.name} has no statuses in {crm}: no deals to count.")
+    elif not whole.totals.count:
+        pass  # no deal to say anything of
+    elif whole.oldest is None:
         lines.append(f"Oldest (days in status): {crm} does not say when deals entered theirs (-).")
     else:
         lines.append("Oldest: the most days a deal has been in the status (-: the CRM does not say).")

@@ -145,3 +145,30 @@ async def test_a_huge_value_on_a_narrow_card_keeps_its_magnitude_and_period(tmp_
     assert "-CHF 1e16/yr" in text and "€1.2e16/yr" in text, "headers: the period after the number"
     values = [line for line in text.splitlines() if "unassigned" not in line and "unassign…" not in line]
     assert not any("…" in line for line in values), text
+
+
+async def test_column_totals_past_what_sqlite_adds_up_still_load_the_board(tmp_path: Path) -> None:
+    """Three deals of $9e16 in one column overflowed SQLite's sum() and a monthly one its multiplication (a REAL):
+    the whole board failed to load (`unexpected ValidationError`). The totals are added up exactly instead."""
+    from kanban_tui.app import KanbanApp
+
+    path = tmp_path / "w.sqlite3"
+    create_workspace(path, demo_size=None)
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    big = 9 * 10**18  # near the most SQLite's INTEGER holds
+    cards = [Opportunity(id=f"o{i}", name=f"Big {i}", status_id="st_lead", value=big, currency="USD",
+                         confidence=50, created=at, updated=at) for i in range(3)]
+    cards.append(Opportunity(id="m", name="Monthly", status_id="st_qualified", value=big, currency="USD",
+                             period=Period.MONTHLY, confidence=100, created=at, updated=at))
+    with closing(sqlite3.connect(path)) as conn, conn:
+        write_pipeline(conn, DEMO_PIPELINE)
+        insert_opportunities(conn, cards)
+    backend = LocalBackend(path)
+    starts = {s.status_id: s for s in await backend.first_screen(DEMO_PIPELINE, 10)}
+    assert starts["st_lead"].totals == {"USD": 3 * big} and starts["st_lead"].weighted == {"USD": 3 * big // 2}
+    assert starts["st_qualified"].totals == {"USD": 12 * big} and starts["st_qualified"].recurring
+    app = KanbanApp(backend, poll_interval=3600)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+    assert "4 deals" in text and "$2.7e17" in text and "$1.1e18/yr" in text, text

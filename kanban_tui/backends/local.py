@@ -221,6 +221,21 @@ def insert_opportunities(conn: sqlite3.Connection, opportunities: Iterable[Oppor
     )
 
 
+def _exact_sums(conn: sqlite3.Connection, status_id: str, currency: str) -> tuple[int, int]:
+    """A column's annualized and weighted totals in one currency, as `sync.board.contribution_of` adds them, in
+    Python's ints: where SQLite's 64-bit sum overflows (or its product turns into a float). A value that is not
+    an integer is left out, as its card is (`_read_rows`)."""
+    total = weighted = 0
+    for value, period, confidence in conn.execute(
+            "SELECT value, period, confidence FROM opportunities WHERE status_id = ? AND currency = ? AND value",
+            (status_id, currency)):
+        if isinstance(value, int):
+            annual = value * (12 if period == "monthly" else 1)
+            total += annual
+            weighted += annual * (confidence if isinstance(confidence, int) else 0) // 100
+    return total, weighted
+
+
 class LocalBackend(Backend):
     """Pipelines and opportunities in a SQLite file on this machine."""
 
@@ -360,18 +375,25 @@ class LocalBackend(Backend):
         marks = ",".join("?" * len(ids))
         # per status and currency: cards, cards with a value, annualized total, weighted total, recurring ones
         # (as `sync.board.contribution_of` counts them: a value of 0 or none adds nothing)
-        sums = conn.execute(
+        query = (
             "SELECT status_id, currency, count(*),"
             " sum(CASE WHEN value THEN 1 ELSE 0 END),"
-            " sum(CASE WHEN value THEN value * (CASE period WHEN 'monthly' THEN 12 ELSE 1 END) ELSE 0 END),"
-            " sum(CASE WHEN value THEN value * (CASE period WHEN 'monthly' THEN 12 ELSE 1 END)"
+            " {sum}(CASE WHEN value THEN value * (CASE period WHEN 'monthly' THEN 12 ELSE 1 END) ELSE 0 END),"
+            " {sum}(CASE WHEN value THEN value * (CASE period WHEN 'monthly' THEN 12 ELSE 1 END)"
             "     * coalesce(confidence, 0) / 100 ELSE 0 END),"
             " sum(CASE WHEN value AND period != 'one_time' THEN 1 ELSE 0 END)"
-            f" FROM opportunities WHERE status_id IN ({marks}) GROUP BY status_id, currency",
-            ids,
-        ).fetchall()
+            f" FROM opportunities WHERE status_id IN ({marks}) GROUP BY status_id, currency"
+        )
+        try:
+            sums = conn.execute(query.format(sum="sum"), ids).fetchall()
+        except sqlite3.OperationalError as exc:  # "integer overflow": totals past 64 bits, added up below
+            if "overflow" not in str(exc):
+                raise
+            sums = conn.execute(query.format(sum="total"), ids).fetchall()  # floats: each added up exactly below
         columns: dict[str, dict[str, Any]] = {i: {"count": 0, "by": {}, "recurring": 0} for i in ids}
         for status_id, currency, count, valued, total, weighted, recurring in sums:
+            if not (isinstance(total, int) and isinstance(weighted, int)):  # past what SQLite adds up in 64 bits
+                total, weighted = _exact_sums(conn, status_id, currency)
             column = columns[status_id]
             column["count"] += count
             column["recurring"] += recurring

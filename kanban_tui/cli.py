@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         "machine. Exit codes: 0; 2 usage or configuration; 3 the CRM cannot be reached.",
     )
     _crm_flags(changes)
-    changes.add_argument("--since", required=True, metavar="WHEN", type=_since,
+    changes.add_argument("--since", required=True, metavar="WHEN",  # parsed in main: one line when bad
                          help="30m, 12h, 1d, 2w back from now, or a date (2026-11-20) or time (2026-11-20T09:00)")
     changes.add_argument("--json", action="store_true",
                          help="JSON, versioned (\"version\": 1; schema: kanban_tui/schemas/changes-v1.json)")
@@ -117,15 +117,6 @@ def _crm_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--demo", action="store_true", default=hide, help="a throwaway demo workspace")
     parser.add_argument("--demo-size", metavar="N", type=_positive_int, default=hide,
                         help="with --demo (implied): that many opportunities")
-
-
-def _since(text: str):  # type: ignore[no-untyped-def]
-    from .report import parse_since
-
-    try:
-        return parse_since(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def resolve_settings(args: argparse.Namespace, warnings: list[str] | None = None) -> Settings:
@@ -189,10 +180,10 @@ def _check_url(url: str, where: str, spec: registry.BackendSpec) -> None:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def open_crm(settings: Settings, environ: Mapping[str, str] | None = None) -> Backend:
+def open_crm(settings: Settings, environ: Mapping[str, str] | None = None, **options: object) -> Backend:
     """The configured backend, built by its registry entry's factory from its config table and the
     environment; a missing key, a bad URL or a workspace that cannot be opened is a one-line ConfigError
-    (a workspace's names its file)."""
+    (a workspace's names its file). `options` go to the factory (`read_only=True`: a local workspace)."""
     try:
         spec = registry.get(settings.backend)
     except KeyError:
@@ -206,7 +197,7 @@ def open_crm(settings: Settings, environ: Mapping[str, str] | None = None) -> Ba
             except OSError as exc:
                 raise ConfigError(f"cannot create the data dir {paths.data_dir()}: {exc.strerror or exc}") from None
     try:
-        return spec.factory(getattr(settings, spec.name), os.environ if environ is None else environ)
+        return spec.factory(getattr(settings, spec.name), os.environ if environ is None else environ, **options)
     except registry.SetupError as exc:
         if workspace is not None:
             raise ConfigError(_workspace_error(workspace, str(exc))) from None
@@ -227,6 +218,14 @@ def _workspace_error(workspace: Path, problem: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "changes":
+        from .report import parse_since
+
+        try:
+            args.since = parse_since(args.since)
+        except ValueError as exc:
+            print(f"dealboard: {exc}", file=sys.stderr)
+            return 2
     warnings: list[str] = []
     try:
         settings = resolve_settings(args, warnings)
@@ -289,8 +288,8 @@ def report(args: argparse.Namespace, settings: Settings) -> int:
                 return 2
             backend: Backend = LocalBackend(workspace)
         else:
-            try:
-                backend = open_crm(settings)
+            try:  # a workspace is only read: one this user may not write is read all the same
+                backend = open_crm(settings, read_only=True) if settings.backend == "local" else open_crm(settings)
             except ConfigError as exc:
                 say(exc)
                 return 2

@@ -41,6 +41,11 @@ CHANGES_VERSION = 1
 SCHEMAS = Path(__file__).with_name("schemas")
 """`summary-v1.json`, `changes-v1.json`: the JSON Schemas of the two outputs."""
 WIDTH = 80
+LABEL_WIDTH = 18
+COLUMN_WIDTHS = (7, 16, 16, 7, 6)
+"""`summary`'s table: the status label, then count, total, expected, stalled, oldest (each at least this wide)."""
+DETAIL_WIDTH = WIDTH - 16 - 2 - 9 - 1 - 24 - 2
+"""`changes`' last column: what changed (after the time, the kind and the deal's name)."""
 KINDS = ("created", "moved", "won", "lost", "revalued", "removed", "changed")
 """What `changes` reports of a deal; `changed`: the CRM says it was updated, not what (BottleCRM's feed)."""
 
@@ -145,13 +150,17 @@ def _money_json(row: Row) -> dict[str, Any]:
             "annualized": summary.annualized, "stalled": row.stalled, "oldest_days_in_status": row.oldest}
 
 
-def _amount(totals: dict[str, int], annualized: bool) -> str:
-    """`$182k/yr +2 cur`: the main currency, and how many others (never added in)."""
+def _amount(totals: dict[str, int], annualized: bool, width: int = 16) -> str:
+    """`$182k/yr +2 cur`: the main currency, and how many others (never added in); shorter where that is wider
+    than `width` (`$182k/yr +2`, `US$ 3e18/yr +2`: the magnitude, the period and the count of others kept)."""
     if not totals:
         return "-"
     currency, minor = next(iter(totals.items()))
-    text = format_compact(minor, currency) + ("/yr" if annualized else "")
-    return f"{text} +{len(totals) - 1} cur" if len(totals) > 1 else text
+    per = "/yr" if annualized else ""
+    others = len(totals) - 1
+    notes = (f" +{others} cur", f" +{others}") if others else ("",)
+    forms = [format_compact(minor, currency, places=places) + per + note for note in notes for places in (1, 0)]
+    return next((form for form in forms if cells(form) <= width), forms[-1])
 
 
 def _when(moment: datetime) -> str:
@@ -171,10 +180,8 @@ def summary_text(pipeline: Pipeline, crm: str, rows: list[Row], open_row: Row, w
     if saved_at is not None:
         lines.append(f"From the saved board of {_when(saved_at)} ({ago(saved_at, at)}): not refreshed (--cached).")
     lines.append("")
-    head = f"{'Status':<18}{'Count':>7}  {'Total':>16}  {'Expected':>16}  {'Stalled':>7}  {'Oldest':>6}"
-    lines += [head, "-" * cells(head)]
 
-    def label_fit(label: str, width: int = 18) -> str:
+    def label_fit(label: str, width: int) -> str:
         """Cut to `width`, a trailing `(archived)` kept (as the board's headers do)."""
         label = safe_text(label)
         head, paren, tail = label.rpartition(" (")
@@ -182,27 +189,43 @@ def summary_text(pipeline: Pipeline, crm: str, rows: list[Row], open_row: Row, w
             return fit(head, width - cells(tail) - 2) + " (" + tail
         return fit(label, width)
 
-    def line(label: str, row: Row) -> str:
+    def numbers(row: Row) -> list[str]:
         summary = row.totals.summary()
         total = _amount(summary.totals, summary.annualized) if has_values else "-"
         expected = _amount(summary.weighted, summary.annualized) if has_values else "-"
         oldest = "-" if row.oldest is None else f"{row.oldest}d"
-        return (f"{pad(label_fit(label), 18)}{summary.count:>7,}  {total:>16}  {expected:>16}  {row.stalled:>7,}"
-                f"  {oldest:>6}")
+        return [f"{summary.count:,}", total, expected, f"{row.stalled:,}", oldest]
 
     glyph = {StatusKind.OPEN: "", StatusKind.WON: "✓ ", StatusKind.LOST: "✗ "}
-    for row in rows:
-        lines.append(line(f"{glyph[row.status.kind]}{row.label}" if row.status else row.label, row))
+    table = [(f"{glyph[row.status.kind]}{row.label}" if row.status else row.label, numbers(row)) for row in rows]
+    table += [("Open statuses", numbers(open_row)), ("Whole pipeline", numbers(whole))]
+    # a column wider than usual (a huge total, a count in the billions) takes its room from the labels
+    widths = [max([least, *(cells(values[i]) for _, values in table)]) for i, least in enumerate(COLUMN_WIDTHS)]
+    label_w = max(8, LABEL_WIDTH - (sum(widths) - sum(COLUMN_WIDTHS)))
+
+    def line(label: str, values: list[str]) -> str:
+        count, total, expected, stalled, oldest = (" " * (w - cells(v)) + v
+                                                   for v, w in zip(values, widths, strict=True))
+        return f"{pad(label_fit(label, label_w), label_w)}{count}  {total}  {expected}  {stalled}  {oldest}"
+
+    head = line("Status", ["Count", "Total", "Expected", "Stalled", "Oldest"])
+    lines += [head, "-" * cells(head)]
+    for label, values in table[:-2]:
+        lines.append(line(label, values))
     lines.append("-" * cells(head))
-    lines.append(line("Open statuses", open_row))
-    lines.append(line("Whole pipeline", whole))
+    for label, values in table[-2:]:
+        lines.append(line(label, values))
     lines.append("")
     if has_values:
         lines.append("/yr: a year's worth where values recur. Expected: weighted by confidence.")
         lines.append("Currencies are never added up: +N cur counts the others (--json gives each).")
     else:
         lines.append(f"{crm} keeps no deal values: counts only.")
-    if whole.oldest is None:
+    if not pipeline.statuses:  # a CRM's new pipeline, or every stage deleted
+        lines.append(f"{pipeline.name} has no statuses in {crm}: no deals to count.")
+    elif not whole.totals.count:
+        pass  # no deal to say anything of
+    elif whole.oldest is None:
         lines.append(f"Oldest (days in status): {crm} does not say when deals entered theirs (-).")
     else:
         lines.append("Oldest: the most days a deal has been in the status (-: the CRM does not say).")
@@ -252,22 +275,40 @@ async def summary_report(backend: Backend, backend_name: str, *, wanted: str | N
 
 # -- changes ---------------------------------------------------------------------------------------------
 
-_AGO = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_AGO = re.compile(r"^(\d{1,30})\s*([mhdw])$")
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+"""The earliest `--since` taken: no CRM keeps history from before it (and every clock can hold it)."""
+SINCE_FORMS = "say 30m, 12h, 1d, 2w back from now, a date (2026-11-20) or a time (2026-11-20T09:00, +01:00 or Z)"
 
 
 def parse_since(text: str, at: datetime | None = None) -> datetime:
-    """`30m`, `12h`, `1d`, `2w` back from now; `2026-11-20` (local midnight) or an ISO time. ValueError."""
+    """`30m`, `12h`, `1d`, `2w` back from now; `2026-11-20` (local midnight) or an ISO time, naive = local.
+
+    Bounded: from 1970-01-01 (`EARLIEST`) to now, so that no arithmetic on it can overflow (a huge number of
+    days, year 1 or 9999 with an offset). ValueError: one line naming the value and the forms taken."""
     at = at or now()
-    if match := _AGO.match(text.lower()):
+    said = text.strip()
+    shown = repr(fit(safe_text(said), 40))
+    if match := _AGO.match(said.lower()):
         amount, unit = int(match.group(1)), match.group(2)
-        return at - timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: amount})
+        if amount * _UNIT_SECONDS[unit] > (at - EARLIEST).total_seconds():  # ints: no overflow
+            raise ValueError(f"--since {shown} is before {EARLIEST:%Y-%m-%d}: {SINCE_FORMS}")
+        return at - timedelta(seconds=amount * _UNIT_SECONDS[unit])
     try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
-            return datetime.combine(date.fromisoformat(text.strip()), time()).astimezone()
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(f"not a time: {text!r} (say 30m, 12h, 1d, 2w, 2026-11-20 or 2026-11-20T09:00)") from None
-    return moment if moment.tzinfo else moment.astimezone()
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", said):
+            moment = datetime.combine(date.fromisoformat(said), time()).astimezone()
+        else:
+            moment = datetime.fromisoformat(said)
+            moment = moment if moment.tzinfo else moment.astimezone()
+        utc = moment.astimezone(UTC)  # year 1 at +05:00, 9999-12-31 at -05:00: past what a datetime holds
+    except (ValueError, OverflowError):
+        raise ValueError(f"--since {shown} is not a time: {SINCE_FORMS}") from None
+    if utc < EARLIEST:
+        raise ValueError(f"--since {shown} is before {EARLIEST:%Y-%m-%d}: {SINCE_FORMS}")
+    if utc > at:
+        raise ValueError(f"--since {shown} is in the future: {SINCE_FORMS}")
+    return moment
 
 
 @dataclass
@@ -463,15 +504,30 @@ def _label(pipeline: Pipeline, status_id: str | None) -> str:
     return status.label if status is not None else safe_text(status_id)
 
 
-def _detail(pipeline: Pipeline, change: Change) -> str:
+def _detail(pipeline: Pipeline, change: Change, width: int = WIDTH) -> str:
+    """What changed, in `width` cells where it can be: a value too long for it is shown short (`€9e16`), never
+    cut; a status's label may be (it is a name)."""
     if change.kind in ("moved", "won", "lost"):
         return f"{_label(pipeline, change.status_from)} → {_label(pipeline, change.status_to)}"
     currency = safe_text(change.currency or "USD")
+
+    def money(minor: int | None, places: int | None) -> str:
+        return format_money(minor, currency) if places is None or minor is None else format_compact(
+            minor, currency, places=places)
+
     if change.kind == "revalued":
-        return f"{format_money(change.value_from, currency)} → {format_money(change.value_to, currency)}"
+        forms = [f"{money(change.value_from, p)} → {money(change.value_to, p)}" for p in (None, 1, 0)]
+        return next((form for form in forms if cells(form) <= width), forms[-1])
     if change.kind == "created":
-        value = f" {format_money(change.value_to, currency)}" if change.value_to is not None else ""
-        return f"in {_label(pipeline, change.status_to)}{value}"
+        label = _label(pipeline, change.status_to)
+        if change.value_to is None:
+            return f"in {label}"
+        values = [money(change.value_to, p) for p in (None, 1, 0)]
+        value = next((v for v in values if cells(f"in {label} {v}") <= width), None)
+        if value is None:  # the label gives way, the value does not
+            value = next((v for v in values if cells(v) <= width - 6), values[-1])
+            label = fit(label, max(1, width - 4 - cells(value)))
+        return f"in {label} {value}"
     if change.kind == "removed":
         return f"was in {_label(pipeline, change.status_from)}" if change.status_from else ""
     return "updated (the CRM does not say what)"
@@ -485,7 +541,7 @@ def changes_text(pipeline: Pipeline, crm: str, since: datetime, at: datetime, ch
     for change in changes:
         when = _when(change.when) if change.when is not None else "(time unknown)"
         name = fit(safe_text(change.name or change.id), 24)  # made safe before it is cut
-        detail = fit(_detail(pipeline, change), WIDTH - 16 - 2 - 9 - 1 - 24 - 2)
+        detail = fit(_detail(pipeline, change, DETAIL_WIDTH), DETAIL_WIDTH)
         lines.append(f"{when:<16}  {words.get(change.kind, change.kind):<9} {pad(name, 24)}  {detail}".rstrip())
     if changes:
         lines.append("")

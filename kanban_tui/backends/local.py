@@ -18,6 +18,7 @@ from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -163,7 +164,7 @@ def upgrade(conn: sqlite3.Connection) -> None:
     if logged:  # triggers of an older version record the id alone: made again as `TRIGGERS` has them
         current = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall())
         for name, body in TRIGGERS.items():
-            if "new_status" not in (current.get(name) or ""):
+            if "action" not in (current.get(name) or ""):  # (the deletion's never had a `new_status`)
                 conn.execute(f"DROP TRIGGER IF EXISTS {name}")
                 conn.execute(f"CREATE TRIGGER {name} {body}")
 
@@ -220,13 +221,31 @@ def insert_opportunities(conn: sqlite3.Connection, opportunities: Iterable[Oppor
     )
 
 
+def _exact_sums(conn: sqlite3.Connection, status_id: str, currency: str) -> tuple[int, int]:
+    """A column's annualized and weighted totals in one currency, as `sync.board.contribution_of` adds them, in
+    Python's ints: where SQLite's 64-bit sum overflows (or its product turns into a float). A value that is not
+    an integer is left out, as its card is (`_read_rows`)."""
+    total = weighted = 0
+    for value, period, confidence in conn.execute(
+            "SELECT value, period, confidence FROM opportunities WHERE status_id = ? AND currency = ? AND value",
+            (status_id, currency)):
+        if isinstance(value, int):
+            annual = value * (12 if period == "monthly" else 1)
+            total += annual
+            weighted += annual * (confidence if isinstance(confidence, int) else 0) // 100
+    return total, weighted
+
+
 class LocalBackend(Backend):
     """Pipelines and opportunities in a SQLite file on this machine."""
 
     name = CRM
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only
+        """Open the file read-only (`dealboard summary` / `changes`: they write nothing, and a workspace this user
+        may only read is still read); moves then fail as SQLite refuses them."""
         self._upgraded = False
 
     @property
@@ -241,14 +260,43 @@ class LocalBackend(Backend):
                 f"workspace file {self.path} does not exist", crm=CRM, hint="run without --workspace to create one"
             )
         try:
-            conn = sqlite3.connect(self.path, timeout=5)
+            conn = self._connect_read_only() if self.read_only else sqlite3.connect(self.path, timeout=5)
             conn.row_factory = sqlite3.Row
             if not self._upgraded:
-                with conn:
-                    upgrade(conn)
+                try:
+                    with conn:
+                        upgrade(conn)
+                except sqlite3.OperationalError as exc:
+                    if not (self.read_only and "readonly" in str(exc)):
+                        raise
+                    conn.close()  # an older workspace: upgraded once where it can be written, then read
+                    self._upgrade_writable()
+                    conn = self._connect_read_only()
+                    conn.row_factory = sqlite3.Row
                 self._upgraded = True
         except sqlite3.Error as exc:
             raise BackendError(f"cannot open {self.path}: {exc}", crm=CRM) from exc
+        return conn
+
+    def _upgrade_writable(self) -> None:
+        try:
+            with closing(sqlite3.connect(self.path, timeout=5)) as conn, conn:
+                upgrade(conn)
+        except sqlite3.Error as exc:
+            raise BackendError(f"cannot read {self.path}: it was made by an older dealboard and is read-only"
+                               " here", crm=CRM, hint="open it once with dealboard where it can be written, to"
+                               " upgrade it") from exc
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """`mode=ro`; where SQLite cannot make the shared-memory file a WAL workspace needs beside it (a
+        directory this user cannot write either), the file as it is (`immutable`: read without locks)."""
+        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=5)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            conn.close()
+            conn = sqlite3.connect(uri + "&immutable=1", uri=True, timeout=5)
         return conn
 
     async def _run(self, fn, *args):  # type: ignore[no-untyped-def]
@@ -327,18 +375,25 @@ class LocalBackend(Backend):
         marks = ",".join("?" * len(ids))
         # per status and currency: cards, cards with a value, annualized total, weighted total, recurring ones
         # (as `sync.board.contribution_of` counts them: a value of 0 or none adds nothing)
-        sums = conn.execute(
+        query = (
             "SELECT status_id, currency, count(*),"
             " sum(CASE WHEN value THEN 1 ELSE 0 END),"
-            " sum(CASE WHEN value THEN value * (CASE period WHEN 'monthly' THEN 12 ELSE 1 END) ELSE 0 END),"
-            " sum(CASE WHEN value THEN value * (CASE period WHEN 'monthly' THEN 12 ELSE 1 END)"
+            " {sum}(CASE WHEN value THEN value * (CASE period WHEN 'monthly' THEN 12 ELSE 1 END) ELSE 0 END),"
+            " {sum}(CASE WHEN value THEN value * (CASE period WHEN 'monthly' THEN 12 ELSE 1 END)"
             "     * coalesce(confidence, 0) / 100 ELSE 0 END),"
             " sum(CASE WHEN value AND period != 'one_time' THEN 1 ELSE 0 END)"
-            f" FROM opportunities WHERE status_id IN ({marks}) GROUP BY status_id, currency",
-            ids,
-        ).fetchall()
+            f" FROM opportunities WHERE status_id IN ({marks}) GROUP BY status_id, currency"
+        )
+        try:
+            sums = conn.execute(query.format(sum="sum"), ids).fetchall()
+        except sqlite3.OperationalError as exc:  # "integer overflow": totals past 64 bits, added up below
+            if "overflow" not in str(exc):
+                raise
+            sums = conn.execute(query.format(sum="total"), ids).fetchall()  # floats: each added up exactly below
         columns: dict[str, dict[str, Any]] = {i: {"count": 0, "by": {}, "recurring": 0} for i in ids}
         for status_id, currency, count, valued, total, weighted, recurring in sums:
+            if not (isinstance(total, int) and isinstance(weighted, int)):  # past what SQLite adds up in 64 bits
+                total, weighted = _exact_sums(conn, status_id, currency)
             column = columns[status_id]
             column["count"] += count
             column["recurring"] += recurring
@@ -491,8 +546,12 @@ class LocalBackend(Backend):
 
 def from_settings(settings: LocalSettings, values: Mapping[str, str], **options: Any) -> LocalBackend:
     """The registry's factory: the `[local]` path (default: in the user data dir), created and
-    seeded with the demo pipeline when it does not exist yet."""
+    seeded with the demo pipeline when it does not exist yet. `read_only=True`: one that exists is only read."""
     workspace = settings.path or paths.workspace_file()
+    if options.get("read_only") and workspace.exists():
+        backend = LocalBackend(workspace, **options)
+        with closing(backend._connect()):  # a file it cannot read (or upgrade) is said now, as a setup problem
+            return backend
     try:
         create_workspace(workspace, demo_size=None if workspace.exists() else DEFAULT_DEMO_SIZE)
     except Exception as exc:  # noqa: BLE001 - a one-line message, not a traceback

@@ -185,6 +185,7 @@ class BoardScreen(Screen[None]):
         self.load_dirty = set()
         for column in self.columns:
             column.remove()
+        self.query("#no-statuses").remove()
         self.active = 0
         self.columns = []
         if board is None or pipeline is None:
@@ -192,6 +193,10 @@ class BoardScreen(Screen[None]):
         self.show_title()
         self.columns = [StatusColumn(board, status) for status in pipeline.statuses]
         self.query_one("#board", HorizontalScroll).mount_all(self.columns)
+        if not pipeline.statuses:  # a CRM's new pipeline, or every stage deleted: said, not a blank screen
+            self.query_one("#board", HorizontalScroll).mount(Static(
+                f"{esc(pipeline.name)} has no statuses in {esc(self.backend.name)}: no deals to show."
+                " p switches pipeline.", id="no-statuses"))
         self.looking_at = None
         self.show_columns()
 

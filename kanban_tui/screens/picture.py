@@ -86,6 +86,9 @@ class StatusBars(Widget):
 
     def render(self) -> RenderResult:
         statuses = self.pipeline.statuses
+        if not statuses:  # a CRM's new pipeline, or every stage deleted
+            return Text(f"{self.pipeline.name} has no statuses: no deals or values to picture"
+                        " (p on the board switches pipeline).", no_wrap=False)
         summaries = [self.board.summary(s.id) for s in statuses]
         currency = main_currency(summaries) if self.has_values else None
         width = max(40, self.size.width or 78)

@@ -23,7 +23,7 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from ..models import Opportunity, Status, StatusKind
-from ..money import PERIOD_SUFFIX, format_compact, format_money, format_totals
+from ..money import format_compact, format_fitted
 from ..sync.board import Board, ColumnSummary
 from ..text import cells, esc, fit, pad
 
@@ -112,8 +112,7 @@ class ColumnHeader(Static):
         """
         room = self.room()
         per = "/yr" if summary.annualized else ""
-        total = _with_period(format_totals(summary.totals, limit=1).split(" +")[0], per)
-        expected = _with_period(format_totals(summary.weighted, limit=1).split(" +")[0], per)
+        total, expected = _main_total(summary.totals, per, room - 1), _main_total(summary.weighted, per, room - 1)
         if summary.approximate:  # the CRM's aggregate while the cards load: all currencies added as one
             total, expected = f"≈{total}", f"≈{expected}"
         count = f"{summary.count:,}" if of is None else next(
@@ -158,12 +157,14 @@ def _label_line(label: str, count: str, room: int) -> str:
     return f"[b]{esc(label)}[/b]{' ' * gap}{esc(count)}"
 
 
-def _with_period(total: str, per: str) -> str:
-    """`$174k +2 cur` -> `$174k/yr +2 cur`."""
-    if total == "-" or not per:
-        return total
-    first, sep, rest = total.partition(" ")
-    return f"{first}{per}{sep}{rest}"
+def _main_total(totals: dict[str, int], per: str, room: int) -> str:
+    """The main currency's total with its period, `$26.2M/yr`; `$26M/yr` where that is wider than `room`
+    (its magnitude and period kept, never cut)."""
+    if not totals:
+        return "-"
+    currency, minor = next(iter(totals.items()))
+    text = format_compact(minor, currency) + per
+    return text if cells(text) <= room else format_compact(minor, currency, places=0) + per
 
 
 def _color(name: str | None) -> Color | None:
@@ -327,10 +328,10 @@ class CardList(ScrollView, can_focus=False):
         elif line == 1:
             confidence = "" if o.confidence is None else f"{o.confidence}%"
             if self.board.has_values:
-                left = format_money(o.value, o.currency, o.period)
                 room = text_width - len(confidence) - (1 if confidence else 0)
-                if cells(left) > room and o.value:  # never cut a value's digits: say it shorter
-                    left = format_compact(o.value, o.currency) + PERIOD_SUFFIX[o.period]
+                left = format_fitted(o.value, o.currency, o.period, room)  # never cut a value: say it shorter
+                if cells(left) > room:  # and the confidence gives way to it (the details show it)
+                    confidence = ""
             else:
                 left = o.contact or ""
             text, style = _fit(left, confidence, text_width), base

@@ -338,6 +338,7 @@ class BoardScreen(Screen[None]):
         self.active = index
         column = self.columns[index]
         column.set_active(True)
+        column.cards.scroll_to_cursor()  # its cursor, kept while the column was not the focus's, in view
         self.query_one("#board", HorizontalScroll).scroll_to_widget(column, animate=False, immediate=True)
 
     def track_focus(self) -> None:

@@ -1,0 +1,174 @@
+"""Issue 21, "Live board truth" (items 1-4): a teammate's change must be seen; change marks.
+
+1. A poll never moves the user's scroll position: a column scrolled down keeps what the user was
+   looking at; a column at its top stays at its top and shows what arrived (a teammate's move lands first).
+2. A change mark is consumed only by a focus the user gave (a key, a click): not by where the focus
+   starts, not by the row a poll leaves it on, not by the card under it at quit.
+3. A mark never cuts the name: the mark shrinks to its glyph `◆` before the name loses a letter.
+4. The user's own moves are never marked, across a kill -9 (a move still in the journal, queued or
+   sent; a move the CRM confirmed before "what was seen" was written).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kanban_tui.app import KanbanApp
+from kanban_tui.backends.close import CloseBackend
+from kanban_tui.config import Settings
+from kanban_tui.screens.board import BoardScreen
+from kanban_tui.store.board_copy import BoardCopy
+from kanban_tui.store.seen import SeenStore
+from kanban_tui.widgets.column import CARD_HEIGHT, CardList
+
+from .fakes.close import FakeClose
+from .helpers import screen_text, settle
+
+KEY = "test-close-key"
+
+
+@pytest.fixture
+def fake() -> FakeClose:
+    server = FakeClose(KEY)
+    server.seed(sales=200, other=0)
+    return server
+
+
+def close_app(fake: FakeClose, tmp_path: Path, *, copy: bool = False) -> KanbanApp:
+    backend = CloseBackend(KEY, base_url="https://api.close.com/api/v1/", transport=httpx.MockTransport(fake.handler))
+    return KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales"),
+                     seen=SeenStore(tmp_path / "seen.sqlite3", backend.identity),
+                     board_copy=BoardCopy(tmp_path / "last-board.sqlite3", backend.identity) if copy else None)
+
+
+def board(app: KanbanApp) -> BoardScreen:
+    return next(s for s in app.screen_stack if isinstance(s, BoardScreen))
+
+
+def statuses(fake: FakeClose) -> dict[str, str]:
+    sales = next(p for p in fake.pipelines if p["name"] == "Sales")
+    return {s["label"]: s["id"] for s in sales["statuses"]}
+
+
+def cards_of(screen: BoardScreen, status_id: str) -> CardList:
+    return next(c.cards for c in screen.columns if c.status.id == status_id)
+
+
+def on_screen(cards: CardList) -> list[str]:
+    """The ids of the cards whose name line is inside the column's visible rows, top first."""
+    height = cards.scrollable_content_region.height
+    first = -(-int(cards.scroll_y) // CARD_HEIGHT)  # the first card whose name line is in view
+    last = (int(cards.scroll_y) + height - 1) // CARD_HEIGHT
+    return cards.board.column_ids(cards.status.id, first, last + 1)
+
+
+# -- 1. a teammate's move into a column seen from its top --------------------------------------------------
+
+
+async def test_a_teammates_move_into_a_column_seen_from_its_top_shows_in_its_first_rows(
+    fake: FakeClose, tmp_path: Path,
+) -> None:
+    ids = statuses(fake)
+    lead, negotiation = ids["Lead"], ids["Negotiation"]
+    app = close_app(fake, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = board(app)
+        b = screen.session.board
+        column = cards_of(screen, negotiation)
+        assert column.count > column.page_cards + 4, "enough cards to scroll"
+        assert column.scroll_y == 0 and not column.active
+
+        # a column the user sees from its top, the focus elsewhere
+        focused = screen.focused_id()
+        moved = b.column_ids(lead)[3]
+        fake.teammate_move(moved, negotiation)
+        await pilot.press("r")
+        await settle(pilot)
+        assert b.column_ids(negotiation)[0] == moved, "last updated first"
+        assert column.scroll_y == 0, "a column at its top stays at its top"
+        assert on_screen(column)[0] == moved, "and shows what arrived, in its first rows"
+        assert b.opportunity(moved).name[:8] in screen_text(app)
+        assert screen.focused_id() == focused, "a poll never moves the focus"
+
+        # the focus in that column, on its first card
+        await pilot.press("5")
+        assert column.scroll_y == 0 and screen.focused_id() in on_screen(column), "its cursor, kept by id, in view"
+        await pilot.press("g")
+        first = screen.focused_id()
+        assert first == moved and column.active and column.cursor == 0
+        second = b.column_ids(lead)[3]
+        fake.teammate_move(second, negotiation)
+        await pilot.press("r")
+        await settle(pilot)
+        assert screen.focused_id() == first, "the focus stays on its card"
+        assert column.scroll_y == 0 and on_screen(column)[:2] == [second, first], "the new card shows above it"
+
+        # a column scrolled down keeps what the user was looking at
+        for _ in range(column.page_cards + 3):
+            await pilot.press("j")
+        assert column.scroll_y > 0
+        focused, row = screen.focused_id(), column.cursor * CARD_HEIGHT - column.scroll_y
+        looking_at = on_screen(column)
+        third = b.column_ids(lead)[3]
+        fake.teammate_move(third, negotiation)
+        await pilot.press("r")
+        await settle(pilot)
+        assert b.column_ids(negotiation)[0] == third
+        assert screen.focused_id() == focused and column.cursor * CARD_HEIGHT - column.scroll_y == row
+        assert on_screen(column) == looking_at, "the same cards, on the same rows"
+
+
+async def test_a_column_at_its_top_keeps_its_focused_card_in_view_when_cards_arrive_above_it(
+    fake: FakeClose, tmp_path: Path,
+) -> None:
+    ids = statuses(fake)
+    lead, negotiation = ids["Lead"], ids["Negotiation"]
+    app = close_app(fake, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = board(app)
+        b = screen.session.board
+        column = cards_of(screen, negotiation)
+        await pilot.press("5")
+        for _ in range(column.scrollable_content_region.height // CARD_HEIGHT - 1):
+            await pilot.press("j")  # to the last card wholly in view, the column still at its top
+        assert column.scroll_y == 0 and column.cursor > 0
+        focused = screen.focused_id()
+        for card in b.column_ids(lead)[:3]:
+            fake.teammate_move(card, negotiation)
+        await pilot.press("r")
+        await settle(pilot)
+        assert screen.focused_id() == focused, "the focus stays on its card"
+        assert focused in on_screen(column), "and the card stays in view"
+
+
+async def test_a_column_scrolled_by_the_mouse_keeps_its_rows_when_a_card_arrives(
+    fake: FakeClose, tmp_path: Path,
+) -> None:
+    ids = statuses(fake)
+    lead, negotiation = ids["Lead"], ids["Negotiation"]
+    app = close_app(fake, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = board(app)
+        b = screen.session.board
+        column = cards_of(screen, negotiation)
+        column.scroll_to(y=3 * CARD_HEIGHT, animate=False, immediate=True)  # the wheel, the cursor left above
+        await pilot.pause()
+        looking_at = on_screen(column)
+        assert column.cursor == 0 and column.cursor_card not in looking_at
+        fake.teammate_move(b.column_ids(lead)[2], negotiation)
+        await pilot.press("r")
+        await settle(pilot)
+        assert on_screen(column) == looking_at, "the same cards, on the same rows"
+        cursor_card = column.cursor_card
+        looking_at = on_screen(column)
+        fake.teammate_edit(b.column_ids(negotiation)[1], value=5_500_000)  # the cursor's card, out of view, goes first
+        await pilot.press("r")
+        await settle(pilot)
+        assert column.cursor_card == cursor_card and b.column_ids(negotiation)[0] == cursor_card
+        assert on_screen(column) == looking_at, "the view did not jump to the card the cursor was left on"

@@ -172,3 +172,90 @@ async def test_a_column_scrolled_by_the_mouse_keeps_its_rows_when_a_card_arrives
         await settle(pilot)
         assert column.cursor_card == cursor_card and b.column_ids(negotiation)[0] == cursor_card
         assert on_screen(column) == looking_at, "the view did not jump to the card the cursor was left on"
+
+
+# -- 2. a mark is consumed only by a focus the user gave ---------------------------------------------------
+
+
+async def test_a_warm_start_focus_moved_on_by_the_delta_does_not_consume_the_mark(
+    fake: FakeClose, tmp_path: Path,
+) -> None:
+    ids = statuses(fake)
+    lead, qualified, negotiation = ids["Lead"], ids["Qualified"], ids["Negotiation"]
+    async with close_app(fake, tmp_path, copy=True).run_test(size=(120, 36)) as pilot:
+        await settle(pilot)  # the first start: what is seen and the saved copy are kept at quit
+        b = board(pilot.app).session.board  # type: ignore[attr-defined]
+        first, other = b.column_ids(lead)[0], b.column_ids(qualified)[2]
+    fake.teammate_move(first, negotiation)  # while the app was closed: the card the focus starts on
+    fake.teammate_move(other, negotiation)
+    app = close_app(fake, tmp_path, copy=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await settle(pilot)
+        screen = board(app)
+        b = screen.session.board
+        assert b.shown_status(first) == negotiation and b.shown_status(other) == negotiation
+        assert any("Since you last looked: 2 moved" in n.message for n in app._notifications)
+        assert b.change(first) == "moved" and b.change(other) == "moved", "the focus the user never gave"
+        assert sorted(b.changed()) == sorted([first, other])
+        await pilot.press("c")
+        await pilot.press("c")
+        assert screen.focused_id() in (first, other)
+        said = [n.message for n in app._notifications if "moved from" in n.message]
+        assert len(said) == 2 and "1 more" in said[0], said
+    again = close_app(fake, tmp_path, copy=True)
+    async with again.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await settle(pilot)
+        b = board(again).session.board
+        assert sorted(b.changed()) == [], "both were focused with c and left: seen"
+
+
+async def test_the_card_focused_at_quit_keeps_a_change_made_while_closed(fake: FakeClose, tmp_path: Path) -> None:
+    ids = statuses(fake)
+    lead = ids["Lead"]
+    async with close_app(fake, tmp_path, copy=True).run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        first = board(pilot.app).session.board.column_ids(lead)[0]  # type: ignore[attr-defined]
+    fake.teammate_edit(first, value=987_600)  # re-valued while closed: still first in Lead, where the focus starts
+    for _ in range(2):  # quit without a key, twice
+        app = close_app(fake, tmp_path, copy=True)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            await settle(pilot)
+            screen = board(app)
+            assert screen.focused_id() == first
+            assert screen.session.board.change(first) == "re-valued", "the focus the user never gave sees nothing"
+    app = close_app(fake, tmp_path, copy=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await settle(pilot)
+        await pilot.press("j", "k")  # the user's own focus, on it
+        assert board(app).focused_id() == first
+    last = close_app(fake, tmp_path, copy=True)
+    async with last.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await settle(pilot)
+        assert board(last).session.board.change(first) is None, "focused by the user at quit: seen"
+
+
+async def test_a_focus_a_poll_moves_on_consumes_no_mark(fake: FakeClose, tmp_path: Path) -> None:
+    negotiation = statuses(fake)["Negotiation"]
+    app = close_app(fake, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = board(app)
+        b = screen.session.board
+        await pilot.press("j", "k")  # the user's focus on Lead's first card
+        mine = screen.focused_id()
+        fake.teammate_edit(mine, value=123_400)
+        await pilot.press("r")
+        await settle(pilot)
+        assert b.change(mine) == "re-valued" and screen.focused_id() == mine
+        fake.teammate_move(mine, negotiation)  # the card leaves the column under the focus
+        await pilot.press("r")
+        await settle(pilot)
+        assert screen.focused_id() != mine
+        assert b.change(mine) == "moved", "the poll moved it on: the user never saw it moved"
+        await pilot.press("j")
+        assert b.change(mine) == "moved", "leaving the card the poll put the focus on consumes nothing of it"

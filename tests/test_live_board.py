@@ -259,3 +259,48 @@ async def test_a_focus_a_poll_moves_on_consumes_no_mark(fake: FakeClose, tmp_pat
         assert b.change(mine) == "moved", "the poll moved it on: the user never saw it moved"
         await pilot.press("j")
         assert b.change(mine) == "moved", "leaving the card the poll put the focus on consumes nothing of it"
+
+
+# -- 3. a mark never cuts the name -------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from kanban_tui.text import cells  # noqa: E402
+from kanban_tui.widgets.column import CHANGE_MARK, SHORT_CHANGE, name_and_mark  # noqa: E402
+
+
+@settings(max_examples=300)
+@given(name=st.text(st.sampled_from("Tyrel Co7界é"), min_size=1, max_size=30), width=st.integers(1, 40),
+       change=st.sampled_from(["new", "moved", "re-valued"]))
+def test_a_mark_shrinks_to_its_glyph_before_the_name_loses_a_letter(name: str, width: int, change: str) -> None:
+    shown, mark = name_and_mark(name, change, width)
+    assert mark in (f"{CHANGE_MARK} {change}", f"{CHANGE_MARK} {SHORT_CHANGE.get(change, change)}", CHANGE_MARK)
+    assert cells(shown) + 1 + cells(mark) <= max(width, 1 + cells(CHANGE_MARK)), "it fits the line"
+    if cells(name) + 1 + cells(CHANGE_MARK) <= width:
+        assert shown == name, "the name whole wherever it fits beside the glyph"
+    if mark != CHANGE_MARK:
+        assert shown == name, "a word only where the name keeps every letter"
+        longer = f"{CHANGE_MARK} {change}"
+        if cells(name) + 1 + cells(longer) <= width:
+            assert mark == longer, "the whole word where it fits"
+
+
+async def test_a_marked_card_at_100_columns_keeps_its_name(fake: FakeClose, tmp_path: Path) -> None:
+    lead = statuses(fake)["Lead"]
+    async with close_app(fake, tmp_path).run_test(size=(100, 30)) as pilot:
+        await settle(pilot)  # the first session: what is seen is kept
+    app = close_app(fake, tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = board(app)
+        column = cards_of(screen, lead)
+        room = column.scrollable_content_region.width - 2  # the gutter, a space at the end
+        name = ("Tyrell" + "x" * 40)[: room - 2]  # fits beside the glyph, not beside the word
+        first = screen.focused_id()
+        fake.teammate_edit(first, lead_name=name, value=4_321_000)
+        await pilot.press("r")
+        await settle(pilot)
+        assert screen.session.board.change(first) == "re-valued"
+        text = screen_text(app)
+        assert f"{name} {CHANGE_MARK}" in text, text

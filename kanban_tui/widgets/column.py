@@ -76,6 +76,19 @@ def _fit(left: str, right: str, width: int) -> str:
     return pad(fit(left, room), room) + (" " + right if right else "")
 
 
+def name_and_mark(name: str, change: str, width: int) -> tuple[str, str]:
+    """A marked card's name line in `width` cells: its name, and the mark after it (`◆ moved`).
+
+    The name comes first: the mark takes its word (`◆ re-valued`), else its short word (`◆ value`), only
+    where the whole name fits beside it; else it shrinks to its glyph `◆`, and only then does the name give
+    way (cut with `…`). The glyph always stays: a mark is never a colour alone.
+    """
+    for mark in (f"{CHANGE_MARK} {change}", f"{CHANGE_MARK} {SHORT_CHANGE.get(change, change)}"):
+        if cells(name) + 1 + cells(mark) <= width:
+            return name, mark
+    return fit(name, max(0, width - cells(CHANGE_MARK) - 1)), CHANGE_MARK
+
+
 class ColumnHeader(Static):
     """The status label (with a ✓/✗ glyph for won/lost), card count and value totals."""
 
@@ -346,10 +359,9 @@ class CardList(ScrollView, can_focus=False):
         text_width = max(1, width - 2)
         if line == 0:
             style = base + self.get_component_rich_style("card--name", partial=True)
-            if change is not None:  # the name gives way to the mark (a glyph and a word, not only a colour)
-                mark = next((m for m in (f"{CHANGE_MARK} {change}", f"{CHANGE_MARK} {SHORT_CHANGE.get(change, change)}")
-                             if cells(m) + 4 <= text_width), CHANGE_MARK)
-                name = _fit(o.name, "", max(0, text_width - cells(mark) - 1))
+            if change is not None:  # a glyph, and a word where the name keeps every letter: not only a colour
+                name, mark = name_and_mark(o.name, change, text_width)
+                name = pad(name, max(0, text_width - cells(mark) - 1))
                 return Strip(
                     [Segment(gutter, base + self._bar), Segment(name + " ", style),
                      Segment(mark, style + self.get_component_rich_style("card--change", partial=True)),

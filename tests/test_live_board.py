@@ -11,21 +11,29 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kanban_tui.app import KanbanApp
 from kanban_tui.backends.close import CloseBackend
 from kanban_tui.config import Settings
 from kanban_tui.screens.board import BoardScreen
 from kanban_tui.store.board_copy import BoardCopy
+from kanban_tui.store.journal import MoveJournal
 from kanban_tui.store.seen import SeenStore
-from kanban_tui.widgets.column import CARD_HEIGHT, CardList
+from kanban_tui.sync.session import BoardSession, Job, SaveSeen, Send
+from kanban_tui.text import cells
+from kanban_tui.widgets.column import CARD_HEIGHT, CHANGE_MARK, SHORT_CHANGE, CardList, name_and_mark
 
 from .fakes.close import FakeClose
 from .helpers import screen_text, settle
+from .test_session_states import T0, FakeCrm
 
 KEY = "test-close-key"
 
@@ -263,12 +271,6 @@ async def test_a_focus_a_poll_moves_on_consumes_no_mark(fake: FakeClose, tmp_pat
 
 # -- 3. a mark never cuts the name -------------------------------------------------------------------------
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from kanban_tui.text import cells  # noqa: E402
-from kanban_tui.widgets.column import CHANGE_MARK, SHORT_CHANGE, name_and_mark  # noqa: E402
-
 
 @settings(max_examples=300)
 @given(name=st.text(st.sampled_from("Tyrel Co7界é"), min_size=1, max_size=30), width=st.integers(1, 40),
@@ -304,3 +306,113 @@ async def test_a_marked_card_at_100_columns_keeps_its_name(fake: FakeClose, tmp_
         assert screen.session.board.change(first) == "re-valued"
         text = screen_text(app)
         assert f"{name} {CHANGE_MARK}" in text, text
+
+
+# -- 4. the user's own moves are never marked ---------------------------------------------------------------
+
+
+class Run:
+    """A session with a journal and what-was-seen on disk, its jobs run at once (those of a `hold` type held)."""
+
+    def __init__(self, crm: FakeCrm, tmp_path: Path, hold: tuple[type, ...] = (Send,), journal: bool = True) -> None:
+        self.hold = hold
+        self.loop = asyncio.new_event_loop()
+        self.session = BoardSession(crm, poll_interval=10, pipeline="p",
+                                    journal=MoveJournal(tmp_path / "journal.sqlite3", "fake", background=False)
+                                    if journal else None,
+                                    seen=SeenStore(tmp_path / "seen.sqlite3", "fake"),
+                                    clock=lambda: 1000.0, now=lambda: T0)
+        self.held: list[Job] = []
+        self.notices: list[str] = []
+        self.take(self.session.start())
+
+    def take(self, update) -> None:  # type: ignore[no-untyped-def]
+        self.notices += [n.text for n in update.notices]
+        self.run(update.jobs)
+
+    def run(self, jobs: Iterable[Job], send: bool = False) -> None:
+        """Run these jobs (`send`: the held ones too, taken off the held list)."""
+        for job in list(jobs):
+            if send and job in self.held:
+                self.held.remove(job)
+            elif isinstance(job, self.hold):
+                self.held.append(job)
+                continue
+
+            async def events(job: Job = job) -> list[object]:
+                return [event async for event in self.session.run(job)]
+
+            for event in self.loop.run_until_complete(events()):
+                self.take(self.session.handle(event))  # type: ignore[arg-type]
+
+    def kill(self) -> None:
+        """kill -9: nothing more is written (no "what was seen" at quit); the journal's lock goes with the process."""
+        self.session.close()
+        self.loop.close()
+
+
+def crm_with_cards() -> FakeCrm:
+    crm = FakeCrm()
+    for card in ("c1", "c2", "c3"):
+        crm.write(card, "lead")
+    return crm
+
+
+def test_my_queued_move_is_not_marked_after_a_kill(tmp_path: Path) -> None:
+    crm = crm_with_cards()
+    first = Run(crm, tmp_path)
+    assert first.session.complete and first.session.board.seen is not None
+    first.take(first.session.move("c1", "qual"))
+    assert first.held, "the move is queued (its request never answered)"
+    first.kill()
+    again = Run(crm, tmp_path)
+    board = again.session.board
+    assert board.shown_status("c1") == "qual" and "c1" in again.session.intents, "the journal's move, on the board"
+    assert board.change("c1") is None, "my own move is no change to point out"
+    assert not any("Since you last looked" in n for n in again.notices), again.notices
+    again.run(again.held, send=True)
+    assert crm.cards["c1"].status_id == "qual" and board.change("c1") is None
+    again.kill()
+
+
+@pytest.mark.parametrize("journal", [True, False], ids=["journal", "no journal"])
+def test_my_move_the_crm_confirmed_before_a_kill_is_not_marked(tmp_path: Path, journal: bool) -> None:
+    crm = crm_with_cards()
+    first = Run(crm, tmp_path, journal=journal)
+    first.take(first.session.move("c1", "qual"))
+    first.run(first.held, send=True)  # confirmed: its journal row is struck off
+    assert crm.cards["c1"].status_id == "qual" and not first.session.intents
+    assert not journal or first.session.journal.pending() == []
+    first.kill()  # before "what was seen" is written at quit
+    again = Run(crm, tmp_path, journal=journal)
+    board = again.session.board
+    assert board.shown_status("c1") == "qual" and board.change("c1") is None, "my own move, not a teammate's"
+    assert not any("Since you last looked" in n for n in again.notices), again.notices
+    again.kill()
+
+
+def test_a_teammates_move_after_mine_is_still_marked_after_a_kill(tmp_path: Path) -> None:
+    crm = crm_with_cards()
+    first = Run(crm, tmp_path)
+    first.take(first.session.move("c1", "qual"))
+    first.run(first.held, send=True)
+    first.kill()
+    crm.write("c1", "demo")  # a teammate, after my move, while the app was down
+    again = Run(crm, tmp_path)
+    assert again.session.board.change("c1") == "moved"
+    assert again.session.board.seen["c1"][0] == "qual", "what I saw: where I put it"
+    again.kill()
+
+
+def test_my_move_confirmed_before_the_first_record_of_what_was_seen_is_written_is_not_marked(tmp_path: Path) -> None:
+    crm = crm_with_cards()
+    first = Run(crm, tmp_path, hold=(Send, SaveSeen))
+    record = [job for job in first.held if isinstance(job, SaveSeen)]
+    assert record, "the board as first seen, to be written"
+    first.take(first.session.move("c1", "qual"))
+    first.run([job for job in first.held if isinstance(job, Send)], send=True)  # confirmed: nothing kept to add to
+    first.run(record, send=True)  # then the first record is written: as the board stands, not as it stood
+    first.kill()
+    again = Run(crm, tmp_path)
+    assert again.session.board.change("c1") is None
+    again.kill()

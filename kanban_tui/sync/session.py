@@ -1643,7 +1643,7 @@ class BoardSession:
                     seen = job.seen
                     if self.board is not None and self.board.seen is not None and self.pipeline is not None \
                             and self.pipeline.id == job.pipeline_id:  # as it stands now: a card kept since stays
-                        seen = self.board.seen_to_keep()
+                        seen = dict(self.board.seen)
                     if problem := await asyncio.to_thread(self.seen.save, job.pipeline_id, seen,
                                                           self.now().isoformat()):
                         log.warning(problem)

@@ -111,7 +111,8 @@ class KanbanApp(App[None]):
     async def on_unmount(self) -> None:
         if (session := getattr(self, "session", None)) is not None:
             if (board := getattr(self, "board", None)) is not None:
-                session.look(board.focused_id())  # the card under the focus at quit has been seen
+                session.look(board.looking_at)  # the card the user put the focus on has been seen (not one
+                # the focus merely started on: a change made while the app was closed stays marked)
             for problem in (session.save_copy_now(), session.save_seen_now()):
                 if problem:
                     self.log.warning(problem)

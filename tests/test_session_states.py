@@ -17,6 +17,10 @@ Invariants, checked after every step:
    offline only while the last answer was "unreachable"; "synced" only after a poll or
    load that succeeded, and never while the last one failed.
 4. A second instance on the same journal is read-only and sends nothing.
+5. The user's own moves are never marked: a card the user last put in a status (a move or an undo,
+   not a teammate's move since) is never `moved` since they last looked, whatever order the requests,
+   the saving of "what was seen" and a kill -9 came in (a move kept in the journal, queued or sent, counts
+   as seen; a settled one is on disk as seen before its journal row goes).
 And at the end (`settle`: faults cleared, everything answered, questions answered "keep
 mine"): each card is where the user last put it in the CRM, unless the CRM refused it,
 it failed for good, the card was deleted, or the user took the CRM's version.
@@ -51,6 +55,7 @@ from kanban_tui.backends.errors import (
 )
 from kanban_tui.models import Changes, Opportunity, Page, Pipeline, Status
 from kanban_tui.store.journal import MoveJournal
+from kanban_tui.store.seen import SeenStore
 from kanban_tui.sync import BoardSession, Conflict, Phase
 from kanban_tui.sync.session import WRITE_TRIES, Job, Load, Poll, Read, Send
 from kanban_tui.widgets.status_bar import status_line
@@ -185,6 +190,8 @@ class SessionMachine(RuleBasedStateMachine):
         self.last_sync_ok: bool | None = None
         self.session: BoardSession | None = None
         self.writes_fail = False
+        self.last_word: dict[str, str] = {}
+        """Per card, who last put it in a status: "user" (a move, an undo) or "teammate"."""
 
     def teardown(self) -> None:
         if self.session is not None:
@@ -202,7 +209,7 @@ class SessionMachine(RuleBasedStateMachine):
     def open_session(self) -> BoardSession:
         journal = MoveJournal(self.dir / "journal.sqlite3", "fake:account", background=False)
         return BoardSession(self.crm, poll_interval=10, pipeline="p", journal=journal, clock=self.clock,
-                            now=self.now, rand=lambda: 0.5)
+                            now=self.now, rand=lambda: 0.5, seen=SeenStore(self.dir / "seen.sqlite3", "fake:account"))
 
     def take(self, update) -> None:  # type: ignore[no-untyped-def]
         assert self.session is not None
@@ -272,13 +279,20 @@ class SessionMachine(RuleBasedStateMachine):
         board = self.session.board
         if board is None or card not in board or self.session.question is not None:
             return
+        before = self.session.intents.get(card)
         self.take(self.session.move(card, status))
+        if self.session.intents.get(card) is not before:
+            self.last_word[card] = "user"
 
     @rule()
     def user_undoes(self) -> None:
         assert self.session is not None
         if self.session.question is None:
+            before = {card: intent.seq for card, intent in self.session.intents.items()}
             self.take(self.session.undo())
+            for card, intent in self.session.intents.items():
+                if before.get(card) != intent.seq:
+                    self.last_word[card] = "user"
 
     @precondition(lambda self: self.outstanding)
     @rule(index=st.integers(0, 20), send=st.sampled_from(SEND_OUTCOMES), read=st.sampled_from(READ_OUTCOMES))
@@ -308,6 +322,7 @@ class SessionMachine(RuleBasedStateMachine):
             self.target.pop(card, None)  # the CRM had what the user wanted: the teammate's change is the latest word
         self.crm.write(card, status)
         self.teammate_writes.setdefault(card, []).append(self.crm.version)
+        self.last_word[card] = "teammate"
 
     @rule(card=st.sampled_from(CARDS))
     def a_teammate_deletes_a_card(self, card: str) -> None:
@@ -379,6 +394,15 @@ class SessionMachine(RuleBasedStateMachine):
             assert self.synced_ok, "synced only after a sync that succeeded"
         if "✓ synced" in text:
             assert self.synced_ok and not self.last_unreachable, text
+
+    @invariant()
+    def own_moves_are_never_marked(self) -> None:
+        board = self.session.board if self.session is not None else None
+        if board is None or board.seen is None:
+            return
+        for card, who in self.last_word.items():
+            if who == "user" and card in board:
+                assert board.change(card) != "moved", f"{card}: the user's own move is marked as a change"
 
     # -- the end -------------------------------------------------------------------------------------
 

@@ -69,10 +69,11 @@ def test_filtered_board(snap_compare, backend: LocalBackend, size: tuple[int, in
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
 def test_change_marks(snap_compare, workspace: Path, tmp_path: Path, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
-    """What the user saw last time differs for four cards: the top Lead card was in Qualified (`◆ moved`),
-    the top Qualified card had another value (`◆ value` when narrow, `◆ re-valued` when wide), the top
-    Demo card was not there (`◆ new`), one card is gone; the toast says `1 new, 1 moved, 1 re-valued,
-    1 gone (Gone Ltd) · c steps through them`."""
+    """What the user saw last time differs for four cards: the top Lead card was in Qualified (moved),
+    the top Qualified card had another value (re-valued), the top Demo card was not there (new), one card
+    is gone; the toast says `1 new, 1 moved, 1 re-valued, 1 gone (Gone Ltd) · c steps through them`. Each
+    marked card ends its name line in `◆` (its word too where the whole name fits beside it: here it does
+    not, and the name keeps its letters)."""
     backend = LocalBackend(workspace)
     with closing(sqlite3.connect(workspace)) as conn:
         rows = conn.execute("SELECT id, status_id, value, name FROM opportunities ORDER BY updated DESC").fetchall()

@@ -62,7 +62,8 @@ class BoardScreen(Screen[None]):
         """Columns that pages changed since the board was last drawn during a load."""
         self.load_flush: Timer | None = None
         self.looking_at: str | None = None
-        """The card the focus is on, as last seen: when the focus leaves it, its change mark goes."""
+        """The card the user put the focus on (a key, a click): when the user's focus leaves it, its change
+        mark goes. None while the focus is one the user did not give (see `track_focus`)."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="top"):
@@ -110,8 +111,9 @@ class BoardScreen(Screen[None]):
         """Every second: whatever is due (a poll, a retry), and the status line's clock."""
         self.apply(self.session.tick())
 
-    def apply(self, update: Update, focused: str | None = None) -> None:
-        """Do what the session said: redraw, focus, notices, a question, jobs."""
+    def apply(self, update: Update, focused: str | None = None, *, user: bool = False) -> None:
+        """Do what the session said: redraw, focus, notices, a question, jobs. `user`: the update answers the
+        user's key (a move, an undo, a filter), so where the focus goes is the user's doing."""
         focused = focused or self.focused_id()
         if update.rebuild:
             self.build_columns()
@@ -156,7 +158,7 @@ class BoardScreen(Screen[None]):
         for job in update.jobs:
             self.run_job(job)
         self.update_status()
-        self.track_focus()
+        self.track_focus(user=user)
 
     def ask(self, question: PipelineChoice | Conflict) -> None:
         session = self.session
@@ -164,13 +166,13 @@ class BoardScreen(Screen[None]):
             pipelines = question.pipelines
 
             def chosen(pipeline_id: str | None) -> None:
-                self.apply(session.choose_pipeline(pipeline_id, pipelines))
+                self.apply(session.choose_pipeline(pipeline_id, pipelines), user=True)
 
             self.app.push_screen(PipelinePicker(self.backend.name, pipelines, question.current), chosen)
             return
 
         def decided(keep: bool | None) -> None:
-            self.apply(session.resolve_conflict(question.card, bool(keep)))
+            self.apply(session.resolve_conflict(question.card, bool(keep)), user=True)
 
         self.app.push_screen(ResolveConflict(question.name, self.backend.name, question.theirs, question.mine), decided)
 
@@ -344,15 +346,22 @@ class BoardScreen(Screen[None]):
         self.active = index
         column = self.columns[index]
         column.set_active(True)
+        column.cards.scroll_to_cursor()  # its cursor, kept while the column was not the focus's, in view
         self.query_one("#board", HorizontalScroll).scroll_to_widget(column, animate=False, immediate=True)
 
-    def track_focus(self) -> None:
-        """The focus left a card: the user has seen it (its change mark goes)."""
+    def track_focus(self, *, user: bool = True) -> None:
+        """Where the focus is now; `user`: the user put it there (a key, a click).
+
+        Only a focus the user gave consumes a change mark: when it leaves a card the user had put it on,
+        that card has been seen. A focus the user did not give (the first card at start, the row a poll
+        or a load left it on when its card moved away) consumes nothing, neither the card it lands on nor
+        the one it left: the user saw neither change.
+        """
         now = self.focused_id()
         if now == self.looking_at:
             return
-        before, self.looking_at = self.looking_at, now
-        if before is not None:
+        before, self.looking_at = self.looking_at, now if user else None
+        if before is not None and user:
             update = self.session.look(before)
             if update.redraw:
                 self.redraw(update.redraw, keep=now)
@@ -450,17 +459,17 @@ class BoardScreen(Screen[None]):
             # a lost reason is asked for, and is the confirmation
             def reason_picked(reason: str | None) -> None:
                 if reason is not None and session.board is board:
-                    self.apply(session.move(card, status_id, lost_reason=reason))
+                    self.apply(session.move(card, status_id, lost_reason=reason), user=True)
 
             self.app.push_screen(LostReasonPicker(name, status.label, pipeline.lost_reasons), reason_picked)
             return
         if not (self.confirm_final_moves and status.kind.is_final):
-            self.apply(session.move(card, status_id))
+            self.apply(session.move(card, status_id), user=True)
             return
 
         def confirmed(yes: bool | None) -> None:
             if yes and session.board is board:
-                self.apply(session.move(card, status_id))
+                self.apply(session.move(card, status_id), user=True)
 
         label = f"{KIND_GLYPH[status.kind]}{status.label}"
         outcome = "won" if status.kind is StatusKind.WON else "lost"
@@ -470,7 +479,7 @@ class BoardScreen(Screen[None]):
         self.app.push_screen(ConfirmMove(name, label, detail + "."), confirmed)
 
     def action_undo(self) -> None:
-        self.apply(self.session.undo())
+        self.apply(self.session.undo(), user=True)
 
     # -- the search ---------------------------------------------------------------------------
 
@@ -591,7 +600,7 @@ class BoardScreen(Screen[None]):
             return
         focused = self.focused_id()
         order = SORTS[(SORTS.index(board.sort) + 1) % len(SORTS)]
-        self.apply(self.session.set_sort(order), focused=focused)
+        self.apply(self.session.set_sort(order), focused=focused, user=True)
         for i, column in enumerate(self.columns):  # the other columns from their new top
             if i != self.active:
                 column.cards.set_cursor(0)
@@ -643,7 +652,7 @@ class BoardScreen(Screen[None]):
     def set_owner(self, owner: str | None, *, is_me: bool = False) -> None:
         focused = self.focused_id()
         update = self.session.set_owner(owner, is_me=is_me)
-        self.apply(update, focused=focused)
+        self.apply(update, focused=focused, user=True)
         board = self.session.board
         if board is not None and (focused is None or board.index_of(focused) is None):
             self.first_match()
@@ -664,7 +673,7 @@ class BoardScreen(Screen[None]):
         if len(self.visible()) <= 1:
             self.notify("The last column shown stays.", timeout=2)
             return
-        self.apply(self.session.set_hidden(self.session.hidden | {column.status.id}))
+        self.apply(self.session.set_hidden(self.session.hidden | {column.status.id}), user=True)
         self.notify(f"Hid {column.status.label} (X shows every column)", timeout=3, markup=False)
         self.track_focus()
 
@@ -673,7 +682,7 @@ class BoardScreen(Screen[None]):
             self.notify("Every column is shown.", timeout=2)
             return
         n = len(self.session.hidden)
-        self.apply(self.session.set_hidden(set()))
+        self.apply(self.session.set_hidden(set()), user=True)
         self.notify(f"Showing every column ({n} were hidden)", timeout=3)
 
     # -- changes since the user last looked ------------------------------------------------------
@@ -785,7 +794,7 @@ class BoardScreen(Screen[None]):
             self.app.push_screen(PipelinePicture(board, pipeline, self.backend))
 
     def action_switch_pipeline(self) -> None:
-        self.apply(self.session.list_pipelines())
+        self.apply(self.session.list_pipelines(), user=True)
 
     def action_refresh(self) -> None:
         self.apply(self.session.refresh())

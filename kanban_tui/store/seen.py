@@ -75,6 +75,24 @@ class SeenStore:
             return None
         return None if row is None else row[0]
 
+    def keep(self, pipeline_id: str, cards: Mapping[str, Seen]) -> str | None:
+        """Keep what the user saw of these cards (their own move settled), the rest as kept; nothing where
+        nothing is kept of this board yet (its first record is the whole board). None, or why it could not."""
+        if not self.path.exists():
+            return None
+        try:
+            with closing(self._connect()) as conn, conn:
+                if conn.execute("SELECT 1 FROM boards WHERE identity = ? AND pipeline_id = ?",
+                                (self.identity, pipeline_id)).fetchone() is None:
+                    return None
+                conn.executemany(
+                    "INSERT OR REPLACE INTO cards VALUES (?, ?, ?, ?, ?, ?)",
+                    ((self.identity, pipeline_id, card, s[0], s[1], s[2]) for card, s in cards.items()),
+                )
+        except (sqlite3.Error, OSError) as exc:
+            return f"could not keep what you saw of the board in {self.path}: {exc}"
+        return None
+
     def save(self, pipeline_id: str, seen: Mapping[str, Seen], saved_at: str) -> str | None:
         """Keep what the user saw of this board (replacing what was kept); None, or why it could not."""
         try:

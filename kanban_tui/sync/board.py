@@ -536,14 +536,18 @@ class Board:
         return self._placed[opportunity_id][0], o.value, o.name
 
     def change(self, opportunity_id: str) -> str | None:
-        """How the card differs from what the user last saw of it: `new`, `moved`, `re-valued`, or None."""
+        """How the card differs from what the user last saw of it: `new`, `moved`, `re-valued`, or None.
+
+        A card with a move of the user's not yet confirmed (one made now, or kept in the journal across a
+        restart) is where the user put it: seen there, never `moved` (nor `new`: the user moved it)."""
         seen = self.seen
         if seen is None or opportunity_id not in self._placed:
             return None
         before = seen.get(opportunity_id)
+        own = opportunity_id in self._target
         if before is None:
-            return "new"
-        if before[0] != self._placed[opportunity_id][0]:
+            return None if own else "new"
+        if before[0] != self._placed[opportunity_id][0] and not own:
             return "moved"
         if before[1] != self._server[opportunity_id].value:
             return "re-valued"

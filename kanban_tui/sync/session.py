@@ -233,6 +233,9 @@ class SavePrefs(NamedTuple):
 class SaveSeen(NamedTuple):
     pipeline_id: str
     seen: dict[str, tuple[str, int | None, str]]
+    whole: bool = True
+    """True: the board's whole record (as it stands when the job runs, if the board is still open); False:
+    these cards only, the rest of what was kept untouched."""
 
 
 class WhoAmI(NamedTuple):
@@ -1481,13 +1484,30 @@ class BoardSession:
         if self.intents.get(intent.card) is intent:
             del self.intents[intent.card]
         self.outcomes.append(Outcome(intent.card, intent.seq, how))
-        if self.journal is not None:
-            self.journal.submit(self.journal.settle, intent.card, intent.seq)
         if self.board is not None and intent.card in self.board:
             u.redraw |= self.board.clear_target(intent.card, confirmed)
             u.redraw |= self.board.look(intent.card)  # where the move left it, which the user was told
+            self._keep_seen(intent.card, u)
+        if self.journal is not None:
+            self.journal.submit(self.journal.settle, intent.card, intent.seq)
         if self.question is not None and self.question.card == intent.card:
             self.question = None
+
+    def _keep_seen(self, card: str, u: Update) -> None:
+        """What the user saw of a card their own move left (or put back), on disk before the move leaves the
+        journal: the user's own move is seen while it is owed (the board counts a card with a move not yet
+        confirmed as seen where it is drawn) and once it is settled, even after a kill -9 (it was marked
+        `moved` at the next start: "what was seen" was written only at quit)."""
+        board = self.board
+        if self.seen is None or board is None or board.seen is None or self.pipeline is None:
+            return
+        row = board.seen.get(card)
+        if row is None:
+            return
+        if self.journal is not None:  # the journal's writer, in order: written before the journal's row goes
+            self.journal.submit(self.seen.keep, self.pipeline.id, {card: row})
+        else:
+            u.jobs.append(SaveSeen(self.pipeline.id, {card: row}, whole=False))
 
     def _badges(self, u: Update) -> None:
         board = self.board
@@ -1620,8 +1640,15 @@ class BoardSession:
                     if problem := await asyncio.to_thread(self.prefs.save, job.pipeline_id, job.prefs):
                         log.warning(problem)
             elif isinstance(job, SaveSeen):
-                if self.seen is not None:
-                    if problem := await asyncio.to_thread(self.seen.save, job.pipeline_id, job.seen,
+                if self.seen is not None and not job.whole:
+                    if problem := await asyncio.to_thread(self.seen.keep, job.pipeline_id, job.seen):
+                        log.warning(problem)
+                elif self.seen is not None:
+                    seen = job.seen
+                    if self.board is not None and self.board.seen is not None and self.pipeline is not None \
+                            and self.pipeline.id == job.pipeline_id:  # as it stands now: a card kept since stays
+                        seen = dict(self.board.seen)
+                    if problem := await asyncio.to_thread(self.seen.save, job.pipeline_id, seen,
                                                           self.now().isoformat()):
                         log.warning(problem)
             elif isinstance(job, WhoAmI):

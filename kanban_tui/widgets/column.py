@@ -76,6 +76,19 @@ def _fit(left: str, right: str, width: int) -> str:
     return pad(fit(left, room), room) + (" " + right if right else "")
 
 
+def name_and_mark(name: str, change: str, width: int) -> tuple[str, str]:
+    """A marked card's name line in `width` cells: its name, and the mark after it (`◆ moved`).
+
+    The name comes first: the mark takes its word (`◆ re-valued`), else its short word (`◆ value`), only
+    where the whole name fits beside it; else it shrinks to its glyph `◆`, and only then does the name give
+    way (cut with `…`). The glyph always stays: a mark is never a colour alone.
+    """
+    for mark in (f"{CHANGE_MARK} {change}", f"{CHANGE_MARK} {SHORT_CHANGE.get(change, change)}"):
+        if cells(name) + 1 + cells(mark) <= width:
+            return name, mark
+    return fit(name, max(0, width - cells(CHANGE_MARK) - 1)), CHANGE_MARK
+
+
 class ColumnHeader(Static):
     """The status label (with a ✓/✗ glyph for won/lost), card count and value totals."""
 
@@ -199,6 +212,8 @@ class CardList(ScrollView, can_focus=False):
         """The card under the cursor, by id: kept when the board changes under it (a poll, a
         page), so that the focus stays on the same deal and never on whatever took its row."""
         self.active = False
+        self.top_card: tuple[str, float] | None = None
+        """The card at the top of the view and its row (0, or above the view when cut), as last scrolled."""
         self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(4096)
         bar = _color(status.color)
         self._bar = Style(color=bar.rich_color if bar is not None else None)
@@ -236,16 +251,46 @@ class CardList(ScrollView, can_focus=False):
             self.virtual_size = new
 
     def cards_changed(self, keep: str | None) -> None:
-        """The column's content changed: keep the cursor on card `keep` and where it was on screen."""
-        before = self.cursor * CARD_HEIGHT - self.scroll_y
+        """The column's content changed: keep the cursor on card `keep`, and the user's view.
+
+        A column at its top stays at its top, showing what arrived there (a teammate's move lands
+        first), as far as the focused card stays in view. A column scrolled down keeps what the user
+        was looking at on the same rows: the cursor's card where it is in view, else the top card.
+        """
+        at_top = self.scroll_y <= 0
+        anchor, before = self.cursor_card, self.cursor * CARD_HEIGHT - self.scroll_y
+        height = self.scrollable_content_region.height or self.size.height
+        if not at_top and (anchor is None or not 0 <= before < height) and self.top_card is not None:
+            anchor, before = self.top_card  # the cursor out of view (the mouse wheel): the top card
         index = self.board.index_of(keep) if keep else None
         if index is not None and self.board.shown_status(keep) == self.status.id:  # type: ignore[arg-type]
             self.cursor = index
         self.cursor = max(0, min(self.cursor, self.count - 1))
         self.cursor_card = self.cursor_id
         self.sync_size()
-        self.scroll_to(y=max(0, self.cursor * CARD_HEIGHT - before), animate=False, immediate=True)
+        if at_top:
+            self.scroll_to(y=0, animate=False, immediate=True)
+            if self.active:  # the focus never out of view (another column's cursor is followed when it is entered)
+                self.scroll_to_cursor()
+        else:
+            where = self.board.index_of(anchor) if anchor is not None and anchor in self.board else None
+            if where is None or self.board.shown_status(anchor) != self.status.id:  # type: ignore[arg-type]
+                where = self.cursor  # the anchor left the column: the cursor's row stays
+            self.scroll_to(y=max(0, where * CARD_HEIGHT - before), animate=False, immediate=True)
+        self._note_top()
         self.refresh()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._note_top()
+
+    def _note_top(self) -> None:
+        """Remember the card at the top of the view, by id (the board changes before the column hears of it)."""
+        top = int(self.scroll_y) // CARD_HEIGHT
+        if top < self.count:
+            self.top_card = self.board.column_ids(self.status.id, top, top + 1)[0], top * CARD_HEIGHT - self.scroll_y
+        else:
+            self.top_card = None
 
     def set_cursor(self, index: int) -> None:
         self.cursor = max(0, min(index, self.count - 1))
@@ -315,10 +360,9 @@ class CardList(ScrollView, can_focus=False):
         text_width = max(1, width - 2)
         if line == 0:
             style = base + self.get_component_rich_style("card--name", partial=True)
-            if change is not None:  # the name gives way to the mark (a glyph and a word, not only a colour)
-                mark = next((m for m in (f"{CHANGE_MARK} {change}", f"{CHANGE_MARK} {SHORT_CHANGE.get(change, change)}")
-                             if cells(m) + 4 <= text_width), CHANGE_MARK)
-                name = _fit(o.name, "", max(0, text_width - cells(mark) - 1))
+            if change is not None:  # a glyph, and a word where the name keeps every letter: not only a colour
+                name, mark = name_and_mark(o.name, change, text_width)
+                name = pad(name, max(0, text_width - cells(mark) - 1))
                 return Strip(
                     [Segment(gutter, base + self._bar), Segment(name + " ", style),
                      Segment(mark, style + self.get_component_rich_style("card--change", partial=True)),

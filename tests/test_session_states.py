@@ -16,7 +16,9 @@ Invariants, checked after every step:
 3. The status snapshot matches the session: `saving` is the number of move requests out;
    offline only while the last answer was "unreachable"; "synced" only after a poll or
    load that succeeded, and never while the last one failed.
-4. A second instance on the same journal is read-only and sends nothing.
+4. A second instance on the same journal is read-only and sends nothing; once the first window is
+   gone it takes over (without a restart) and what the first one owed reaches the CRM.
+5. Nothing the session is handed makes it hit a bug (a bug notice is a failure here).
 And at the end (`settle`: faults cleared, everything answered, questions answered "keep
 mine"): each card is where the user last put it in the CRM, unless the CRM refused it,
 it failed for good, the card was deleted, or the user took the CRM's version.
@@ -52,7 +54,7 @@ from kanban_tui.backends.errors import (
 from kanban_tui.models import Changes, Opportunity, Page, Pipeline, Status
 from kanban_tui.store.journal import MoveJournal
 from kanban_tui.sync import BoardSession, Conflict, Phase
-from kanban_tui.sync.session import WRITE_TRIES, Job, Load, Poll, Read, Send
+from kanban_tui.sync.session import LOCK_RETRY, WRITE_TRIES, Job, Load, Poll, Read, Send
 from kanban_tui.widgets.status_bar import status_line
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -209,6 +211,7 @@ class SessionMachine(RuleBasedStateMachine):
         if self.session.read_only:
             assert not any(isinstance(j, Send) for j in update.jobs), "a read-only instance sends nothing"
         self.outstanding.extend(update.jobs)
+        assert not [n for n in update.notices if n.title == "dealboard hit a bug"], update.notices
         if isinstance(update.ask, Conflict):  # legit only if a teammate changed the card after the user saw it
             intent = self.session.intents[update.ask.card]
             seen = int((intent.base_updated - T0).total_seconds())
@@ -356,6 +359,24 @@ class SessionMachine(RuleBasedStateMachine):
             other.start()
         finally:
             other.close()
+
+    @rule(loaded=st.booleans())
+    def the_first_window_quits_and_a_second_one_takes_over(self, loaded: bool) -> None:
+        """A second window is open (read-only) when the first one quits: at its next poll it takes the journal
+        over and sends what the first one owed, without a restart."""
+        assert self.session is not None
+        first, other = self.session, self.open_session()
+        assert other.read_only is not None, "only one process drains a journal"
+        self.outstanding.clear()  # the first window's requests go with it (none of them had gone out)
+        self.session = other
+        self.take(other.start())
+        if loaded:  # the second window's board was on screen before the first quit
+            while self.outstanding:
+                self.complete(self.outstanding.pop(0), "ok")
+        first.close()
+        self.t += LOCK_RETRY
+        self.take(other.tick())
+        assert other.read_only is None, "the lock is free: this window takes over"
 
     # -- invariants ---------------------------------------------------------------------------------
 

@@ -318,6 +318,8 @@ class Recalled(NamedTuple):
     """What the user last saw of the board (None: nothing kept)."""
     taken_over: bool = False
     """Read when this window took the journal over from another (`Drain`): only its owed moves."""
+    set_aside: tuple[str, ...] = ()
+    """A line for each journal row that could not be read (set aside, kept, not sent)."""
 
 
 class MeKnown(NamedTuple):
@@ -682,6 +684,8 @@ class BoardSession:
             self.board.seen = kept.seen
         if kept.problem is not None:  # the board opens anyway; the journal is untouched
             u.notice(kept.problem, severity="error", timeout=15)
+        for line in kept.set_aside:
+            u.notice(line, title="A move set aside", severity="error", timeout=20)
         if kept.rows is None or self.journal is None:
             return
         rows = kept.rows
@@ -1609,11 +1613,11 @@ class BoardSession:
             seen = await asyncio.to_thread(self.seen.load, pipeline_id) if self.seen is not None else None
         if self.journal is None or self.read_only:
             return Recalled(gen, None, prefs, seen=seen)
-        try:
-            rows = await asyncio.to_thread(self.journal.pending, pipeline_id)
+        try:  # row by row: a row that cannot be read is set aside (kept) and said, the others are owed
+            rows, set_aside = await asyncio.to_thread(self.journal.recall, pipeline_id)
         except Exception as exc:  # noqa: BLE001 - said; the board opens anyway
             return Recalled(gen, None, prefs, f"Could not read the move journal {self.journal.path}: {exc}", seen)
-        return Recalled(gen, rows, prefs, seen=seen, taken_over=taken_over)
+        return Recalled(gen, rows, prefs, seen=seen, taken_over=taken_over, set_aside=tuple(set_aside))
 
     async def run(self, job: Job) -> AsyncIterator[Event]:
         """Do a job's I/O and yield what came of it. Never raises: failures are events too."""

@@ -16,11 +16,15 @@ Invariants, checked after every step:
 3. The status snapshot matches the session: `saving` is the number of move requests out;
    offline only while the last answer was "unreachable"; "synced" only after a poll or
    load that succeeded, and never while the last one failed.
-4. A second instance on the same journal is read-only and sends nothing.
+4. A second instance on the same journal is read-only and sends nothing; once the first window is
+   gone it takes over (without a restart) and what the first one owed reaches the CRM.
 5. The user's own moves are never marked: a card the user last put in a status (a move or an undo,
    not a teammate's move since) is never `moved` since they last looked, whatever order the requests,
    the saving of "what was seen" and a kill -9 came in (a move kept in the journal, queued or sent, counts
    as seen; a settled one is on disk as seen before its journal row goes).
+6. Nothing the session is handed makes it hit a bug (a bug notice is a failure here).
+7. A journal row damaged on disk while the app is down (any field garbage) is set aside at the next
+   start (kept, said, never sent) with the older rows of its card; every other owed move still lands.
 And at the end (`settle`: faults cleared, everything answered, questions answered "keep
 mine"): each card is where the user last put it in the CRM, unless the CRM refused it,
 it failed for good, the card was deleted, or the user took the CRM's version.
@@ -29,7 +33,9 @@ it failed for good, the card was deleted, or the user took the CRM's version.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tempfile import mkdtemp
@@ -54,10 +60,11 @@ from kanban_tui.backends.errors import (
     UnavailableError,
 )
 from kanban_tui.models import Changes, Opportunity, Page, Pipeline, Status
+from kanban_tui.store.journal import SCHEMA as JOURNAL_SCHEMA
 from kanban_tui.store.journal import MoveJournal
 from kanban_tui.store.seen import SeenStore
 from kanban_tui.sync import BoardSession, Conflict, Phase
-from kanban_tui.sync.session import WRITE_TRIES, Job, Load, Poll, Read, Send
+from kanban_tui.sync.session import LOCK_RETRY, WRITE_TRIES, Drain, Job, Load, Poll, Read, Send
 from kanban_tui.widgets.status_bar import status_line
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -165,6 +172,16 @@ class FakeCrm(Backend):
 
 SETTLED_OTHERWISE = {"refused", "failed", "gone", "theirs", "dropped"}
 
+GARBLED = b"\xc3\x28"
+"""TEXT that is not UTF-8."""
+DAMAGE = [
+    ("made_at", "not a date"), ("made_at", "2026-11-01T09:00:00"), ("base_updated", GARBLED),
+    ("opportunity_id", GARBLED), ("opportunity_id", ""), ("opportunity_id", "c1\x1b[2J"), ("to_status", GARBLED),
+    ("to_status", "won\x07"), ("from_status", ""), ("pipeline_id", GARBLED), ("opportunity_name", GARBLED),
+    ("lost_reason", GARBLED), ("state", "maybe"),
+]
+"""A field of a journal row and garbage that can never be read as it (the state's is written past its CHECK)."""
+
 
 class SessionMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
@@ -192,6 +209,9 @@ class SessionMachine(RuleBasedStateMachine):
         self.writes_fail = False
         self.last_word: dict[str, str] = {}
         """Per card, who last put it in a status: "user" (a move, an undo) or "teammate"."""
+        self.damaged: set[int] = set()
+        """Seqs of journal rows damaged on disk (to be set aside, never sent)."""
+        self.said: list[str] = []
 
     def teardown(self) -> None:
         if self.session is not None:
@@ -216,6 +236,8 @@ class SessionMachine(RuleBasedStateMachine):
         if self.session.read_only:
             assert not any(isinstance(j, Send) for j in update.jobs), "a read-only instance sends nothing"
         self.outstanding.extend(update.jobs)
+        self.said.extend(n.text for n in update.notices)
+        assert not [n for n in update.notices if n.title == "dealboard hit a bug"], update.notices
         if isinstance(update.ask, Conflict):  # legit only if a teammate changed the card after the user saw it
             intent = self.session.intents[update.ask.card]
             seen = int((intent.base_updated - T0).total_seconds())
@@ -231,6 +253,7 @@ class SessionMachine(RuleBasedStateMachine):
         self.crm.fault = fault
         if isinstance(job, Send):
             card, seq = job.card, job.seq
+            assert seq not in self.damaged, "a row that could not be read was sent"
             assert (card, seq) not in self.applied or (card, seq) in self.kept, (
                 f"{card} intent {seq} sent again after the CRM applied it")
             seqs = self.sent.setdefault(card, [])
@@ -246,7 +269,9 @@ class SessionMachine(RuleBasedStateMachine):
             fault = "404"  # the fake answers that before any fault
         events = self.loop.run_until_complete(_collect(session.run(job)))
         self.crm.fault = "ok"
-        if fault in UNREACHABLE:
+        if isinstance(job, Drain):
+            pass  # the journal, not the CRM: it says nothing of whether the CRM answers
+        elif fault in UNREACHABLE:
             self.last_unreachable = True
         else:
             self.last_unreachable = False
@@ -372,6 +397,49 @@ class SessionMachine(RuleBasedStateMachine):
         finally:
             other.close()
 
+    @rule(loaded=st.booleans())
+    def the_first_window_quits_and_a_second_one_takes_over(self, loaded: bool) -> None:
+        """A second window is open (read-only) when the first one quits: at its next poll it takes the journal
+        over and sends what the first one owed, without a restart."""
+        assert self.session is not None
+        first, other = self.session, self.open_session()
+        assert other.read_only is not None, "only one process drains a journal"
+        self.outstanding.clear()  # the first window's requests go with it (none of them had gone out)
+        self.session = other
+        self.take(other.start())
+        if loaded:  # the second window's board was on screen before the first quit
+            while self.outstanding:
+                self.complete(self.outstanding.pop(0), "ok")
+        first.close()
+        self.t += LOCK_RETRY
+        self.take(other.tick())
+        assert other.read_only is None, "the lock is free: this window takes over"
+
+    @rule(card=st.sampled_from(CARDS), damage=st.sampled_from(DAMAGE))
+    def a_journal_row_is_damaged_while_the_app_is_down(self, card: str, damage: tuple[str, object]) -> None:
+        """The app quits; a newer row of `card` lands in the journal with one field garbage (a disk error, an
+        editor); at the next start it is set aside with the card's older rows, and the other moves still go."""
+        assert self.session is not None
+        self.outstanding.clear()
+        self.session.close()
+        column, garbage = damage
+        path = self.dir / "journal.sqlite3"
+        with closing(sqlite3.connect(path)) as conn, conn:
+            conn.executescript(JOURNAL_SCHEMA)  # (no move made yet: no journal yet)
+            seq = conn.execute("SELECT coalesce(max(seq), 0) FROM intents").fetchone()[0] + 1
+            when = self.now().isoformat()
+            conn.execute("INSERT INTO intents (seq, identity, pipeline_id, opportunity_id, opportunity_name,"
+                         " from_status, to_status, made_at, base_updated) VALUES (?, 'fake:account', 'p', ?, ?,"
+                         " 'lead', 'won', ?, ?)", (seq, card, card.upper(), when, when))
+            conn.execute("PRAGMA ignore_check_constraints = ON")
+            value = "CAST(? AS TEXT)" if isinstance(garbage, bytes) else "?"
+            conn.execute(f"UPDATE intents SET {column} = {value} WHERE seq = ?", (garbage, seq))  # noqa: S608
+        self.damaged.add(seq)
+        if column != "opportunity_id":  # the card's latest intent cannot be read: none of its moves is sent
+            self.target.pop(card, None)
+        self.session = self.open_session()
+        self.take(self.session.start())
+
     # -- invariants ---------------------------------------------------------------------------------
 
     @invariant()
@@ -441,6 +509,11 @@ class SessionMachine(RuleBasedStateMachine):
         assert set(board.card_ids()) == set(self.crm.cards)
         journal = self.session.journal
         assert journal is not None and journal.pending() == [], "nothing owed is left in the journal"
+        if self.damaged:
+            with closing(sqlite3.connect(journal.path)) as conn:
+                kept = {row[0] for row in conn.execute("SELECT seq FROM set_aside")}
+            assert self.damaged <= kept, "a damaged row is set aside, kept"
+            assert any("set aside" in line for line in self.said), "and said"
 
 
 async def _collect(events: AsyncIterator[object]) -> list[object]:

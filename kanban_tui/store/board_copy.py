@@ -99,27 +99,57 @@ class BoardCopy:
         """The copy of the pipeline `wanted` (id or name, any case), else the last one saved.
 
         None when there is none, or when it cannot be read (a copy is a convenience: a
-        damaged one is ignored, never an error).
+        damaged one is ignored, never an error). Rows are read one by one: a damaged one
+        (garbage bytes, a wrong type, a date that is not one) is passed over, not the file,
+        and is written anew at the next load of its pipeline.
         """
         if not self.path.exists():
             return None
         try:
             with closing(self._connect()) as conn:
-                rows = conn.execute(
+                conn.text_factory = _text
+                cursor = conn.execute(
                     "SELECT pipeline_id, pipeline_name, saved_at, pipeline, opportunities, cursor FROM boards"
                     " WHERE identity = ? ORDER BY saved_at DESC",
                     (self.identity,),
-                ).fetchall()
-            if wanted is not None:  # as the board chooses: the id, or the name in any case
-                rows = [r for r in rows if wanted == r[0] or wanted.casefold() == r[1].casefold()]
-            if not rows:
-                return None
-            _, _, saved_at, pipeline, opportunities, cursor = rows[0]
-            return SavedBoard(
-                pipeline=Pipeline.model_validate_json(pipeline),
-                opportunities=_CARDS.validate_json(opportunities),
-                saved_at=datetime.fromisoformat(saved_at),
-                cursor=cursor,
-            )
-        except (sqlite3.Error, ValidationError, ValueError, OSError):
+                )
+                rows = []
+                while (row := cursor.fetchone()) is not None:
+                    rows.append(row)
+        except (sqlite3.Error, OSError):
             return None
+        for pipeline_id, name, saved_at, pipeline, opportunities, cursor_text in rows:
+            if wanted is not None and not (  # as the board chooses: the id, or the name in any case
+                wanted == pipeline_id or (isinstance(name, str) and wanted.casefold() == name.casefold())
+            ):
+                continue
+            saved = _saved(saved_at, pipeline, opportunities, cursor_text)
+            if saved is not None or wanted is not None:
+                return saved
+        return None
+
+
+def _text(raw: bytes) -> str | bytes:
+    """TEXT as read: a value that is not UTF-8 (garbage on disk) stays bytes, and its row is passed over."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw
+
+
+def _saved(saved_at: object, pipeline: object, opportunities: object, cursor: object) -> SavedBoard | None:
+    """One row as a saved board, or None when any of it cannot be read."""
+    if not (isinstance(saved_at, str) and isinstance(pipeline, str) and isinstance(opportunities, str)):
+        return None
+    try:
+        when = datetime.fromisoformat(saved_at)
+        if when.utcoffset() is None:  # a time without a zone cannot be compared with now
+            return None
+        return SavedBoard(
+            pipeline=Pipeline.model_validate_json(pipeline),
+            opportunities=_CARDS.validate_json(opportunities),
+            saved_at=when,
+            cursor=cursor if isinstance(cursor, str) else None,
+        )
+    except (ValidationError, ValueError):
+        return None

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from . import move_aside
 
 APP_KEY = "*app"
 """Where the app's own preferences sit in the file (no backend identity looks like it)."""
@@ -24,10 +25,19 @@ class BoardPrefs:
         self.path = Path(path)
         self.identity = identity
 
-    def _all(self) -> dict[str, Any]:
+    def _all(self, *, keep_damaged: bool = False) -> dict[str, Any]:
+        """What the file holds ({} when nothing, or it cannot be read); `keep_damaged`: before it is written
+        anew, a file that is not JSON is moved aside (kept, as `board-prefs.json.damaged-<time>`)."""
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except OSError:
+            return {}
+        except ValueError:
+            if keep_damaged:
+                try:
+                    move_aside(self.path)
+                except OSError:
+                    pass  # the write says what is wrong with the folder
             return {}
         return data if isinstance(data, dict) else {}
 
@@ -43,18 +53,19 @@ class BoardPrefs:
         return dict(app) if isinstance(app, dict) else {}
 
     def save_app(self, prefs: dict[str, Any]) -> str | None:
-        data = self._all()
+        data = self._all(keep_damaged=True)
         app = data.get(APP_KEY)
         data[APP_KEY] = {**(app if isinstance(app, dict) else {}), **prefs}
         return self._write(data)
 
     def save(self, pipeline_id: str, prefs: dict[str, Any]) -> str | None:
         """Keep this board's preferences; None, or why they could not be kept."""
-        data = self._all()
+        data = self._all(keep_damaged=True)
         mine = data.get(self.identity)
         if not isinstance(mine, dict):
             mine = data[self.identity] = {}
-        mine[pipeline_id] = {**(mine.get(pipeline_id) or {}), **prefs}
+        board = mine.get(pipeline_id)  # one damaged board (not a table) is written anew, the others kept
+        mine[pipeline_id] = {**(board if isinstance(board, dict) else {}), **prefs}
         return self._write(data)
 
     def _write(self, data: dict[str, Any]) -> str | None:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from contextlib import closing
 from pathlib import Path
 
+from ..text import safe_text
 from . import connect_private, damaged, move_aside
 
 SCHEMA = """
@@ -27,6 +28,14 @@ CREATE TABLE IF NOT EXISTS cards (
 """
 
 Seen = tuple[str, int | None, str]
+
+
+def _text(raw: bytes) -> str | bytes:
+    """TEXT as read: a value that is not UTF-8 (garbage on disk) stays bytes, and its card is passed over."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw
 
 
 class SeenStore:
@@ -57,11 +66,18 @@ class SeenStore:
                 if conn.execute("SELECT 1 FROM boards WHERE identity = ? AND pipeline_id = ?",
                                 (self.identity, pipeline_id)).fetchone() is None:
                     return None
-                rows = conn.execute("SELECT id, status_id, value, name FROM cards WHERE identity = ? AND pipeline_id = ?",
-                                    (self.identity, pipeline_id)).fetchall()
+                conn.text_factory = _text
+                cursor = conn.execute("SELECT id, status_id, value, name FROM cards WHERE identity = ? AND"
+                                      " pipeline_id = ?", (self.identity, pipeline_id))
+                seen: dict[str, Seen] = {}
+                while (row := cursor.fetchone()) is not None:  # one by one: a damaged card is passed over
+                    card, status, value, name = row
+                    if (isinstance(card, str) and isinstance(status, str) and isinstance(name, str)
+                            and (value is None or type(value) is int)):
+                        seen[card] = (status, value, safe_text(name))  # a gone card's name is said: disk text
         except (sqlite3.Error, OSError):
             return None
-        return {row[0]: (row[1], row[2], row[3]) for row in rows}
+        return seen
 
     def saved_at(self, pipeline_id: str) -> str | None:
         """When what the user last saw of this board was kept (ISO time); None when nothing was (or unreadable)."""

@@ -281,6 +281,9 @@ class Board:
         self._statuses = {s.id: s for s in pipeline.statuses}
         self._server: dict[str, Opportunity] = {}
         self._target: dict[str, tuple[str, datetime]] = {}
+        self.elsewhere: dict[str, str] = {}
+        """A read-only window: the cards with a move of the user's owed by another window (where it puts them):
+        the user's move decides where they end, so they are not marked as moved here."""
         """Per card with an intent: the status the user put it in, and when."""
         self._columns: dict[str, list[SortKey]] = {s.id: [] for s in pipeline.statuses}
         self._placed: dict[str, tuple[str, SortKey, Contribution]] = {}
@@ -539,12 +542,13 @@ class Board:
         """How the card differs from what the user last saw of it: `new`, `moved`, `re-valued`, or None.
 
         A card with a move of the user's not yet confirmed (one made now, or kept in the journal across a
-        restart) is where the user put it: seen there, never `moved` (nor `new`: the user moved it)."""
+        restart, or owed by another window of the user's: `elsewhere`) is where the user put it: seen there, never
+        `moved` (nor `new`: the user moved it)."""
         seen = self.seen
         if seen is None or opportunity_id not in self._placed:
             return None
         before = seen.get(opportunity_id)
-        own = opportunity_id in self._target
+        own = opportunity_id in self._target or opportunity_id in self.elsewhere
         if before is None:
             return None if own else "new"
         if before[0] != self._placed[opportunity_id][0] and not own:

@@ -58,6 +58,7 @@ from ..store.board_copy import BoardCopy, SavedBoard
 from ..store.journal import JournaledMove, MoveJournal
 from ..store.prefs import BoardPrefs
 from ..store.seen import SeenStore
+from ..text import safe_text
 from .board import SORTS, Board
 
 log = logging.getLogger("kanban_tui.sync")
@@ -70,6 +71,9 @@ WRITE_BACKOFF = 2.0
 WRITE_MAX_BACKOFF = 60.0
 DEFAULT_RATE_WAIT = 30.0
 """A 429 that says nothing of how long to wait."""
+LOCK_RETRY = 5.0
+"""A read-only window (another one holds the journal) tries the journal's lock this often (seconds), and at
+every move: once the other is gone (quit, killed), this one takes over."""
 
 
 class Phase(StrEnum):
@@ -249,7 +253,15 @@ class SaveCopy(NamedTuple):
     cursor: str | None = None
 
 
-Job = ListPipelines | Load | Resume | OpenCopy | Poll | Send | Read | SaveCopy | SavePrefs | SaveSeen | WhoAmI
+class Drain(NamedTuple):
+    """This window took the journal over from another one: read the moves it left (they go out from here).
+    While it is still read-only: read them only to know which cards the user moved in the other window."""
+
+    gen: int
+    pipeline_id: str
+
+
+Job = ListPipelines | Load | Resume | OpenCopy | Poll | Send | Read | SaveCopy | SavePrefs | SaveSeen | WhoAmI | Drain
 
 
 class PipelinesListed(NamedTuple):
@@ -310,6 +322,13 @@ class Recalled(NamedTuple):
     problem: str | None = None
     seen: dict[str, tuple[str, int | None, str]] | None = None
     """What the user last saw of the board (None: nothing kept)."""
+    taken_over: bool = False
+    """Read when this window took the journal over from another (`Drain`): only its owed moves."""
+    set_aside: tuple[str, ...] = ()
+    """A line for each journal row that could not be read (set aside, kept, not sent)."""
+    elsewhere: dict[str, str] | None = None
+    """A read-only window: where the moves the other window owes put their cards (the user's own moves, never
+    marked as a change here)."""
 
 
 class MeKnown(NamedTuple):
@@ -510,11 +529,36 @@ class BoardSession:
         self._restored = 0
 
         self.read_only: str | None = None
+        self._lock_try = 0.0
+        """When a read-only window next tries the journal's lock (on `clock`)."""
+        self._taken_over = False
+        """The lock was just taken over: the next update says so and reads the moves the other window left."""
         if journal is not None and not journal.acquire():
-            self.read_only = (
-                f"another dealboard ({journal.holder}) is saving moves for this {backend.name} account:"
-                " this one is read-only; quit the other to move cards here"
-            )
+            self.read_only = self._read_only_line(journal)
+            self._lock_try = self.clock() + LOCK_RETRY
+
+    def _read_only_line(self, journal: MoveJournal) -> str:
+        holder = safe_text(journal.holder or "another process")  # read from the lock file: untrusted
+        return (f"another dealboard ({holder}) is saving moves for this {self.backend.name} account:"
+                " this one is read-only; quit the other to move cards here")
+
+    def _try_lock(self) -> None:
+        """A read-only window: take the journal over if the window that held it is gone (it quit, or was
+        killed: the lock goes with its process); else name whoever holds it now."""
+        journal = self.journal
+        if self.read_only is None or journal is None:
+            return
+        self._lock_try = self.clock() + LOCK_RETRY
+        try:
+            taken = journal.acquire()
+        except OSError as exc:  # the lock file cannot be opened now: stay read-only, try again later
+            log.warning("could not try the journal's lock %s: %s", journal.lock_path, exc)
+            return
+        if not taken:
+            self.read_only = self._read_only_line(journal)
+            return
+        self.read_only = None
+        self._taken_over = True
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -649,15 +693,27 @@ class BoardSession:
             self.board.seen = kept.seen
         if kept.problem is not None:  # the board opens anyway; the journal is untouched
             u.notice(kept.problem, severity="error", timeout=15)
+        for line in kept.set_aside:
+            u.notice(line, title="A move set aside", severity="error", timeout=20)
+        if kept.elsewhere is not None or kept.taken_over:  # the other window's moves: the user's own, not marked
+            self.board.elsewhere = dict(kept.elsewhere or {})
+            u.redraw |= {s.id for s in self.pipeline.statuses}
         if kept.rows is None or self.journal is None:
             return
         rows = kept.rows
         by_card: dict[str, list[JournaledMove]] = {}
         for row in rows:
             by_card.setdefault(row.opportunity_id, []).append(row)
+        board, restored = self.board, 0
         for card, card_rows in by_card.items():
             latest = card_rows[-1]
             self._last_seq = max(self._last_seq, latest.seq)
+            sent = {r.to_status for r in card_rows if r.state == "sent"}
+            mine = self.intents.get(card)
+            if mine is not None and mine.seq >= latest.seq:  # a move made here since (or read already): the latest
+                mine.unknown |= bool(sent)  # an older send of the card may have landed: read it back first
+                mine.ours |= sent
+                continue
             if self.pipeline.status(latest.to_status) is None:
                 u.notice(f"A move of {latest.opportunity_name or card} from last time was dropped: its status no"
                          f" longer exists in {self.pipeline.name}", severity="warning", timeout=10)
@@ -670,7 +726,20 @@ class BoardSession:
                 unknown=any(r.state == "sent" for r in card_rows),
                 ours={r.to_status for r in card_rows if r.state == "sent"}, restored=True,
             )
-        self._restored = len(self.intents)
+            restored += 1
+            if card in board:
+                u.redraw |= board.set_target(card, latest.to_status, latest.made_at)
+        if not kept.taken_over:
+            self._restored = len(self.intents)
+            return
+        if restored:  # taken over from another window: what it left goes out from here
+            u.notice(f"Sending {restored} move{'s' if restored > 1 else ''} the other window left",
+                     title="Moves kept", timeout=8)
+        if self.complete:  # (a board still loading says it when whole)
+            for intent in [i for i in self.intents.values() if i.card not in board]:
+                u.notice(f"A move of {intent.name} from the other window was dropped: the card is no longer in"
+                         f" {self.pipeline.name}", severity="warning", timeout=10)
+                self._settle(intent, "dropped", u)
 
     # -- the user's intents ---------------------------------------------------------------------------
 
@@ -678,6 +747,8 @@ class BoardSession:
         """Why this card cannot be moved now (one line), or None."""
         if self.board is None or card not in self.board:
             return "That card is no longer on the board."
+        if self.read_only:
+            self._try_lock()  # the other window may be gone: then this one takes the move
         if self.read_only:
             return f"Read-only: {self.read_only}."
         opportunity = self.board.opportunity(card)
@@ -869,6 +940,10 @@ class BoardSession:
         """Start what is due: a poll, a load tried again, moves whose retry time came."""
         u = Update()
         now = self.clock()
+        if self.read_only is not None and now >= self._lock_try:
+            self._try_lock()
+            if self.read_only is not None and self.pipeline is not None and self.complete:
+                u.jobs.append(Drain(self.gen, self.pipeline.id))  # which cards the other window moves since
         if not self.busy and self.auto_retry and now >= self.next_try and now >= self.rate_until:
             if self.phase is Phase.CHOOSING:
                 pass
@@ -1218,7 +1293,7 @@ class BoardSession:
         board.set_sort(old.sort)
         board.set_owner(old.owner)
         board.set_query(old.query)
-        board.seen, board.loaded = old.seen, old.loaded
+        board.seen, board.loaded, board.elsewhere = old.seen, old.loaded, old.elsewhere
         board.add(old.server_versions())
         self.pipeline, self.board = pipeline, board
         u.notice(f"{pipeline.name}: stages changed in {self.backend.name}", timeout=6)
@@ -1416,6 +1491,12 @@ class BoardSession:
 
     def _pump(self, u: Update) -> None:
         """Send what may go now: per card one request at a time, the latest intent only."""
+        if self._taken_over:
+            self._taken_over = False
+            u.notice("The other dealboard window is gone: this one saves your moves now", title="Moves",
+                     timeout=6)
+            if self.pipeline is not None:  # (a board still to be chosen reads the journal when it loads)
+                u.jobs.append(Drain(self.gen, self.pipeline.id))
         board = self.board
         if board is not None and self._can_send():
             now = self.clock()
@@ -1556,17 +1637,27 @@ class BoardSession:
 
     # -- running jobs (the only I/O; the UI calls this in a worker) -----------------------------------------
 
-    async def _read_kept(self, gen: int, pipeline_id: str) -> Recalled:
-        """What this machine kept for the board (a worker thread: never on the UI's)."""
-        prefs = await asyncio.to_thread(self.prefs.load, pipeline_id) if self.prefs is not None else {}
-        seen = await asyncio.to_thread(self.seen.load, pipeline_id) if self.seen is not None else None
-        if self.journal is None or self.read_only:
+    async def _read_kept(self, gen: int, pipeline_id: str, *, taken_over: bool = False) -> Recalled:
+        """What this machine kept for the board (a worker thread: never on the UI's); `taken_over`: only the
+        journal's owed moves (this window took it over from another)."""
+        prefs, seen = {}, None
+        if not taken_over:
+            prefs = await asyncio.to_thread(self.prefs.load, pipeline_id) if self.prefs is not None else {}
+            seen = await asyncio.to_thread(self.seen.load, pipeline_id) if self.seen is not None else None
+        if self.journal is None:
             return Recalled(gen, None, prefs, seen=seen)
-        try:
-            rows = await asyncio.to_thread(self.journal.pending, pipeline_id)
+        if self.read_only:  # not ours to send: only which cards the user moved in the other window
+            try:
+                rows = await asyncio.to_thread(self.journal.pending, pipeline_id)
+            except Exception as exc:  # noqa: BLE001 - the marks may then count them as changes; logged
+                log.warning("could not read the move journal %s: %s", self.journal.path, exc)
+                rows = []
+            return Recalled(gen, None, prefs, seen=seen, elsewhere={r.opportunity_id: r.to_status for r in rows})
+        try:  # row by row: a row that cannot be read is set aside (kept) and said, the others are owed
+            rows, set_aside = await asyncio.to_thread(self.journal.recall, pipeline_id)
         except Exception as exc:  # noqa: BLE001 - said; the board opens anyway
             return Recalled(gen, None, prefs, f"Could not read the move journal {self.journal.path}: {exc}", seen)
-        return Recalled(gen, rows, prefs, seen=seen)
+        return Recalled(gen, rows, prefs, seen=seen, taken_over=taken_over, set_aside=tuple(set_aside))
 
     async def run(self, job: Job) -> AsyncIterator[Event]:
         """Do a job's I/O and yield what came of it. Never raises: failures are events too."""
@@ -1603,6 +1694,8 @@ class BoardSession:
                                                                 saved_board.cursor, saved_board.saved_at))
                 except BackendError as exc:
                     yield LoadFailed(job.gen, exc)
+            elif isinstance(job, Drain):
+                yield await self._read_kept(job.gen, job.pipeline_id, taken_over=True)
             elif isinstance(job, OpenCopy):
                 saved = None
                 if self.board_copy is not None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from . import __version__, paths
 from .backends import registry
 from .backends.base import Backend
-from .backends.local import DEFAULT_DEMO_SIZE
+from .backends.settings import DEFAULT_DEMO_SIZE
 from .config import BACKENDS, ConfigError, Settings, key_file_warning, load_settings
 from .text import safe_text
 

@@ -108,7 +108,10 @@ def test_help_documents_every_flag() -> None:
 
 
 def test_settings_and_flags_come_from_the_backend_registry() -> None:
+    import importlib
+
     from kanban_tui.backends import registry
+    from kanban_tui.backends.settings import CrmSettings
 
     assert list(registry.BACKENDS) == ["local", "close", "clustr", "telecrm", "bottlecrm"]
     assert registry.get("close").env == {"api_key": "CLOSE_API_KEY"}
@@ -117,7 +120,9 @@ def test_settings_and_flags_come_from_the_backend_registry() -> None:
     settings = Settings()
     for name, spec in registry.BACKENDS.items():
         assert isinstance(getattr(settings, name), spec.settings), "one table per backend, its own model"
-        assert spec.module.startswith("kanban_tui.backends.") and spec.settings.__module__ == spec.module
+        assert spec.module.startswith("kanban_tui.backends.")
+        assert issubclass(spec.settings, CrmSettings), "every table shares one base"
+        assert importlib.import_module(spec.module).from_settings is spec.build, "the module is the CRM's"
     choices = next(a for a in cli.build_parser()._actions if a.dest == "backend").choices
     assert list(choices) == list(registry.BACKENDS)
 
@@ -164,3 +169,18 @@ def test_base_url_only_for_a_crm_with_one(tmp_path: Path) -> None:
         ["--config", str(write(tmp_path, "")), "--backend", "clustr", "--base-url", "http://127.0.0.1:1/"]
     )
     assert cli.resolve_settings(args).clustr.base_url == "http://127.0.0.1:1/"
+
+
+def test_reading_the_config_imports_no_crm_module() -> None:
+    """A CRM's module (and httpx) is loaded only when that CRM is opened, not to read the config or flags."""
+    code = (
+        "import sys, kanban_tui.config, kanban_tui.cli\n"
+        "from kanban_tui.backends import registry\n"
+        "mods = [spec.module for spec in registry.BACKENDS.values()]\n"
+        "loaded = [m for m in mods + ['httpx'] if m in sys.modules]\n"
+        "print(','.join(loaded))\n"
+        "registry.get('close').build\n"
+        "print('kanban_tui.backends.close' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines() == ["", "True"], result.stdout

@@ -59,7 +59,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import ValidationError
 
 from ..models import (
     Changes,
@@ -82,12 +82,11 @@ from .errors import (
     read_each,
 )
 from .http import HttpApi, HttpBackend, Listing, httpx, json_of
+from .settings import BOTTLECRM as CRM
+from .settings import BOTTLECRM_TOKEN_ENV as TOKEN_ENV
+from .settings import BOTTLECRM_URL_ENV as URL_ENV
+from .settings import BottleCrmSettings
 
-CRM = "BottleCRM"
-URL_ENV = "BOTTLECRM_URL"
-DEFAULT_BASE_URL = "http://127.0.0.1:8000"
-"""Where `django-admin runserver` listens by default."""
-TOKEN_ENV = "BOTTLECRM_TOKEN"
 PAGE_LIMIT = 100
 """Deals asked for per page (the server has no maximum; 100 keeps the load's progress moving)."""
 ACTIVITY_LIMIT = 50
@@ -103,21 +102,6 @@ ROTTEN_MULTIPLIER = 1.5
 DEFAULT_CURRENCY = "USD"
 KINDS = {"open": StatusKind.OPEN, "won": StatusKind.WON, "lost": StatusKind.LOST}
 UNKNOWN_TOKEN = "Organization context is required"
-
-
-class BottleCrmSettings(BaseModel):
-    """The `[bottlecrm]` table. The token is better kept in $BOTTLECRM_TOKEN than here."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    me: str | None = None
-    """Your name as this CRM's cards give it as owner: what `f` offers as "me" (where the CRM cannot tell)."""
-    base_url: str = DEFAULT_BASE_URL
-    """The server's address, used when $BOTTLECRM_URL is not set (which wins, as every variable does)."""
-    token: SecretStr | None = None
-    """A personal access token (`bcrm_pat_…`), used when $BOTTLECRM_TOKEN is not set. Never shown or logged."""
-    web_url: str | None = None
-    """BottleCRM's web app (its FRONTEND_URL, e.g. `https://crm.example.com`): cards link to their deal there."""
 
 
 class Event(NamedTuple):

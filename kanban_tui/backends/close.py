@@ -64,7 +64,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import ValidationError
 
 from ..models import (
     Changes,
@@ -89,12 +89,13 @@ from .errors import (
     read_each,
 )
 from .http import HttpApi, HttpBackend, Listing, httpx, json_of
+from .settings import CLOSE as CRM
+from .settings import CLOSE_API_KEY_ENV as API_KEY_ENV
+from .settings import CLOSE_BASE_URL as DEFAULT_BASE_URL
+from .settings import CloseSettings
 
 log = logging.getLogger("kanban_tui.close")
 
-CRM = "Close"
-DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
-API_KEY_ENV = "CLOSE_API_KEY"
 WEB_URL = "https://app.close.com/lead/{lead_id}/"
 
 PAGE_LIMIT = 100
@@ -131,19 +132,6 @@ KIND = {"active": StatusKind.OPEN, "won": StatusKind.WON, "lost": StatusKind.LOS
 PALETTE_OPEN = ("#5f87d7", "#5fafd7", "#5fd7d7", "#87afaf", "#d7af5f", "#d7875f", "#af87d7", "#87afd7")
 PALETTE_WON = "#5faf5f"
 PALETTE_LOST = "#d75f5f"
-
-
-class CloseSettings(BaseModel):
-    """The `[close]` table. The API key is better kept in $CLOSE_API_KEY than here."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    me: str | None = None
-    """Your name as this CRM's cards give it as owner: what `f` offers as "me" (where the CRM cannot tell)."""
-
-    api_key: SecretStr | None = None
-    """Used when $CLOSE_API_KEY is not set. Never shown or logged."""
-    base_url: str = DEFAULT_BASE_URL
 
 
 def status_color(kind: StatusKind, open_index: int) -> str:

@@ -21,16 +21,17 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import ValidationError
 
 from ..models import Opportunity, Pipeline, Status, StatusKind
 from .errors import AuthError, BackendError, NotFoundError, read_each
 from .http import HttpApi, Listing, httpx
 from .rescan import RescanBackend, ScanPage
+from .settings import CLUSTR as CRM
+from .settings import CLUSTR_API_KEY_ENV as API_KEY_ENV
+from .settings import CLUSTR_BASE_URL as DEFAULT_BASE_URL
+from .settings import ClustrSettings
 
-CRM = "Clustr"
-DEFAULT_BASE_URL = "https://api.clustr-ai.com/api/public/"
-API_KEY_ENV = "CLUSTR_API_KEY"
 PIPELINE_ID = "clustr"
 """Clustr has one list of statuses per workspace: one pipeline."""
 
@@ -61,19 +62,6 @@ class ASSUMED:
     GET_PATH = "opportunities/{id}"
     UPDATE_METHOD, UPDATE_PATH = "PUT", "opportunities/{id}"
     STATUS_FIELD = "status_id"
-
-
-class ClustrSettings(BaseModel):
-    """The `[clustr]` table. The API key is better kept in $CLUSTR_API_KEY than here."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    me: str | None = None
-    """Your name as this CRM's cards give it as owner: what `f` offers as "me" (where the CRM cannot tell)."""
-
-    api_key: SecretStr | None = None
-    """Used when $CLUSTR_API_KEY is not set. Never shown or logged."""
-    base_url: str = DEFAULT_BASE_URL
 
 
 WON_NAME = re.compile(r"\b(won|win|signed|closed[- ]won|customer|converted|booked deal)\b", re.IGNORECASE)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from .. import paths
 from ..models import (
@@ -38,6 +38,8 @@ from ..models import (
 from .base import Backend
 from .demo_data import demo_opportunities, demo_pipeline
 from .errors import BackendError, NotFoundError, RefusedError, describe_validation_error
+from .settings import DEFAULT_DEMO_SIZE, LocalSettings
+from .settings import LOCAL as CRM
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pipelines (
@@ -103,21 +105,6 @@ _ID, _STATUS_ID = _NAMES.index("id"), _NAMES.index("status_id")
 FIRST_PAGE_SIZE = 1000
 PAGE_SIZE = 10000
 """Rows per page of the first load: a small first page so cards show at once, then big ones."""
-CRM = "Local workspace"
-DEFAULT_DEMO_SIZE = 64
-"""Opportunities seeded into a workspace created on first run (and into `--demo`)."""
-
-
-class LocalSettings(BaseModel):
-    """The `[local]` table: the embedded SQLite workspace."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    me: str | None = None
-    """Your name as this CRM's cards give it as owner: what `f` offers as "me" (where the CRM cannot tell)."""
-
-    path: Path | None = None
-    """The workspace file; default: workspace.sqlite3 in the user data dir."""
 
 
 def _now() -> datetime:

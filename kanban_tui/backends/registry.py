@@ -3,24 +3,30 @@
 `config.py` builds its `Settings` from it (one table per backend, and the names
 `backend = ...` accepts), `cli.py` its `--backend` choices and `open_crm`, the layer test
 its list of headless modules, and `tests/test_contract.py` runs its contract suite against
-the fake of every entry. Adding a CRM is one module in `backends/`, one entry in `BACKENDS`
-below, and its fake in `tests/fakes/<name>.py`.
+the fake of every entry. Adding a CRM is one module in `backends/` (with its settings model in
+`settings.py`), one entry in `BACKENDS` below, and its fake in `tests/fakes/<name>.py`.
+
+A CRM's module is imported only when that CRM is opened (`BackendSpec.build`): reading the
+config or the command line loads no CRM code and no httpx.
 
 No Textual here, and no `kanban_tui.config` / `kanban_tui.cli`: they import this.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, SecretStr
 
-from . import bottlecrm, close, clustr, local, telecrm
-from .base import Backend
+from . import settings as crm
 from .errors import BackendError
+
+if TYPE_CHECKING:
+    from .base import Backend
 
 
 class SetupError(Exception):
@@ -28,7 +34,7 @@ class SetupError(Exception):
     line to show."""
 
 
-Factory = Callable[..., Backend]
+Factory = Callable[..., "Backend"]
 """`build(settings_table, values, **options) -> Backend`: `values` maps each field of `env` to its
 value (from the environment, else the table); `options` go to the backend (tests: `transport`, `sleep`)."""
 
@@ -42,11 +48,10 @@ class BackendSpec:
     label: str
     """Shown to the user: "Close"."""
     module: str
-    """Its module (`kanban_tui.backends.close`): headless, checked by the layer test."""
-    settings: type[BaseModel]
-    """The pydantic model of its config table (`extra="forbid"`; every field optional)."""
-    build: Factory
-    """Makes the backend from its table and the resolved `env` values (see `Factory`)."""
+    """Its module (`kanban_tui.backends.close`), imported only when the CRM is opened; headless, checked
+    by the layer test. It has `from_settings(settings, values, **options)` (see `Factory`)."""
+    settings: type[crm.CrmSettings]
+    """The pydantic model of its config table (`settings.py`: `extra="forbid"`; every field optional)."""
     env: Mapping[str, str] = field(default_factory=dict)
     """Settings field -> the environment variable that wins over it, e.g. {"api_key": "CLOSE_API_KEY"}.
     Each is required: without either, `factory` says which variable to set."""
@@ -54,6 +59,12 @@ class BackendSpec:
     """Settings field -> what the user calls it ("Sync token"); default "API key" for `api_key`."""
     keeps_board_copy: bool = True
     """A remote CRM: keep the last known board on this machine, to open offline."""
+
+    @property
+    def build(self) -> Factory:
+        """Makes the backend from its table and the resolved `env` values: imports the CRM's module."""
+        builder: Factory = importlib.import_module(self.module).from_settings
+        return builder
 
     @property
     def has_base_url(self) -> bool:
@@ -93,29 +104,31 @@ class BackendSpec:
             raise SetupError(str(exc)) from None
 
 
+_HERE = __name__.rpartition(".")[0]
+
 BACKENDS: dict[str, BackendSpec] = {
     spec.name: spec
     for spec in (
         BackendSpec(
-            name="local", label=local.CRM, module=local.__name__, settings=local.LocalSettings,
-            build=local.from_settings, keeps_board_copy=False,
+            name="local", label=crm.LOCAL, module=f"{_HERE}.local", settings=crm.LocalSettings,
+            keeps_board_copy=False,
         ),
         BackendSpec(
-            name="close", label=close.CRM, module=close.__name__, settings=close.CloseSettings,
-            build=close.from_settings, env={"api_key": close.API_KEY_ENV},
+            name="close", label=crm.CLOSE, module=f"{_HERE}.close", settings=crm.CloseSettings,
+            env={"api_key": crm.CLOSE_API_KEY_ENV},
         ),
         BackendSpec(
-            name="clustr", label=clustr.CRM, module=clustr.__name__, settings=clustr.ClustrSettings,
-            build=clustr.from_settings, env={"api_key": clustr.API_KEY_ENV},
+            name="clustr", label=crm.CLUSTR, module=f"{_HERE}.clustr", settings=crm.ClustrSettings,
+            env={"api_key": crm.CLUSTR_API_KEY_ENV},
         ),
         BackendSpec(
-            name="telecrm", label=telecrm.CRM, module=telecrm.__name__, settings=telecrm.TeleCrmSettings,
-            build=telecrm.from_settings, env={"api_key": telecrm.TOKEN_ENV, "enterprise_id": telecrm.ENTERPRISE_ENV},
+            name="telecrm", label=crm.TELECRM, module=f"{_HERE}.telecrm", settings=crm.TeleCrmSettings,
+            env={"api_key": crm.TELECRM_TOKEN_ENV, "enterprise_id": crm.TELECRM_ENTERPRISE_ENV},
             words={"api_key": "Sync token", "enterprise_id": "enterprise id"},
         ),
         BackendSpec(
-            name="bottlecrm", label=bottlecrm.CRM, module=bottlecrm.__name__, settings=bottlecrm.BottleCrmSettings,
-            build=bottlecrm.from_settings, env={"base_url": bottlecrm.URL_ENV, "token": bottlecrm.TOKEN_ENV},
+            name="bottlecrm", label=crm.BOTTLECRM, module=f"{_HERE}.bottlecrm", settings=crm.BottleCrmSettings,
+            env={"base_url": crm.BOTTLECRM_URL_ENV, "token": crm.BOTTLECRM_TOKEN_ENV},
             words={"base_url": "server address", "token": "personal access token"},
         ),
     )

@@ -31,38 +31,24 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import ValidationError
 
 from ..models import Opportunity, Pipeline, Status, StatusKind
 from .errors import AuthError, BackendError, NotFoundError, RefusedError, read_each
 from .http import HttpApi, Listing, httpx, json_of
 from .rescan import RescanBackend, ScanPage
+from .settings import TELECRM as CRM
+from .settings import TELECRM_BASE_URL as DEFAULT_BASE_URL
+from .settings import TELECRM_ENTERPRISE_ENV as ENTERPRISE_ENV
+from .settings import TELECRM_TOKEN_ENV as TOKEN_ENV
+from .settings import TeleCrmSettings
 
-CRM = "TeleCRM"
-DEFAULT_BASE_URL = "https://next.telecrm.in/autoupdate/v2/"
-TOKEN_ENV = "TELECRM_TOKEN"
-ENTERPRISE_ENV = "TELECRM_ENTERPRISE_ID"
 PAGE_LIMIT = 100
 LEAD_ID_KEYS = ("id", "lead_id", "leadId", "_id")
 LOST_REASON_FIELD = "lostReason"
 STAGE_ORDER = {"OPEN": 0, "WON": 1, "LOST": 2}
 KINDS = {"OPEN": StatusKind.OPEN, "WON": StatusKind.WON, "LOST": StatusKind.LOST}
 NO_ID = "TeleCRM's search result carried no lead id, so this board cannot address the lead to move it"
-
-
-class TeleCrmSettings(BaseModel):
-    """The `[telecrm]` table. The token is better kept in $TELECRM_TOKEN than here."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    me: str | None = None
-    """Your name as this CRM's cards give it as owner: what `f` offers as "me" (where the CRM cannot tell)."""
-
-    api_key: SecretStr | None = None
-    """The Sync API token, used when $TELECRM_TOKEN is not set. Never shown or logged."""
-    enterprise_id: str | None = None
-    """Used when $TELECRM_ENTERPRISE_ID is not set."""
-    base_url: str = DEFAULT_BASE_URL
 
 
 def error_code(response: httpx.Response) -> tuple[str, str]:

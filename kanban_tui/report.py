@@ -33,7 +33,8 @@ from .money import format_compact, format_money
 from .store.board_copy import BoardCopy, SavedBoard
 from .store.seen import SeenStore
 from .sync.board import ColumnTotals, contribution_of
-from .sync.session import ago, choose_pipeline
+from .sync.opening import choose_pipeline
+from .sync.phase import ago
 from .text import cells, escape_json, fit, pad, safe_text
 
 SUMMARY_VERSION = 1

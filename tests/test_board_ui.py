@@ -315,7 +315,7 @@ async def test_the_garbage_collector_is_paused_during_a_load_and_runs_again_afte
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             screen = board_of(app)
-            assert (screen.session.error is not None) == fails
+            assert (screen.session.health.error is not None) == fails
             assert seen_during_load == [False], "paused while the load runs"
             assert gc.isenabled(), "and on again once it is over"
     finally:

@@ -34,7 +34,8 @@ from kanban_tui.backends.errors import MAX_RATE_WAIT, RateLimitedError, RefusedE
 from kanban_tui.backends.http import MAX_JSON_DEPTH, HttpApi, Listing, RateLimit, retry_after_seconds
 from kanban_tui.backends.telecrm import TeleCrmBackend
 from kanban_tui.models import Page, Pipeline
-from kanban_tui.sync.session import Poll, ago
+from kanban_tui.sync.phase import ago
+from kanban_tui.sync.protocol import Poll
 from kanban_tui.widgets.status_bar import status_line
 
 from .fakes.base import deep_json, no_wait

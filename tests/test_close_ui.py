@@ -276,7 +276,7 @@ async def test_a_board_that_could_not_open_for_a_5xx_tries_again_by_itself(fake:
         await settle(pilot)
         board = board_of(app)
         assert board.session.phase == "failed" and "retrying in" in str(board.query_one("#sync-status").render())
-        board.session.next_try = 0  # the retry is due
+        board.session.health.next_try = 0  # the retry is due
         board.tick()
         await settle(pilot)
         assert board.session.phase == "live" and "120 deals" in screen_text(app)

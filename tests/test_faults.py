@@ -128,7 +128,7 @@ async def test_a_fault_on_a_move(tmp_path: Path, name: str) -> None:
             assert r.fake.opportunities[card]["status_id"] == before and journaled == [card]
             badge = {"waits": "queued", "retrying": "retrying", "offline": "queued"}[fault.outcome]
             assert board.shown_status(card) == target and board.badges[card] == badge
-            screen.session.rate_until = 0  # the wait is over (it is not slept in a test)
+            screen.session.health.rate_until = 0  # the wait is over (it is not slept in a test)
             await pilot.press("r")
             await settle(pilot)
             assert r.fake.opportunities[card]["status_id"] == target == board.shown_status(card)

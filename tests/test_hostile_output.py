@@ -311,7 +311,7 @@ async def test_a_notice_or_warning_on_the_board_shows_no_control_character() -> 
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, BoardScreen)
-        from kanban_tui.sync.session import Notice, Update
+        from kanban_tui.sync.protocol import Notice, Update
 
         screen.apply(Update(notices=[Notice("deal \x1b[2J\x9b gone", title="\x1b]0;t\x07")]))
         await pilot.pause()

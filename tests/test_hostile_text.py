@@ -146,7 +146,7 @@ async def test_hostile_text_never_reaches_the_terminal_raw_nor_hides_a_card_stat
         await settle(pilot)
         session = screen.session
         card = next(iter(session.board.card_ids()))
-        screen.ask(session._conflict(next(iter(session.intents.values())))) if session.intents else None
+        screen.ask(session.moves.conflict(session.board, session.pipeline, next(iter(session.intents.values())))) if session.intents else None
         await settle(pilot)
         if isinstance(app.screen, ResolveConflict):
             assert not raw_controls(screen_text(app))

@@ -23,7 +23,7 @@ from kanban_tui.store.journal import JournaledMove, MoveJournal
 from kanban_tui.store.prefs import BoardPrefs
 from kanban_tui.store.seen import SeenStore
 from kanban_tui.sync import Phase
-from kanban_tui.sync.session import Send
+from kanban_tui.sync.protocol import Send
 from kanban_tui.widgets.status_bar import status_line
 
 from .test_session_states import SessionMachine

@@ -27,9 +27,16 @@ from kanban_tui.screens.board import BoardScreen
 from kanban_tui.store.board_copy import BoardCopy
 from kanban_tui.store.journal import MoveJournal
 from kanban_tui.store.seen import SeenStore
-from kanban_tui.sync.session import BoardSession, Job, SaveSeen, Send
+from kanban_tui.sync.protocol import Job, SaveSeen, Send
+from kanban_tui.sync.session import BoardSession
 from kanban_tui.text import cells
-from kanban_tui.widgets.column import CARD_HEIGHT, CHANGE_MARK, SHORT_CHANGE, CardList, name_and_mark
+from kanban_tui.widgets.column import (
+    CARD_HEIGHT,
+    CHANGE_MARK,
+    SHORT_CHANGE,
+    CardList,
+    name_and_mark,
+)
 
 from .fakes.close import FakeClose
 from .helpers import screen_text, settle
@@ -340,7 +347,7 @@ class Run:
                 continue
 
             async def events(job: Job = job) -> list[object]:
-                return [event async for event in self.session.run(job)]
+                return [event async for event in self.session.runner.run(job)]
 
             for event in self.loop.run_until_complete(events()):
                 self.take(self.session.handle(event))  # type: ignore[arg-type]

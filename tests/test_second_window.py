@@ -14,7 +14,7 @@ import pytest
 
 from kanban_tui.store.journal import MoveJournal
 from kanban_tui.sync import BoardSession, Phase
-from kanban_tui.sync.session import Send
+from kanban_tui.sync.protocol import Send
 from kanban_tui.widgets.status_bar import status_line
 
 from .test_session_states import SessionMachine, _collect
@@ -39,7 +39,7 @@ def drive(m: SessionMachine, session: BoardSession, update, rounds: int = 20) ->
             job = jobs.pop(0)
             if isinstance(job, Send):
                 sent.append(job)
-            for event in m.loop.run_until_complete(_collect(session.run(job))):
+            for event in m.loop.run_until_complete(_collect(session.runner.run(job))):
                 jobs += session.handle(event).jobs
         m.t += 11
         jobs += session.tick().jobs

@@ -11,7 +11,8 @@ import pytest
 from kanban_tui.backends.errors import RateLimitedError
 from kanban_tui.store.journal import MoveJournal
 from kanban_tui.sync import BoardSession, Phase, Snapshot
-from kanban_tui.sync.session import WRITE_TRIES, Load, Poll, Read, Send, WhoAmI
+from kanban_tui.sync.health import WRITE_TRIES
+from kanban_tui.sync.protocol import Load, Poll, Read, Send, WhoAmI
 from kanban_tui.widgets.status_bar import status_line
 
 from .test_session_states import PIPELINE, T0, SessionMachine
@@ -80,7 +81,7 @@ async def _one(m: SessionMachine, job, error) -> list[object]:  # type: ignore[n
     original = m.crm.changes_since
     m.crm.changes_since = fail  # type: ignore[method-assign]
     try:
-        return [event async for event in m.session.run(job)]
+        return [event async for event in m.session.runner.run(job)]
     finally:
         m.crm.changes_since = original  # type: ignore[method-assign]
 
@@ -147,7 +148,7 @@ def test_a_load_that_stops_says_how_much_it_holds_and_is_loaded_again_by_pages(t
         m.crm.fault = "503"
         m.session.board.add([m.crm.cards["c1"]])  # as if its first page had arrived
         m.session.total = 3
-        for event in m.loop.run_until_complete(_gather(m.session.run(load))):
+        for event in m.loop.run_until_complete(_gather(m.session.runner.run(load))):
             m.take(m.session.handle(event))
         snap = m.session.snapshot()
         assert snap.phase is Phase.OFFLINE and snap.cards == 1 and snap.total == 3
@@ -297,7 +298,7 @@ def test_a_saved_move_to_a_status_that_no_longer_exists_is_dropped_and_said(mach
     notices = []
     while m.outstanding:
         job = m.outstanding.pop(0)
-        for event in m.loop.run_until_complete(_gather(m.session.run(job))):
+        for event in m.loop.run_until_complete(_gather(m.session.runner.run(job))):
             update = m.session.handle(event)
             notices += [n.text for n in update.notices]
             m.take(update)
@@ -336,7 +337,7 @@ def test_an_empty_pipeline_list_while_switching_leaves_the_board_as_it_was(machi
     m.crm.list_pipelines = none  # type: ignore[method-assign]
     m.take(m.session.list_pipelines())
     complete_all(m)
-    assert m.session.phase is Phase.LIVE and m.session.error is None
+    assert m.session.phase is Phase.LIVE and m.session.health.error is None
     m.user_moves("c1", "demo")
     complete_all(m)
     assert m.crm.cards["c1"].status_id == "demo"

@@ -64,7 +64,9 @@ from kanban_tui.store.journal import SCHEMA as JOURNAL_SCHEMA
 from kanban_tui.store.journal import MoveJournal
 from kanban_tui.store.seen import SeenStore
 from kanban_tui.sync import BoardSession, Conflict, Phase
-from kanban_tui.sync.session import LOCK_RETRY, WRITE_TRIES, Drain, Job, Load, Poll, Read, Send
+from kanban_tui.sync.health import WRITE_TRIES
+from kanban_tui.sync.protocol import Drain, Job, Load, Poll, Read, Send
+from kanban_tui.sync.session import LOCK_RETRY
 from kanban_tui.widgets.status_bar import status_line
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -235,7 +237,11 @@ class SessionMachine(RuleBasedStateMachine):
         assert self.session is not None
         if self.session.read_only:
             assert not any(isinstance(j, Send) for j in update.jobs), "a read-only instance sends nothing"
-        self.outstanding.extend(update.jobs)
+        for job in update.jobs:  # journal writes at once and in order, as the board applies them
+            if self.session.runner.immediate(job):
+                self.session.runner.write(job)  # type: ignore[arg-type]
+            else:
+                self.outstanding.append(job)
         self.said.extend(n.text for n in update.notices)
         assert not [n for n in update.notices if n.title == "dealboard hit a bug"], update.notices
         if isinstance(update.ask, Conflict):  # legit only if a teammate changed the card after the user saw it
@@ -267,7 +273,7 @@ class SessionMachine(RuleBasedStateMachine):
                 self.applied.add((card, seq))
         if isinstance(job, Send) and job.card not in self.crm.cards:
             fault = "404"  # the fake answers that before any fault
-        events = self.loop.run_until_complete(_collect(session.run(job)))
+        events = self.loop.run_until_complete(_collect(session.runner.run(job)))
         self.crm.fault = "ok"
         if isinstance(job, Drain):
             pass  # the journal, not the CRM: it says nothing of whether the CRM answers
@@ -480,7 +486,7 @@ class SessionMachine(RuleBasedStateMachine):
         for _ in range(rounds):
             if self.session.question is not None:
                 self.answer(True)
-            if not self.session.auto_retry:  # a rejected key: the user fixes it and presses r
+            if not self.session.health.auto_retry:  # a rejected key: the user fixes it and presses r
                 self.take(self.session.refresh())
             while self.outstanding:
                 self.complete(self.outstanding.pop(0), "ok")

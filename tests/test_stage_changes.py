@@ -12,7 +12,7 @@ import pytest
 from kanban_tui.app import KanbanApp
 from kanban_tui.backends.bottlecrm import BottleCrmBackend
 from kanban_tui.sync import BoardSession, Update
-from kanban_tui.sync.session import Job, Poll, Send
+from kanban_tui.sync.protocol import Job, Poll, Send
 
 from .fakes.base import no_wait
 from .fakes.bottlecrm import FakeBottleCrm
@@ -81,14 +81,19 @@ class Driver:
 
     def take(self, update: Update) -> Update:
         self.updates.append(update)
-        self.jobs += update.jobs
+        runner = self.session.runner
+        for job in update.jobs:  # journal writes at once and in order, as the board applies them
+            if runner.immediate(job):
+                runner.write(job)  # type: ignore[arg-type]
+            else:
+                self.jobs.append(job)
         return update
 
     async def run(self, *, sends: bool = False) -> None:
         while runnable := [j for j in self.jobs if sends or not isinstance(j, Send)]:
             job = runnable[0]
             self.jobs.remove(job)
-            async for event in self.session.run(job):
+            async for event in self.session.runner.run(job):
                 self.take(self.session.handle(event))
 
     async def poll(self) -> list[Update]:

@@ -206,7 +206,7 @@ def _saved():  # type: ignore[no-untyped-def]
 
 def test_a_listing_that_fails_before_the_saved_board_is_read_does_not_leave_the_board_stuck(tmp_path: Path) -> None:
     from kanban_tui.backends.errors import UnavailableError
-    from kanban_tui.sync.session import CopyRead, PipelinesFailed, Recalled
+    from kanban_tui.sync.protocol import CopyRead, PipelinesFailed, Recalled
     from kanban_tui.widgets.status_bar import status_line
 
     session, clock = _session(tmp_path)
@@ -224,7 +224,7 @@ def test_a_listing_that_fails_before_the_saved_board_is_read_does_not_leave_the_
 def test_an_offline_copy_keeps_the_boards_preferences_and_what_was_seen_with_moves_waiting(tmp_path: Path) -> None:
     from kanban_tui.backends.errors import UnavailableError
     from kanban_tui.store.journal import JournaledMove
-    from kanban_tui.sync.session import CopyRead, LoadFailed, Recalled
+    from kanban_tui.sync.protocol import CopyRead, LoadFailed, Recalled
 
     from .test_session_states import PIPELINE, T0
 

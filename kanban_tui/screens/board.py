@@ -25,7 +25,7 @@ from ..keys import BOARD_BINDINGS
 from ..models import StatusKind
 from ..sync import BoardSession, Conflict, Phase, PipelineChoice, Update
 from ..sync.board import SORT_NAMES, SORTS
-from ..sync.session import Event, Job, Load
+from ..sync.protocol import Event, Job, Load
 from ..text import esc, safe_text
 from ..widgets.column import CARD_HEIGHT, KIND_GLYPH, CardList, StatusColumn
 from ..widgets.status_bar import SyncStatus
@@ -96,7 +96,7 @@ class BoardScreen(Screen[None]):
         if loading:
             gc.disable()  # see `collect_after_load`
         try:
-            async for event in self.session.run(job):
+            async for event in self.session.runner.run(job):
                 self.post_message(self.SessionEvent(event))
         finally:
             if loading:
@@ -155,8 +155,12 @@ class BoardScreen(Screen[None]):
                         severity=notice.severity, timeout=notice.timeout, markup=False)  # type: ignore[arg-type]
         if update.ask is not None:
             self.ask(update.ask)
-        for job in update.jobs:
-            self.run_job(job)
+        runner = self.session.runner
+        for job in update.jobs:  # in order: a journal write is applied at once, before the send that follows it
+            if runner.immediate(job):
+                runner.write(job)  # type: ignore[arg-type]
+            else:
+                self.run_job(job)
         self.update_status()
         self.track_focus(user=user)
 

@@ -131,6 +131,11 @@ class MoveJournal:
         self.holder = None
         return True
 
+    @property
+    def held(self) -> bool:
+        """This process holds the journal (it drains it)."""
+        return self._lock_fd is not None
+
     def release(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing the descriptor drops the lock

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from textual.widgets import Static
 
 from ..sync import Phase, Snapshot
-from ..sync.session import ago
+from ..sync.phase import ago
 from ..text import esc
 
 __all__ = ["SyncStatus", "ago", "status_line"]

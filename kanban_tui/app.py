@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
+from typing import ClassVar
 
 from textual.app import App, SystemCommand
+from textual.binding import BindingType
 from textual.screen import Screen
 
 from .backends.base import Backend
@@ -36,7 +38,7 @@ class KanbanApp(App[None]):
 
     TITLE = "dealboard"
     CSS_PATH = [styles_dir() / "app.tcss"]
-    BINDINGS = APP_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = [*APP_BINDINGS]
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(

@@ -17,7 +17,7 @@ from pathlib import Path
 from . import __version__, paths
 from .backends import registry
 from .backends.base import Backend
-from .backends.settings import DEFAULT_DEMO_SIZE
+from .backends.settings import DEFAULT_DEMO_SIZE, LocalSettings
 from .config import BACKENDS, ConfigError, Settings, key_file_warning, load_settings
 from .text import safe_text
 
@@ -190,8 +190,10 @@ def open_crm(settings: Settings, environ: Mapping[str, str] | None = None, **opt
         raise ConfigError(f"backend: unknown backend {settings.backend!r}") from None
     workspace: Path | None = None
     if spec.name == "local":
-        workspace = settings.local.path or paths.workspace_file()
-        if settings.local.path is None:
+        local = settings.local
+        assert isinstance(local, LocalSettings)
+        workspace = local.path or paths.workspace_file()
+        if local.path is None:
             try:
                 paths.private_dir(paths.data_dir(), tighten=True)
             except OSError as exc:

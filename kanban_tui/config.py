@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -24,8 +24,10 @@ from pydantic import (
     ValidationError,
     create_model,
 )
+from pydantic_core import ErrorDetails
 
 from .backends import registry
+from .backends.settings import CrmSettings
 from .text import safe_text
 
 BACKENDS = tuple(registry.BACKENDS)
@@ -62,22 +64,31 @@ class CommonSettings(BaseModel):
     """`[keys]`: action id -> key(s), e.g. `search = "ctrl+f"` (checked at start by `keys.check_keymap`)."""
 
 
-Settings = create_model(
-    "Settings",
-    __base__=CommonSettings,
-    __module__=__name__,
-    **{name: (spec.settings, Field(default_factory=spec.settings)) for name, spec in registry.BACKENDS.items()},
-)
-Settings.__doc__ = """Everything dealboard reads from its config file: the common keys, and one table per
-registered backend (`[local]`, `[close]`, ...: that backend's `settings` model)."""
+if TYPE_CHECKING:
+
+    class Settings(CommonSettings):
+        """What a type checker knows of `Settings`: the common keys, and a CRM's table by its name."""
+
+        def __getattr__(self, name: str) -> CrmSettings: ...
+
+else:
+    Settings = create_model(
+        "Settings",
+        __base__=CommonSettings,
+        __module__=__name__,
+        **{name: (spec.settings, Field(default_factory=spec.settings)) for name, spec in registry.BACKENDS.items()},
+    )
+    Settings.__doc__ = """Everything dealboard reads from its config file: the common keys, and one table per
+    registered backend (`[local]`, `[close]`, ...: that backend's `settings` model, on one base: `CrmSettings`)."""
 
 
-def table(settings: Settings, backend: str | None = None) -> BaseModel:
+def table(settings: Settings, backend: str | None = None) -> CrmSettings:
     """The config table of `backend` (default: the configured one)."""
-    return getattr(settings, backend or settings.backend)
+    found: CrmSettings = getattr(settings, backend or settings.backend)
+    return found
 
 
-def _describe(error: dict) -> str:  # type: ignore[type-arg]
+def _describe(error: ErrorDetails) -> str:
     key = safe_text(".".join(str(p) for p in error["loc"])) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown key"

@@ -271,7 +271,7 @@ class BottleCrmBackend(HttpBackend):
             times.append(parse_when(data["updated_at"]))
         updated = max(t for t in times if t is not None)
         status = pipeline.status(str(data["stage"]))
-        kind = status.kind if status is not None else KINDS.get(data.get("stage_kind"), StatusKind.OPEN)
+        kind = status.kind if status is not None else KINDS.get(str(data.get("stage_kind")), StatusKind.OPEN)
         assigned = [p for p in data.get("assigned_to") or [] if isinstance(p, dict)]
         owner = (assigned[0].get("user_details") or {}).get("name") if assigned else None
         account = data.get("account") if isinstance(data.get("account"), dict) else None
@@ -341,7 +341,7 @@ class BottleCrmBackend(HttpBackend):
             following = body.get("offset")
             more = bool(records) and isinstance(following, int) and following > offset and listing.ended is None
             yield [c for c in cards if pipeline.status(c.status_id) is not None], skipped, total, more
-            if not more:
+            if not more or not isinstance(following, int):
                 return
             offset = following
 

@@ -819,9 +819,9 @@ def _history_event(event: dict[str, Any], statuses: set[str]) -> HistoryEvent | 
     if event.get("object_type") != "opportunity" or not isinstance(event.get("object_id"), str):
         return None
     action = event.get("action")
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
-    before = event.get("previous_data") if isinstance(event.get("previous_data"), dict) else {}
-    changed = event.get("changed_fields") if isinstance(event.get("changed_fields"), list) else []
+    data: dict[str, Any] = event["data"] if isinstance(event.get("data"), dict) else {}
+    before: dict[str, Any] = event["previous_data"] if isinstance(event.get("previous_data"), dict) else {}
+    changed: list[Any] = event["changed_fields"] if isinstance(event.get("changed_fields"), list) else []
     when = _event_when(event)
     try:
         if action == "created":

@@ -17,7 +17,7 @@ only what differs from what the board holds (`rescan.RescanBackend`).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -154,7 +154,7 @@ class ClustrBackend(RescanBackend):
             raise BackendError(f"statuses answer not understood ({exc.__class__.__name__})", crm=CRM) from None
         return [Pipeline(id=PIPELINE_ID, name="Opportunities", statuses=statuses)]
 
-    async def _scan(self) -> AsyncIterator[ScanPage]:
+    async def _scan(self) -> AsyncGenerator[ScanPage]:
         """Every page of the list; a card's fingerprint is its `updated_at`. A `Listing` ends a list that
         says `has_more` for ever (a page adding nothing new, too many pages), with a line saying so."""
         page = 1

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from pydantic import ValidationError
@@ -482,7 +482,8 @@ class LocalBackend(Backend):
         for row in rows:
             if row["old_status"] not in ids and row["new_status"] not in ids:
                 continue
-            action = row["action"] if row["action"] in ("created", "updated", "deleted") else "updated"
+            action: Literal["created", "updated", "deleted"] = (
+                row["action"] if row["action"] in ("created", "updated", "deleted") else "updated")
             moved = action == "updated" and row["old_status"] != row["new_status"]
             revalued = action == "updated" and row["old_value"] != row["new_value"]
             events.append(HistoryEvent(

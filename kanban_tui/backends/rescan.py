@@ -16,7 +16,7 @@ whose scan was cut short removes nothing: what it did not reach may be there sti
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncGenerator, AsyncIterator, Hashable, Sequence
 from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -28,7 +28,7 @@ from .http import HttpBackend
 class ScanPage(NamedTuple):
     """One page of a full listing."""
 
-    cards: list[tuple[Opportunity, Hashable]]
+    cards: Sequence[tuple[Opportunity, Hashable]]
     """Each card with its fingerprint: equal fingerprints mean nothing changed."""
     skipped: list[str]
     total: int | None
@@ -48,7 +48,7 @@ class RescanBackend(HttpBackend):
         """Card id -> its fingerprint when last delivered (by a load, a poll or a move)."""
 
     @abstractmethod
-    def _scan(self) -> AsyncIterator[ScanPage]:
+    def _scan(self) -> AsyncGenerator[ScanPage]:
         """Every page of the CRM's list, in order (an async generator)."""
 
     def _remember(self, opportunity_id: str, fingerprint: Hashable) -> None:

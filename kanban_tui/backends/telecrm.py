@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,7 +92,8 @@ class TeleCrmBackend(RescanBackend):
             return AuthError("TeleCRM refused the token: a Sync API token is needed", crm=CRM, status_code=status,
                              hint=f"check {TOKEN_ENV} (an Async token does not work here)")
         if code or message:
-            kind = NotFoundError if status == 404 else AuthError if status == 403 and code != "INVALID_LEAD" else None
+            kind: type[BackendError] | None = (
+                NotFoundError if status == 404 else AuthError if status == 403 and code != "INVALID_LEAD" else None)
             kind = kind or (RefusedError if status < 500 else None)
             if kind is not None:
                 return kind(f"{code}: {message}" if code else message, crm=CRM, status_code=status, hint="")
@@ -151,7 +152,7 @@ class TeleCrmBackend(RescanBackend):
         """Search results carry no modification time: a hash of the whole record stands in."""
         return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
-    async def _scan(self) -> AsyncIterator[ScanPage]:
+    async def _scan(self) -> AsyncGenerator[ScanPage]:
         """Every page of an empty search (all leads, newest first); a lead's fingerprint hashes its record.
         A `Listing` ends a search that goes on for ever (a page adding nothing new, too many pages)."""
         skip = 0

@@ -264,12 +264,9 @@ def now_whole(s: BoardSession, u: Update) -> None:
     s.copy_of = None
     s.loaded = s.total = len(board)
     s.state = Live()
-    s.health.error = None
+    s.health.succeeded(s.poll_interval)
     s.health.auto_retry = True
-    s.health.auth_blocked = False
-    s.health.failures = 0
     s.last_synced = s.now()
-    s.health.next_try = s.clock() + s.poll_interval
     u.progress = True
     restored = [i for i in s.moves.intents.values() if i.restored and i.card in board]
     for intent in [i for i in s.moves.intents.values() if i.card not in board]:

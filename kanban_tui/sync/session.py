@@ -30,7 +30,7 @@ from ..store.board_copy import BoardCopy, SavedBoard
 from ..store.journal import MoveJournal
 from ..store.prefs import BoardPrefs
 from ..store.seen import SeenStore
-from . import opening
+from . import opening, polling
 from .board import Board
 from .health import Failure, Health, classify
 from .moves import Intent, MoveQueue, Outcome
@@ -486,9 +486,9 @@ class BoardSession:
             case Resumed():
                 opening.resumed(self, event, u)
             case Polled():
-                self._polled(event, u)
+                polling.polled(self, event, u)
             case PollFailed():
-                self._poll_failed(event, u)
+                polling.poll_failed(self, event, u)
             case MoveAnswered():
                 if board is not None:
                     self.moves.answered(event, board, self, u)
@@ -501,78 +501,6 @@ class BoardSession:
                 pass  # a copy that could not be kept costs only the offline start; the runner logs why
             case _:
                 assert_never(event)
-
-    def _polled(self, ev: Polled, u: Update) -> None:
-        if self.board is None:
-            return
-        self.busy = False
-        board, changes = self.board, ev.changes
-        self.cursor = changes.cursor or self.cursor
-        self.reachable(u)
-        if self.phase is Phase.FAILED and self.complete:
-            self.state = Live()
-        if changes.pipeline is not None and self.pipeline is not None and changes.pipeline.id == self.pipeline.id:
-            self._restage(changes.pipeline.recolored(self.colors), u)
-            board = self.board
-        for card in changes.removed:
-            if (intent := self.moves.intents.get(card)) is not None:
-                u.notice(f"{intent.name} was removed in {self.backend.name}: its move was dropped",
-                         severity="warning", timeout=10)
-                self.moves.settle(self.board, intent, "gone", u)
-        news = (sum(1 for o in changes.upserted if not board.has_version(o))
-                + sum(1 for c in changes.removed if c in board))
-        u.redraw |= board.apply(changes)
-        if self.refresh_asked:
-            self.refresh_asked = False
-            n = news
-            u.notice(f"{n} change{'s' if n != 1 else ''} from {self.backend.name}" if n
-                     else f"Up to date: no changes in {self.backend.name}", timeout=3)
-        self.report_skipped(changes.skipped, u)
-        self.health.error = None
-        self.health.auth_blocked = False
-        self.health.failures = 0
-        self.last_synced = self.now()
-        self.health.next_try = self.clock() + self.poll_interval
-
-    def _restage(self, pipeline: Pipeline, u: Update) -> None:
-        """The open pipeline's statuses changed in the CRM: the board moves to them in place. Cards, the
-        user's hidden columns, order, owner filter, search and change marks stay; intents whose status is
-        gone go back (said); the poll's changes then put the cards in their new statuses."""
-        old = self.board
-        assert old is not None and self.pipeline is not None
-        board = Board(pipeline)
-        board.real_update_times, board.has_values = old.real_update_times, old.has_values
-        board.set_sort(old.sort)
-        board.set_owner(old.owner)
-        board.set_query(old.query)
-        board.seen, board.loaded, board.elsewhere = old.seen, old.loaded, old.elsewhere
-        board.add(old.server_versions())
-        self.pipeline, self.board = pipeline, board
-        u.notice(f"{pipeline.name}: stages changed in {self.backend.name}", timeout=6)
-        for intent in list(self.moves.intents.values()):
-            if pipeline.status(intent.target) is None:
-                u.notice(f"{intent.name} went back: its status no longer exists in {pipeline.name}",
-                         severity="warning", timeout=10)
-                self.moves.settle(self.board, intent, "refused", u)
-            elif intent.card in board:
-                board.set_target(intent.card, intent.target, intent.made_at)
-        self.moves.history = [h for h in self.moves.history if pipeline.status(h[1]) is not None
-                        and pipeline.status(h[2]) is not None]
-        self.hidden = {h for h in self.hidden if pipeline.status(h) is not None}
-        u.rebuild = True  # the screen keeps the focus on its card, by id
-        u.redraw |= {s.id for s in pipeline.statuses}
-
-    def _poll_failed(self, ev: PollFailed, u: Update) -> None:
-        self.busy = False
-        failure = classify(ev.error)
-        if failure is not Failure.UNREACHABLE:
-            self.reachable(u)  # the CRM answered (with an error): not offline
-        self.health.error = ev.error
-        if failure is Failure.UNREACHABLE:
-            self.state = self.offline_state(ev.error)
-        elif failure is Failure.AUTH:
-            self.health.auth_blocked = True
-        self.health.schedule_retry(ev.error)
 
     def _me_known(self, ev: MeKnown, u: Update) -> None:
         if ev.name and not self.me:

@@ -375,3 +375,25 @@ def test_opening_a_board_reads_no_file_on_the_callers_thread(tmp_path: Path) -> 
         assert Watched.reads == 0 and [type(j) for j in update.jobs] == [Load] and update.jobs[0].recall
     finally:
         session.close()
+
+
+def test_writes_that_keep_getting_no_answer_while_reads_work_say_offline_once(machine: SessionMachine) -> None:
+    """Seen in tmux over a link that loses every PUT's answer (the fake dropping them) while GETs answer: each
+    round (read the card back, send again, no answer) put up another "Offline" notice, four stacked within ten
+    seconds. Once per spell: said again only after a write went through."""
+    m = machine
+    complete_all(m)
+    m.said.clear()
+    m.user_moves("c1", "demo")
+    for _ in range(6):  # each round: the send gets no answer; the backoff passes; the read-back answers
+        complete_all(m, send="timeout_lost")
+        m.time_passes(400)
+    assert len(m.sent["c1"]) >= 3, "it was tried again and again"
+    offline = [line for line in m.said if "moves are kept and sent when" in line]
+    assert len(offline) == 1, offline
+    complete_all(m)  # the move goes through
+    m.user_moves("c2", "demo")
+    send = next(j for j in m.outstanding if isinstance(j, Send))
+    m.outstanding.remove(send)
+    m.complete(send, "timeout_lost")
+    assert len([line for line in m.said if "moves are kept and sent when" in line]) == 2, "a new spell is said"

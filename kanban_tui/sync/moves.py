@@ -124,6 +124,9 @@ class MoveQueue:
         self.last_seq = 0
         self.restored = 0
         """Intents brought back from the journal at this open, not yet said."""
+        self.said_offline = False
+        """A write got no answer and the user was told moves are kept: not said again until one goes through
+        (over a link that loses every write's answer while reads answer, each retry would say it anew)."""
 
     def __len__(self) -> int:
         return len(self.intents)
@@ -284,6 +287,8 @@ class MoveQueue:
         if self.intents.get(intent.card) is intent:
             del self.intents[intent.card]
         self.outcomes.append(Outcome(intent.card, intent.seq, how))
+        if how == "confirmed":
+            self.said_offline = False  # a write went through: the next spell without answers is said again
         if board is not None and intent.card in board:
             u.redraw |= board.clear_target(intent.card, confirmed)
             u.redraw |= board.look(intent.card)  # where the move left it, which the user was told
@@ -353,8 +358,10 @@ class MoveQueue:
             else:
                 self._journal(u, UnsendMove(ev.seq))
             if not link.offline:
-                u.notice(f"{result.summary}: moves are kept and sent when {link.crm} answers again"
-                         " (they survive a restart)", title="Offline", severity="warning", timeout=10)
+                if not self.said_offline:
+                    u.notice(f"{result.summary}: moves are kept and sent when {link.crm} answers again"
+                             " (they survive a restart)", title="Offline", severity="warning", timeout=10)
+                    self.said_offline = True
                 health.schedule_retry(result)
             health.error = result
             link.go_offline()

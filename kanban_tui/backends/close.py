@@ -49,9 +49,14 @@ this machine's clock was kept by a clock that was wrong: its deletions are asked
 (Close's time of the newest change it held, which came before it was saved) instead, and a cursor
 ahead of the clock is not used at all (the board is loaded whole behind the copy).
 
-Every listing (`_pages`, `_pages_together`) is bounded by a `Listing`: a page that adds nothing
-new, or page `MAX_PAGES`, ends it with a line saying so, and a listing cut short is not taken for
-the whole pipeline (nothing is removed for not being in it).
+Every listing (`close_api.pages`, `close_api.pages_together`) is bounded by a `Listing`: a page that
+adds nothing new, or page `MAX_PAGES`, ends it with a line saying so, and a listing cut short is not
+taken for the whole pipeline (nothing is removed for not being in it).
+
+The dialect is one backend in three modules: this one (`CloseBackend`: loads, first screens, polling,
+reconciling, warm starts, moves; what the registry names), `close_api.py` (what Close's records and
+errors mean, and how its lists page) and `close_history.py` (`CloseHistory`, mixed into the backend: the
+Event Log's deletions and history, the weekly won / lost counts). Names are importable from here.
 """
 
 from __future__ import annotations
@@ -59,47 +64,52 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
-from ..models import (
-    Changes,
-    ColumnStart,
-    History,
-    HistoryEvent,
-    Opportunity,
-    Page,
-    Period,
-    Pipeline,
-    Status,
-    StatusKind,
-    WeekCount,
-)
+from ..models import Changes, ColumnStart, Opportunity, Page, Pipeline, Status
 from ..text import safe_text
-from .errors import (
-    AuthError,
-    BackendError,
-    NotFoundError,
-    RefusedError,
-    UnavailableError,
-    read_each,
+from .close_api import (
+    FIELDS,
+    KIND,
+    PAGE_LIMIT,
+    PALETTE_LOST,
+    PALETTE_OPEN,
+    PALETTE_WON,
+    PARALLEL_PAGES,
+    WEB_URL,
+    data_of,
+    describe_error,
+    is_int,
+    pages,
+    pages_together,
+    parse_when,
+    pipeline_of,
+    read_records,
+    status_color,
+    to_opportunity,
 )
-from .http import HttpApi, HttpBackend, Listing, httpx, json_of
+from .close_history import EVENT_LIMIT, EVENT_LOG_KEEPS, EVENT_MARGIN, EVENT_PAGES_AT_MOST, CloseHistory
+from .errors import AuthError, BackendError, NotFoundError, UnavailableError
+from .http import HttpApi, HttpBackend, Listing, httpx
 from .settings import CLOSE as CRM
 from .settings import CLOSE_API_KEY_ENV as API_KEY_ENV
 from .settings import CLOSE_BASE_URL as DEFAULT_BASE_URL
 from .settings import CloseSettings
 
+__all__ = [
+    "EVENT_LIMIT", "EVENT_LOG_KEEPS", "EVENT_MARGIN", "EVENT_PAGES_AT_MOST", "FETCH_ONE_AT_MOST", "FIELDS", "KIND",
+    "OVERLAP", "PAGE_LIMIT", "PALETTE_LOST", "PALETTE_OPEN", "PALETTE_WON", "PARALLEL_PAGES", "RECONCILE_EVERY",
+    "WEB_URL", "CloseBackend", "describe_error", "from_settings", "parse_when", "read_records", "status_color",
+    "to_opportunity",
+]
+
 log = logging.getLogger("kanban_tui.close")
 
-WEB_URL = "https://app.close.com/lead/{lead_id}/"
-
-PAGE_LIMIT = 100
-"""`_limit` asked for; Close caps it per resource (and may return fewer)."""
 OVERLAP = timedelta(seconds=2)
 """How far before the newest `date_updated` seen a delta query starts (clock jitter)."""
 RECONCILE_EVERY = 300.0
@@ -107,101 +117,9 @@ RECONCILE_EVERY = 300.0
 FETCH_ONE_AT_MOST = 10
 """A reconcile that finds more cards we never saw than this lists the pipeline's pages for them
 (a load that lost a page) instead of one GET per card."""
-PARALLEL_PAGES = 6
-"""Pages of a load in flight at once (fewer as the rate-limit window runs low: `HttpApi.room`)."""
-EVENT_LOG_KEEPS = timedelta(days=30)
-"""How far back Close's Event Log goes: "up to 30 days back in history"
-(developer.close.com/api/resources/events.md; crm-api-notes 1.10)."""
-EVENT_MARGIN = timedelta(minutes=5)
-"""How far before the last check the Event Log is read again: events may become visible out of order,
-and Close recommends "to scan the latest five minutes of events" (spec `/event/` description)."""
-EVENT_LIMIT = 50
-"""`_limit` for `GET event/`: "capped at and defaulting to 50"."""
-EVENT_PAGES_AT_MOST = 100
-"""More deletions than this many pages of events (5,000) and a warm start loads the board whole instead."""
-
-FIELDS = (
-    "id,lead_id,lead_name,contact_name,status_id,value,value_currency,value_period,"
-    "confidence,user_name,date_created,date_updated,date_won,note,is_stalled"
-)
-"""`_fields`: only what a card and its detail screen show."""
-
-KIND = {"active": StatusKind.OPEN, "won": StatusKind.WON, "lost": StatusKind.LOST}
-
-# xterm-256 colors, so that 256-color terminals draw them exactly
-PALETTE_OPEN = ("#5f87d7", "#5fafd7", "#5fd7d7", "#87afaf", "#d7af5f", "#d7875f", "#af87d7", "#87afd7")
-PALETTE_WON = "#5faf5f"
-PALETTE_LOST = "#d75f5f"
 
 
-def status_color(kind: StatusKind, open_index: int) -> str:
-    """Won green, lost red, open statuses a progression in pipeline order."""
-    if kind is StatusKind.WON:
-        return PALETTE_WON
-    if kind is StatusKind.LOST:
-        return PALETTE_LOST
-    return PALETTE_OPEN[open_index % len(PALETTE_OPEN)]
-
-
-def describe_error(response: httpx.Response) -> BackendError | None:
-    """Close's own wording for the errors a user can act on."""
-    code = response.status_code
-    if code == 401:
-        return AuthError("Close rejected the API key", crm=CRM, status_code=code, hint=f"check {API_KEY_ENV}")
-    if code == 403:
-        return AuthError(
-            "the API key lacks access to this", crm=CRM, status_code=code, hint="ask a Close admin for access"
-        )
-    if code == 400:
-        try:
-            body = json_of(response)
-        except ValueError:
-            body = {}
-        fields = body.get("field-errors") if isinstance(body, dict) else None
-        errors = body.get("errors") if isinstance(body, dict) else None
-        parts = [f"{field}: {message}" for field, message in (fields or {}).items()]
-        parts += [str(e) for e in errors or [] if e]
-        if isinstance(body, dict) and isinstance(body.get("error"), str):
-            parts.append(body["error"])
-        return RefusedError("; ".join(parts)[:300] or "bad request", crm=CRM, status_code=code)
-    return None
-
-
-def parse_when(text: str) -> datetime:
-    """A Close timestamp (`2024-05-01T12:48:23.392000+00:00`, maybe naive = UTC)."""
-    when = datetime.fromisoformat(text)
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def to_opportunity(data: dict[str, Any]) -> Opportunity:
-    """A Close opportunity as a card. Raises ValueError / ValidationError on bad data."""
-    return Opportunity(
-        id=data["id"],
-        name=data.get("lead_name") or "(no lead name)",
-        status_id=data["status_id"],
-        contact=data.get("contact_name"),
-        value=data.get("value"),
-        currency=data.get("value_currency") or "USD",
-        period=Period(data.get("value_period") or "one_time"),
-        confidence=data.get("confidence"),
-        owner=data.get("user_name"),
-        created=parse_when(data["date_created"]),
-        updated=parse_when(data["date_updated"]),
-        date_won=data.get("date_won"),
-        note=data.get("note") or "",
-        url=WEB_URL.format(lead_id=data["lead_id"]) if data.get("lead_id") else None,
-        stalled=bool(data.get("is_stalled")),
-    )
-
-
-def read_records(records: Any, skipped: list[str]) -> list[Opportunity]:
-    """Turn a `data` list into opportunities; one line in `skipped` per bad record."""
-    if not isinstance(records, list):
-        raise BackendError("answered with a list that is not a list", crm=CRM, hint="report this to Close support")
-    return read_each(records, to_opportunity, "Close opportunity", skipped)
-
-
-class CloseBackend(HttpBackend):
+class CloseBackend(CloseHistory, HttpBackend):
     """A Close organization's opportunities, pipeline by pipeline."""
 
     name = CRM
@@ -253,160 +171,30 @@ class CloseBackend(HttpBackend):
         name = " ".join(str(body.get(part) or "").strip() for part in ("first_name", "last_name")).strip()
         return safe_text(name) if name else None
 
-    won_lost_basis = "won: Close groups them by date_won week · lost: counted here by date_lost"
-
-    async def won_lost_by_week(self, pipeline: Pipeline, weeks: int) -> list[WeekCount]:
-        """Won: `GET opportunity/?_group_by=date_won__week` over the won statuses since the first week's Monday
-        (a group per ISO week with its `total_results`; paging applies to the groups' objects, so it pages with
-        `_fields=id`). Lost: Close cannot group by `date_lost`, so the lost deals updated since then (a lost
-        deal is updated when it is lost) are listed, `_fields=id,date_lost`, and counted by `date_lost`."""
-        today = self.now().astimezone().date()
-        first = today - timedelta(days=today.weekday(), weeks=weeks - 1)
-        won: dict[date, int] = {}
-        lost: dict[date, int] = {}
-        won_ids = [s.id for s in pipeline.statuses if s.kind is StatusKind.WON]
-        lost_ids = [s.id for s in pipeline.statuses if s.kind is StatusKind.LOST]
-
-        async def count_won() -> None:
-            params = {"status_id__in": ",".join(won_ids), "date_won__gte": first.isoformat(),
-                      "_group_by": "date_won__week", "_fields": "id"}
-            skip = 0
-            listing = Listing(CRM, "won opportunities")
-            while True:
-                body = await self.api.request("GET", "opportunity/", params={**params, "_skip": skip, "_limit": PAGE_LIMIT})
-                objects = 0
-                listing.page([o for g in _data(body) if isinstance(g, dict) and isinstance(g.get("objects"), list)
-                              for o in g["objects"]])
-                for group in _data(body):
-                    if not isinstance(group, dict) or not all(_is_int(group.get(k)) for k in ("weekyear", "week")):
-                        continue
-                    try:
-                        week = date.fromisocalendar(group["weekyear"], group["week"], 1)
-                    except ValueError:
-                        continue
-                    if _is_int(group.get("total_results")):
-                        won[week] = max(won.get(week, 0), group["total_results"])
-                    objects += len(group["objects"]) if isinstance(group.get("objects"), list) else 0
-                skip += objects
-                if not body.get("has_more") or not objects or listing.ended is not None:
-                    if listing.ended is not None:
-                        log.warning("%s", listing.ended)
-                    return
-
-        async def count_lost() -> None:
-            since = datetime.combine(first, datetime.min.time()).astimezone()
-            params = {"status_id__in": ",".join(lost_ids), "date_updated__gte": since.isoformat(),
-                      "_fields": "id,date_lost"}
-            async for _, records in self._pages_together(params):
-                for record in records:
-                    when = record.get("date_lost") if isinstance(record, dict) else None
-                    try:
-                        day = parse_when(when).astimezone().date() if isinstance(when, str) else None
-                    except ValueError:
-                        day = None
-                    if day is not None and day >= first:
-                        week = day - timedelta(days=day.weekday())
-                        lost[week] = lost.get(week, 0) + 1
-
-        await asyncio.gather(*([count_won()] if won_ids else []), *([count_lost()] if lost_ids else []))
-        shown = [first + timedelta(weeks=n) for n in range(weeks)]
-        return [WeekCount(week=w, won=won.get(w, 0), lost=lost.get(w, 0)) for w in shown]
-
     async def list_pipelines(self) -> list[Pipeline]:
         body = await self.api.request("GET", "pipeline/")
         try:
-            return [self._pipeline(p) for p in body["data"]]
+            return [pipeline_of(p) for p in body["data"]]
         except (KeyError, TypeError, ValueError, ValidationError) as exc:
             raise BackendError(
                 f"pipelines answer not understood ({exc.__class__.__name__})", crm=CRM, hint="report this"
             ) from None
 
     @staticmethod
-    def _pipeline(data: dict[str, Any]) -> Pipeline:
-        statuses, open_index = [], 0
-        for position, status in enumerate(data.get("statuses") or []):
-            kind = KIND.get(status.get("type"), StatusKind.OPEN)
-            statuses.append(
-                Status(
-                    id=status["id"],
-                    label=status["label"],
-                    color=status_color(kind, open_index),
-                    position=position,
-                    kind=kind,
-                )
-            )
-            open_index += kind is StatusKind.OPEN
-        return Pipeline(id=data["id"], name=data["name"], statuses=tuple(statuses))
-
-    @staticmethod
     def _status_filter(pipeline: Pipeline) -> str:
         return ",".join(s.id for s in pipeline.statuses)
 
-    async def _pages(
+    def _pages(
         self, params: dict[str, Any], listing: Listing | None = None
     ) -> AsyncIterator[tuple[dict[str, Any], list[Any]]]:
-        """Page through `GET opportunity/` with `_skip`, following `has_more`.
+        """`GET opportunity/` page by page with this backend's API (`close_api.pages`)."""
+        return pages(self.api, params, listing)
 
-        Yields each answer with its `data` list. `_skip` advances by what came back, not by
-        `_limit`: Close may send fewer than asked. An empty page ends the listing, and so does
-        `listing` (a page that adds nothing new, too many pages: `listing.ended` says so once the
-        page that ended it is yielded).
-        """
-        listing = listing or Listing(CRM, "opportunities")
-        skip = 0
-        while True:
-            body = await self.api.request("GET", "opportunity/", params={**params, "_skip": skip, "_limit": PAGE_LIMIT})
-            records = _data(body)
-            go_on = listing.page(records)
-            yield body, records
-            skip += len(records)
-            if not body.get("has_more") or not records or not go_on:
-                if listing.ended is not None:
-                    log.warning("%s", listing.ended)
-                return
-
-    async def _pages_together(
+    def _pages_together(
         self, params: dict[str, Any], listing: Listing | None = None
     ) -> AsyncIterator[tuple[dict[str, Any], list[Any]]]:
-        """What `_pages` yields, in the same order, with up to `PARALLEL_PAGES` requests in flight.
-
-        The first page says how many records a page holds (the server may cap `_limit`) and
-        `total_results`; the pages after it are asked for together, never past the total the latest
-        answer gave (one at a time when it gives none). A page shorter than planned (the listing
-        changed, or a smaller cap) drops what was planned after it, and paging goes on from where it
-        ended. Leaving early (an error, the caller stopping) cancels what is in flight. `listing` ends it as
-        in `_pages` (what was planned after the page that ended it is cancelled).
-        """
-        listing = listing or Listing(CRM, "opportunities")
-
-        async def page(skip: int) -> tuple[dict[str, Any], list[Any]]:
-            body = await self.api.request("GET", "opportunity/", params={**params, "_skip": skip, "_limit": PAGE_LIMIT})
-            return body, _data(body)
-
-        body, records = await page(0)
-        go_on = listing.page(records)
-        yield body, records
-        step = next_skip = len(records)
-        planned: deque[tuple[int, asyncio.Task[tuple[dict[str, Any], list[Any]]]]] = deque()
-        try:
-            while body.get("has_more") and records and go_on:
-                total = body.get("total_results") if isinstance(body.get("total_results"), int) else None
-                width = self.api.room(PARALLEL_PAGES)
-                skip = planned[-1][0] + step if planned else next_skip
-                while len(planned) < width and (not planned or (total is not None and skip < total)):
-                    planned.append((skip, asyncio.ensure_future(page(skip))))
-                    skip += step
-                skip, task = planned.popleft()
-                body, records = await task
-                go_on = listing.page(records)
-                yield body, records
-                next_skip = skip + len(records)
-                if planned and planned[0][0] != next_skip:
-                    await _cancel(planned)
-        finally:
-            await _cancel(planned)
-            if listing.ended is not None:
-                log.warning("%s", listing.ended)
+        """`GET opportunity/`, `PARALLEL_PAGES` pages in flight, in order (`close_api.pages_together`)."""
+        return pages_together(self.api, params, listing)
 
     async def load_opportunities(self, pipeline: Pipeline) -> AsyncIterator[Page]:
         self._known.clear()
@@ -449,17 +237,17 @@ class CloseBackend(HttpBackend):
                 "status_id": status.id, "_order_by": "-date_updated", "_limit": max(1, per_column), "_fields": FIELDS,
             })
             skipped: list[str] = []
-            cards = [o for o in read_records(_data(body), skipped) if o.status_id == status.id][:per_column]
+            cards = [o for o in read_records(data_of(body), skipped) if o.status_id == status.id][:per_column]
             count = body.get("total_results")
             periods = body.get("count_by_value_period")
             recurring = isinstance(periods, dict) and any(
-                _is_int(periods.get(p)) and periods[p] > 0 for p in ("monthly", "annual"))
+                is_int(periods.get(p)) and periods[p] > 0 for p in ("monthly", "annual"))
             return ColumnStart(
                 status_id=status.id,
-                count=max(count, len(cards)) if _is_int(count) else len(cards),
-                total=body.get("total_value_annualized") if _is_int(body.get("total_value_annualized")) else None,
+                count=max(count, len(cards)) if is_int(count) else len(cards),
+                total=body.get("total_value_annualized") if is_int(body.get("total_value_annualized")) else None,
                 expected=body.get("expected_value_annualized")
-                if _is_int(body.get("expected_value_annualized")) else None,
+                if is_int(body.get("expected_value_annualized")) else None,
                 recurring=recurring,
                 cards=cards,
                 skipped=skipped,
@@ -527,93 +315,6 @@ class CloseBackend(HttpBackend):
         """`when`, or Close's clock (the `Date` of its latest answer, else this machine's) if that is earlier:
         where a cursor may be."""
         return min(when, self.api.crm_now(self.now()))
-
-    async def deleted_since(self, since: datetime) -> list[str] | None:
-        """Ids of the opportunities deleted since `since`, from the Event Log (`GET event/?object_type=
-        opportunity&action=deleted&date_updated__gte=…`, following `cursor_next`), newest first; None when
-        `since` is older than the log keeps (`event_log_keeps`: 30 days, see `EVENT_LOG_KEEPS`) or when
-        there are more than `EVENT_PAGES_AT_MOST` pages of them. No request when `since` is too old.
-
-        Later pages send the cursor with the same filters but `date_updated` (as Close asks), and paging
-        stops at the first event older than `since` whether or not the cursor kept the date filter."""
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
-        if since < self.now() - self.event_log_keeps:
-            return None
-        params: dict[str, Any] = {"object_type": "opportunity", "action": "deleted", "_limit": EVENT_LIMIT}
-        ids: dict[str, None] = {}
-        cursor: str | None = None
-        for _ in range(EVENT_PAGES_AT_MOST):
-            asked = {**params, "_cursor": cursor} if cursor else {**params, "date_updated__gte": since.isoformat()}
-            body = await self.api.request("GET", "event/", params=asked)
-            for event in _data(body):
-                if not isinstance(event, dict):
-                    continue
-                try:
-                    if parse_when(event["date_updated"]) < since:
-                        return list(ids)
-                except (KeyError, TypeError, ValueError):
-                    pass  # no readable date: keep it (a deletion reported twice is harmless)
-                if event.get("object_type", "opportunity") == "opportunity" and event.get("action", "deleted") == "deleted":
-                    if isinstance(event.get("object_id"), str):
-                        ids[event["object_id"]] = None
-            cursor = body.get("cursor_next")
-            if not isinstance(cursor, str) or not cursor:
-                return list(ids)
-        return None
-
-    async def history(self, pipeline: Pipeline, since: datetime) -> History | None:
-        """The Event Log's opportunity events since `since` (at most `event_log_keeps` back: `complete_from`
-        says so), newest first: `GET event/?object_type=opportunity&action=created|updated|deleted&
-        date_updated__gte=…` (`object_type` alone is not an allowed filter), each followed by `cursor_next`.
-        An update's `changed_fields` / `previous_data` give a move's from -> to and a value's before and
-        after. A deletion's pipeline is unknown unless `previous_data` carries its status: it is listed.
-        None when the log is not there for this key (the caller compares snapshots instead)."""
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
-        horizon = self.now() - self.event_log_keeps
-        start = max(since, horizon)
-        ids = {s.id for s in pipeline.statuses}
-        events: list[HistoryEvent] = []
-        try:
-            for action in ("created", "updated", "deleted"):
-                params: dict[str, Any] = {"object_type": "opportunity", "action": action, "_limit": EVENT_LIMIT}
-                cursor: str | None = None
-                for _ in range(EVENT_PAGES_AT_MOST):
-                    asked = {**params, "_cursor": cursor} if cursor else {**params, "date_updated__gte": start.isoformat()}
-                    body = await self.api.request("GET", "event/", params=asked)
-                    page = [e for e in _data(body) if isinstance(e, dict)]
-                    for event in page:
-                        found = _history_event(event, ids)
-                        if found is not None and found.when is not None and found.when >= start:
-                            events.append(found)
-                    cursor = body.get("cursor_next") if isinstance(body, dict) else None
-                    whens = [w for w in map(_event_when, page) if w is not None]
-                    if any(w < start for w in whens) or not isinstance(cursor, str) or not cursor:
-                        break
-        except (NotFoundError, RefusedError) as exc:
-            log.info("Close event log not usable (%s): changes come from the saved board", exc)
-            return None
-        except AuthError as exc:
-            if exc.status_code != 403:
-                raise
-            return None
-        events.sort(key=lambda e: e.when or start, reverse=True)
-        return History(events=events, source="Close's Event Log", complete_from=start if start > since else None)
-
-    async def _deletions(self, since: datetime) -> list[str] | None:
-        """`deleted_since`, None too when the Event Log is not there for this key (404, 400, 403)."""
-        try:
-            return await self.deleted_since(since)
-        except (NotFoundError, RefusedError) as exc:
-            log.info("Close event log not usable (%s): deletions are found by listing", exc)
-            return None
-        except AuthError as exc:
-            if exc.status_code != 403:
-                raise
-            log.info("Close event log not allowed for this key: deletions are found by listing")
-            return None
-
     async def resume(
         self, pipeline: Pipeline, cards: list[Opportunity], cursor: str | None, saved_at: datetime
     ) -> Changes | None:
@@ -677,7 +378,7 @@ class CloseBackend(HttpBackend):
         body = await self.api.request(
             "GET", "opportunity/", params={"_order_by": "-date_updated", "_fields": "id,date_updated", "_limit": 1}
         )
-        records = _data(body)
+        records = data_of(body)
         try:
             newest = parse_when(records[0]["date_updated"])
         except (IndexError, KeyError, TypeError, ValueError):
@@ -784,70 +485,3 @@ class CloseBackend(HttpBackend):
 def from_settings(settings: CloseSettings, values: Mapping[str, str], **options: Any) -> CloseBackend:
     """The registry's factory: `values` holds the API key (from $CLOSE_API_KEY or the table)."""
     return CloseBackend(values["api_key"], base_url=settings.base_url, **options)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-async def _cancel(planned: deque[tuple[int, asyncio.Task[Any]]]) -> None:
-    """Cancel the requests in flight and wait for them to end (their errors unread, on purpose)."""
-    tasks = [task for _, task in planned]
-    planned.clear()
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _data(body: Any) -> list[Any]:
-    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-        raise BackendError("answered without a data list", crm=CRM, hint="check the base URL")
-    return body["data"]
-
-
-def _event_when(event: dict[str, Any]) -> datetime | None:
-    try:
-        return parse_when(event["date_updated"])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _history_event(event: dict[str, Any], statuses: set[str]) -> HistoryEvent | None:
-    """An Event Log entry as history: None when it is not an opportunity's, not in the pipeline's statuses
-    (a deletion whose status is unknown is kept), or unreadable."""
-    if event.get("object_type") != "opportunity" or not isinstance(event.get("object_id"), str):
-        return None
-    action = event.get("action")
-    data: dict[str, Any] = event["data"] if isinstance(event.get("data"), dict) else {}
-    before: dict[str, Any] = event["previous_data"] if isinstance(event.get("previous_data"), dict) else {}
-    changed: list[Any] = event["changed_fields"] if isinstance(event.get("changed_fields"), list) else []
-    when = _event_when(event)
-    try:
-        if action == "created":
-            if data.get("status_id") not in statuses:
-                return None
-            return HistoryEvent(when=when, opportunity_id=event["object_id"], action="created",
-                                name=data.get("lead_name"), status_to=data.get("status_id"), value_to=data.get("value"),
-                                currency=data.get("value_currency") or "USD")
-        if action == "updated":
-            now_in, was_in = data.get("status_id"), before.get("status_id", data.get("status_id"))
-            if now_in not in statuses and was_in not in statuses:
-                return None
-            moved = "status_id" in changed and was_in != now_in
-            revalued = "value" in changed and before.get("value") != data.get("value")
-            return HistoryEvent(
-                when=when, opportunity_id=event["object_id"], action="updated", name=data.get("lead_name"),
-                moved=moved, status_from=was_in if moved else None, status_to=now_in if moved else None,
-                revalued=revalued, value_from=before.get("value", data.get("value")), value_to=data.get("value"),
-                currency=data.get("value_currency") or before.get("value_currency") or "USD")
-        if action == "deleted":
-            last = before or data
-            if last.get("status_id") is not None and last.get("status_id") not in statuses:
-                return None
-            return HistoryEvent(when=when, opportunity_id=event["object_id"], action="deleted",
-                                name=last.get("lead_name"), status_from=last.get("status_id"),
-                                value_from=last.get("value"), currency=last.get("value_currency"))
-    except ValueError:  # pydantic: a field of the wrong shape
-        return None
-    return None

@@ -1,6 +1,8 @@
 """Keeping the board true: the headless sync core (no Textual).
 
 - `board.Board`: what the CRM last told us plus the user's intents, as ordered columns.
+- `totals`: what a card adds to its column's count and totals (`ColumnTotals`, `ColumnSummary`, `contribution_of`).
+- `search.ColumnSearch`: one column as the search and the owner filter read it (fast at 50,000 cards).
 - `session.BoardSession`: the board's phase and the glue: it takes events and returns what the UI must do.
 - `opening`: how a board opens (listing, saved copy, warm and cold starts, loads); `polling`: what a poll brings.
 - `moves.MoveQueue`: the user's moves as intents (latest wins, journaled before sent) and the CRM's answers.
@@ -10,12 +12,13 @@
 - `runner.Runner`: the only code that executes jobs (backend and store calls).
 """
 
-from .board import Board, ColumnSummary, ColumnTotals, contribution_of
+from .board import Board
 from .health import Failure, classify
 from .phase import Phase, Snapshot
 from .protocol import Conflict, Job, Notice, PipelineChoice, Update
 from .runner import Runner
 from .session import BoardSession
+from .totals import ColumnSummary, ColumnTotals, contribution_of
 
 __all__ = [
     "Board", "BoardSession", "ColumnSummary", "ColumnTotals", "Conflict", "Failure", "Job", "Notice", "Phase",

@@ -7,20 +7,27 @@ touched, so the UI redraws only those. Column counts and value totals are kept c
 
 Ordering within a column: most recently updated first (ties by id). A card that has just
 been moved counts as updated at the time of the move, so it lands at the top of its new column.
+
+Beside it: `totals.py` (what a card adds to its column's count and totals: `ColumnTotals`, `ColumnSummary`,
+`contribution_of`, re-exported here) and `search.py` (`ColumnSearch`: one column as the search and the owner
+filter read it, fast at 50,000 cards).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime
-from itertools import compress, repeat
-from operator import and_, contains, eq, itemgetter, not_
-from typing import Any
 
-from ..models import Changes, ColumnStart, Opportunity, Period, Pipeline, Status
+from ..models import Changes, ColumnStart, Opportunity, Pipeline, Status
 from ..money import major_units
+from .search import ColumnSearch
+from .totals import ColumnSummary, ColumnTotals, Contribution, contribution_of
+
+__all__ = [
+    "CHANGE_WORDS", "SORTS", "SORT_NAMES", "UNASSIGNED", "Board", "ColumnSummary", "ColumnTotals", "Contribution",
+    "Seen", "SortKey", "contribution_of",
+]
 
 SortKey = tuple[float, str]
 SORTS = ("updated", "value", "expected", "days", "stalled")
@@ -39,240 +46,6 @@ def _sort_key(when: datetime, opportunity_id: str) -> SortKey:
     return (-when.timestamp(), opportunity_id)
 
 
-@dataclass(frozen=True)
-class ColumnSummary:
-    """What a column header shows."""
-
-    count: int
-    totals: dict[str, int]
-    """Annualized value per currency, minor units (one-time + 12 x monthly + annual)."""
-    weighted: dict[str, int]
-    """The same, weighted by confidence (expected value)."""
-    annualized: bool = False
-    """Some values recur (monthly / annual): the totals are a year's worth."""
-    approximate: bool = False
-    """The CRM's own aggregate while the column's cards are still loading (Close adds up every currency's
-    values as one): the header marks it `≈`."""
-
-
-Contribution = tuple[str, int, int, bool] | None
-"""What one card adds to its column's totals: currency, annualized value, weighted, recurring."""
-
-
-def contribution_of(opportunity: Opportunity) -> Contribution:
-    if not opportunity.value:
-        return None
-    annual = opportunity.annualized_value
-    weighted = annual * (opportunity.confidence or 0) // 100
-    return opportunity.currency, annual, weighted, opportunity.period is not Period.ONE_TIME
-
-
-class ColumnTotals:
-    """A column's count and per-currency sums, updated as cards come and go."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.recurring = 0
-        self.by_currency: dict[str, list[int]] = {}
-        """currency -> [cards, annualized total, confidence-weighted total]"""
-
-    def add(self, contribution: Contribution) -> None:
-        self.count += 1
-        if contribution is not None:
-            currency, annual, weighted, recurring = contribution
-            sums = self.by_currency.setdefault(currency, [0, 0, 0])
-            sums[0] += 1
-            sums[1] += annual
-            sums[2] += weighted
-            self.recurring += recurring
-
-    def remove(self, contribution: Contribution) -> None:
-        self.count -= 1
-        if contribution is not None:
-            currency, annual, weighted, recurring = contribution
-            sums = self.by_currency[currency]
-            sums[0] -= 1
-            sums[1] -= annual
-            sums[2] -= weighted
-            self.recurring -= recurring
-            if sums[0] == 0:
-                del self.by_currency[currency]
-
-    def summary(self) -> ColumnSummary:
-        """Main currency (the most used) first, as `sum_by_currency` orders them."""
-        order = sorted(self.by_currency, key=lambda c: (-self.by_currency[c][0], c))
-        return ColumnSummary(
-            count=self.count,
-            totals={c: self.by_currency[c][1] for c in order},
-            weighted={c: self.by_currency[c][2] for c in order},
-            annualized=self.recurring > 0,
-        )
-
-
-Mask = bytes
-"""Per card of a column, 1 where it is shown, 0 where not (a byte each: C built-ins read it as small ints)."""
-MEMO = 16
-"""Searches remembered per column (their masks and totals), so that backspace costs what the first time did not."""
-_NO_CONTRIBUTION = (None, 0, 0, False)
-
-
-Picker = Callable[[Sequence[Any]], Sequence[Any]]
-_Group = tuple[str, Picker, Sequence[int], Sequence[int], tuple[int, int]]
-
-
-def _picker(positions: list[int]) -> Picker:
-    """Picks the items at `positions` out of a sequence, in C (`itemgetter`, which returns a bare item for one)."""
-    if len(positions) == 1:
-        only = positions[0]
-        return lambda items: (items[only],)
-    if not positions:
-        return lambda items: ()
-    return itemgetter(*positions)
-
-
-def _places(n: int, selected: Iterable[Any]) -> list[int]:
-    """The places (0 to n - 1) whose `selected` item is true."""
-    return list(compress(range(n), selected))
-
-
-class ColumnSearch:
-    """One column's cards as a search reads them, in lists aligned with the column's keys, so that a
-    keystroke filters and totals a column with C built-ins (`map`, `compress`, `sum`, `itemgetter`) and no
-    per-card Python: ~1 ms a word over 50,000 cards. Made on a search's first read of the column, kept in
-    step as cards come and go one by one (a move, a poll), made again after a load's page."""
-
-    __slots__ = ("keys", "texts", "owners", "currencies", "annual", "weighted", "recurs", "_groups",
-                 "query", "owner", "mask", "shown", "memo")
-
-    def __init__(self, keys: list[SortKey], texts: list[str], contributions: list[Contribution]) -> None:
-        self.keys = keys
-        """The board's own list of the column's keys (the board keeps it sorted; this follows each change)."""
-        self.texts = texts
-        """Per card, what the search looks in (name, contact, owner, note), casefolded."""
-        self.owners: list[str] | None = None
-        """Per card, its owner (UNASSIGNED for none): made on the owner filter's first use."""
-        rows = [c or _NO_CONTRIBUTION for c in contributions]
-        self.currencies: list[str | None] = [row[0] for row in rows]
-        """Per card, what it adds to the totals: currency (None: no value), annualized, weighted, recurring."""
-        self.annual: list[int] = [row[1] for row in rows]
-        self.weighted: list[int] = [row[2] for row in rows]
-        self.recurs: list[bool] = [row[3] for row in rows]
-        self._groups: tuple[list[_Group], Picker] | None = None
-        self.query: tuple[str, ...] | None = None
-        """The search and owner filter `mask` and `shown` are for (None: to be filtered)."""
-        self.owner: str | None = None
-        self.mask: Mask = b""
-        self.shown: list[SortKey] = []
-        self.memo: dict[tuple[tuple[str, ...], str | None], list[Any]] = {}
-        """The last searches of this column: (words, owner) -> [mask, summary or None]; the newest last."""
-
-    # -- kept in step with the column -----------------------------------------------------------
-
-    def insert(self, index: int, text: str, contribution: Contribution, owner: str) -> None:
-        """A card was put at `index` of the column."""
-        row = contribution or _NO_CONTRIBUTION
-        self.texts.insert(index, text)
-        self.currencies.insert(index, row[0])
-        self.annual.insert(index, row[1])
-        self.weighted.insert(index, row[2])
-        self.recurs.insert(index, row[3])
-        if self.owners is not None:
-            self.owners.insert(index, owner)
-        self._changed()
-
-    def delete(self, index: int) -> None:
-        """The card at `index` left the column."""
-        for values in (self.texts, self.currencies, self.annual, self.weighted, self.recurs, self.owners):
-            if values is not None:
-                del values[index]
-        self._changed()
-
-    def _changed(self) -> None:
-        self._groups, self.query = None, None
-        self.memo.clear()
-
-    # -- the search --------------------------------------------------------------------------------
-
-    def filter(self, words: tuple[str, ...], owner: str | None, owners: Callable[[], list[str]]) -> bool:
-        """Show the cards holding every word and of `owner` (None: anyone's). Returns whether the cards
-        shown changed."""
-        if self.query == words and self.owner == owner:
-            return False
-        key = (words, owner)
-        entry = self.memo.pop(key, None)
-        if entry is None:
-            entry = [self._mask(words, owner, owners), None]
-            if len(self.memo) >= MEMO:
-                del self.memo[next(iter(self.memo))]
-        self.memo[key] = entry
-        shown = list(compress(self.keys, entry[0]))
-        changed = shown != self.shown
-        self.query, self.owner, self.mask, self.shown = words, owner, entry[0], shown
-        return changed
-
-    def _mask(self, words: tuple[str, ...], owner: str | None, owners: Callable[[], list[str]]) -> Mask:
-        texts = self.texts
-        if self.query and self.owner == owner and _narrows(self.query, words) and len(self.shown) * 4 < len(texts):
-            # typing on: only the cards shown so far can match; test those alone
-            places, some = _places(len(texts), self.mask), list(compress(texts, self.mask))
-            for word in words:
-                has = bytes(map(contains, some, repeat(word)))
-                places, some = list(compress(places, has)), list(compress(some, has))
-            mask = bytearray(len(texts))
-            for place in places:
-                mask[place] = 1
-            return bytes(mask)
-        shown: Mask | None = None
-        if owner is not None:
-            if self.owners is None:
-                self.owners = owners()
-            shown = bytes(map(eq, self.owners, repeat(owner)))
-        for word in words:
-            has = map(contains, texts, repeat(word))
-            shown = bytes(has) if shown is None else bytes(map(and_, shown, has))
-        return b"\x01" * len(texts) if shown is None else shown
-
-    def summary(self) -> ColumnSummary:
-        """Count and totals of the shown cards (kept with the search's mask)."""
-        entry = self.memo[(self.query, self.owner)]  # type: ignore[index]
-        if entry[1] is None:
-            groups, recurring = self._by_currency()
-            mask, totals = self.mask, ColumnTotals()
-            totals.count = len(self.shown)
-            for currency, pick, annual, weighted, whole in groups:
-                picked = pick(mask)  # 1 / 0 per card of the currency
-                cards, n = sum(picked), len(picked)
-                if cards * 2 <= n:  # added up from the cards shown, or down from the whole by those left out
-                    some = _picker(_places(n, picked))
-                    sums = [sum(some(annual)), sum(some(weighted))]
-                else:
-                    some = _picker(_places(n, map(not_, picked)))
-                    sums = [whole[0] - sum(some(annual)), whole[1] - sum(some(weighted))]
-                if cards:
-                    totals.by_currency[currency] = [cards, *sums]
-            totals.recurring = sum(recurring(mask))
-            entry[1] = totals.summary()
-        return entry[1]
-
-    def _by_currency(self) -> tuple[list[_Group], Picker]:
-        """Per currency: a picker of its cards' places in the column, their annualized and weighted values
-        and the sums of both; and a picker of the recurring cards."""
-        if self._groups is None:
-            places: dict[str, list[int]] = {}
-            for place, currency in enumerate(self.currencies):
-                if currency is not None:
-                    if (some := places.get(currency)) is None:
-                        some = places[currency] = []
-                    some.append(place)
-            groups = []
-            for currency, some in places.items():
-                pick = _picker(some)
-                annual, weighted = pick(self.annual), pick(self.weighted)
-                groups.append((currency, pick, annual, weighted, (sum(annual), sum(weighted))))
-            self._groups = groups, _picker(_places(len(self.recurs), self.recurs))
-        return self._groups  # type: ignore[return-value]
-
-
 class Board:
     """Server state plus pending moves, as ordered columns of opportunity ids."""
 
@@ -281,10 +54,10 @@ class Board:
         self._statuses = {s.id: s for s in pipeline.statuses}
         self._server: dict[str, Opportunity] = {}
         self._target: dict[str, tuple[str, datetime]] = {}
+        """Per card with an intent: the status the user put it in, and when."""
         self.elsewhere: dict[str, str] = {}
         """A read-only window: the cards with a move of the user's owed by another window (where it puts them):
         the user's move decides where they end, so they are not marked as moved here."""
-        """Per card with an intent: the status the user put it in, and when."""
         self._columns: dict[str, list[SortKey]] = {s.id: [] for s in pipeline.statuses}
         self._placed: dict[str, tuple[str, SortKey, Contribution]] = {}
         self._totals: dict[str, ColumnTotals] = {s.id: ColumnTotals() for s in pipeline.statuses}
@@ -302,14 +75,15 @@ class Board:
         self._searches: dict[str, ColumnSearch] = {}
         """Per column, its cards as the search reads them (and what it shows); dropped when the column changes."""
         self._haystack: dict[str, str] = {}
-        """Per card, the text a search looks in (name, contact, owner, note), casefolded; dropped when the card changes."""
+        """Per card, the text a search looks in (name, contact, owner, note), casefolded; dropped when the card
+        changes."""
         self._owner: str | None = None
         """The owner filter: only this owner's cards are shown (UNASSIGNED: cards with no owner); None: everyone's."""
         self.loaded = False
+        """The whole pipeline has been loaded (an empty column is empty, not waiting for its cards)."""
         self._known: dict[str, ColumnSummary] = {}
         """Columns whose count and totals the CRM gave before their cards (a cold start's first screen): what
         the header says until the column's cards are all here. The one place that idea lives."""
-        """The whole pipeline has been loaded (an empty column is empty, not waiting for its cards)."""
         self.seen: dict[str, Seen] | None = None
         """Per card, what the user last saw of it (the session keeps it across sessions); a card that differs
         from it is marked (`change`). None: nothing was kept, nothing is marked."""
@@ -742,8 +516,3 @@ class Board:
         """The column's whole count as the CRM gave it, while its cards are still loading (else None)."""
         known = self._known.get(status_id) if not self.loaded else None
         return known.count if known is not None and known.count > len(self._columns[status_id]) else None
-
-
-def _narrows(old: tuple[str, ...], new: tuple[str, ...]) -> bool:
-    """Every card holding all of `new` holds all of `old` (each old word is inside a new one)."""
-    return all(any(word in newer for newer in new) for word in old)

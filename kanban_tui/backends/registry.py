@@ -131,6 +131,10 @@ BACKENDS: dict[str, BackendSpec] = {
             env={"base_url": crm.BOTTLECRM_URL_ENV, "token": crm.BOTTLECRM_TOKEN_ENV},
             words={"base_url": "server address", "token": "personal access token"},
         ),
+        BackendSpec(
+            name="pipedrive", label=crm.PIPEDRIVE, module=f"{_HERE}.pipedrive", settings=crm.PipedriveSettings,
+            env={"api_token": crm.PIPEDRIVE_TOKEN_ENV}, words={"api_token": "API token"},
+        ),
     )
 }
 """Every backend by name, in the order they are offered: local first (the default)."""

@@ -20,6 +20,7 @@ CLOSE = "Close"
 CLUSTR = "Clustr"
 TELECRM = "TeleCRM"
 BOTTLECRM = "BottleCRM"
+PIPEDRIVE = "Pipedrive"
 
 CLOSE_API_KEY_ENV = "CLOSE_API_KEY"
 CLUSTR_API_KEY_ENV = "CLUSTR_API_KEY"
@@ -27,12 +28,18 @@ TELECRM_TOKEN_ENV = "TELECRM_TOKEN"
 TELECRM_ENTERPRISE_ENV = "TELECRM_ENTERPRISE_ID"
 BOTTLECRM_URL_ENV = "BOTTLECRM_URL"
 BOTTLECRM_TOKEN_ENV = "BOTTLECRM_TOKEN"
+PIPEDRIVE_TOKEN_ENV = "PIPEDRIVE_API_TOKEN"
 
 CLOSE_BASE_URL = "https://api.close.com/api/v1/"
 CLUSTR_BASE_URL = "https://api.clustr-ai.com/api/public/"
 TELECRM_BASE_URL = "https://next.telecrm.in/autoupdate/v2/"
 BOTTLECRM_BASE_URL = "http://127.0.0.1:8000"
 """Where `django-admin runserver` listens by default."""
+PIPEDRIVE_BASE_URL = "https://api.pipedrive.com/"
+"""The API root: the backend adds `api/v2/…` (and `api/v1/users/me`). A company domain works too."""
+PIPEDRIVE_LOST_REASONS = ("Price", "Timing", "Competitor", "No budget", "No decision", "Other")
+"""Offered when a deal is moved to ✗ Lost, the first preselected: Pipedrive's API takes any text as `lost_reason`
+and gives no list of the company's own (`lost_reasons = [...]` in the `[pipedrive]` table replaces these)."""
 
 DEFAULT_DEMO_SIZE = 64
 """Opportunities seeded into a local workspace created on first run (and into `--demo`)."""
@@ -95,3 +102,13 @@ class BottleCrmSettings(HttpCrmSettings):
     """A personal access token (`bcrm_pat_…`), used when $BOTTLECRM_TOKEN is not set. Never shown or logged."""
     web_url: str | None = None
     """BottleCRM's web app (its FRONTEND_URL, e.g. `https://crm.example.com`): cards link to their deal there."""
+
+
+class PipedriveSettings(HttpCrmSettings):
+    """The `[pipedrive]` table. The API token is better kept in $PIPEDRIVE_API_TOKEN than here."""
+
+    api_token: SecretStr | None = None
+    """Used when $PIPEDRIVE_API_TOKEN is not set. Sent in the `x-api-token` header; never shown or logged."""
+    base_url: str = PIPEDRIVE_BASE_URL
+    lost_reasons: tuple[str, ...] = PIPEDRIVE_LOST_REASONS
+    """What a move to ✗ Lost offers as its reason (the first preselected), sent as the deal's `lost_reason`."""

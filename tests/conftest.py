@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from kanban_tui import factory
+from kanban_tui.app import KanbanApp
+from kanban_tui.backends.base import Backend
 from kanban_tui.backends.local import LocalBackend, create_workspace
+from kanban_tui.config import Settings
+
+from .helpers import MakeApp
 
 # The suite runs the same property examples every time (a red CI run is never luck); a wide
 # random search is one command away: HYPOTHESIS_PROFILE=explore pytest tests/test_merge_properties.py
@@ -38,3 +44,25 @@ def workspace(tmp_path: Path) -> Path:
 @pytest.fixture
 def backend(workspace: Path) -> LocalBackend:
     return LocalBackend(workspace)
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    """Where the `make_app` fixture's apps keep their stores (journal, board prefs, seen, board copy)."""
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def make_app(state_dir: Path) -> MakeApp:
+    """Builds the app as `dealboard` does (`factory.make_app`): with a move journal, board prefs and what the user
+    saw, in `state_dir` (each app a test builds shares them, as a second start would); a board copy when asked
+    (`board_copy=True`) or when the settings name a CRM that keeps one. Unless told (`poll_interval=`, or the
+    settings'), it polls once an hour: a test's poll happens when the test asks for it."""
+
+    def make(backend: Backend, settings: Settings | None = None, **options: object) -> KanbanApp:
+        options.setdefault("state_dir", state_dir)
+        if options.get("poll_interval") is None and (settings is None or settings.poll_interval is None):
+            options["poll_interval"] = 3600
+        return factory.make_app(backend, settings, **options)  # type: ignore[arg-type]
+
+    return make

@@ -17,7 +17,7 @@ from kanban_tui.screens.confirm import ConfirmMove
 from kanban_tui.screens.picker import PipelinePicker
 
 from .fakes.close import FakeClose
-from .helpers import screen_text, settle
+from .helpers import MakeApp, notices, screen_text, settle
 
 KEY = "test-close-key"
 SIZE = (120, 36)
@@ -49,11 +49,11 @@ def sleeps() -> Sleeps:
     return Sleeps()
 
 
-def app_for(fake: FakeClose, sleeps: Sleeps, **settings: object) -> KanbanApp:
+def app_for(make_app: MakeApp, fake: FakeClose, sleeps: Sleeps, **settings: object) -> KanbanApp:
     backend = CloseBackend(
         KEY, base_url="https://api.close.com/api/v1/", transport=httpx.MockTransport(fake.handler), sleep=sleeps
     )
-    return KanbanApp(backend, settings=Settings(poll_interval=3600, **settings))  # type: ignore[arg-type]
+    return make_app(backend, Settings(**settings))  # type: ignore[arg-type]
 
 
 def board_of(app: KanbanApp) -> BoardScreen:
@@ -73,8 +73,9 @@ async def open_sales(app: KanbanApp, pilot) -> BoardScreen:  # type: ignore[no-u
     return board_of(app)
 
 
-async def test_the_sales_pipeline_opens_with_its_statuses_in_order(fake: FakeClose, sleeps: Sleeps) -> None:
-    app = app_for(fake, sleeps)
+async def test_the_sales_pipeline_opens_with_its_statuses_in_order(fake: FakeClose, sleeps: Sleeps,
+                                                                   make_app: MakeApp) -> None:
+    app = app_for(make_app, fake, sleeps)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_sales(app, pilot)
         raw = next(p for p in fake.pipelines if p["name"] == "Sales")
@@ -87,8 +88,8 @@ async def test_the_sales_pipeline_opens_with_its_statuses_in_order(fake: FakeClo
         assert screen.focused_id() is not None
 
 
-async def test_p_switches_to_another_pipeline(fake: FakeClose, sleeps: Sleeps) -> None:
-    app = app_for(fake, sleeps)
+async def test_p_switches_to_another_pipeline(fake: FakeClose, sleeps: Sleeps, make_app: MakeApp) -> None:
+    app = app_for(make_app, fake, sleeps)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_sales(app, pilot)
         await pilot.press("p")
@@ -101,15 +102,16 @@ async def test_p_switches_to_another_pipeline(fake: FakeClose, sleeps: Sleeps) -
         assert "40 deals" in screen_text(app)
 
 
-async def test_a_configured_pipeline_opens_without_asking(fake: FakeClose, sleeps: Sleeps) -> None:
-    app = app_for(fake, sleeps, pipeline="sales")
+async def test_a_configured_pipeline_opens_without_asking(fake: FakeClose, sleeps: Sleeps, make_app: MakeApp) -> None:
+    app = app_for(make_app, fake, sleeps, pipeline="sales")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, BoardScreen) and board_of(app).session.pipeline.name == "Sales"
 
 
-async def test_moving_into_won_asks_first_and_then_puts_the_status(fake: FakeClose, sleeps: Sleeps) -> None:
-    app = app_for(fake, sleeps, pipeline="Sales")
+async def test_moving_into_won_asks_first_and_then_puts_the_status(fake: FakeClose, sleeps: Sleeps,
+                                                                   make_app: MakeApp) -> None:
+    app = app_for(make_app, fake, sleeps, pipeline="Sales")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
@@ -129,8 +131,8 @@ async def test_moving_into_won_asks_first_and_then_puts_the_status(fake: FakeClo
         assert screen.session.board.shown_status(card) == won.id and screen.focused_id() == card
 
 
-async def test_the_confirmation_can_be_turned_off(fake: FakeClose, sleeps: Sleeps) -> None:
-    app = app_for(fake, sleeps, pipeline="Sales", confirm_final_moves=False)
+async def test_the_confirmation_can_be_turned_off(fake: FakeClose, sleeps: Sleeps, make_app: MakeApp) -> None:
+    app = app_for(make_app, fake, sleeps, pipeline="Sales", confirm_final_moves=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
@@ -141,8 +143,8 @@ async def test_the_confirmation_can_be_turned_off(fake: FakeClose, sleeps: Sleep
         assert not isinstance(app.screen, ConfirmMove) and len(puts(fake)) == 1
 
 
-async def test_a_refused_move_goes_back_and_says_why(fake: FakeClose, sleeps: Sleeps) -> None:
-    app = app_for(fake, sleeps, pipeline="Sales")
+async def test_a_refused_move_goes_back_and_says_why(fake: FakeClose, sleeps: Sleeps, make_app: MakeApp) -> None:
+    app = app_for(make_app, fake, sleeps, pipeline="Sales")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
@@ -153,12 +155,12 @@ async def test_a_refused_move_goes_back_and_says_why(fake: FakeClose, sleeps: Sl
         await settle(pilot)
         assert screen.session.board.shown_status(card) == first and screen.focused_id() == card
         assert fake.opportunities[card]["status_id"] == first
-        messages = [n.message for n in app._notifications]
+        messages = notices(app)
         assert any("Close 400: status_id: Locked deal." in m and "went back" in m for m in messages)
 
 
-async def test_a_500_on_a_move_is_survived(fake: FakeClose, sleeps: Sleeps) -> None:
-    app = app_for(fake, sleeps, pipeline="Sales")
+async def test_a_500_on_a_move_is_survived(fake: FakeClose, sleeps: Sleeps, make_app: MakeApp) -> None:
+    app = app_for(make_app, fake, sleeps, pipeline="Sales")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
@@ -178,9 +180,9 @@ async def test_a_500_on_a_move_is_survived(fake: FakeClose, sleeps: Sleeps) -> N
 
 
 async def test_a_teammates_move_arrives_through_the_poller_without_moving_the_focus(
-    fake: FakeClose, sleeps: Sleeps
+    fake: FakeClose, sleeps: Sleeps, make_app: MakeApp
 ) -> None:
-    app = app_for(fake, sleeps, pipeline="Sales")
+    app = app_for(make_app, fake, sleeps, pipeline="Sales")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
@@ -195,8 +197,9 @@ async def test_a_teammates_move_arrives_through_the_poller_without_moving_the_fo
         assert screen.focused_id() == focused
 
 
-async def test_the_status_bar_says_when_the_board_waits_on_the_rate_limit(fake: FakeClose, sleeps: Sleeps) -> None:
-    app = app_for(fake, sleeps, pipeline="Sales")
+async def test_the_status_bar_says_when_the_board_waits_on_the_rate_limit(fake: FakeClose, sleeps: Sleeps,
+                                                                          make_app: MakeApp) -> None:
+    app = app_for(make_app, fake, sleeps, pipeline="Sales")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         sleeps.hold = True
@@ -216,8 +219,9 @@ async def test_the_status_bar_says_when_the_board_waits_on_the_rate_limit(fake: 
         assert "synced just now" in screen_text(app)
 
 
-async def test_a_move_close_cannot_take_now_is_queued_and_sent_when_it_answers(fake: FakeClose, sleeps: Sleeps) -> None:
-    app = app_for(fake, sleeps, pipeline="Sales")
+async def test_a_move_close_cannot_take_now_is_queued_and_sent_when_it_answers(fake: FakeClose, sleeps: Sleeps,
+                                                                               make_app: MakeApp) -> None:
+    app = app_for(make_app, fake, sleeps, pipeline="Sales")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
@@ -243,8 +247,8 @@ async def test_a_move_close_cannot_take_now_is_queued_and_sent_when_it_answers(f
         assert "synced just now" in screen_text(app)
 
 
-async def test_while_the_picker_asks_nothing_claims_to_load(fake: FakeClose, sleeps: Sleeps) -> None:
-    app = app_for(fake, sleeps)
+async def test_while_the_picker_asks_nothing_claims_to_load(fake: FakeClose, sleeps: Sleeps, make_app: MakeApp) -> None:
+    app = app_for(make_app, fake, sleeps)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, PipelinePicker)
@@ -253,9 +257,9 @@ async def test_while_the_picker_asks_nothing_claims_to_load(fake: FakeClose, sle
         assert not board.query_one("#progress").display
 
 
-async def test_a_rejected_key_stays_on_screen_until_r(fake: FakeClose, sleeps: Sleeps) -> None:
+async def test_a_rejected_key_stays_on_screen_until_r(fake: FakeClose, sleeps: Sleeps, make_app: MakeApp) -> None:
     fake.api_key = "another-key"
-    app = app_for(fake, sleeps, pipeline="Sales")
+    app = app_for(make_app, fake, sleeps, pipeline="Sales")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         board = board_of(app)
@@ -269,9 +273,10 @@ async def test_a_rejected_key_stays_on_screen_until_r(fake: FakeClose, sleeps: S
         assert board.session.phase == "live" and "120 deals" in screen_text(app)
 
 
-async def test_a_board_that_could_not_open_for_a_5xx_tries_again_by_itself(fake: FakeClose, sleeps: Sleeps) -> None:
+async def test_a_board_that_could_not_open_for_a_5xx_tries_again_by_itself(fake: FakeClose, sleeps: Sleeps,
+                                                                           make_app: MakeApp) -> None:
     fake.fail_next("GET", "pipeline/", 503, times=4)  # the first open's tries, all of them
-    app = app_for(fake, sleeps, pipeline="Sales")
+    app = app_for(make_app, fake, sleeps, pipeline="Sales")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         board = board_of(app)

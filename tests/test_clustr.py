@@ -7,16 +7,14 @@ import json
 import httpx
 import pytest
 
-from kanban_tui.app import KanbanApp
 from kanban_tui.backends.clustr import ASSUMED, ClustrBackend
 from kanban_tui.backends.errors import AuthError, BackendError, RefusedError
-from kanban_tui.config import Settings
 from kanban_tui.models import StatusKind
 from kanban_tui.screens.board import BoardScreen
 from kanban_tui.screens.confirm import ConfirmMove
 
 from .fakes.clustr import FakeClustr
-from .helpers import screen_text, settle
+from .helpers import MakeApp, notices, screen_text, settle
 
 KEY = "test-clustr-key"
 BASE = "https://api.clustr-ai.com/api/public/"
@@ -106,8 +104,9 @@ def test_a_missing_key_exits_2_naming_the_variable(monkeypatch: pytest.MonkeyPat
     assert "CLUSTR_API_KEY" in capsys.readouterr().err
 
 
-async def test_the_board_on_clustr_moves_asks_before_a_terminal_status_and_polls(fake: FakeClustr) -> None:
-    app = KanbanApp(make(fake), settings=Settings(poll_interval=3600))
+async def test_the_board_on_clustr_moves_asks_before_a_terminal_status_and_polls(fake: FakeClustr,
+                                                                                 make_app: MakeApp) -> None:
+    app = make_app(make(fake))
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -135,7 +134,7 @@ async def test_the_board_on_clustr_moves_asks_before_a_terminal_status_and_polls
         await pilot.press("shift+right")
         await settle(pilot)
         assert screen.session.board.shown_status(refused) == screen.columns[0].status.id
-        assert any("Clustr 400: locked" in n.message for n in app._notifications)
+        assert any("Clustr 400: locked" in n for n in notices(app))
 
 
 async def test_fetch_one_is_one_get_of_the_opportunity(fake: FakeClustr) -> None:

@@ -24,7 +24,6 @@ from kanban_tui.app import KanbanApp
 from kanban_tui.backends.close import CloseBackend
 from kanban_tui.config import Settings
 from kanban_tui.screens.board import BoardScreen
-from kanban_tui.store.board_copy import BoardCopy
 from kanban_tui.store.journal import MoveJournal
 from kanban_tui.store.seen import SeenStore
 from kanban_tui.sync.protocol import Job, SaveSeen, Send
@@ -39,7 +38,7 @@ from kanban_tui.widgets.column import (
 )
 
 from .fakes.close import FakeClose
-from .helpers import screen_text, settle
+from .helpers import MakeApp, notices, screen_text, settle
 from .test_session_states import T0, FakeCrm
 
 KEY = "test-close-key"
@@ -52,11 +51,9 @@ def fake() -> FakeClose:
     return server
 
 
-def close_app(fake: FakeClose, tmp_path: Path, *, copy: bool = False) -> KanbanApp:
+def close_app(make_app: MakeApp, fake: FakeClose, *, copy: bool = False) -> KanbanApp:
     backend = CloseBackend(KEY, base_url="https://api.close.com/api/v1/", transport=httpx.MockTransport(fake.handler))
-    return KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales"),
-                     seen=SeenStore(tmp_path / "seen.sqlite3", backend.identity),
-                     board_copy=BoardCopy(tmp_path / "last-board.sqlite3", backend.identity) if copy else None)
+    return make_app(backend, Settings(pipeline="Sales"), board_copy=copy)
 
 
 def board(app: KanbanApp) -> BoardScreen:
@@ -84,11 +81,11 @@ def on_screen(cards: CardList) -> list[str]:
 
 
 async def test_a_teammates_move_into_a_column_seen_from_its_top_shows_in_its_first_rows(
-    fake: FakeClose, tmp_path: Path,
+    fake: FakeClose, make_app: MakeApp,
 ) -> None:
     ids = statuses(fake)
     lead, negotiation = ids["Lead"], ids["Negotiation"]
-    app = close_app(fake, tmp_path)
+    app = close_app(make_app, fake)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = board(app)
@@ -138,11 +135,11 @@ async def test_a_teammates_move_into_a_column_seen_from_its_top_shows_in_its_fir
 
 
 async def test_a_column_at_its_top_keeps_its_focused_card_in_view_when_cards_arrive_above_it(
-    fake: FakeClose, tmp_path: Path,
+    fake: FakeClose, make_app: MakeApp,
 ) -> None:
     ids = statuses(fake)
     lead, negotiation = ids["Lead"], ids["Negotiation"]
-    app = close_app(fake, tmp_path)
+    app = close_app(make_app, fake)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = board(app)
@@ -162,11 +159,11 @@ async def test_a_column_at_its_top_keeps_its_focused_card_in_view_when_cards_arr
 
 
 async def test_a_column_scrolled_by_the_mouse_keeps_its_rows_when_a_card_arrives(
-    fake: FakeClose, tmp_path: Path,
+    fake: FakeClose, make_app: MakeApp,
 ) -> None:
     ids = statuses(fake)
     lead, negotiation = ids["Lead"], ids["Negotiation"]
-    app = close_app(fake, tmp_path)
+    app = close_app(make_app, fake)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = board(app)
@@ -193,32 +190,32 @@ async def test_a_column_scrolled_by_the_mouse_keeps_its_rows_when_a_card_arrives
 
 
 async def test_a_warm_start_focus_moved_on_by_the_delta_does_not_consume_the_mark(
-    fake: FakeClose, tmp_path: Path,
+    fake: FakeClose, make_app: MakeApp,
 ) -> None:
     ids = statuses(fake)
     lead, qualified, negotiation = ids["Lead"], ids["Qualified"], ids["Negotiation"]
-    async with close_app(fake, tmp_path, copy=True).run_test(size=(120, 36)) as pilot:
+    async with close_app(make_app, fake, copy=True).run_test(size=(120, 36)) as pilot:
         await settle(pilot)  # the first start: what is seen and the saved copy are kept at quit
         b = board(pilot.app).session.board  # type: ignore[attr-defined]
         first, other = b.column_ids(lead)[0], b.column_ids(qualified)[2]
     fake.teammate_move(first, negotiation)  # while the app was closed: the card the focus starts on
     fake.teammate_move(other, negotiation)
-    app = close_app(fake, tmp_path, copy=True)
+    app = close_app(make_app, fake, copy=True)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await settle(pilot)
         screen = board(app)
         b = screen.session.board
         assert b.shown_status(first) == negotiation and b.shown_status(other) == negotiation
-        assert any("Since you last looked: 2 moved" in n.message for n in app._notifications)
+        assert any("Since you last looked: 2 moved" in n for n in notices(app))
         assert b.change(first) == "moved" and b.change(other) == "moved", "the focus the user never gave"
         assert sorted(b.changed()) == sorted([first, other])
         await pilot.press("c")
         await pilot.press("c")
         assert screen.focused_id() in (first, other)
-        said = [n.message for n in app._notifications if "moved from" in n.message]
+        said = [n for n in notices(app) if "moved from" in n]
         assert len(said) == 2 and "1 more" in said[0], said
-    again = close_app(fake, tmp_path, copy=True)
+    again = close_app(make_app, fake, copy=True)
     async with again.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await settle(pilot)
@@ -226,37 +223,37 @@ async def test_a_warm_start_focus_moved_on_by_the_delta_does_not_consume_the_mar
         assert sorted(b.changed()) == [], "both were focused with c and left: seen"
 
 
-async def test_the_card_focused_at_quit_keeps_a_change_made_while_closed(fake: FakeClose, tmp_path: Path) -> None:
+async def test_the_card_focused_at_quit_keeps_a_change_made_while_closed(fake: FakeClose, make_app: MakeApp) -> None:
     ids = statuses(fake)
     lead = ids["Lead"]
-    async with close_app(fake, tmp_path, copy=True).run_test(size=(120, 36)) as pilot:
+    async with close_app(make_app, fake, copy=True).run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         first = board(pilot.app).session.board.column_ids(lead)[0]  # type: ignore[attr-defined]
     fake.teammate_edit(first, value=987_600)  # re-valued while closed: still first in Lead, where the focus starts
     for _ in range(2):  # quit without a key, twice
-        app = close_app(fake, tmp_path, copy=True)
+        app = close_app(make_app, fake, copy=True)
         async with app.run_test(size=(120, 36)) as pilot:
             await settle(pilot)
             await settle(pilot)
             screen = board(app)
             assert screen.focused_id() == first
             assert screen.session.board.change(first) == "re-valued", "the focus the user never gave sees nothing"
-    app = close_app(fake, tmp_path, copy=True)
+    app = close_app(make_app, fake, copy=True)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await settle(pilot)
         await pilot.press("j", "k")  # the user's own focus, on it
         assert board(app).focused_id() == first
-    last = close_app(fake, tmp_path, copy=True)
+    last = close_app(make_app, fake, copy=True)
     async with last.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await settle(pilot)
         assert board(last).session.board.change(first) is None, "focused by the user at quit: seen"
 
 
-async def test_a_focus_a_poll_moves_on_consumes_no_mark(fake: FakeClose, tmp_path: Path) -> None:
+async def test_a_focus_a_poll_moves_on_consumes_no_mark(fake: FakeClose, make_app: MakeApp) -> None:
     negotiation = statuses(fake)["Negotiation"]
-    app = close_app(fake, tmp_path)
+    app = close_app(make_app, fake)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = board(app)
@@ -295,11 +292,11 @@ def test_a_mark_shrinks_to_its_glyph_before_the_name_loses_a_letter(name: str, w
             assert mark == longer, "the whole word where it fits"
 
 
-async def test_a_marked_card_at_100_columns_keeps_its_name(fake: FakeClose, tmp_path: Path) -> None:
+async def test_a_marked_card_at_100_columns_keeps_its_name(fake: FakeClose, make_app: MakeApp) -> None:
     lead = statuses(fake)["Lead"]
-    async with close_app(fake, tmp_path).run_test(size=(100, 30)) as pilot:
+    async with close_app(make_app, fake).run_test(size=(100, 30)) as pilot:
         await settle(pilot)  # the first session: what is seen is kept
-    app = close_app(fake, tmp_path)
+    app = close_app(make_app, fake)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         screen = board(app)

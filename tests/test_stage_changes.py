@@ -9,14 +9,13 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from kanban_tui.app import KanbanApp
 from kanban_tui.backends.bottlecrm import BottleCrmBackend
 from kanban_tui.sync import BoardSession, Update
 from kanban_tui.sync.protocol import Job, Poll, Send
 
 from .fakes.base import no_wait
 from .fakes.bottlecrm import FakeBottleCrm
-from .helpers import settle
+from .helpers import MakeApp, notices, settle
 from .test_board_ui import board_of
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -164,8 +163,8 @@ async def test_stages_added_reordered_and_removed_reach_the_board_at_the_next_po
 
 
 async def test_the_focus_stays_on_its_card_when_the_columns_are_built_again(
-        fake: FakeBottleCrm, backend: BottleCrmBackend) -> None:
-    app = KanbanApp(backend, poll_interval=3600, pipeline="Sales")
+        fake: FakeBottleCrm, backend: BottleCrmBackend, make_app: MakeApp) -> None:
+    app = make_app(backend, pipeline="Sales")
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(pilot)
         screen = board_of(app)
@@ -181,4 +180,4 @@ async def test_the_focus_stays_on_its_card_when_the_columns_are_built_again(
         assert "Demo booked" in [c.status.label for c in screen.columns]
         assert screen.focused_id() == focused, "the focus stayed on the same deal"
         assert screen.active_column.status.id == status
-        assert any(n.message == "Sales: stages changed in BottleCRM" for n in app._notifications)
+        assert any(n == "Sales: stages changed in BottleCRM" for n in notices(app))

@@ -7,16 +7,14 @@ import json
 import httpx
 import pytest
 
-from kanban_tui.app import KanbanApp
 from kanban_tui.backends.errors import AuthError, NotFoundError, RefusedError
 from kanban_tui.backends.telecrm import LOST_REASON_FIELD, NO_ID, TeleCrmBackend
-from kanban_tui.config import Settings
 from kanban_tui.models import StatusKind
 from kanban_tui.screens.board import BoardScreen
 from kanban_tui.screens.picker import LostReasonPicker
 
 from .fakes.telecrm import FakeTeleCrm
-from .helpers import screen_text, settle
+from .helpers import MakeApp, notices, screen_text, settle
 
 TOKEN, ENTERPRISE = "test-telecrm-token", "ent_demo"
 BASE = "https://next.telecrm.in/autoupdate/v2/"
@@ -128,8 +126,8 @@ def test_missing_token_or_enterprise_exit_2(monkeypatch: pytest.MonkeyPatch, cap
     assert "TELECRM_ENTERPRISE_ID" in capsys.readouterr().err
 
 
-async def test_the_board_on_telecrm_asks_a_lost_reason_and_polls(fake: FakeTeleCrm) -> None:
-    app = KanbanApp(make(fake), settings=Settings(poll_interval=3600))
+async def test_the_board_on_telecrm_asks_a_lost_reason_and_polls(fake: FakeTeleCrm, make_app: MakeApp) -> None:
+    app = make_app(make(fake))
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -159,7 +157,7 @@ async def test_the_board_on_telecrm_asks_a_lost_reason_and_polls(fake: FakeTeleC
         await pilot.press("shift+right")  # the archived column is skipped: nothing to its right
         await settle(pilot)
         assert screen.session.board.shown_status(before) == "Lost"
-        assert any("No status that way" in n.message for n in app._notifications), "archived: not a target"
+        assert any("No status that way" in n for n in notices(app)), "archived: not a target"
         other = next(i for i, f in fake.leads.items() if f["status"] == "Fresh" and i != card)
         fake.teammate_move(other, "Won")
         await pilot.press("r")
@@ -172,7 +170,7 @@ async def test_the_board_on_telecrm_asks_a_lost_reason_and_polls(fake: FakeTeleC
         await pilot.press("shift+right")
         await settle(pilot)
         assert screen.session.board.shown_status(refused) == "Fresh"
-        assert any("did not take the status" in n.message for n in app._notifications)
+        assert any("did not take the status" in n for n in notices(app))
 
 
 async def test_searches_are_sent_as_repeatable_reads_and_a_move_is_not(fake: FakeTeleCrm) -> None:

@@ -31,16 +31,12 @@ from .helpers import MakeApp, notices, other_process, screen_text, settle
 
 KEY = "test-close-key"
 
-
-@pytest.fixture
-def fake() -> FakeClose:
-    server = FakeClose(KEY)
-    server.seed(sales=120, other=0)
-    return server
+pytestmark = pytest.mark.fake_seed(sales=120, other=0)
 
 
-def close_app(make_app: MakeApp, fake: FakeClose) -> KanbanApp:
-    backend = CloseBackend(KEY, base_url="https://api.close.com/api/v1/", transport=httpx.MockTransport(fake.handler))
+def close_app(make_app: MakeApp, fake_close: FakeClose) -> KanbanApp:
+    backend = CloseBackend(KEY, base_url="https://api.close.com/api/v1/",
+                           transport=httpx.MockTransport(fake_close.handler))
     return make_app(backend, Settings(pipeline="Sales"))
 
 
@@ -55,8 +51,8 @@ def board(app: KanbanApp) -> BoardScreen:
 # -- the owner filter -----------------------------------------------------------------------------
 
 
-async def test_f_filters_to_my_deals_from_close_me_and_remembers_it(fake: FakeClose, make_app: MakeApp) -> None:
-    app = close_app(make_app, fake)
+async def test_f_filters_to_my_deals_from_close_me_and_remembers_it(fake_close: FakeClose, make_app: MakeApp) -> None:
+    app = close_app(make_app, fake_close)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = board(app)
@@ -68,14 +64,14 @@ async def test_f_filters_to_my_deals_from_close_me_and_remembers_it(fake: FakeCl
         await settle(pilot)
         b = screen.session.board
         shown = [i for s in screen.columns for i in b.column_ids(s.status.id)]
-        mine = [o for o in fake.opportunities.values() if o["user_name"] == "Ada Park"]
+        mine = [o for o in fake_close.opportunities.values() if o["user_name"] == "Ada Park"]
         assert shown and len(shown) == len(mine) and all(b.opportunity(i).owner == "Ada Park" for i in shown)
         text = screen_text(app)
         assert "owner: me" in text.splitlines()[0]
         first = screen.columns[0].status.id
         assert f"{b.column_len(first)} of {b.total_count(first)}" in text.splitlines()[1]
         assert f"{len(mine)} of 120 deals" in text
-    again = close_app(make_app, fake)
+    again = close_app(make_app, fake_close)
     async with again.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         assert "owner: me" in screen_text(again).splitlines()[0], "remembered for this board"
@@ -194,17 +190,17 @@ class Written:
         driver.write = self.data.append  # type: ignore[method-assign]
 
 
-async def test_y_copies_the_link_with_osc52_and_o_shows_it_without_a_browser(fake: FakeClose,
+async def test_y_copies_the_link_with_osc52_and_o_shows_it_without_a_browser(fake_close: FakeClose,
                                                                           monkeypatch: pytest.MonkeyPatch,
                                                                           make_app: MakeApp) -> None:
     monkeypatch.setenv("SSH_CONNECTION", "10.0.0.1 22 10.0.0.2 22")
     monkeypatch.delenv("TMUX", raising=False)
-    app = close_app(make_app, fake)
+    app = close_app(make_app, fake_close)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         out = Written(app)
         o = board(app).session.board.opportunity(board(app).focused_id())
-        url = f"https://app.close.com/lead/{fake.opportunities[o.id]['lead_id']}/"
+        url = f"https://app.close.com/lead/{fake_close.opportunities[o.id]['lead_id']}/"
         assert o.url == url
         await pilot.press("y")
         await pilot.pause()
@@ -217,7 +213,7 @@ async def test_y_copies_the_link_with_osc52_and_o_shows_it_without_a_browser(fak
         assert "\x1bPtmux;\x1b\x1b]52;c;" in "".join(out.data), "wrapped for tmux passthrough too"
 
 
-async def test_o_opens_the_desktop_browser_where_there_is_one(fake: FakeClose,
+async def test_o_opens_the_desktop_browser_where_there_is_one(fake_close: FakeClose,
                                                              monkeypatch: pytest.MonkeyPatch,
                                                              make_app: MakeApp) -> None:
     from kanban_tui import links
@@ -225,7 +221,7 @@ async def test_o_opens_the_desktop_browser_where_there_is_one(fake: FakeClose,
     opened: list[str] = []
     monkeypatch.setattr(links, "can_open", lambda: True)
     monkeypatch.setattr(links, "open_url", lambda url: opened.append(url))
-    app = close_app(make_app, fake)
+    app = close_app(make_app, fake_close)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await pilot.press("o")
@@ -233,8 +229,8 @@ async def test_o_opens_the_desktop_browser_where_there_is_one(fake: FakeClose,
         assert opened == [board(app).session.board.opportunity(board(app).focused_id()).url]
 
 
-async def test_the_details_link_is_an_osc8_hyperlink(fake: FakeClose, make_app: MakeApp) -> None:
-    app = close_app(make_app, fake)
+async def test_the_details_link_is_an_osc8_hyperlink(fake_close: FakeClose, make_app: MakeApp) -> None:
+    app = close_app(make_app, fake_close)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         url = board(app).session.board.opportunity(board(app).focused_id()).url

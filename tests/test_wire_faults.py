@@ -1,4 +1,6 @@
-"""One regression test per numbered defect of issue 12, each hit as a user would hit it.
+"""The board on a faulty wire, as a user meets it: a move never overwritten by an older one nor sent twice,
+a status line that does not lie, a focus a poll never moves, rate limits waited in full (the defects of
+issue 12, one regression test each, in its order).
 
 Every test drives the app with keys through Textual's Pilot against the fake Close (or a
 local workspace), with faults switched on and off on the wire between them (`Wire`), and
@@ -212,7 +214,7 @@ def on_first_page(fake: FakeClose, status_label: str) -> str:
 # -- 1. an older move overwrites a newer one -------------------------------------------------------------
 
 
-async def test_1_an_older_move_never_overwrites_a_newer_one(tmp_path: Path, make_app: MakeApp) -> None:
+async def test_an_older_move_never_overwrites_a_newer_one(tmp_path: Path, make_app: MakeApp) -> None:
     """PUTs fail (500) while the card goes Lead → Qualified; the fault clears; the user moves it on to
     Demo. Close ends in Demo and no Qualified PUT follows the Demo one.
 
@@ -250,7 +252,7 @@ async def test_1_an_older_move_never_overwrites_a_newer_one(tmp_path: Path, make
 # -- 2. a move saved from last time overrides one made during this start's load -----------------------------
 
 
-async def test_2_a_move_from_last_time_never_overrides_one_made_during_the_load(tmp_path: Path,
+async def test_a_move_from_last_time_never_overrides_one_made_during_the_load(tmp_path: Path,
                                                                                 make_app: MakeApp) -> None:
     """Killed with a queued Demo → Proposal; started again; while the board loads the user moves the
     card to Qualified. Close ends in Qualified; no Proposal PUT is sent after the Qualified one.
@@ -299,7 +301,7 @@ async def test_2_a_move_from_last_time_never_overrides_one_made_during_the_load(
 # -- 3. moves sent twice, and the user asked about their own move -----------------------------------------------
 
 
-async def test_3a_a_move_applied_without_an_answer_is_not_sent_again_nor_asked_about(tmp_path: Path,
+async def test_a_move_applied_without_an_answer_is_not_sent_again_nor_asked_about(tmp_path: Path,
                                                                                      make_app: MakeApp) -> None:
     """A PUT reaches Close and is applied, but its answer is lost (read timeout). Once Close answers
     again (r), the move is settled by reading the card: no second PUT, no conflict question.
@@ -331,7 +333,7 @@ async def test_3a_a_move_applied_without_an_answer_is_not_sent_again_nor_asked_a
     assert pending(journal_path) == []
 
 
-async def test_3b_a_second_instance_on_the_same_state_dir_does_not_send_the_first_ones_moves(tmp_path: Path,
+async def test_a_second_instance_on_the_same_state_dir_does_not_send_the_first_ones_moves(tmp_path: Path,
                                                                                              make_app: MakeApp) -> None:
     """The first instance has a move queued (Close refuses its writes); a second instance opens on the
     same journal while the first runs. The second sends nothing of the first's and says it is read-only.
@@ -367,7 +369,7 @@ async def test_3b_a_second_instance_on_the_same_state_dir_does_not_send_the_firs
 # -- 4. the status line does not lie --------------------------------------------------------------------------
 
 
-async def test_4a_a_failed_local_load_is_never_shown_as_synced(tmp_path: Path, make_app: MakeApp) -> None:
+async def test_a_failed_local_load_is_never_shown_as_synced(tmp_path: Path, make_app: MakeApp) -> None:
     """A local workspace whose opportunities cannot be read: the load fails. The status line says so,
     and never "✓ synced", however often the user presses r.
 
@@ -391,7 +393,7 @@ async def test_4a_a_failed_local_load_is_never_shown_as_synced(tmp_path: Path, m
             assert "no such table" in line, lines
 
 
-async def test_4b_a_load_that_lost_a_page_says_how_much_it_holds_and_fetches_the_rest_by_pages(
+async def test_a_load_that_lost_a_page_says_how_much_it_holds_and_fetches_the_rest_by_pages(
     tmp_path: Path, make_app: MakeApp
 ) -> None:
     """Close fails page 2 of the load for good (503). The line says how much of the board is there
@@ -419,7 +421,7 @@ async def test_4b_a_load_that_lost_a_page_says_how_much_it_holds_and_fetches_the
         assert one_by_one == [], f"{len(one_by_one)} GETs of one card each"
 
 
-async def test_4c_a_move_waiting_on_a_conflict_question_is_not_said_to_be_saving(tmp_path: Path,
+async def test_a_move_waiting_on_a_conflict_question_is_not_said_to_be_saving(tmp_path: Path,
                                                                                  make_app: MakeApp) -> None:
     """A move queued while Close refused writes; a teammate moved the card meanwhile; Close answers
     again and the user is asked keep-or-take. Meanwhile the line must not say the move is saving.
@@ -444,7 +446,7 @@ async def test_4c_a_move_waiting_on_a_conflict_question_is_not_said_to_be_saving
         assert puts(fake) == [], "nothing sent while the user decides"
 
 
-async def test_4d_a_failing_write_while_reads_work_is_not_offline_and_its_retries_are_bounded(
+async def test_a_failing_write_while_reads_work_is_not_offline_and_its_retries_are_bounded(
     tmp_path: Path, make_app: MakeApp
 ) -> None:
     """Every PUT gets a 500 while every GET succeeds. The line never says offline; the move is tried
@@ -482,7 +484,7 @@ async def test_4d_a_failing_write_while_reads_work_is_not_offline_and_its_retrie
 # -- 5. a poll never moves the focus ---------------------------------------------------------------------
 
 
-async def test_5_a_poll_never_moves_the_focus_to_another_card(tmp_path: Path, make_app: MakeApp) -> None:
+async def test_a_poll_never_moves_the_focus_to_another_card(tmp_path: Path, make_app: MakeApp) -> None:
     """The user is on the 2nd card of a column. A teammate moves the card above it to another column;
     then adds a card at the top of the column. After each poll the focus is on the same card.
 
@@ -517,7 +519,7 @@ async def test_5_a_poll_never_moves_the_focus_to_another_card(tmp_path: Path, ma
 # -- 6. rate limits ---------------------------------------------------------------------------------------
 
 
-async def test_6a_a_retry_after_date_is_honoured(tmp_path: Path, make_app: MakeApp) -> None:
+async def test_a_retry_after_date_is_honoured(tmp_path: Path, make_app: MakeApp) -> None:
     """A poll gets a 429 whose Retry-After is an HTTP date two minutes away: nothing reaches Close
     until then by itself; the line says it waits, not offline or failed. `r` tries at once all the
     same (issue 21 item 12: `r` always tries), one request per press.
@@ -547,7 +549,7 @@ async def test_6a_a_retry_after_date_is_honoured(tmp_path: Path, make_app: MakeA
         assert "✓ synced" in status_line(app), status_line(app)
 
 
-async def test_6b_a_long_rate_limit_reset_is_waited_in_full_and_the_board_stays_usable(tmp_path: Path,
+async def test_a_long_rate_limit_reset_is_waited_in_full_and_the_board_stays_usable(tmp_path: Path,
                                                                                        make_app: MakeApp) -> None:
     """A poll gets a 429 saying `RateLimit: limit=100, remaining=0, reset=3600`: the line says
     "~ waiting" 900 s (not capped at 60, but at 15 minutes: issue 21 item 12), never offline or sync
@@ -578,7 +580,7 @@ async def test_6b_a_long_rate_limit_reset_is_waited_in_full_and_the_board_stays_
         assert "✓ synced" in line and "offline" not in line and "sync failed" not in line, line
 
 
-async def test_5b_the_rest_of_a_board_loading_in_never_moves_the_focus(tmp_path: Path, make_app: MakeApp) -> None:
+async def test_the_rest_of_a_board_loading_in_never_moves_the_focus(tmp_path: Path, make_app: MakeApp) -> None:
     """Found in review: the board holds 100 of 150 cards (page 2 answered 503); the user is on a card in
     the middle of Lead; Close answers again and the rest loads by pages: the focus stays on that card
     (the load's batched redraw kept the row, not the card)."""

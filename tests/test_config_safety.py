@@ -1,5 +1,5 @@
-"""Issue 13, secrets and config: credentials in a base URL, private local files, warnings shown
-inside the app, and config mistakes that used to open the demo workspace without a word."""
+"""Secrets and config kept safe (issue 13): credentials in a base URL, private local files (0600 in 0700
+dirs), warnings shown inside the app, and config mistakes that used to open the demo workspace without a word."""
 
 from __future__ import annotations
 

@@ -71,6 +71,18 @@ class KanbanApp(App[None]):
         """The `[keys]` remapping (checked by `keys.check_keymap`): binding id -> keys."""
         self.app_prefs = app_prefs
         """Where the app's own preferences (its theme) are kept: the user's, even for a throwaway demo."""
+        self.session = BoardSession(
+            backend,
+            poll_interval=self.poll_interval,
+            pipeline=self.pipeline,
+            colors=settings.colors,
+            journal=journal,
+            board_copy=board_copy,
+            prefs=prefs,
+            seen=seen,
+            me=getattr(table(settings), "me", None),
+        )
+        """The board's session (the headless sync core): it exists before the app runs."""
 
     def on_mount(self) -> None:
         if self.keys:
@@ -79,17 +91,6 @@ class KanbanApp(App[None]):
         if isinstance(theme, str) and theme in self.available_themes:
             self.theme = theme
         self.watch(self, "theme", self.keep_theme, init=False)
-        self.session = BoardSession(
-            self.backend,
-            poll_interval=self.poll_interval,
-            pipeline=self.pipeline,
-            colors=self.settings.colors,
-            journal=self.journal,
-            board_copy=self.board_copy,
-            prefs=self.prefs,
-            seen=self.seen,
-            me=getattr(table(self.settings), "me", None),
-        )
         self.board = BoardScreen(self.session, confirm_final_moves=self.settings.confirm_final_moves)
         self.push_screen(self.board)
         for warning in self.warnings:
@@ -103,7 +104,8 @@ class KanbanApp(App[None]):
             self._quit_armed = True
             moves = f"{pending} move{'s' if pending > 1 else ''}"
             if self.journal is not None:
-                message = f"{moves} not yet confirmed: kept, and sent when you next open the board - press q again to quit"
+                message = (f"{moves} not yet confirmed: kept, and sent when you next open the board"
+                           " - press q again to quit")
             else:
                 message = f"{moves} still saving - press q again to quit anyway"
             self.notify(message, severity="warning", timeout=5)
@@ -111,10 +113,10 @@ class KanbanApp(App[None]):
         self.exit()
 
     async def on_unmount(self) -> None:
-        if (session := getattr(self, "session", None)) is not None:
-            if (board := getattr(self, "board", None)) is not None:
-                session.look(board.looking_at)  # the card the user put the focus on has been seen (not one
-                # the focus merely started on: a change made while the app was closed stays marked)
+        if (board := getattr(self, "board", None)) is not None:  # the app was mounted: the board ran the session
+            session = self.session
+            session.look(board.looking_at)  # the card the user put the focus on has been seen (not one
+            # the focus merely started on: a change made while the app was closed stays marked)
             for problem in (session.save_copy_now(), session.save_seen_now()):
                 if problem:
                     self.log.warning(problem)

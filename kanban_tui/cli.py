@@ -244,8 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ConfigError as exc:
             say(exc)
             return 2
-        board_copy = paths.board_copy_file() if registry.get(settings.backend).keeps_board_copy else None
-        return run(backend, settings, paths.journal_file(), board_copy, warnings=warnings)
+        return run(backend, settings, warnings=warnings)  # a board copy when the CRM keeps one
 
     from .backends.local import LocalBackend, create_workspace
 
@@ -262,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     try:
-        return run(LocalBackend(workspace), settings, demo_dir / "journal.sqlite3", warnings=warnings)
+        return run(LocalBackend(workspace), settings, demo_dir, board_copy=False, warnings=warnings)
     finally:
         shutil.rmtree(demo_dir, ignore_errors=True)
 
@@ -369,57 +368,23 @@ def _private_file(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
-def run(
-    backend: Backend,
-    settings: Settings,
-    journal_path: Path | None = None,
-    board_copy_path: Path | None = None,
-    *,
-    warnings: list[str] | None = None,
-) -> int:
-    """Run the board. A CRM gets a board copy (to open offline); a local workspace needs none.
+def run(backend: Backend, settings: Settings, state_dir: Path | None = None, *,
+        board_copy: bool | None = None, warnings: list[str] | None = None) -> int:
+    """Run the board, its stores in `state_dir` (default: the user's state dir), wired by `factory.make_app`.
 
-    The state dir (journal, board copy, log) is made private (0700) before anything is put in it;
-    `warnings` are shown on the board when it opens."""
-    from .app import KanbanApp
-    from .keys import check_keymap
+    A CRM gets a board copy (to open offline); a local workspace needs none. The state dir is made private
+    (0700) before anything is put in it; what the stores found at start is said on stderr and, with
+    `warnings`, shown on the board when it opens."""
+    from .factory import make_app
     from .store import StoreError
-    from .store.board_copy import BoardCopy
-    from .store.journal import MoveJournal
-    from .store.prefs import BoardPrefs
-    from .store.seen import SeenStore
 
-    state = paths.state_dir()
-    for directory in dict.fromkeys([state, *(p.parent for p in (journal_path, board_copy_path) if p is not None)]):
-        try:
-            paths.private_dir(directory, tighten=directory == state)
-        except OSError:
-            pass  # the journal and the board copy say what is wrong with it
-    journal = MoveJournal(journal_path, backend.identity) if journal_path is not None else None
-    board_copy = BoardCopy(board_copy_path, backend.identity) if board_copy_path is not None else None
     try:  # damaged files are moved aside and said; a journal that cannot be written stops here
-        notes = (journal.prepare() if journal is not None else []) + (
-            board_copy.prepare() if board_copy is not None else [])
+        app = make_app(backend, settings, state_dir=state_dir, board_copy=board_copy, warnings=warnings or [],
+                       say=say)
     except StoreError as exc:
         say(exc)
         return 2
-    for line in notes:
-        say(line)
-    warnings = [*(warnings or []), *notes]
     start_log(paths.log_file())
-    # beside the journal: the state dir, or a demo's throwaway dir
-    prefs_path = journal_path.parent / "board-prefs.json" if journal_path else paths.prefs_file()
-    prefs = BoardPrefs(prefs_path, backend.identity)
-    seen = SeenStore(prefs_path.with_name("seen.sqlite3"), backend.identity)
-    for line in seen.prepare():
-        say(line)
-        warnings.append(line)
-    keymap, problems = check_keymap(settings.keys)
-    for line in problems:  # that entry is left out; the rest of the board works
-        say(line)
-        warnings.append(line)
-    app = KanbanApp(backend, settings=settings, journal=journal, board_copy=board_copy, warnings=warnings, prefs=prefs,
-                    seen=seen, keymap=keymap, app_prefs=BoardPrefs(paths.prefs_file(), backend.identity))
     app.run()
     return app.return_code or 0
 

@@ -20,6 +20,7 @@ from kanban_tui.app import KanbanApp  # noqa: E402
 from kanban_tui.backends.close import CloseBackend  # noqa: E402
 from kanban_tui.backends.local import LocalBackend, create_workspace  # noqa: E402
 from kanban_tui.config import Settings  # noqa: E402
+from kanban_tui.factory import make_app  # noqa: E402
 from tests.fakes.close import FakeClose  # noqa: E402
 
 SHOTS = [
@@ -40,16 +41,18 @@ CLOSE_SHOTS = [
 def local_app(name: str, workdir: Path) -> KanbanApp:
     path = workdir / f"{name}.sqlite3"
     create_workspace(path, demo_size=64)
-    return KanbanApp(LocalBackend(path), poll_interval=3600)
+    # the real app's stores, in the temp dir; the default theme (not the one you chose)
+    return make_app(LocalBackend(path), state_dir=workdir / f"{name}-state", poll_interval=3600, app_prefs=False)
 
 
-def close_app() -> KanbanApp:
+def close_app(workdir: Path) -> KanbanApp:
     fake = FakeClose("test-close-key")
     fake.seed(sales=300, other=150)
     backend = CloseBackend(
         "test-close-key", base_url="https://api.close.com/api/v1/", transport=httpx.MockTransport(fake.handler)
     )
-    return KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales"))
+    return make_app(backend, Settings(poll_interval=3600, pipeline="Sales"), state_dir=workdir / "close-state",
+                    board_copy=False, app_prefs=False)
 
 
 async def shoot(name: str, size: tuple[int, int], keys: list[str], app: KanbanApp) -> None:
@@ -72,8 +75,8 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         for name, size, keys in SHOTS:
             await shoot(name, size, keys, local_app(name, Path(workdir)))
-    for name, size, keys in CLOSE_SHOTS:
-        await shoot(name, size, keys, close_app())
+        for name, size, keys in CLOSE_SHOTS:
+            await shoot(name, size, keys, close_app(Path(workdir)))
 
 
 if __name__ == "__main__":

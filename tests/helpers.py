@@ -7,18 +7,41 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from textual.app import App
+from textual.notifications import Notification
 from textual.pilot import Pilot
 
 from kanban_tui.backends.base import Backend
 from kanban_tui.backends.errors import BackendError
 from kanban_tui.models import Opportunity, Status
 
+if TYPE_CHECKING:
+    from kanban_tui.app import KanbanApp
+    from kanban_tui.config import Settings
+
+
+class MakeApp(Protocol):
+    """The `make_app` fixture (tests/conftest.py): `factory.make_app` with the test's state dir."""
+
+    def __call__(self, backend: Backend, settings: Settings | None = None, **options: object) -> KanbanApp: ...
+
 
 def screen_text(app: App) -> str:  # type: ignore[type-arg]
     """What the terminal shows, as plain text lines."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def notifications(app: App) -> list[Notification]:
+    """The notifications on screen now (message, title, severity, timeout), oldest first. Textual offers no
+    public list of them: this is the one place a test reads its private one."""
+    return list(app._notifications)
+
+
+def notices(app: App) -> list[str]:
+    """The messages of the notifications on screen now, oldest first."""
+    return [n.message for n in notifications(app)]
 
 
 async def settle(pilot: Pilot) -> None:  # type: ignore[type-arg]

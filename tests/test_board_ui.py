@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from kanban_tui.screens.detail import DetailScreen
 from kanban_tui.screens.help import HelpScreen
 from kanban_tui.screens.picker import StatusPicker
 
-from .helpers import RefusingBackend, other_process, screen_text, settle
+from .helpers import MakeApp, RefusingBackend, notices, other_process, screen_text, settle
 
 SIZE = (120, 36)
 
@@ -39,8 +38,9 @@ def focus(screen: BoardScreen) -> tuple[str, str | None]:
     return column.status.id, screen.focused_id()
 
 
-async def test_opens_with_columns_in_order_and_focus_on_the_first_card(backend: LocalBackend) -> None:
-    app = KanbanApp(backend, poll_interval=3600)
+async def test_opens_with_columns_in_order_and_focus_on_the_first_card(backend: LocalBackend,
+                                                                       make_app: MakeApp) -> None:
+    app = make_app(backend)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
@@ -54,8 +54,8 @@ async def test_opens_with_columns_in_order_and_focus_on_the_first_card(backend: 
         assert "64 deals" in text and "synced just now" in text
 
 
-async def test_arrows_and_hjkl_move_the_focus(backend: LocalBackend) -> None:
-    app = KanbanApp(backend, poll_interval=3600)
+async def test_arrows_and_hjkl_move_the_focus(backend: LocalBackend, make_app: MakeApp) -> None:
+    app = make_app(backend)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
@@ -74,8 +74,9 @@ async def test_arrows_and_hjkl_move_the_focus(backend: LocalBackend) -> None:
         assert focus(screen)[1] == board.column_ids("st_lead")[0]
 
 
-async def test_moving_a_card_right_and_left_saves_it_and_focus_follows(backend: LocalBackend, workspace: Path) -> None:
-    app = KanbanApp(backend, poll_interval=3600)
+async def test_moving_a_card_right_and_left_saves_it_and_focus_follows(backend: LocalBackend, workspace: Path,
+                                                                       make_app: MakeApp) -> None:
+    app = make_app(backend)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
@@ -98,8 +99,8 @@ async def test_moving_a_card_right_and_left_saves_it_and_focus_follows(backend: 
         assert focus(screen) == ("st_lead", card), "nothing left of the first status"
 
 
-async def test_the_picker_moves_a_card_anywhere(backend: LocalBackend, workspace: Path) -> None:
-    app = KanbanApp(backend, poll_interval=3600)
+async def test_the_picker_moves_a_card_anywhere(backend: LocalBackend, workspace: Path, make_app: MakeApp) -> None:
+    app = make_app(backend)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
@@ -129,9 +130,10 @@ async def test_the_picker_moves_a_card_anywhere(backend: LocalBackend, workspace
         assert not isinstance(app.screen, StatusPicker) and status_in_db(workspace, card) == "st_won"
 
 
-async def test_a_refused_move_goes_back_with_a_message(backend: LocalBackend, workspace: Path) -> None:
+async def test_a_refused_move_goes_back_with_a_message(backend: LocalBackend, workspace: Path,
+                                                       make_app: MakeApp) -> None:
     refusing = RefusingBackend(backend, RefusedError("status_id: not allowed here", crm="Local workspace", status_code=400))
-    app = KanbanApp(refusing, poll_interval=3600)
+    app = make_app(refusing)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
@@ -148,14 +150,14 @@ async def test_a_refused_move_goes_back_with_a_message(backend: LocalBackend, wo
         assert screen.session.board.shown_status(card) == "st_lead"
         assert focus(screen) == ("st_lead", card), "focus followed the card back"
         assert status_in_db(workspace, card) == "st_lead"
-        messages = [n.message for n in app._notifications]
+        messages = notices(app)
         assert any(name in m and "went back" in m and "400" in m and "not allowed here" in m for m in messages), messages
 
 
 async def test_a_change_made_elsewhere_appears_after_a_poll_without_stealing_focus(
-    backend: LocalBackend, workspace: Path
+    backend: LocalBackend, workspace: Path, make_app: MakeApp
 ) -> None:
-    app = KanbanApp(backend, poll_interval=3600)
+    app = make_app(backend)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
@@ -181,7 +183,8 @@ async def test_a_change_made_elsewhere_appears_after_a_poll_without_stealing_foc
         (RefusedError("no such table: changelog", crm="Local workspace"), "! sync failed"),
     ],
 )
-async def test_a_failing_sync_is_said_plainly(backend: LocalBackend, error: BackendError, said: str) -> None:
+async def test_a_failing_sync_is_said_plainly(backend: LocalBackend, error: BackendError, said: str,
+                                              make_app: MakeApp) -> None:
     class Flaky(RefusingBackend):
         async def changes_since(self, pipeline, cursor):  # type: ignore[no-untyped-def]
             if cursor is not None and self.refuse:
@@ -189,7 +192,7 @@ async def test_a_failing_sync_is_said_plainly(backend: LocalBackend, error: Back
             return await super().changes_since(pipeline, cursor)
 
     flaky = Flaky(backend, RefusedError("unused"))
-    app = KanbanApp(flaky, poll_interval=3600)
+    app = make_app(flaky)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("r")
@@ -203,8 +206,8 @@ async def test_a_failing_sync_is_said_plainly(backend: LocalBackend, error: Back
         assert "synced just now" in screen_text(app)
 
 
-async def test_details_and_help(backend: LocalBackend) -> None:
-    app = KanbanApp(backend, poll_interval=3600)
+async def test_details_and_help(backend: LocalBackend, make_app: MakeApp) -> None:
+    app = make_app(backend)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
@@ -231,12 +234,12 @@ async def test_details_and_help(backend: LocalBackend) -> None:
         assert app.screen is screen
 
 
-async def test_paging_keeps_the_focused_card_visible(tmp_path: Path) -> None:
+async def test_paging_keeps_the_focused_card_visible(tmp_path: Path, make_app: MakeApp) -> None:
     from kanban_tui.backends.local import create_workspace
 
     path = tmp_path / "big.sqlite3"
     create_workspace(path, demo_size=2000)
-    app = KanbanApp(LocalBackend(path), poll_interval=3600)
+    app = make_app(LocalBackend(path))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         screen = board_of(app)
@@ -252,23 +255,28 @@ async def test_paging_keeps_the_focused_card_visible(tmp_path: Path) -> None:
         assert screen.session.board.opportunity(screen.focused_id()).name[:8] in screen_text(app)
 
 
-async def test_quitting_with_a_move_still_saving_asks_for_a_second_q(backend: LocalBackend) -> None:
+@pytest.mark.parametrize(("journal", "said"), [
+    (True, "1 move not yet confirmed: kept, and sent when you next open the board - press q again to quit"),
+    (False, "1 move still saving - press q again to quit anyway"),
+])
+async def test_quitting_with_a_move_still_saving_asks_for_a_second_q(backend: LocalBackend, make_app: MakeApp,
+                                                                     journal: bool, said: str) -> None:
     slow = RefusingBackend(backend, RefusedError("unused"))
     slow.refuse = False
     slow.gate.clear()
-    app = KanbanApp(slow, poll_interval=3600)
+    app = make_app(slow, journal=journal)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("shift+right", "q")
         assert app.is_running
-        assert any("1 move still saving" in n.message for n in app._notifications)
+        assert said in notices(app)
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
 
 
-async def test_u_undoes_moves_one_by_one_through_the_session(backend: LocalBackend) -> None:
-    app = KanbanApp(backend, poll_interval=3600)
+async def test_u_undoes_moves_one_by_one_through_the_session(backend: LocalBackend, make_app: MakeApp) -> None:
+    app = make_app(backend)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
@@ -288,14 +296,14 @@ async def test_u_undoes_moves_one_by_one_through_the_session(backend: LocalBacke
         assert board.shown_status(first) == "st_lead" and board.opportunity(first).status_id == "st_lead"
         await pilot.press("u")
         await settle(pilot)
-        assert any("Nothing to undo" in n.message for n in app._notifications)
+        assert any("Nothing to undo" in n for n in notices(app))
         with other_process(backend.path) as conn:
             assert conn.execute("SELECT status_id FROM opportunities WHERE id = ?", (first,)).fetchone()[0] == "st_lead"
 
 
 @pytest.mark.parametrize("fails", [False, True], ids=["loaded", "load failed"])
 async def test_the_garbage_collector_is_paused_during_a_load_and_runs_again_after(
-    backend: LocalBackend, fails: bool
+    backend: LocalBackend, fails: bool, make_app: MakeApp
 ) -> None:
     import gc
 
@@ -310,7 +318,7 @@ async def test_the_garbage_collector_is_paused_during_a_load_and_runs_again_afte
             return await super().changes_since(pipeline, cursor)
 
     assert gc.isenabled()
-    app = KanbanApp(Watched(backend, RefusedError("unused")), poll_interval=3600)
+    app = make_app(Watched(backend, RefusedError("unused")))
     try:
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
@@ -333,8 +341,8 @@ def test_the_status_line_says_how_long_ago_in_words_a_person_reads_at_a_glance()
     assert {delta: ago(now - delta, now) for delta in cases} == cases
 
 
-async def test_notifications_never_cover_the_status_line(backend: LocalBackend) -> None:
-    app = KanbanApp(backend, poll_interval=3600)
+async def test_notifications_never_cover_the_status_line(backend: LocalBackend, make_app: MakeApp) -> None:
+    app = make_app(backend)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await settle(pilot)
         before = screen_text(app).splitlines()[-2]
@@ -349,11 +357,12 @@ async def test_notifications_never_cover_the_status_line(backend: LocalBackend) 
         assert "A long notification" in "\n".join(lines[:-2]), "and the notifications show above it"
 
 
-async def test_digits_jump_to_columns_and_ctrl_c_quits_with_the_same_guard(backend: LocalBackend) -> None:
+async def test_digits_jump_to_columns_and_ctrl_c_quits_with_the_same_guard(backend: LocalBackend,
+                                                                           make_app: MakeApp) -> None:
     slow = RefusingBackend(backend, RefusedError("unused"))
     slow.refuse = False
     slow.gate.clear()  # a move stays unconfirmed
-    app = KanbanApp(slow, poll_interval=3600)
+    app = make_app(slow)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)

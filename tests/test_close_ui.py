@@ -17,7 +17,7 @@ from kanban_tui.screens.confirm import ConfirmMove
 from kanban_tui.screens.picker import PipelinePicker
 
 from .fakes.close import FakeClose
-from .helpers import screen_text, settle
+from .helpers import MakeApp, notices, screen_text, settle
 
 KEY = "test-close-key"
 SIZE = (120, 36)
@@ -38,22 +38,15 @@ class Sleeps:
 
 
 @pytest.fixture
-def fake() -> FakeClose:
-    server = FakeClose(KEY)
-    server.seed(sales=120, other=40)
-    return server
-
-
-@pytest.fixture
 def sleeps() -> Sleeps:
     return Sleeps()
 
 
-def app_for(fake: FakeClose, sleeps: Sleeps, **settings: object) -> KanbanApp:
+def app_for(make_app: MakeApp, fake_close: FakeClose, sleeps: Sleeps, **settings: object) -> KanbanApp:
     backend = CloseBackend(
-        KEY, base_url="https://api.close.com/api/v1/", transport=httpx.MockTransport(fake.handler), sleep=sleeps
+        KEY, base_url="https://api.close.com/api/v1/", transport=httpx.MockTransport(fake_close.handler), sleep=sleeps
     )
-    return KanbanApp(backend, settings=Settings(poll_interval=3600, **settings))  # type: ignore[arg-type]
+    return make_app(backend, Settings(**settings))  # type: ignore[arg-type]
 
 
 def board_of(app: KanbanApp) -> BoardScreen:
@@ -61,8 +54,8 @@ def board_of(app: KanbanApp) -> BoardScreen:
     return screen
 
 
-def puts(fake: FakeClose) -> list[tuple[str, dict]]:
-    return [(r.url.path, json.loads(r.content)) for r in fake.requests if r.method == "PUT"]
+def puts(fake_close: FakeClose) -> list[tuple[str, dict]]:
+    return [(r.url.path, json.loads(r.content)) for r in fake_close.requests if r.method == "PUT"]
 
 
 async def open_sales(app: KanbanApp, pilot) -> BoardScreen:  # type: ignore[no-untyped-def]
@@ -73,22 +66,23 @@ async def open_sales(app: KanbanApp, pilot) -> BoardScreen:  # type: ignore[no-u
     return board_of(app)
 
 
-async def test_the_sales_pipeline_opens_with_its_statuses_in_order(fake: FakeClose, sleeps: Sleeps) -> None:
-    app = app_for(fake, sleeps)
+async def test_the_sales_pipeline_opens_with_its_statuses_in_order(fake_close: FakeClose, sleeps: Sleeps,
+                                                                   make_app: MakeApp) -> None:
+    app = app_for(make_app, fake_close, sleeps)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_sales(app, pilot)
-        raw = next(p for p in fake.pipelines if p["name"] == "Sales")
+        raw = next(p for p in fake_close.pipelines if p["name"] == "Sales")
         assert [c.status.label for c in screen.columns] == [s["label"] for s in raw["statuses"]]
         text = screen_text(app)
         assert "Close · Sales" in text and "120 deals" in text and "exp " in text
         first = screen.columns[0].status.id
-        count = sum(1 for o in fake.opportunities.values() if o["status_id"] == first)
+        count = sum(1 for o in fake_close.opportunities.values() if o["status_id"] == first)
         assert f" {count:,} " in text.splitlines()[1], "the first column's count beside its label"
         assert screen.focused_id() is not None
 
 
-async def test_p_switches_to_another_pipeline(fake: FakeClose, sleeps: Sleeps) -> None:
-    app = app_for(fake, sleeps)
+async def test_p_switches_to_another_pipeline(fake_close: FakeClose, sleeps: Sleeps, make_app: MakeApp) -> None:
+    app = app_for(make_app, fake_close, sleeps)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_sales(app, pilot)
         await pilot.press("p")
@@ -96,20 +90,22 @@ async def test_p_switches_to_another_pipeline(fake: FakeClose, sleeps: Sleeps) -
         assert isinstance(app.screen, PipelinePicker)
         await pilot.press("p", "a", "r", "enter")
         await settle(pilot)
-        other = next(p for p in fake.pipelines if p["name"] != "Sales")
+        other = next(p for p in fake_close.pipelines if p["name"] != "Sales")
         assert [c.status.label for c in screen.columns] == [s["label"] for s in other["statuses"]]
         assert "40 deals" in screen_text(app)
 
 
-async def test_a_configured_pipeline_opens_without_asking(fake: FakeClose, sleeps: Sleeps) -> None:
-    app = app_for(fake, sleeps, pipeline="sales")
+async def test_a_configured_pipeline_opens_without_asking(fake_close: FakeClose, sleeps: Sleeps,
+                                                          make_app: MakeApp) -> None:
+    app = app_for(make_app, fake_close, sleeps, pipeline="sales")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, BoardScreen) and board_of(app).session.pipeline.name == "Sales"
 
 
-async def test_moving_into_won_asks_first_and_then_puts_the_status(fake: FakeClose, sleeps: Sleeps) -> None:
-    app = app_for(fake, sleeps, pipeline="Sales")
+async def test_moving_into_won_asks_first_and_then_puts_the_status(fake_close: FakeClose, sleeps: Sleeps,
+                                                                   make_app: MakeApp) -> None:
+    app = app_for(make_app, fake_close, sleeps, pipeline="Sales")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
@@ -119,18 +115,18 @@ async def test_moving_into_won_asks_first_and_then_puts_the_status(fake: FakeClo
         card = screen.focused_id()
         await pilot.press("shift+right")
         await settle(pilot)
-        assert isinstance(app.screen, ConfirmMove) and puts(fake) == []
+        assert isinstance(app.screen, ConfirmMove) and puts(fake_close) == []
         assert "This marks the deal won in Close, and Close records today as its won date." in screen_text(app)
         await pilot.press("y")
         await settle(pilot)
         won = next(s for s in screen.session.pipeline.statuses if s.kind is StatusKind.WON)
-        assert puts(fake) == [(f"/api/v1/opportunity/{card}/", {"status_id": won.id})]
-        assert fake.opportunities[card]["date_won"] is not None
+        assert puts(fake_close) == [(f"/api/v1/opportunity/{card}/", {"status_id": won.id})]
+        assert fake_close.opportunities[card]["date_won"] is not None
         assert screen.session.board.shown_status(card) == won.id and screen.focused_id() == card
 
 
-async def test_the_confirmation_can_be_turned_off(fake: FakeClose, sleeps: Sleeps) -> None:
-    app = app_for(fake, sleeps, pipeline="Sales", confirm_final_moves=False)
+async def test_the_confirmation_can_be_turned_off(fake_close: FakeClose, sleeps: Sleeps, make_app: MakeApp) -> None:
+    app = app_for(make_app, fake_close, sleeps, pipeline="Sales", confirm_final_moves=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
@@ -138,49 +134,50 @@ async def test_the_confirmation_can_be_turned_off(fake: FakeClose, sleeps: Sleep
         screen.active_column.cards.set_cursor(0)
         await pilot.press("shift+right")
         await settle(pilot)
-        assert not isinstance(app.screen, ConfirmMove) and len(puts(fake)) == 1
+        assert not isinstance(app.screen, ConfirmMove) and len(puts(fake_close)) == 1
 
 
-async def test_a_refused_move_goes_back_and_says_why(fake: FakeClose, sleeps: Sleeps) -> None:
-    app = app_for(fake, sleeps, pipeline="Sales")
+async def test_a_refused_move_goes_back_and_says_why(fake_close: FakeClose, sleeps: Sleeps, make_app: MakeApp) -> None:
+    app = app_for(make_app, fake_close, sleeps, pipeline="Sales")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
         card = screen.focused_id()
         first = screen.columns[0].status.id
-        fake.fail_next("PUT", "opportunity/", 400, json={"errors": [], "field-errors": {"status_id": "Locked deal."}})
+        fake_close.fail_next("PUT", "opportunity/", 400, json={"errors": [],
+                                                               "field-errors": {"status_id": "Locked deal."}})
         await pilot.press("shift+right")
         await settle(pilot)
         assert screen.session.board.shown_status(card) == first and screen.focused_id() == card
-        assert fake.opportunities[card]["status_id"] == first
-        messages = [n.message for n in app._notifications]
+        assert fake_close.opportunities[card]["status_id"] == first
+        messages = notices(app)
         assert any("Close 400: status_id: Locked deal." in m and "went back" in m for m in messages)
 
 
-async def test_a_500_on_a_move_is_survived(fake: FakeClose, sleeps: Sleeps) -> None:
-    app = app_for(fake, sleeps, pipeline="Sales")
+async def test_a_500_on_a_move_is_survived(fake_close: FakeClose, sleeps: Sleeps, make_app: MakeApp) -> None:
+    app = app_for(make_app, fake_close, sleeps, pipeline="Sales")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
         card = screen.focused_id()
         second = screen.columns[1].status.id
-        fake.fail_next("PUT", "opportunity/", 500, json={"error": "oops"})
+        fake_close.fail_next("PUT", "opportunity/", 500, json={"error": "oops"})
         await pilot.press("shift+right")
         await settle(pilot)
         # a failed write while reads work: this move alone is retried later, and its card says so
-        assert fake.opportunities[card]["status_id"] != second and screen.session.board.badges[card] == "retrying"
+        assert fake_close.opportunities[card]["status_id"] != second and screen.session.board.badges[card] == "retrying"
         screen.update_status()
         await pilot.pause()
         assert "1 retrying · ✓ synced" in screen_text(app), "not offline: Close answers"
         await pilot.press("r")  # try now
         await settle(pilot)
-        assert fake.opportunities[card]["status_id"] == second and not screen.session.board.is_pending(card)
+        assert fake_close.opportunities[card]["status_id"] == second and not screen.session.board.is_pending(card)
 
 
 async def test_a_teammates_move_arrives_through_the_poller_without_moving_the_focus(
-    fake: FakeClose, sleeps: Sleeps
+    fake_close: FakeClose, sleeps: Sleeps, make_app: MakeApp
 ) -> None:
-    app = app_for(fake, sleeps, pipeline="Sales")
+    app = app_for(make_app, fake_close, sleeps, pipeline="Sales")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
@@ -188,19 +185,20 @@ async def test_a_teammates_move_arrives_through_the_poller_without_moving_the_fo
         focused = screen.focused_id()
         other = screen.session.board.column_ids(screen.columns[2].status.id)[0]
         lost = next(s for s in screen.session.pipeline.statuses if s.kind is StatusKind.LOST)
-        fake.teammate_move(other, lost.id)
+        fake_close.teammate_move(other, lost.id)
         await pilot.press("r")
         await settle(pilot)
         assert screen.session.board.shown_status(other) == lost.id
         assert screen.focused_id() == focused
 
 
-async def test_the_status_bar_says_when_the_board_waits_on_the_rate_limit(fake: FakeClose, sleeps: Sleeps) -> None:
-    app = app_for(fake, sleeps, pipeline="Sales")
+async def test_the_status_bar_says_when_the_board_waits_on_the_rate_limit(fake_close: FakeClose, sleeps: Sleeps,
+                                                                          make_app: MakeApp) -> None:
+    app = app_for(make_app, fake_close, sleeps, pipeline="Sales")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         sleeps.hold = True
-        fake.fail_next("GET", "opportunity/", 429, headers={"Retry-After": "30"})
+        fake_close.fail_next("GET", "opportunity/", 429, headers={"Retry-After": "30"})
         await pilot.press("r")
         for _ in range(20):
             await pilot.pause(0.05)
@@ -216,18 +214,19 @@ async def test_the_status_bar_says_when_the_board_waits_on_the_rate_limit(fake: 
         assert "synced just now" in screen_text(app)
 
 
-async def test_a_move_close_cannot_take_now_is_queued_and_sent_when_it_answers(fake: FakeClose, sleeps: Sleeps) -> None:
-    app = app_for(fake, sleeps, pipeline="Sales")
+async def test_a_move_close_cannot_take_now_is_queued_and_sent_when_it_answers(fake_close: FakeClose, sleeps: Sleeps,
+                                                                               make_app: MakeApp) -> None:
+    app = app_for(make_app, fake_close, sleeps, pipeline="Sales")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
         card = screen.focused_id()
         first, second = screen.columns[0].status.id, screen.columns[1].status.id
-        fake.fail_next("PUT", "opportunity/", 503, json={"error": "Service unavailable."})
+        fake_close.fail_next("PUT", "opportunity/", 503, json={"error": "Service unavailable."})
         await pilot.press("shift+right")
         await settle(pilot)
         assert sleeps.calls == [], "a write is never repeated behind the session's back"
-        assert fake.opportunities[card]["status_id"] == first
+        assert fake_close.opportunities[card]["status_id"] == first
         assert screen.session.board.shown_status(card) == second and screen.session.board.badges[card] == "queued"
         screen.update_status()
         await pilot.pause()
@@ -236,15 +235,16 @@ async def test_a_move_close_cannot_take_now_is_queued_and_sent_when_it_answers(f
         assert any("queued" in line for line in text.splitlines()[4:-3]), "the card says so"
         await pilot.press("r")  # Close answers the poll: the queue drains
         await settle(pilot)
-        assert fake.opportunities[card]["status_id"] == second
+        assert fake_close.opportunities[card]["status_id"] == second
         assert not screen.session.board.is_pending(card) and not screen.session.intents
         screen.update_status()
         await pilot.pause()
         assert "synced just now" in screen_text(app)
 
 
-async def test_while_the_picker_asks_nothing_claims_to_load(fake: FakeClose, sleeps: Sleeps) -> None:
-    app = app_for(fake, sleeps)
+async def test_while_the_picker_asks_nothing_claims_to_load(fake_close: FakeClose, sleeps: Sleeps,
+                                                            make_app: MakeApp) -> None:
+    app = app_for(make_app, fake_close, sleeps)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, PipelinePicker)
@@ -253,9 +253,9 @@ async def test_while_the_picker_asks_nothing_claims_to_load(fake: FakeClose, sle
         assert not board.query_one("#progress").display
 
 
-async def test_a_rejected_key_stays_on_screen_until_r(fake: FakeClose, sleeps: Sleeps) -> None:
-    fake.api_key = "another-key"
-    app = app_for(fake, sleeps, pipeline="Sales")
+async def test_a_rejected_key_stays_on_screen_until_r(fake_close: FakeClose, sleeps: Sleeps, make_app: MakeApp) -> None:
+    fake_close.api_key = "another-key"
+    app = app_for(make_app, fake_close, sleeps, pipeline="Sales")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         board = board_of(app)
@@ -263,15 +263,16 @@ async def test_a_rejected_key_stays_on_screen_until_r(fake: FakeClose, sleeps: S
         await pilot.pause()
         status = str(board.query_one("#sync-status").render())
         assert "Close 401: Close rejected the API key - check CLOSE_API_KEY - press r to retry" in status and "retrying" not in status
-        fake.api_key = KEY
+        fake_close.api_key = KEY
         await pilot.press("r")
         await settle(pilot)
         assert board.session.phase == "live" and "120 deals" in screen_text(app)
 
 
-async def test_a_board_that_could_not_open_for_a_5xx_tries_again_by_itself(fake: FakeClose, sleeps: Sleeps) -> None:
-    fake.fail_next("GET", "pipeline/", 503, times=4)  # the first open's tries, all of them
-    app = app_for(fake, sleeps, pipeline="Sales")
+async def test_a_board_that_could_not_open_for_a_5xx_tries_again_by_itself(fake_close: FakeClose, sleeps: Sleeps,
+                                                                           make_app: MakeApp) -> None:
+    fake_close.fail_next("GET", "pipeline/", 503, times=4)  # the first open's tries, all of them
+    app = app_for(make_app, fake_close, sleeps, pipeline="Sales")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         board = board_of(app)

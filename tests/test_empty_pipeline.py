@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from kanban_tui.app import KanbanApp
 from kanban_tui.backends.local import LocalBackend, create_workspace, write_pipeline
 from kanban_tui.config import Settings
 from kanban_tui.models import Pipeline
 from kanban_tui.screens.board import BoardScreen
 from kanban_tui.screens.picture import PipelinePicture
 
-from .helpers import screen_text, settle
+from .helpers import MakeApp, screen_text, settle
 from .test_report import check_schema, run
 
 
@@ -30,8 +29,8 @@ def empty(tmp_path: Path) -> Path:
     return path
 
 
-async def test_the_board_and_p_say_a_pipeline_has_no_statuses(empty: Path) -> None:
-    app = KanbanApp(LocalBackend(empty), settings=Settings(poll_interval=3600, pipeline="Empty"))
+async def test_the_board_and_p_say_a_pipeline_has_no_statuses(empty: Path, make_app: MakeApp) -> None:
+    app = make_app(LocalBackend(empty), Settings(pipeline="Empty"))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         text = screen_text(app)

@@ -20,7 +20,7 @@ from kanban_tui.screens.board import BoardScreen
 from kanban_tui.store.journal import MoveJournal
 
 from .fakes.close import FakeClose
-from .helpers import screen_text, settle
+from .helpers import MakeApp, notices, screen_text, settle
 
 KEY = "test-close-key"
 BASE = "https://api.close.com/api/v1/"
@@ -43,16 +43,16 @@ class Rig:
 
     def said(self) -> str:
         self.screen.update_status()
-        return screen_text(self.app) + "\n".join(n.message for n in self.app._notifications)
+        return screen_text(self.app) + "\n".join(notices(self.app))
 
 
-def rig(tmp_path: Path, sales: int = 40) -> Rig:
+def rig(make_app: MakeApp, sales: int = 40) -> Rig:
     fake = FakeClose(KEY)
     fake.seed(sales=sales, other=5)
     backend = CloseBackend(KEY, base_url=BASE, transport=httpx.MockTransport(fake.handler), sleep=no_wait)
-    journal = MoveJournal(tmp_path / "journal.sqlite3", backend.identity)
-    app = KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales"), journal=journal)
-    return Rig(fake, app, journal)
+    app = make_app(backend, Settings(pipeline="Sales"))
+    assert app.journal is not None
+    return Rig(fake, app, app.journal)
 
 
 @dataclass
@@ -102,9 +102,9 @@ MOVE_FAULTS = {
 
 
 @pytest.mark.parametrize("name", list(MOVE_FAULTS))
-async def test_a_fault_on_a_move(tmp_path: Path, name: str) -> None:
+async def test_a_fault_on_a_move(make_app: MakeApp, name: str) -> None:
     fault = MOVE_FAULTS[name]
-    r = rig(tmp_path)
+    r = rig(make_app)
     async with r.app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = r.screen
@@ -174,9 +174,9 @@ POLL_FAULTS = {
 
 
 @pytest.mark.parametrize("name", list(POLL_FAULTS))
-async def test_a_fault_on_a_poll(tmp_path: Path, name: str) -> None:
+async def test_a_fault_on_a_poll(make_app: MakeApp, name: str) -> None:
     fault = POLL_FAULTS[name]
-    r = rig(tmp_path)
+    r = rig(make_app)
     async with r.app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = r.screen
@@ -215,11 +215,11 @@ async def test_a_fault_on_a_poll(tmp_path: Path, name: str) -> None:
                 assert board.shown_status(opportunity_id) == record["status_id"]
 
 
-async def test_a_very_large_page_loads(tmp_path: Path) -> None:
+async def test_a_very_large_page_loads(tmp_path: Path, make_app: MakeApp) -> None:
     fake = FakeClose(KEY, limit_cap=5000, validate=False)
     fake.seed(sales=3000, other=5)
     backend = CloseBackend(KEY, base_url=BASE, transport=httpx.MockTransport(fake.handler), sleep=no_wait)
-    app = KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales"))
+    app = make_app(backend, Settings(pipeline="Sales"))
     fake.fail_next(
         "GET", "opportunity/", 200, json={"data": [o for o in fake.opportunities.values()
                                                    if o["pipeline_name"] == "Sales"], "has_more": False},

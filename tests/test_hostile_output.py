@@ -27,7 +27,7 @@ from kanban_tui.keys import check_keymap
 from kanban_tui.models import History, HistoryEvent, Opportunity, Page, Pipeline, Status, StatusKind
 from kanban_tui.screens.board import BoardScreen
 
-from .helpers import settle
+from .helpers import MakeApp, notices, notifications, settle
 from .test_session_states import FakeCrm
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -131,9 +131,9 @@ class OneCardCrm(FakeCrm):
 
 @pytest.mark.parametrize("card_id", [NASTY_ID, "oppo_\x1b[201~x", "oppo_\x85"])
 async def test_y_on_a_card_whose_id_is_not_printable_says_so_and_copies_nothing(
-        card_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        card_id: str, monkeypatch: pytest.MonkeyPatch, make_app: MakeApp) -> None:
     monkeypatch.setenv("TMUX", "/tmp/tmux-0/default,1,0")
-    app = KanbanApp(OneCardCrm(card_id), poll_interval=3600)
+    app = make_app(OneCardCrm(card_id))
     async with app.run_test(size=(100, 24)) as pilot:
         await settle(pilot)
         written: list[str] = []
@@ -142,7 +142,7 @@ async def test_y_on_a_card_whose_id_is_not_printable_says_so_and_copies_nothing(
         await pilot.press("y")
         await pilot.pause()
         assert "\x1b]52" not in "".join(written) and app._clipboard != card_id
-        said = [n.message for n in app._notifications]
+        said = notices(app)
         assert any("cannot be copied" in m for m in said), said
         assert all(no_controls(m) for m in said)
         await pilot.press("enter", "y")  # the details screen's y too
@@ -150,9 +150,9 @@ async def test_y_on_a_card_whose_id_is_not_printable_says_so_and_copies_nothing(
         assert "\x1b]52" not in "".join(written)
 
 
-async def test_y_still_copies_a_printable_id_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_y_still_copies_a_printable_id_exactly(monkeypatch: pytest.MonkeyPatch, make_app: MakeApp) -> None:
     monkeypatch.delenv("TMUX", raising=False)
-    app = KanbanApp(OneCardCrm("oppo_42"), poll_interval=3600)
+    app = make_app(OneCardCrm("oppo_42"))
     async with app.run_test(size=(100, 24)) as pilot:
         await settle(pilot)
         written: list[str] = []
@@ -305,8 +305,8 @@ def test_bad_keys_at_start_are_safe_on_stderr_and_on_the_board(tmp_path: Path, m
     assert ran and ran[0].keys == {} and all(no_controls(w) for w in ran[0].warnings), ran[0].warnings
 
 
-async def test_a_notice_or_warning_on_the_board_shows_no_control_character() -> None:
-    app = KanbanApp(OneCardCrm("oppo_1"), poll_interval=3600, warnings=["a warning \x1b]0;pwned\x07"])
+async def test_a_notice_or_warning_on_the_board_shows_no_control_character(make_app: MakeApp) -> None:
+    app = make_app(OneCardCrm("oppo_1"), warnings=["a warning \x1b]0;pwned\x07"])
     async with app.run_test(size=(100, 24)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -315,7 +315,7 @@ async def test_a_notice_or_warning_on_the_board_shows_no_control_character() -> 
 
         screen.apply(Update(notices=[Notice("deal \x1b[2J\x9b gone", title="\x1b]0;t\x07")]))
         await pilot.pause()
-        said = [(n.message, n.title) for n in app._notifications]
+        said = [(n.message, n.title) for n in notifications(app)]
         assert any("pwned" in m for m, _ in said) and any("gone" in m for m, _ in said), said
         assert all(no_controls(m) and no_controls(t or "") for m, t in said), said
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kanban_tui.app import KanbanApp
 from kanban_tui.backends import close, clustr
 from kanban_tui.backends.errors import BackendError, read_each
 from kanban_tui.models import Opportunity, Pipeline, Status
@@ -18,7 +17,7 @@ from kanban_tui.screens.conflict import ResolveConflict
 from kanban_tui.screens.detail import DetailScreen
 from kanban_tui.text import esc, fit, safe_text
 
-from .helpers import screen_text, settle
+from .helpers import MakeApp, screen_text, settle
 from .test_session_states import FakeCrm
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -123,11 +122,11 @@ TEXT = st.one_of(
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=TEXT)
-async def test_hostile_text_never_reaches_the_terminal_raw_nor_hides_a_card_state(text: str) -> None:
+async def test_hostile_text_never_reaches_the_terminal_raw_nor_hides_a_card_state(text: str, make_app: MakeApp) -> None:
     crm = HostileCrm(text)
     for card in hostile_cards(text):
         crm.cards[card.id] = card
-    app = KanbanApp(crm, poll_interval=3600)
+    app = make_app(crm)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         screen = app.screen

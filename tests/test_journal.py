@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 
+from kanban_tui import factory
 from kanban_tui.app import KanbanApp
 from kanban_tui.backends.close import CloseBackend
 from kanban_tui.config import Settings
@@ -17,7 +18,7 @@ from kanban_tui.store.board_copy import BoardCopy
 from kanban_tui.store.journal import JournaledMove, MoveJournal
 
 from .fakes.close import FakeClose
-from .helpers import screen_text, settle
+from .helpers import MakeApp, notices, screen_text, settle
 
 KEY = "test-close-key"
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -87,23 +88,26 @@ def sales_with_a_card(journal_path: Path, sales: int = 20) -> Sales:
     return Sales(fake, MoveJournal(journal_path, IDENTITY), pipeline, card)
 
 
-def app_for(fake: FakeClose, journal: MoveJournal, board_copy: BoardCopy | None = None) -> KanbanApp:
+def app_for(make_app: MakeApp, fake: FakeClose, journal: MoveJournal, *, board_copy: bool = False) -> KanbanApp:
+    """The board of the fake Close's Sales pipeline, with its move journal where `journal` is (the app's stores
+    beside it; with `board_copy`, the board copy too)."""
     async def no_wait(_: float) -> None:
         return None
 
+    assert journal.path.name == factory.JOURNAL
     backend = CloseBackend(
         KEY, base_url="https://api.close.com/api/v1/", transport=httpx.MockTransport(fake.handler), sleep=no_wait
     )
-    settings = Settings(poll_interval=3600, pipeline="Sales")
-    return KanbanApp(backend, settings=settings, journal=journal, board_copy=board_copy)
+    return make_app(backend, Settings(pipeline="Sales"), state_dir=journal.path.parent, board_copy=board_copy)
 
 
-async def test_moves_made_while_close_is_down_reach_it_in_order_after_a_restart(tmp_path: Path) -> None:
+async def test_moves_made_while_close_is_down_reach_it_in_order_after_a_restart(tmp_path: Path,
+                                                                                make_app: MakeApp) -> None:
     fake = FakeClose(KEY)
     fake.seed(sales=60, other=10)
     journal_path = tmp_path / "journal.sqlite3"
 
-    app = app_for(fake, MoveJournal(journal_path, IDENTITY))
+    app = app_for(make_app, fake, MoveJournal(journal_path, IDENTITY))
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -126,7 +130,7 @@ async def test_moves_made_while_close_is_down_reach_it_in_order_after_a_restart(
 
     fake._failures.clear()  # Close is back
     start = len(fake.requests)
-    app = app_for(fake, MoveJournal(journal_path, IDENTITY))
+    app = app_for(make_app, fake, MoveJournal(journal_path, IDENTITY))
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await settle(pilot)
@@ -134,31 +138,32 @@ async def test_moves_made_while_close_is_down_reach_it_in_order_after_a_restart(
         assert [r.url.path.split("/")[-2] for r in puts] == moved, "sent again, in the order they were made"
         assert all(json.loads(r.content) == {"status_id": second} for r in puts)
         assert all(fake.opportunities[m]["status_id"] == second for m in moved)
-        assert any("Sending 3 moves saved from last time" in n.message for n in app._notifications)
+        assert any("Sending 3 moves saved from last time" in n for n in notices(app))
     assert MoveJournal(journal_path, IDENTITY).pending() == []
 
 
-async def test_a_journaled_move_of_a_card_deleted_meanwhile_is_dropped_and_said(tmp_path: Path) -> None:
+async def test_a_journaled_move_of_a_card_deleted_meanwhile_is_dropped_and_said(tmp_path: Path,
+                                                                                make_app: MakeApp) -> None:
     setup = sales_with_a_card(tmp_path / "journal.sqlite3")
     fake, journal, sales, gone = setup.fake, setup.journal, setup.pipeline, setup.card
     write(journal, pipeline_id=sales["id"], opportunity_id=gone, opportunity_name="Gone Co", from_status="x",
         to_status=sales["statuses"][2]["id"], made_at=T0, base_updated=T0,
     )
     fake.delete_opportunity(gone)
-    app = app_for(fake, journal)
+    app = app_for(make_app, fake, journal)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await settle(pilot)
-        assert any("Gone Co" in n.message and "dropped" in n.message for n in app._notifications)
+        assert any("Gone Co" in n and "dropped" in n for n in notices(app))
         assert not [r for r in fake.requests if r.method == "PUT"]
     assert journal.pending() == []
 
 
-async def test_a_card_changed_in_close_since_the_move_asks_keep_or_take(tmp_path: Path) -> None:
+async def test_a_card_changed_in_close_since_the_move_asks_keep_or_take(tmp_path: Path, make_app: MakeApp) -> None:
     from kanban_tui.screens.conflict import ResolveConflict
 
     for key, expected in (("t", "theirs"), ("k", "mine")):
-        setup = sales_with_a_card(tmp_path / f"journal-{key}.sqlite3")
+        setup = sales_with_a_card(tmp_path / key / "journal.sqlite3")
         fake, journal, sales, card = setup.fake, setup.journal, setup.pipeline, setup.card
         mine, theirs = sales["statuses"][2]["id"], sales["statuses"][3]["id"]
         seen = datetime.fromisoformat(fake.opportunities[card]["date_updated"])
@@ -166,7 +171,7 @@ async def test_a_card_changed_in_close_since_the_move_asks_keep_or_take(tmp_path
             to_status=mine, made_at=seen, base_updated=seen,
         )
         fake.teammate_move(card, theirs)  # a teammate moved it after the user did, offline
-        app = app_for(fake, journal)
+        app = app_for(make_app, fake, journal)
         async with app.run_test(size=(120, 36)) as pilot:
             await settle(pilot)
             await settle(pilot)
@@ -183,7 +188,8 @@ async def test_a_card_changed_in_close_since_the_move_asks_keep_or_take(tmp_path
         assert journal.pending() == []
 
 
-async def test_two_queued_moves_of_one_card_collapse_to_the_last_and_are_no_conflict(tmp_path: Path) -> None:
+async def test_two_queued_moves_of_one_card_collapse_to_the_last_and_are_no_conflict(tmp_path: Path,
+                                                                                     make_app: MakeApp) -> None:
     setup = sales_with_a_card(tmp_path / "journal.sqlite3")
     fake, journal, sales, card = setup.fake, setup.journal, setup.pipeline, setup.card
     seen = datetime.fromisoformat(fake.opportunities[card]["date_updated"])
@@ -191,7 +197,7 @@ async def test_two_queued_moves_of_one_card_collapse_to_the_last_and_are_no_conf
     for n, (frm, to) in enumerate([(ids[0], ids[1]), (ids[1], ids[2])]):
         write(journal, pipeline_id=sales["id"], opportunity_id=card, opportunity_name="X", from_status=frm,
                        to_status=to, made_at=seen + timedelta(seconds=n), base_updated=seen)
-    app = app_for(fake, journal)
+    app = app_for(make_app, fake, journal)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await settle(pilot)
@@ -223,13 +229,14 @@ def test_the_board_copy_keeps_each_pipeline_per_account_and_ignores_a_damaged_fi
     assert mine.save(sales, [card], T0) is not None, "a copy that cannot be written is said, not raised"
 
 
-async def test_offline_at_start_opens_the_last_known_board_and_its_moves_reach_close_later(tmp_path: Path) -> None:
+async def test_offline_at_start_opens_the_last_known_board_and_its_moves_reach_close_later(tmp_path: Path,
+                                                                                           make_app: MakeApp) -> None:
     fake = FakeClose(KEY)
     fake.seed(sales=40, other=5)
     journal = MoveJournal(tmp_path / "journal.sqlite3", IDENTITY)
     board_copy = BoardCopy(tmp_path / "last-board.sqlite3", IDENTITY)
 
-    app = app_for(fake, journal, board_copy)  # a morning with Close reachable: the board is kept
+    app = app_for(make_app, fake, journal, board_copy=True)  # a morning with Close reachable: the board is kept
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -241,14 +248,14 @@ async def test_offline_at_start_opens_the_last_known_board_and_its_moves_reach_c
     down = httpx.ConnectError("connection refused")
     fake.fail_next("GET", "", 0, exc=down, times=10**6)
     fake.fail_next("PUT", "", 0, exc=down, times=10**6)
-    app = app_for(fake, journal, board_copy)  # the next start, offline
+    app = app_for(make_app, fake, journal, board_copy=True)  # the next start, offline
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, BoardScreen) and screen.session.copy_of is not None
         assert {s.id: screen.session.board.column_len(s.id) for s in screen.session.pipeline.statuses} == counts
         assert "○ offline · board as of just now" in screen_text(app)
-        assert any("Close cannot be reached: this is the board as of" in n.message for n in app._notifications)
+        assert any("Close cannot be reached: this is the board as of" in n for n in notices(app))
         card = screen.focused_id()
         assert card is not None
         await pilot.press("shift+right")
@@ -258,7 +265,7 @@ async def test_offline_at_start_opens_the_last_known_board_and_its_moves_reach_c
         await pilot.press("r")  # still down: the copy stays, focus and all, and no new error pops up
         await settle(pilot)
         assert screen.session.board is copy_board and screen.focused_id() == card
-        assert not any("Could not open the board" in n.message for n in app._notifications)
+        assert not any("Could not open the board" in n for n in notices(app))
 
         fake._failures.clear()  # Close answers again: its board replaces the copy, the move goes out
         await pilot.press("r")
@@ -272,11 +279,13 @@ async def test_offline_at_start_opens_the_last_known_board_and_its_moves_reach_c
     assert journal.pending() == []
 
 
-async def test_several_moves_of_a_card_changed_in_close_get_one_question_and_keep_their_order(tmp_path: Path) -> None:
+async def test_several_moves_of_a_card_changed_in_close_get_one_question_and_keep_their_order(
+    tmp_path: Path, make_app: MakeApp
+) -> None:
     from kanban_tui.screens.conflict import ResolveConflict
 
     for key in ("k", "t"):
-        setup = sales_with_a_card(tmp_path / f"journal-{key}.sqlite3")
+        setup = sales_with_a_card(tmp_path / key / "journal.sqlite3")
         fake, journal, sales, card = setup.fake, setup.journal, setup.pipeline, setup.card
         ids = setup.status_ids
         seen = datetime.fromisoformat(fake.opportunities[card]["date_updated"])
@@ -284,7 +293,7 @@ async def test_several_moves_of_a_card_changed_in_close_get_one_question_and_kee
             write(journal, pipeline_id=sales["id"], opportunity_id=card, opportunity_name="X", from_status=frm,
                            to_status=to, made_at=seen + timedelta(seconds=n), base_updated=seen)
         fake.teammate_move(card, ids[3])  # changed in Close after both moves were made offline
-        app = app_for(fake, journal)
+        app = app_for(make_app, fake, journal)
         async with app.run_test(size=(120, 36)) as pilot:
             await settle(pilot)
             await settle(pilot)

@@ -24,7 +24,6 @@ from kanban_tui.app import KanbanApp
 from kanban_tui.backends.close import CloseBackend
 from kanban_tui.config import Settings
 from kanban_tui.screens.board import BoardScreen
-from kanban_tui.store.board_copy import BoardCopy
 from kanban_tui.store.journal import MoveJournal
 from kanban_tui.store.seen import SeenStore
 from kanban_tui.sync.protocol import Job, SaveSeen, Send
@@ -39,32 +38,26 @@ from kanban_tui.widgets.column import (
 )
 
 from .fakes.close import FakeClose
-from .helpers import screen_text, settle
+from .helpers import MakeApp, notices, screen_text, settle
 from .test_session_states import T0, FakeCrm
 
 KEY = "test-close-key"
 
-
-@pytest.fixture
-def fake() -> FakeClose:
-    server = FakeClose(KEY)
-    server.seed(sales=200, other=0)
-    return server
+pytestmark = pytest.mark.fake_seed(sales=200, other=0)
 
 
-def close_app(fake: FakeClose, tmp_path: Path, *, copy: bool = False) -> KanbanApp:
-    backend = CloseBackend(KEY, base_url="https://api.close.com/api/v1/", transport=httpx.MockTransport(fake.handler))
-    return KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales"),
-                     seen=SeenStore(tmp_path / "seen.sqlite3", backend.identity),
-                     board_copy=BoardCopy(tmp_path / "last-board.sqlite3", backend.identity) if copy else None)
+def close_app(make_app: MakeApp, fake_close: FakeClose, *, copy: bool = False) -> KanbanApp:
+    backend = CloseBackend(KEY, base_url="https://api.close.com/api/v1/",
+                           transport=httpx.MockTransport(fake_close.handler))
+    return make_app(backend, Settings(pipeline="Sales"), board_copy=copy)
 
 
 def board(app: KanbanApp) -> BoardScreen:
     return next(s for s in app.screen_stack if isinstance(s, BoardScreen))
 
 
-def statuses(fake: FakeClose) -> dict[str, str]:
-    sales = next(p for p in fake.pipelines if p["name"] == "Sales")
+def statuses(fake_close: FakeClose) -> dict[str, str]:
+    sales = next(p for p in fake_close.pipelines if p["name"] == "Sales")
     return {s["label"]: s["id"] for s in sales["statuses"]}
 
 
@@ -84,11 +77,11 @@ def on_screen(cards: CardList) -> list[str]:
 
 
 async def test_a_teammates_move_into_a_column_seen_from_its_top_shows_in_its_first_rows(
-    fake: FakeClose, tmp_path: Path,
+    fake_close: FakeClose, make_app: MakeApp,
 ) -> None:
-    ids = statuses(fake)
+    ids = statuses(fake_close)
     lead, negotiation = ids["Lead"], ids["Negotiation"]
-    app = close_app(fake, tmp_path)
+    app = close_app(make_app, fake_close)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = board(app)
@@ -100,7 +93,7 @@ async def test_a_teammates_move_into_a_column_seen_from_its_top_shows_in_its_fir
         # a column the user sees from its top, the focus elsewhere
         focused = screen.focused_id()
         moved = b.column_ids(lead)[3]
-        fake.teammate_move(moved, negotiation)
+        fake_close.teammate_move(moved, negotiation)
         await pilot.press("r")
         await settle(pilot)
         assert b.column_ids(negotiation)[0] == moved, "last updated first"
@@ -116,7 +109,7 @@ async def test_a_teammates_move_into_a_column_seen_from_its_top_shows_in_its_fir
         first = screen.focused_id()
         assert first == moved and column.active and column.cursor == 0
         second = b.column_ids(lead)[3]
-        fake.teammate_move(second, negotiation)
+        fake_close.teammate_move(second, negotiation)
         await pilot.press("r")
         await settle(pilot)
         assert screen.focused_id() == first, "the focus stays on its card"
@@ -129,7 +122,7 @@ async def test_a_teammates_move_into_a_column_seen_from_its_top_shows_in_its_fir
         focused, row = screen.focused_id(), column.cursor * CARD_HEIGHT - column.scroll_y
         looking_at = on_screen(column)
         third = b.column_ids(lead)[3]
-        fake.teammate_move(third, negotiation)
+        fake_close.teammate_move(third, negotiation)
         await pilot.press("r")
         await settle(pilot)
         assert b.column_ids(negotiation)[0] == third
@@ -138,11 +131,11 @@ async def test_a_teammates_move_into_a_column_seen_from_its_top_shows_in_its_fir
 
 
 async def test_a_column_at_its_top_keeps_its_focused_card_in_view_when_cards_arrive_above_it(
-    fake: FakeClose, tmp_path: Path,
+    fake_close: FakeClose, make_app: MakeApp,
 ) -> None:
-    ids = statuses(fake)
+    ids = statuses(fake_close)
     lead, negotiation = ids["Lead"], ids["Negotiation"]
-    app = close_app(fake, tmp_path)
+    app = close_app(make_app, fake_close)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = board(app)
@@ -154,7 +147,7 @@ async def test_a_column_at_its_top_keeps_its_focused_card_in_view_when_cards_arr
         assert column.scroll_y == 0 and column.cursor > 0
         focused = screen.focused_id()
         for card in b.column_ids(lead)[:3]:
-            fake.teammate_move(card, negotiation)
+            fake_close.teammate_move(card, negotiation)
         await pilot.press("r")
         await settle(pilot)
         assert screen.focused_id() == focused, "the focus stays on its card"
@@ -162,11 +155,11 @@ async def test_a_column_at_its_top_keeps_its_focused_card_in_view_when_cards_arr
 
 
 async def test_a_column_scrolled_by_the_mouse_keeps_its_rows_when_a_card_arrives(
-    fake: FakeClose, tmp_path: Path,
+    fake_close: FakeClose, make_app: MakeApp,
 ) -> None:
-    ids = statuses(fake)
+    ids = statuses(fake_close)
     lead, negotiation = ids["Lead"], ids["Negotiation"]
-    app = close_app(fake, tmp_path)
+    app = close_app(make_app, fake_close)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = board(app)
@@ -176,13 +169,14 @@ async def test_a_column_scrolled_by_the_mouse_keeps_its_rows_when_a_card_arrives
         await pilot.pause()
         looking_at = on_screen(column)
         assert column.cursor == 0 and column.cursor_card not in looking_at
-        fake.teammate_move(b.column_ids(lead)[2], negotiation)
+        fake_close.teammate_move(b.column_ids(lead)[2], negotiation)
         await pilot.press("r")
         await settle(pilot)
         assert on_screen(column) == looking_at, "the same cards, on the same rows"
         cursor_card = column.cursor_card
         looking_at = on_screen(column)
-        fake.teammate_edit(b.column_ids(negotiation)[1], value=5_500_000)  # the cursor's card, out of view, goes first
+        fake_close.teammate_edit(b.column_ids(negotiation)[1],
+                                 value=5_500_000)  # the cursor's card, out of view, goes first
         await pilot.press("r")
         await settle(pilot)
         assert column.cursor_card == cursor_card and b.column_ids(negotiation)[0] == cursor_card
@@ -193,32 +187,32 @@ async def test_a_column_scrolled_by_the_mouse_keeps_its_rows_when_a_card_arrives
 
 
 async def test_a_warm_start_focus_moved_on_by_the_delta_does_not_consume_the_mark(
-    fake: FakeClose, tmp_path: Path,
+    fake_close: FakeClose, make_app: MakeApp,
 ) -> None:
-    ids = statuses(fake)
+    ids = statuses(fake_close)
     lead, qualified, negotiation = ids["Lead"], ids["Qualified"], ids["Negotiation"]
-    async with close_app(fake, tmp_path, copy=True).run_test(size=(120, 36)) as pilot:
+    async with close_app(make_app, fake_close, copy=True).run_test(size=(120, 36)) as pilot:
         await settle(pilot)  # the first start: what is seen and the saved copy are kept at quit
         b = board(pilot.app).session.board  # type: ignore[attr-defined]
         first, other = b.column_ids(lead)[0], b.column_ids(qualified)[2]
-    fake.teammate_move(first, negotiation)  # while the app was closed: the card the focus starts on
-    fake.teammate_move(other, negotiation)
-    app = close_app(fake, tmp_path, copy=True)
+    fake_close.teammate_move(first, negotiation)  # while the app was closed: the card the focus starts on
+    fake_close.teammate_move(other, negotiation)
+    app = close_app(make_app, fake_close, copy=True)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await settle(pilot)
         screen = board(app)
         b = screen.session.board
         assert b.shown_status(first) == negotiation and b.shown_status(other) == negotiation
-        assert any("Since you last looked: 2 moved" in n.message for n in app._notifications)
+        assert any("Since you last looked: 2 moved" in n for n in notices(app))
         assert b.change(first) == "moved" and b.change(other) == "moved", "the focus the user never gave"
         assert sorted(b.changed()) == sorted([first, other])
         await pilot.press("c")
         await pilot.press("c")
         assert screen.focused_id() in (first, other)
-        said = [n.message for n in app._notifications if "moved from" in n.message]
+        said = [n for n in notices(app) if "moved from" in n]
         assert len(said) == 2 and "1 more" in said[0], said
-    again = close_app(fake, tmp_path, copy=True)
+    again = close_app(make_app, fake_close, copy=True)
     async with again.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await settle(pilot)
@@ -226,48 +220,50 @@ async def test_a_warm_start_focus_moved_on_by_the_delta_does_not_consume_the_mar
         assert sorted(b.changed()) == [], "both were focused with c and left: seen"
 
 
-async def test_the_card_focused_at_quit_keeps_a_change_made_while_closed(fake: FakeClose, tmp_path: Path) -> None:
-    ids = statuses(fake)
+async def test_the_card_focused_at_quit_keeps_a_change_made_while_closed(fake_close: FakeClose,
+                                                                         make_app: MakeApp) -> None:
+    ids = statuses(fake_close)
     lead = ids["Lead"]
-    async with close_app(fake, tmp_path, copy=True).run_test(size=(120, 36)) as pilot:
+    async with close_app(make_app, fake_close, copy=True).run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         first = board(pilot.app).session.board.column_ids(lead)[0]  # type: ignore[attr-defined]
-    fake.teammate_edit(first, value=987_600)  # re-valued while closed: still first in Lead, where the focus starts
+    fake_close.teammate_edit(first,  # re-valued while closed: still first in Lead, where the focus starts
+                             value=987_600)
     for _ in range(2):  # quit without a key, twice
-        app = close_app(fake, tmp_path, copy=True)
+        app = close_app(make_app, fake_close, copy=True)
         async with app.run_test(size=(120, 36)) as pilot:
             await settle(pilot)
             await settle(pilot)
             screen = board(app)
             assert screen.focused_id() == first
             assert screen.session.board.change(first) == "re-valued", "the focus the user never gave sees nothing"
-    app = close_app(fake, tmp_path, copy=True)
+    app = close_app(make_app, fake_close, copy=True)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await settle(pilot)
         await pilot.press("j", "k")  # the user's own focus, on it
         assert board(app).focused_id() == first
-    last = close_app(fake, tmp_path, copy=True)
+    last = close_app(make_app, fake_close, copy=True)
     async with last.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await settle(pilot)
         assert board(last).session.board.change(first) is None, "focused by the user at quit: seen"
 
 
-async def test_a_focus_a_poll_moves_on_consumes_no_mark(fake: FakeClose, tmp_path: Path) -> None:
-    negotiation = statuses(fake)["Negotiation"]
-    app = close_app(fake, tmp_path)
+async def test_a_focus_a_poll_moves_on_consumes_no_mark(fake_close: FakeClose, make_app: MakeApp) -> None:
+    negotiation = statuses(fake_close)["Negotiation"]
+    app = close_app(make_app, fake_close)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = board(app)
         b = screen.session.board
         await pilot.press("j", "k")  # the user's focus on Lead's first card
         mine = screen.focused_id()
-        fake.teammate_edit(mine, value=123_400)
+        fake_close.teammate_edit(mine, value=123_400)
         await pilot.press("r")
         await settle(pilot)
         assert b.change(mine) == "re-valued" and screen.focused_id() == mine
-        fake.teammate_move(mine, negotiation)  # the card leaves the column under the focus
+        fake_close.teammate_move(mine, negotiation)  # the card leaves the column under the focus
         await pilot.press("r")
         await settle(pilot)
         assert screen.focused_id() != mine
@@ -295,11 +291,11 @@ def test_a_mark_shrinks_to_its_glyph_before_the_name_loses_a_letter(name: str, w
             assert mark == longer, "the whole word where it fits"
 
 
-async def test_a_marked_card_at_100_columns_keeps_its_name(fake: FakeClose, tmp_path: Path) -> None:
-    lead = statuses(fake)["Lead"]
-    async with close_app(fake, tmp_path).run_test(size=(100, 30)) as pilot:
+async def test_a_marked_card_at_100_columns_keeps_its_name(fake_close: FakeClose, make_app: MakeApp) -> None:
+    lead = statuses(fake_close)["Lead"]
+    async with close_app(make_app, fake_close).run_test(size=(100, 30)) as pilot:
         await settle(pilot)  # the first session: what is seen is kept
-    app = close_app(fake, tmp_path)
+    app = close_app(make_app, fake_close)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         screen = board(app)
@@ -307,7 +303,7 @@ async def test_a_marked_card_at_100_columns_keeps_its_name(fake: FakeClose, tmp_
         room = column.scrollable_content_region.width - 2  # the gutter, a space at the end
         name = ("Tyrell" + "x" * 40)[: room - 2]  # fits beside the glyph, not beside the word
         first = screen.focused_id()
-        fake.teammate_edit(first, lead_name=name, value=4_321_000)
+        fake_close.teammate_edit(first, lead_name=name, value=4_321_000)
         await pilot.press("r")
         await settle(pilot)
         assert screen.session.board.change(first) == "re-valued"

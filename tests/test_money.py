@@ -21,7 +21,7 @@ from kanban_tui.models import Opportunity, Period
 from kanban_tui.money import CURRENCIES, PERIOD_SUFFIX, format_compact, format_fitted, format_money, major_units
 from kanban_tui.text import cells
 
-from .helpers import screen_text, settle
+from .helpers import MakeApp, screen_text, settle
 
 CENT = 100
 
@@ -114,9 +114,8 @@ def test_a_currency_code_of_any_length_keeps_the_value_short() -> None:
     assert format_fitted(-(10**17), "ZIMBABWEDOLLAR", Period.MONTHLY, 14).endswith("1e15/mo")
 
 
-async def test_a_huge_value_on_a_narrow_card_keeps_its_magnitude_and_period(tmp_path: Path) -> None:
+async def test_a_huge_value_on_a_narrow_card_keeps_its_magnitude_and_period(tmp_path: Path, make_app: MakeApp) -> None:
     """`€1000000B…` was drawn for €1e15/mo: the magnitude garbled and the period cut."""
-    from kanban_tui.app import KanbanApp
 
     path = tmp_path / "w.sqlite3"
     create_workspace(path, demo_size=None)
@@ -134,7 +133,7 @@ async def test_a_huge_value_on_a_narrow_card_keeps_its_magnitude_and_period(tmp_
     with closing(sqlite3.connect(path)) as conn, conn:
         write_pipeline(conn, DEMO_PIPELINE)
         insert_opportunities(conn, cards)
-    app = KanbanApp(LocalBackend(path), poll_interval=3600)
+    app = make_app(LocalBackend(path))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         text = screen_text(app)
@@ -147,10 +146,9 @@ async def test_a_huge_value_on_a_narrow_card_keeps_its_magnitude_and_period(tmp_
     assert not any("…" in line for line in values), text
 
 
-async def test_column_totals_past_what_sqlite_adds_up_still_load_the_board(tmp_path: Path) -> None:
+async def test_column_totals_past_what_sqlite_adds_up_still_load_the_board(tmp_path: Path, make_app: MakeApp) -> None:
     """Three deals of $9e16 in one column overflowed SQLite's sum() and a monthly one its multiplication (a REAL):
     the whole board failed to load (`unexpected ValidationError`). The totals are added up exactly instead."""
-    from kanban_tui.app import KanbanApp
 
     path = tmp_path / "w.sqlite3"
     create_workspace(path, demo_size=None)
@@ -167,7 +165,7 @@ async def test_column_totals_past_what_sqlite_adds_up_still_load_the_board(tmp_p
     starts = {s.status_id: s for s in await backend.first_screen(DEMO_PIPELINE, 10)}
     assert starts["st_lead"].totals == {"USD": 3 * big} and starts["st_lead"].weighted == {"USD": 3 * big // 2}
     assert starts["st_qualified"].totals == {"USD": 12 * big} and starts["st_qualified"].recurring
-    app = KanbanApp(backend, poll_interval=3600)
+    app = make_app(backend)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         text = screen_text(app)

@@ -8,24 +8,23 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kanban_tui.app import KanbanApp
 from kanban_tui.backends.close import CloseBackend
 from kanban_tui.backends.demo_data import DEMO_PIPELINE
 from kanban_tui.backends.local import LocalBackend
-from kanban_tui.config import Settings
 from kanban_tui.models import StatusKind
 from kanban_tui.screens.board import BoardScreen
 from kanban_tui.screens.picture import PipelinePicture, StatusBars, main_currency
 
 from .fakes.close import FakeClose
 from .fakes.clustr import FakeClustr
-from .helpers import screen_text, settle
+from .helpers import MakeApp, screen_text, settle
 
 CLOSE = "https://api.close.com/api/v1/"
 
 
-async def test_p_shows_every_status_with_its_count_and_value_and_the_weekly_chart(backend: LocalBackend) -> None:
-    app = KanbanApp(backend, poll_interval=3600)
+async def test_p_shows_every_status_with_its_count_and_value_and_the_weekly_chart(backend: LocalBackend,
+                                                                                  make_app: MakeApp) -> None:
+    app = make_app(backend)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         board = app.session.board
@@ -63,7 +62,7 @@ async def test_p_shows_every_status_with_its_count_and_value_and_the_weekly_char
                 assert isinstance(app.screen, PipelinePicture)
 
 
-async def test_a_crm_that_cannot_group_them_says_so() -> None:
+async def test_a_crm_that_cannot_group_them_says_so(make_app: MakeApp) -> None:
     from kanban_tui.backends.clustr import ClustrBackend
 
     async def no_wait(_: float) -> None:
@@ -73,7 +72,7 @@ async def test_a_crm_that_cannot_group_them_says_so() -> None:
     fake.seed(40)
     backend = ClustrBackend("test-clustr-key", base_url="https://api.clustr-ai.com/api/public/",
                             transport=httpx.MockTransport(fake.handler), sleep=no_wait)
-    app = KanbanApp(backend, settings=Settings(poll_interval=3600))
+    app = make_app(backend)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("P")

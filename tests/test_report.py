@@ -41,6 +41,7 @@ from .fakes.bottlecrm import FakeBottleCrm
 from .fakes.close import FakeClose
 from .fakes.clustr import FakeClustr
 from .fakes.telecrm import FakeTeleCrm
+from .helpers import MakeApp
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 GOLDEN = Path(__file__).with_name("golden")
@@ -490,15 +491,15 @@ def test_summary_json_of_the_10000_card_demo_adds_up(capsys: pytest.CaptureFixtu
 
 
 async def test_changes_since_1h_lists_two_moves_made_in_the_app(tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+                                                               capsys: pytest.CaptureFixture[str],
+                                                               make_app: MakeApp) -> None:
     report.now = lambda: datetime.now(UTC)  # the app's moves happen now
     workspace = tmp_path / "w.sqlite3"
     create_workspace(workspace, demo_size=64)
-    from kanban_tui.app import KanbanApp
 
     from .helpers import settle
 
-    app = KanbanApp(LocalBackend(workspace), poll_interval=3600)
+    app = make_app(LocalBackend(workspace))
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(pilot)
         for _ in range(2):  # the focused card, Lead -> Qualified -> Demo, as a user moves it

@@ -4,16 +4,15 @@
 from __future__ import annotations
 
 import re
-
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from kanban_tui.app import KanbanApp
 from kanban_tui.backends.local import LocalBackend
 from kanban_tui.models import Opportunity, Pipeline, Status
 from kanban_tui.sync import Board
 from kanban_tui.sync.board import UNASSIGNED
 
-from .helpers import screen_text, settle
+from .helpers import MakeApp, notices, screen_text, settle
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 PIPELINE = Pipeline(id="p", name="Sales", statuses=(Status(id="a", label="A"), Status(id="b", label="B")))
@@ -41,8 +40,9 @@ def test_the_board_shows_only_cards_holding_every_word_and_counts_them() -> None
     assert board.column_len("a") == 1 and board.shown_count() == 5 and board.summary("b").count == 4
 
 
-async def test_slash_finds_a_deal_n_steps_through_matches_and_esc_shows_everything(backend: LocalBackend) -> None:
-    app = KanbanApp(backend, poll_interval=3600)
+async def test_slash_finds_a_deal_n_steps_through_matches_and_esc_shows_everything(backend: LocalBackend,
+                                                                                   make_app: MakeApp) -> None:
+    app = make_app(backend)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -76,14 +76,14 @@ async def test_slash_finds_a_deal_n_steps_through_matches_and_esc_shows_everythi
         assert f"{everything} deals" in screen_text(app) and " of " not in screen_text(app).splitlines()[-2]
 
 
-async def test_a_search_with_no_match_says_so(backend: LocalBackend) -> None:
-    app = KanbanApp(backend, poll_interval=3600)
+async def test_a_search_with_no_match_says_so(backend: LocalBackend, make_app: MakeApp) -> None:
+    app = make_app(backend)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("slash", *"zzqx", "enter", "n")
         await pilot.pause()
         assert "0 of 64 deals" in screen_text(app)
-        assert any("No deal matches" in n.message for n in app._notifications)
+        assert any("No deal matches" in n for n in notices(app))
 
 
 def test_typing_on_narrows_within_the_matches_so_far_and_gives_the_same_answer() -> None:
@@ -122,12 +122,12 @@ def test_search_totals_counted_up_or_down_agree_with_a_recount() -> None:
         assert summary.totals == sum_by_currency((o.currency, o.annualized_value) for o in shown if o.value), query
 
 
-async def test_a_search_header_keeps_its_count_and_total_whole_at_80_columns(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_search_header_keeps_its_count_and_total_whole_at_80_columns(tmp_path, make_app: MakeApp) -> None:  # type: ignore[no-untyped-def]
     from kanban_tui.backends.local import create_workspace
 
     path = tmp_path / "big.sqlite3"
     create_workspace(path, demo_size=10000)
-    app = KanbanApp(LocalBackend(path), poll_interval=3600)
+    app = make_app(LocalBackend(path))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("slash", *"quartz", "enter")
@@ -158,8 +158,8 @@ def test_each_order_sorts_every_column_and_moves_keep_it() -> None:
     assert board.summary("b").count == 2
 
 
-async def test_s_cycles_the_order_and_the_title_says_it(backend: LocalBackend) -> None:
-    app = KanbanApp(backend, poll_interval=3600)
+async def test_s_cycles_the_order_and_the_title_says_it(backend: LocalBackend, make_app: MakeApp) -> None:
+    app = make_app(backend)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -180,18 +180,15 @@ async def test_s_cycles_the_order_and_the_title_says_it(backend: LocalBackend) -
         assert board.sort == "updated" and "by " not in screen_text(app).splitlines()[0]
 
 
-async def test_the_order_is_remembered_per_board(backend: LocalBackend, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from kanban_tui.store.prefs import BoardPrefs
-
-    prefs = BoardPrefs(tmp_path / "board-prefs.json", backend.identity)
-    app = KanbanApp(backend, poll_interval=3600, prefs=prefs)
+async def test_the_order_is_remembered_per_board(backend: LocalBackend, state_dir: Path, make_app: MakeApp) -> None:
+    app = make_app(backend)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await pilot.press("s")
         await settle(pilot)
-    assert prefs.load("pipe_sales") == {"sort": "value"}
-    assert (tmp_path / "board-prefs.json").stat().st_mode & 0o077 == 0
-    again = KanbanApp(backend, poll_interval=3600, prefs=BoardPrefs(tmp_path / "board-prefs.json", backend.identity))
+    assert app.prefs is not None and app.prefs.load("pipe_sales") == {"sort": "value"}
+    assert (state_dir / "board-prefs.json").stat().st_mode & 0o077 == 0
+    again = make_app(backend)
     async with again.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         assert again.screen.session.board.sort == "value" and "by value" in screen_text(again).splitlines()[0]
@@ -208,8 +205,9 @@ def test_a_damaged_prefs_file_is_ignored_and_written_anew(tmp_path) -> None:  # 
     assert BoardPrefs(path, "other").load("p") == {}, "per account"
 
 
-async def test_an_empty_column_says_so_and_a_search_says_nothing_matches_there(backend: LocalBackend) -> None:
-    app = KanbanApp(backend, poll_interval=3600)
+async def test_an_empty_column_says_so_and_a_search_says_nothing_matches_there(backend: LocalBackend,
+                                                                               make_app: MakeApp) -> None:
+    app = make_app(backend)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await pilot.press("slash", *"zzqx", "enter")

@@ -12,13 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kanban_tui.app import KanbanApp
 from kanban_tui.backends.close import CloseBackend
 from kanban_tui.cli import start_log
 from kanban_tui.config import Settings, key_file_warning, load_settings
 
 from .fakes.close import FakeClose
-from .helpers import screen_text, settle
+from .helpers import MakeApp, notices, screen_text, settle
 
 KEY = "test-close-key"
 FORMS = (KEY, base64.b64encode(f"{KEY}:".encode()).decode())
@@ -37,7 +36,7 @@ def test_no_snapshot_or_screenshot_holds_the_key(path: Path) -> None:
     assert not [form for form in FORMS if form in text]
 
 
-async def test_a_session_s_screen_and_log_never_hold_the_key(tmp_path: Path) -> None:
+async def test_a_session_s_screen_and_log_never_hold_the_key(tmp_path: Path, make_app: MakeApp) -> None:
     log_path = tmp_path / "state" / "kanban-tui.log"
     start_log(log_path)
     try:
@@ -45,14 +44,14 @@ async def test_a_session_s_screen_and_log_never_hold_the_key(tmp_path: Path) -> 
         fake.seed(sales=30, other=5)
         fake.fail_next("PUT", "opportunity/", 400, json={"errors": [], "field-errors": {"status_id": "Nope."}})
         backend = CloseBackend(KEY, base_url="https://api.close.com/api/v1/", transport=httpx.MockTransport(fake.handler))
-        app = KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales"))
+        app = make_app(backend, Settings(pipeline="Sales"))
         async with app.run_test(size=(120, 36)) as pilot:
             await settle(pilot)
             await pilot.press("shift+right")
             await settle(pilot)
             await pilot.press("enter")
             await pilot.pause()
-            shown = screen_text(app) + "".join(n.message for n in app._notifications)
+            shown = screen_text(app) + "".join(notices(app))
             assert "Close 400" in shown
             assert not [form for form in FORMS if form in shown]
     finally:

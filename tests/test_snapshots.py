@@ -14,20 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from kanban_tui.app import KanbanApp
+from kanban_tui import factory
 from kanban_tui.backends.local import LocalBackend
 from kanban_tui.store.seen import SeenStore
 
-from .helpers import settle
+from .helpers import MakeApp, settle
 
 
-def test_board_120x36(snap_compare, backend: LocalBackend) -> None:  # type: ignore[no-untyped-def]
+def test_board_120x36(snap_compare, backend: LocalBackend, make_app: MakeApp) -> None:  # type: ignore[no-untyped-def]
     """The demo board: seven columns in order (Lead … ✓ Won, ✗ Lost), headers with count and
     totals, focus (▶) on the first Lead card, the sync line saying 'synced just now', the footer keys."""
-    assert snap_compare(KanbanApp(backend, poll_interval=3600), terminal_size=(120, 36), run_before=settle)
+    assert snap_compare(make_app(backend), terminal_size=(120, 36), run_before=settle)
 
 
-def test_board_80x24(snap_compare, backend: LocalBackend) -> None:  # type: ignore[no-untyped-def]
+def test_board_80x24(snap_compare, backend: LocalBackend, make_app: MakeApp) -> None:  # type: ignore[no-untyped-def]
     """An SSH-sized terminal: the board scrolls sideways (first four columns visible), after moving
     the focused card one column right it is focused (▶) at the top of Qualified."""
 
@@ -36,21 +36,21 @@ def test_board_80x24(snap_compare, backend: LocalBackend) -> None:  # type: igno
         await pilot.press("shift+right")
         await settle(pilot)
 
-    assert snap_compare(KanbanApp(backend, poll_interval=3600), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(make_app(backend), terminal_size=(80, 24), run_before=run_before)
 
 
-def test_help_screen(snap_compare, backend: LocalBackend) -> None:  # type: ignore[no-untyped-def]
+def test_help_screen(snap_compare, backend: LocalBackend, make_app: MakeApp) -> None:  # type: ignore[no-untyped-def]
     """`?` over the board: every key with its description, and what the marks on cards mean."""
 
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
         await pilot.press("question_mark")
 
-    assert snap_compare(KanbanApp(backend, poll_interval=3600), terminal_size=(120, 36), run_before=run_before)
+    assert snap_compare(make_app(backend), terminal_size=(120, 36), run_before=run_before)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
-def test_filtered_board(snap_compare, backend: LocalBackend, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+def test_filtered_board(snap_compare, backend: LocalBackend, size: tuple[int, int], make_app: MakeApp) -> None:  # type: ignore[no-untyped-def]
     """`f` to the first owner listed (Lee Chen), then `/` `in` ⏎: the title says `owner: Lee Chen · / in`,
     each header `N of M` with the matches' totals (nothing cut: the label gives way), the status line
     `N of 64 deals`, columns without a match say `no match`."""
@@ -64,11 +64,12 @@ def test_filtered_board(snap_compare, backend: LocalBackend, size: tuple[int, in
         pilot.app.clear_notifications()
         await pilot.pause()
 
-    assert snap_compare(KanbanApp(backend, poll_interval=3600), terminal_size=size, run_before=run_before)
+    assert snap_compare(make_app(backend), terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
-def test_change_marks(snap_compare, workspace: Path, tmp_path: Path, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+def test_change_marks(snap_compare, workspace: Path, state_dir: Path, size: tuple[int, int],  # type: ignore[no-untyped-def]
+                      make_app: MakeApp) -> None:
     """What the user saw last time differs for four cards: the top Lead card was in Qualified (moved),
     the top Qualified card had another value (re-valued), the top Demo card was not there (new), one card
     is gone; the toast says `1 new, 1 moved, 1 re-valued, 1 gone (Gone Ltd) · c steps through them`. Each
@@ -83,15 +84,15 @@ def test_change_marks(snap_compare, workspace: Path, tmp_path: Path, size: tuple
     seen[top["st_qualified"]] = (seen[top["st_qualified"]][0], 1, seen[top["st_qualified"]][2])
     del seen[top["st_demo"]]
     seen["gone1"] = ("st_lead", 100, "Gone Ltd")
-    store = SeenStore(tmp_path / "seen.sqlite3", backend.identity)
+    store = SeenStore(state_dir / factory.SEEN, backend.identity)  # what the user saw when they last looked
     store.save("pipe_sales", seen, "2026-11-22T09:00:00+00:00")
 
-    app = KanbanApp(backend, poll_interval=3600, seen=store)
+    app = make_app(backend)
     assert snap_compare(app, terminal_size=size, run_before=settle)
 
 
 def test_pipeline_picture_80x24(snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
-                                request: pytest.FixtureRequest) -> None:
+                                request: pytest.FixtureRequest, make_app: MakeApp) -> None:
     """`P` at 80x24: per status (✓ Won, ✗ Lost with their glyphs) a bar of deals with the count and a bar of
     value in the main currency with `+N cur`; below, won and lost per week side by side over 12 weeks
     (`-11w` … `now`), the dates from a fixed now (the demo data and the weeks both hang on it)."""
@@ -114,5 +115,5 @@ def test_pipeline_picture_80x24(snap_compare, tmp_path: Path, monkeypatch: pytes
         await pilot.press("P")
         await settle(pilot)
 
-    assert snap_compare(KanbanApp(LocalBackend(path), poll_interval=3600), terminal_size=(80, 24),
+    assert snap_compare(make_app(LocalBackend(path)), terminal_size=(80, 24),
                         run_before=run_before)

@@ -9,14 +9,13 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from kanban_tui.app import KanbanApp
 from kanban_tui.backends.bottlecrm import BottleCrmBackend
 from kanban_tui.sync import BoardSession, Update
 from kanban_tui.sync.protocol import Job, Poll, Send
 
 from .fakes.base import no_wait
 from .fakes.bottlecrm import FakeBottleCrm
-from .helpers import settle
+from .helpers import MakeApp, notices, settle
 from .test_board_ui import board_of
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -31,43 +30,37 @@ class Clock:
 
 
 @pytest.fixture
-def fake() -> FakeBottleCrm:
-    fake = FakeBottleCrm(clock=lambda: NOW)
-    fake.seed(40)
-    return fake
-
-
-@pytest.fixture
-async def backend(fake: FakeBottleCrm) -> AsyncIterator[BottleCrmBackend]:
+async def backend(fake_bottlecrm: FakeBottleCrm) -> AsyncIterator[BottleCrmBackend]:
     # pipelines_every=0: every poll reads the stages again (BottleCRM logs no event for a stage edit)
-    backend = BottleCrmBackend(fake.token, base_url="http://127.0.0.1:8000",
-                               transport=httpx.MockTransport(fake.handler), sleep=no_wait, pipelines_every=0,
+    backend = BottleCrmBackend(fake_bottlecrm.token, base_url="http://127.0.0.1:8000",
+                               transport=httpx.MockTransport(fake_bottlecrm.handler), sleep=no_wait, pipelines_every=0,
                                now=lambda: NOW)
     yield backend
     await backend.aclose()
 
 
-def sales_id(fake: FakeBottleCrm) -> str:
-    return next(p["id"] for p in fake.pipelines if p["name"] == "Sales")
+def sales_id(fake_bottlecrm: FakeBottleCrm) -> str:
+    return next(p["id"] for p in fake_bottlecrm.pipelines if p["name"] == "Sales")
 
 
-def in_stage(fake: FakeBottleCrm, code: str) -> list[str]:
-    return sorted(d["id"] for d in fake.deals.values() if d["pipeline"] == sales_id(fake) and d["stage"] == code)
+def in_stage(fake_bottlecrm: FakeBottleCrm, code: str) -> list[str]:
+    return sorted(d["id"] for d in fake_bottlecrm.deals.values()
+                  if d["pipeline"] == sales_id(fake_bottlecrm) and d["stage"] == code)
 
 
-def restage(fake: FakeBottleCrm, *, drop: str | None = None) -> list[str]:
+def restage(fake_bottlecrm: FakeBottleCrm, *, drop: str | None = None) -> list[str]:
     """In BottleCRM: "Demo booked" added and moved up to second place, `drop` emptied (its deals to
     Qualification) and deleted. The stage codes in their new order."""
-    pipeline_id = sales_id(fake)
-    fake._stages(pipeline_id, False, {"label": "Demo booked", "kind": "open", "expected_days": 3})
-    stages = sorted(fake.pipeline(pipeline_id)["stages"], key=lambda s: s["order"])
+    pipeline_id = sales_id(fake_bottlecrm)
+    fake_bottlecrm._stages(pipeline_id, False, {"label": "Demo booked", "kind": "open", "expected_days": 3})
+    stages = sorted(fake_bottlecrm.pipeline(pipeline_id)["stages"], key=lambda s: s["order"])
     moved_up = [stages[0], stages[-1], *stages[1:-1]]
-    fake._stages(pipeline_id, True, {"stage_ids": [s["id"] for s in moved_up]})
+    fake_bottlecrm._stages(pipeline_id, True, {"stage_ids": [s["id"] for s in moved_up]})
     if drop is not None:
-        for deal_id in in_stage(fake, drop):
-            fake.teammate_move(deal_id, "QUALIFICATION")
-        assert fake._delete_stage(fake.stage(pipeline_id, drop)["id"])[0] == 204
-    return [s["code"] for s in sorted(fake.pipeline(pipeline_id)["stages"], key=lambda s: s["order"])]
+        for deal_id in in_stage(fake_bottlecrm, drop):
+            fake_bottlecrm.teammate_move(deal_id, "QUALIFICATION")
+        assert fake_bottlecrm._delete_stage(fake_bottlecrm.stage(pipeline_id, drop)["id"])[0] == 204
+    return [s["code"] for s in sorted(fake_bottlecrm.pipeline(pipeline_id)["stages"], key=lambda s: s["order"])]
 
 
 class Driver:
@@ -107,7 +100,7 @@ class Driver:
 
 
 async def test_stages_added_reordered_and_removed_reach_the_board_at_the_next_poll(
-        fake: FakeBottleCrm, backend: BottleCrmBackend) -> None:
+        fake_bottlecrm: FakeBottleCrm, backend: BottleCrmBackend) -> None:
     clock = Clock()
     session = BoardSession(backend, poll_interval=60, pipeline="Sales", clock=clock, now=lambda: NOW)
     m = Driver(session, clock)
@@ -123,14 +116,14 @@ async def test_stages_added_reordered_and_removed_reach_the_board_at_the_next_po
     m.take(session.set_hidden({"CLOSED_LOST"}))
     seen = board.seen
     # two moves not answered yet: one into a stage that stays, one into a stage about to go
-    kept, doomed = in_stage(fake, "PROSPECTING")[:2]
+    kept, doomed = in_stage(fake_bottlecrm, "PROSPECTING")[:2]
     m.take(session.move(kept, "PROPOSAL"))
     m.take(session.move(doomed, "NEGOTIATION"))
     assert set(session.intents) == {kept, doomed}
     # meanwhile in BottleCRM: a stage added and moved up, a deal moved into it, Negotiation emptied and deleted
-    order = restage(fake, drop="NEGOTIATION")
-    walker = in_stage(fake, "QUALIFICATION")[0]
-    fake.teammate_move(walker, "DEMO_BOOKED")
+    order = restage(fake_bottlecrm, drop="NEGOTIATION")
+    walker = in_stage(fake_bottlecrm, "QUALIFICATION")[0]
+    fake_bottlecrm.teammate_move(walker, "DEMO_BOOKED")
 
     updates = await m.poll()
 
@@ -142,9 +135,10 @@ async def test_stages_added_reordered_and_removed_reach_the_board_at_the_next_po
     notices = [n.text for u in updates for n in u.notices]
     assert "Sales: stages changed in BottleCRM" in notices
     assert board.shown_status(walker) == "DEMO_BOOKED", "a deal in the new stage is on the board"
-    for deal_id in in_stage(fake, "QUALIFICATION"):
+    for deal_id in in_stage(fake_bottlecrm, "QUALIFICATION"):
         assert board.shown_status(deal_id) == "QUALIFICATION", "the deals moved out of the deleted stage"
-    assert len(board) == len([d for d in fake.deals.values() if d["pipeline"] == sales_id(fake)]), "no card lost"
+    sales = [d for d in fake_bottlecrm.deals.values() if d["pipeline"] == sales_id(fake_bottlecrm)]
+    assert len(board) == len(sales), "no card lost"
     # the move into a stage that stays is kept; the other went back, and the user is told
     assert kept in session.intents and board.shown_status(kept) == "PROPOSAL"
     assert doomed not in session.intents and board.shown_status(doomed) == "PROSPECTING"
@@ -155,7 +149,7 @@ async def test_stages_added_reordered_and_removed_reach_the_board_at_the_next_po
     assert session.hidden == {"CLOSED_LOST"} and board.loaded and board.seen is seen
     # the held sends: the kept move lands; the dropped one is refused by BottleCRM and stays dropped
     await m.run(sends=True)
-    assert fake.deals[kept]["stage"] == "PROPOSAL" and fake.deals[doomed]["stage"] == "PROSPECTING"
+    assert fake_bottlecrm.deals[kept]["stage"] == "PROPOSAL" and fake_bottlecrm.deals[doomed]["stage"] == "PROSPECTING"
     assert not session.intents and board.shown_status(kept) == "PROPOSAL"
     assert board.shown_status(doomed) == "PROSPECTING"
     # reported once: the next poll finds the board as BottleCRM has it
@@ -164,8 +158,8 @@ async def test_stages_added_reordered_and_removed_reach_the_board_at_the_next_po
 
 
 async def test_the_focus_stays_on_its_card_when_the_columns_are_built_again(
-        fake: FakeBottleCrm, backend: BottleCrmBackend) -> None:
-    app = KanbanApp(backend, poll_interval=3600, pipeline="Sales")
+        fake_bottlecrm: FakeBottleCrm, backend: BottleCrmBackend, make_app: MakeApp) -> None:
+    app = make_app(backend, pipeline="Sales")
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(pilot)
         screen = board_of(app)
@@ -174,11 +168,11 @@ async def test_the_focus_stays_on_its_card_when_the_columns_are_built_again(
         status = screen.active_column.status.id
         assert focused is not None and status == "PROPOSAL"
         assert focused != screen.session.board.column_ids("PROPOSAL")[0], "not the column's first card"
-        order = restage(fake)
+        order = restage(fake_bottlecrm)
         await pilot.press("r")
         await settle(pilot)
         assert [c.status.id for c in screen.columns] == order, "the columns follow without pressing p"
         assert "Demo booked" in [c.status.label for c in screen.columns]
         assert screen.focused_id() == focused, "the focus stayed on the same deal"
         assert screen.active_column.status.id == status
-        assert any(n.message == "Sales: stages changed in BottleCRM" for n in app._notifications)
+        assert any(n == "Sales: stages changed in BottleCRM" for n in notices(app))

@@ -7,16 +7,14 @@ import json
 import httpx
 import pytest
 
-from kanban_tui.app import KanbanApp
 from kanban_tui.backends.errors import AuthError, NotFoundError, RefusedError
 from kanban_tui.backends.telecrm import LOST_REASON_FIELD, NO_ID, TeleCrmBackend
-from kanban_tui.config import Settings
 from kanban_tui.models import StatusKind
 from kanban_tui.screens.board import BoardScreen
 from kanban_tui.screens.picker import LostReasonPicker
 
 from .fakes.telecrm import FakeTeleCrm
-from .helpers import screen_text, settle
+from .helpers import MakeApp, notices, screen_text, settle
 
 TOKEN, ENTERPRISE = "test-telecrm-token", "ent_demo"
 BASE = "https://next.telecrm.in/autoupdate/v2/"
@@ -26,15 +24,9 @@ async def no_wait(_: float) -> None:
     return None
 
 
-@pytest.fixture
-def fake() -> FakeTeleCrm:
-    server = FakeTeleCrm(TOKEN, ENTERPRISE)
-    server.seed(230)
-    return server
-
-
-def make(fake: FakeTeleCrm, token: str = TOKEN, enterprise: str = ENTERPRISE) -> TeleCrmBackend:
-    return TeleCrmBackend(token, enterprise, base_url=BASE, transport=httpx.MockTransport(fake.handler), sleep=no_wait)
+def make(fake_telecrm: FakeTeleCrm, token: str = TOKEN, enterprise: str = ENTERPRISE) -> TeleCrmBackend:
+    return TeleCrmBackend(token, enterprise, base_url=BASE, transport=httpx.MockTransport(fake_telecrm.handler),
+                          sleep=no_wait)
 
 
 async def cards_of(backend: TeleCrmBackend):  # type: ignore[no-untyped-def]
@@ -43,77 +35,82 @@ async def cards_of(backend: TeleCrmBackend):  # type: ignore[no-untyped-def]
     return pipeline, pages, {o.id: o for p in pages for o in p.opportunities}
 
 
-async def test_columns_open_then_won_then_lost_and_an_archived_one_only_if_leads_sit_in_it(fake: FakeTeleCrm) -> None:
-    [pipeline] = await make(fake).list_pipelines()
+async def test_columns_open_then_won_then_lost_and_an_archived_one_only_if_leads_sit_in_it(
+    fake_telecrm: FakeTeleCrm,
+) -> None:
+    [pipeline] = await make(fake_telecrm).list_pipelines()
     assert [s.label for s in pipeline.statuses] == [
         "Fresh", "Contacted", "Interested", "Won", "Lost", "Old Follow-up (archived)"
     ], "the fake lists LOST before WON; 'Never Used' is archived and empty"
     assert [s.kind for s in pipeline.statuses][3:5] == [StatusKind.WON, StatusKind.LOST]
     assert pipeline.statuses[0].color == "#FF5733" and not pipeline.statuses[-1].can_move_to
     assert pipeline.lost_reasons[0] == "No response", "the default reason first"
-    assert fake.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
+    assert fake_telecrm.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
 
 
-async def test_leads_are_searched_in_pages_of_at_most_100(fake: FakeTeleCrm) -> None:
-    _, pages, cards = await cards_of(make(fake))
-    assert [p.loaded for p in pages] == [100, 200, 230] and set(cards) == set(fake.leads)
-    searches = [r for r in fake.requests if r.url.path.endswith("lead/search") and r.url.params["limit"] == "100"]
+async def test_leads_are_searched_in_pages_of_at_most_100(fake_telecrm: FakeTeleCrm) -> None:
+    _, pages, cards = await cards_of(make(fake_telecrm))
+    assert [p.loaded for p in pages] == [100, 200, 230] and set(cards) == set(fake_telecrm.leads)
+    searches = [r for r in fake_telecrm.requests
+                if r.url.path.endswith("lead/search") and r.url.params["limit"] == "100"]
     assert [r.url.params["skip"] for r in searches] == ["0", "100", "200"]
 
 
-async def test_a_move_sends_the_label_and_a_lost_reason_and_a_dropped_label_is_a_failed_move(fake: FakeTeleCrm) -> None:
-    backend = make(fake)
+async def test_a_move_sends_the_label_and_a_lost_reason_and_a_dropped_label_is_a_failed_move(
+    fake_telecrm: FakeTeleCrm,
+) -> None:
+    backend = make(fake_telecrm)
     pipeline, _, cards = await cards_of(backend)
     card = next(c for c in cards.values() if c.status_id == "Fresh")
     lost = next(s for s in pipeline.statuses if s.label == "Lost")
     moved = await backend.move(card, lost, lost_reason="Price too high")
-    sent = fake.requests[-1]
+    sent = fake_telecrm.requests[-1]
     assert sent.method == "POST" and sent.url.path.endswith(f"/enterprise/{ENTERPRISE}/lead/{card.id}")
     assert json.loads(sent.content) == {"fields": {"status": "Lost", LOST_REASON_FIELD: "Price too high"}}
-    assert moved.status_id == "Lost" and fake.leads[card.id]["status"] == "Lost"
-    fake.stages[0]["activeStatuses"][1]["label"] = "Reached"  # renamed in TeleCRM meanwhile
+    assert moved.status_id == "Lost" and fake_telecrm.leads[card.id]["status"] == "Lost"
+    fake_telecrm.stages[0]["activeStatuses"][1]["label"] = "Reached"  # renamed in TeleCRM meanwhile
     contacted = next(s for s in pipeline.statuses if s.label == "Contacted")
     with pytest.raises(RefusedError, match="did not take the status 'Contacted'"):
         await backend.move(moved, contacted)
-    assert fake.leads[card.id]["status"] == "Lost"
+    assert fake_telecrm.leads[card.id]["status"] == "Lost"
 
 
-async def test_a_poll_rescans_and_reports_only_what_changed(fake: FakeTeleCrm) -> None:
-    backend = make(fake)
+async def test_a_poll_rescans_and_reports_only_what_changed(fake_telecrm: FakeTeleCrm) -> None:
+    backend = make(fake_telecrm)
     pipeline, _, cards = await cards_of(backend)
     cursor = (await backend.changes_since(pipeline, None)).cursor
     assert (await backend.changes_since(pipeline, cursor)).empty
     some = next(iter(cards))
-    fake.teammate_move(some, "Won")
+    fake_telecrm.teammate_move(some, "Won")
     gone = list(cards)[5]
-    del fake.leads[gone]
+    del fake_telecrm.leads[gone]
     changes = await backend.changes_since(pipeline, cursor)
     assert [(o.id, o.status_id) for o in changes.upserted] == [(some, "Won")] and changes.removed == [gone]
 
 
-async def test_errors_name_the_enterprise_and_the_token_kind(fake: FakeTeleCrm) -> None:
+async def test_errors_name_the_enterprise_and_the_token_kind(fake_telecrm: FakeTeleCrm) -> None:
     with pytest.raises(NotFoundError, match="TeleCRM 404: no enterprise 'ent_nope' - check TELECRM_ENTERPRISE_ID"):
-        await make(fake, enterprise="ent_nope").list_pipelines()
+        await make(fake_telecrm, enterprise="ent_nope").list_pipelines()
     with pytest.raises(AuthError, match="TeleCRM 401: TeleCRM refused the token: a Sync API token is needed"):
-        await make(fake, token="async-token").list_pipelines()
-    backend = make(fake)
+        await make(fake_telecrm, token="async-token").list_pipelines()
+    backend = make(fake_telecrm)
     _, _, cards = await cards_of(backend)
     [pipeline] = await backend.list_pipelines()
-    fake.fail_next("POST", "lead/", 403, json={"error": {"code": "INVALID_LEAD",
+    fake_telecrm.fail_next("POST", "lead/", 403, json={"error": {"code": "INVALID_LEAD",
                                                          "message": "Cannot modify lead identifier field"}})
     with pytest.raises(RefusedError, match="TeleCRM 403: INVALID_LEAD: Cannot modify lead identifier field"):
         await backend.move(next(iter(cards.values())), pipeline.statuses[1])
 
 
 async def test_leads_without_an_id_are_shown_read_only_and_never_moved() -> None:
-    fake = FakeTeleCrm(TOKEN, ENTERPRISE, lead_ids=False)
-    fake.seed(20)
-    backend = make(fake)
+    fake_telecrm = FakeTeleCrm(TOKEN, ENTERPRISE, lead_ids=False)
+    fake_telecrm.seed(20)
+    backend = make(fake_telecrm)
     pipeline, _, cards = await cards_of(backend)
     assert len(cards) == 20 and all(c.read_only == NO_ID for c in cards.values())
     with pytest.raises(RefusedError):
         await backend.move(next(iter(cards.values())), pipeline.statuses[1])
-    assert not [r for r in fake.requests if not r.url.path.endswith(("lead/search", "lead-stage-pipeline"))]
+    assert not [r for r in fake_telecrm.requests if not r.url.path.endswith(("lead/search", "lead-stage-pipeline"))]
 
 
 def test_missing_token_or_enterprise_exit_2(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -128,8 +125,8 @@ def test_missing_token_or_enterprise_exit_2(monkeypatch: pytest.MonkeyPatch, cap
     assert "TELECRM_ENTERPRISE_ID" in capsys.readouterr().err
 
 
-async def test_the_board_on_telecrm_asks_a_lost_reason_and_polls(fake: FakeTeleCrm) -> None:
-    app = KanbanApp(make(fake), settings=Settings(poll_interval=3600))
+async def test_the_board_on_telecrm_asks_a_lost_reason_and_polls(fake_telecrm: FakeTeleCrm, make_app: MakeApp) -> None:
+    app = make_app(make(fake_telecrm))
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -151,7 +148,8 @@ async def test_the_board_on_telecrm_asks_a_lost_reason_and_polls(fake: FakeTeleC
         assert isinstance(app.screen, LostReasonPicker), "moving to a LOST status asks why"
         await pilot.press("enter")  # the default reason, preselected
         await settle(pilot)
-        assert fake.leads[card]["status"] == "Lost" and fake.leads[card][LOST_REASON_FIELD] == "No response"
+        lead = fake_telecrm.leads[card]
+        assert lead["status"] == "Lost" and lead[LOST_REASON_FIELD] == "No response"
         archived = next(i for i, c in enumerate(screen.columns) if not c.status.can_move_to)
         screen.activate(archived - 1)
         screen.columns[archived - 1].cards.set_cursor(0)
@@ -159,24 +157,24 @@ async def test_the_board_on_telecrm_asks_a_lost_reason_and_polls(fake: FakeTeleC
         await pilot.press("shift+right")  # the archived column is skipped: nothing to its right
         await settle(pilot)
         assert screen.session.board.shown_status(before) == "Lost"
-        assert any("No status that way" in n.message for n in app._notifications), "archived: not a target"
-        other = next(i for i, f in fake.leads.items() if f["status"] == "Fresh" and i != card)
-        fake.teammate_move(other, "Won")
+        assert any("No status that way" in n for n in notices(app)), "archived: not a target"
+        other = next(i for i, f in fake_telecrm.leads.items() if f["status"] == "Fresh" and i != card)
+        fake_telecrm.teammate_move(other, "Won")
         await pilot.press("r")
         await settle(pilot)
         assert screen.session.board.shown_status(other) == "Won"
-        fake.stages[0]["activeStatuses"][1]["label"] = "Reached"
+        fake_telecrm.stages[0]["activeStatuses"][1]["label"] = "Reached"
         screen.activate(0)
         screen.columns[0].cards.set_cursor(0)
         refused = screen.focused_id()
         await pilot.press("shift+right")
         await settle(pilot)
         assert screen.session.board.shown_status(refused) == "Fresh"
-        assert any("did not take the status" in n.message for n in app._notifications)
+        assert any("did not take the status" in n for n in notices(app))
 
 
-async def test_searches_are_sent_as_repeatable_reads_and_a_move_is_not(fake: FakeTeleCrm) -> None:
-    backend = make(fake)
+async def test_searches_are_sent_as_repeatable_reads_and_a_move_is_not(fake_telecrm: FakeTeleCrm) -> None:
+    backend = make(fake_telecrm)
     sent: list[tuple[str, str, bool | None]] = []
     request = backend.api.request
 
@@ -194,29 +192,29 @@ async def test_searches_are_sent_as_repeatable_reads_and_a_move_is_not(fake: Fak
     assert idempotent is False
 
 
-async def test_fetch_one_is_one_get_of_the_lead(fake: FakeTeleCrm) -> None:
-    backend = make(fake)
+async def test_fetch_one_is_one_get_of_the_lead(fake_telecrm: FakeTeleCrm) -> None:
+    backend = make(fake_telecrm)
     pipeline, _, cards = await cards_of(backend)
     some = next(iter(cards))
-    fake.teammate_move(some, "Won")
-    start = len(fake.requests)
+    fake_telecrm.teammate_move(some, "Won")
+    start = len(fake_telecrm.requests)
     found = await backend.fetch_one(pipeline, some)
     assert found is not None and found.id == some and found.status_id == "Won"
-    [get] = fake.requests[start:]
+    [get] = fake_telecrm.requests[start:]
     assert get.method == "GET" and get.url.path.endswith(f"/enterprise/{ENTERPRISE}/lead/{some}")
-    fake.delete_lead(some)
+    fake_telecrm.delete_lead(some)
     assert await backend.fetch_one(pipeline, some) is None
     changes = await backend.changes_since(pipeline, "x")
     assert changes.removed == [some] and [o.id for o in changes.upserted] == [], "fetch_one left what is held"
 
 
 async def test_a_lead_without_an_id_is_fetched_by_a_scan_that_leaves_what_is_held() -> None:
-    fake = FakeTeleCrm(TOKEN, ENTERPRISE, lead_ids=False)
-    fake.seed(150)
-    backend = make(fake)
+    fake_telecrm = FakeTeleCrm(TOKEN, ENTERPRISE, lead_ids=False)
+    fake_telecrm.seed(150)
+    backend = make(fake_telecrm)
     pipeline, _, cards = await cards_of(backend)
     card = next(iter(cards.values()))
     found = await backend.fetch_one(pipeline, card.id)
     assert found is not None and found.id == card.id
-    assert not [r for r in fake.requests if r.method == "GET" and "/lead/" in r.url.path]
+    assert not [r for r in fake_telecrm.requests if r.method == "GET" and "/lead/" in r.url.path]
     assert (await backend.changes_since(pipeline, "x")).empty

@@ -24,33 +24,24 @@ from kanban_tui.models import Opportunity, Pipeline, Status
 from kanban_tui.screens.board import BoardScreen
 from kanban_tui.screens.detail import DetailScreen
 from kanban_tui.screens.picker import OwnerPicker
-from kanban_tui.store.prefs import BoardPrefs
-from kanban_tui.store.seen import SeenStore
 from kanban_tui.sync.board import Board
 
 from .fakes.close import FakeClose
-from .helpers import other_process, screen_text, settle
+from .helpers import MakeApp, notices, other_process, screen_text, settle
 
 KEY = "test-close-key"
 
-
-@pytest.fixture
-def fake() -> FakeClose:
-    server = FakeClose(KEY)
-    server.seed(sales=120, other=0)
-    return server
+pytestmark = pytest.mark.fake_seed(sales=120, other=0)
 
 
-def close_app(fake: FakeClose, tmp_path: Path, **kw: object) -> KanbanApp:
-    backend = CloseBackend(KEY, base_url="https://api.close.com/api/v1/", transport=httpx.MockTransport(fake.handler))
-    return KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales"), prefs=BoardPrefs(tmp_path / "prefs.json",
-                     backend.identity), seen=SeenStore(tmp_path / "seen.sqlite3", backend.identity), **kw)  # type: ignore[arg-type]
+def close_app(make_app: MakeApp, fake_close: FakeClose) -> KanbanApp:
+    backend = CloseBackend(KEY, base_url="https://api.close.com/api/v1/",
+                           transport=httpx.MockTransport(fake_close.handler))
+    return make_app(backend, Settings(pipeline="Sales"))
 
 
-def local_app(path: Path, tmp_path: Path, **kw: object) -> KanbanApp:
-    backend = LocalBackend(path)
-    return KanbanApp(backend, poll_interval=3600, prefs=BoardPrefs(tmp_path / "prefs.json", backend.identity),
-                     seen=SeenStore(tmp_path / "seen.sqlite3", backend.identity), **kw)  # type: ignore[arg-type]
+def local_app(make_app: MakeApp, path: Path) -> KanbanApp:
+    return make_app(LocalBackend(path))
 
 
 def board(app: KanbanApp) -> BoardScreen:
@@ -60,8 +51,8 @@ def board(app: KanbanApp) -> BoardScreen:
 # -- the owner filter -----------------------------------------------------------------------------
 
 
-async def test_f_filters_to_my_deals_from_close_me_and_remembers_it(fake: FakeClose, tmp_path: Path) -> None:
-    app = close_app(fake, tmp_path)
+async def test_f_filters_to_my_deals_from_close_me_and_remembers_it(fake_close: FakeClose, make_app: MakeApp) -> None:
+    app = close_app(make_app, fake_close)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = board(app)
@@ -73,14 +64,14 @@ async def test_f_filters_to_my_deals_from_close_me_and_remembers_it(fake: FakeCl
         await settle(pilot)
         b = screen.session.board
         shown = [i for s in screen.columns for i in b.column_ids(s.status.id)]
-        mine = [o for o in fake.opportunities.values() if o["user_name"] == "Ada Park"]
+        mine = [o for o in fake_close.opportunities.values() if o["user_name"] == "Ada Park"]
         assert shown and len(shown) == len(mine) and all(b.opportunity(i).owner == "Ada Park" for i in shown)
         text = screen_text(app)
         assert "owner: me" in text.splitlines()[0]
         first = screen.columns[0].status.id
         assert f"{b.column_len(first)} of {b.total_count(first)}" in text.splitlines()[1]
         assert f"{len(mine)} of 120 deals" in text
-    again = close_app(fake, tmp_path)
+    again = close_app(make_app, fake_close)
     async with again.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         assert "owner: me" in screen_text(again).splitlines()[0], "remembered for this board"
@@ -89,23 +80,24 @@ async def test_f_filters_to_my_deals_from_close_me_and_remembers_it(fake: FakeCl
         assert board(again).session.board.owner is None and "owner:" not in screen_text(again).splitlines()[0]
 
 
-async def test_me_comes_from_the_config_where_the_crm_cannot_tell(workspace: Path, tmp_path: Path) -> None:
+async def test_me_comes_from_the_config_where_the_crm_cannot_tell(workspace: Path, tmp_path: Path,
+                                                                 make_app: MakeApp) -> None:
     settings = Settings.model_validate({"local": {"me": "Lee Chen"}})
     backend = LocalBackend(workspace)
-    app = KanbanApp(backend, settings=settings, poll_interval=3600)
+    app = make_app(backend, settings)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await pilot.press("f", "up", "enter")
         await settle(pilot)
         b = board(app).session.board
         assert b.owner == "Lee Chen" and b.shown_count() == sum(1 for i in b.card_ids() if b.opportunity(i).owner == "Lee Chen")
-    unknown = KanbanApp(LocalBackend(workspace), poll_interval=3600)
+    unknown = make_app(LocalBackend(workspace), state_dir=tmp_path / "someone-else")  # no `me`, nothing remembered
     async with unknown.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await pilot.press("f", "up", "enter")
         await settle(pilot)
         assert board(unknown).session.board.owner is None
-        assert any("me = " in n.message for n in unknown._notifications), "says how to tell it"
+        assert any("me = " in n for n in notices(unknown)), "says how to tell it"
 
 
 # -- days in status ---------------------------------------------------------------------------------
@@ -129,8 +121,8 @@ def test_the_days_order_puts_the_longest_in_status_first_and_unknown_last() -> N
     assert b.column_ids("a")[-2:] == ["x", "y"]
 
 
-async def test_a_card_says_its_days_in_status_and_a_move_starts_them_again(workspace: Path) -> None:
-    app = KanbanApp(LocalBackend(workspace), poll_interval=3600)
+async def test_a_card_says_its_days_in_status_and_a_move_starts_them_again(workspace: Path, make_app: MakeApp) -> None:
+    app = make_app(LocalBackend(workspace))
     async with app.run_test(size=(200, 36)) as pilot:
         await settle(pilot)
         screen = board(app)
@@ -146,8 +138,8 @@ async def test_a_card_says_its_days_in_status_and_a_move_starts_them_again(works
 # -- columns ------------------------------------------------------------------------------------------
 
 
-async def test_x_hides_the_focused_column_X_shows_all_and_it_is_remembered(workspace: Path, tmp_path: Path) -> None:
-    app = local_app(workspace, tmp_path)
+async def test_x_hides_the_focused_column_X_shows_all_and_it_is_remembered(workspace: Path, make_app: MakeApp) -> None:
+    app = local_app(make_app, workspace)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = board(app)
@@ -164,7 +156,7 @@ async def test_x_hides_the_focused_column_X_shows_all_and_it_is_remembered(works
         await settle(pilot)
         assert screen.session.board.shown_status(screen.focused_id()) == screen.columns[2].status.id, \
             "a move goes to the next column shown"
-    again = local_app(workspace, tmp_path)
+    again = local_app(make_app, workspace)
     async with again.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         assert "Qualified" not in screen_text(again).splitlines()[1], "remembered for this board"
@@ -173,8 +165,8 @@ async def test_x_hides_the_focused_column_X_shows_all_and_it_is_remembered(works
         assert "Qualified" in screen_text(again) and all(c.display for c in board(again).columns)
 
 
-async def test_the_board_says_how_many_columns_are_off_screen(workspace: Path, tmp_path: Path) -> None:
-    app = local_app(workspace, tmp_path)
+async def test_the_board_says_how_many_columns_are_off_screen(workspace: Path, make_app: MakeApp) -> None:
+    app = local_app(make_app, workspace)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert screen_text(app).splitlines()[0].rstrip().endswith("3 more →")
@@ -198,36 +190,38 @@ class Written:
         driver.write = self.data.append  # type: ignore[method-assign]
 
 
-async def test_y_copies_the_link_with_osc52_and_o_shows_it_without_a_browser(fake: FakeClose, tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_y_copies_the_link_with_osc52_and_o_shows_it_without_a_browser(fake_close: FakeClose,
+                                                                          monkeypatch: pytest.MonkeyPatch,
+                                                                          make_app: MakeApp) -> None:
     monkeypatch.setenv("SSH_CONNECTION", "10.0.0.1 22 10.0.0.2 22")
     monkeypatch.delenv("TMUX", raising=False)
-    app = close_app(fake, tmp_path)
+    app = close_app(make_app, fake_close)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         out = Written(app)
         o = board(app).session.board.opportunity(board(app).focused_id())
-        url = f"https://app.close.com/lead/{fake.opportunities[o.id]['lead_id']}/"
+        url = f"https://app.close.com/lead/{fake_close.opportunities[o.id]['lead_id']}/"
         assert o.url == url
         await pilot.press("y")
         await pilot.pause()
         assert f"\x1b]52;c;{base64.b64encode(url.encode()).decode()}\a" in "".join(out.data)
         await pilot.press("o")
         await pilot.pause()
-        assert any(url in n.message for n in app._notifications), "over SSH the link is shown"
+        assert any(url in n for n in notices(app)), "over SSH the link is shown"
         monkeypatch.setenv("TMUX", "/tmp/tmux-0/default,1,0")
         await pilot.press("y")
         assert "\x1bPtmux;\x1b\x1b]52;c;" in "".join(out.data), "wrapped for tmux passthrough too"
 
 
-async def test_o_opens_the_desktop_browser_where_there_is_one(fake: FakeClose, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_o_opens_the_desktop_browser_where_there_is_one(fake_close: FakeClose,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             make_app: MakeApp) -> None:
     from kanban_tui import links
 
     opened: list[str] = []
     monkeypatch.setattr(links, "can_open", lambda: True)
     monkeypatch.setattr(links, "open_url", lambda url: opened.append(url))
-    app = close_app(fake, tmp_path)
+    app = close_app(make_app, fake_close)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await pilot.press("o")
@@ -235,8 +229,8 @@ async def test_o_opens_the_desktop_browser_where_there_is_one(fake: FakeClose, t
         assert opened == [board(app).session.board.opportunity(board(app).focused_id()).url]
 
 
-async def test_the_details_link_is_an_osc8_hyperlink(fake: FakeClose, tmp_path: Path) -> None:
-    app = close_app(fake, tmp_path)
+async def test_the_details_link_is_an_osc8_hyperlink(fake_close: FakeClose, make_app: MakeApp) -> None:
+    app = close_app(make_app, fake_close)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         url = board(app).session.board.opportunity(board(app).focused_id()).url
@@ -249,15 +243,15 @@ async def test_the_details_link_is_an_osc8_hyperlink(fake: FakeClose, tmp_path: 
         assert "Scroll" not in screen_text(app).splitlines()[-1] and "Close" in screen_text(app).splitlines()[-1]
 
 
-async def test_a_crm_without_links_says_so_and_y_copies_the_id(workspace: Path) -> None:
-    app = KanbanApp(LocalBackend(workspace), poll_interval=3600)
+async def test_a_crm_without_links_says_so_and_y_copies_the_id(workspace: Path, make_app: MakeApp) -> None:
+    app = make_app(LocalBackend(workspace))
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         out = Written(app)
         card_id = board(app).focused_id()
         await pilot.press("o")
         await pilot.pause()
-        assert any("gives no link" in n.message for n in app._notifications)
+        assert any("gives no link" in n for n in notices(app))
         await pilot.press("y")
         assert base64.b64encode(card_id.encode()).decode() in "".join(out.data)
 
@@ -271,8 +265,8 @@ def test_a_link_that_is_not_http_is_dropped() -> None:
 # -- what changed since you last looked -------------------------------------------------------------------
 
 
-async def test_changes_made_while_away_are_marked_and_c_steps_through_them(workspace: Path, tmp_path: Path) -> None:
-    app = local_app(workspace, tmp_path)
+async def test_changes_made_while_away_are_marked_and_c_steps_through_them(workspace: Path, make_app: MakeApp) -> None:
+    app = local_app(make_app, workspace)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         b = board(app).session.board
@@ -282,40 +276,40 @@ async def test_changes_made_while_away_are_marked_and_c_steps_through_them(works
     with other_process(workspace) as conn:  # a teammate, while the app was closed
         conn.execute("UPDATE opportunities SET status_id = 'st_demo', updated = ? WHERE id = ?", (later, ids[0]))
         conn.execute("UPDATE opportunities SET value = 777700, updated = ? WHERE id = ?", (later, ids[1]))
-    again = local_app(workspace, tmp_path)
+    again = local_app(make_app, workspace)
     async with again.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = board(again)
         b = screen.session.board
         assert sorted(b.changed()) == sorted(ids) and b.change(ids[0]) == "moved" and b.change(ids[1]) == "re-valued"
-        assert any("Since you last looked: 1 moved, 1 re-valued" in n.message for n in again._notifications)
+        assert any("Since you last looked: 1 moved, 1 re-valued" in n for n in notices(again))
         text = screen_text(again)
         # a glyph, not only a colour (its word too where the whole name fits beside it: these names do not)
         assert text.count("◆") == 2 and "◆ moved" not in text, text
         assert screen.focused_id() == ids[1], "the re-valued card is at the top of Lead, focused at the start"
         screen.apply(screen.session.set_hidden({"st_demo"}))  # the column of the other one hidden (as x does)
         await pilot.press("c")
-        assert any("1 marked change is out of sight" in n.message for n in again._notifications)
+        assert any("1 marked change is out of sight" in n for n in notices(again))
         assert screen.focused_id() == ids[1]
         await pilot.press("X")
         await pilot.press("c")
         assert screen.focused_id() == ids[0], "c: the next marked card, in another column"
         assert b.change(ids[1]) is None, "seen once the focus left it"
         await pilot.press("c")
-        assert screen.focused_id() == ids[0] and any("No other changes" in n.message for n in again._notifications)
+        assert screen.focused_id() == ids[0] and any("No other changes" in n for n in notices(again))
         assert b.change(ids[0]) == "moved", "marked while the focus is on it"
-    between = local_app(workspace, tmp_path)
+    between = local_app(make_app, workspace)
     async with between.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         assert not board(between).session.board.changed(), "the card focused at quit has been seen"
-    third = local_app(workspace, tmp_path)
+    third = local_app(make_app, workspace)
     async with third.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         assert not board(third).session.board.changed(), "looked at: not marked again"
 
 
-async def test_a_mark_not_looked_at_survives_a_restart(workspace: Path, tmp_path: Path) -> None:
-    app = local_app(workspace, tmp_path)
+async def test_a_mark_not_looked_at_survives_a_restart(workspace: Path, make_app: MakeApp) -> None:
+    app = local_app(make_app, workspace)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         target = board(app).session.board.column_ids("st_won")[0]
@@ -324,16 +318,17 @@ async def test_a_mark_not_looked_at_survives_a_restart(workspace: Path, tmp_path
         conn.execute("INSERT INTO opportunities (id, name, status_id, created, updated) VALUES"
                      " ('new1', 'Brand New Ltd', 'st_demo', ?, ?)", (datetime.now(UTC).isoformat(),) * 2)
     for _ in range(2):
-        again = local_app(workspace, tmp_path)
+        again = local_app(make_app, workspace)
         async with again.run_test(size=(120, 36)) as pilot:
             await settle(pilot)
             b = board(again).session.board
             assert b.change("new1") == "new", "still marked: the user never went to it"
-    assert any("1 new" in n.message for n in again._notifications)
+    assert any("1 new" in n for n in notices(again))
 
 
-async def test_a_teammates_change_during_the_session_is_marked_until_focused(workspace: Path) -> None:
-    app = KanbanApp(LocalBackend(workspace), poll_interval=3600)
+async def test_a_teammates_change_during_the_session_is_marked_until_focused(workspace: Path,
+                                                                             make_app: MakeApp) -> None:
+    app = make_app(LocalBackend(workspace))
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = board(app)
@@ -349,7 +344,7 @@ async def test_a_teammates_change_during_the_session_is_marked_until_focused(wor
         await pilot.press("r")
         await settle(pilot)
         assert b.change(other) == "moved"
-        assert any("1 change from Local workspace" in n.message for n in app._notifications), "r says what it found"
+        assert any("1 change from Local workspace" in n for n in notices(app)), "r says what it found"
         screen.focus_card(other)
         screen.track_focus()
         await pilot.press("j")
@@ -359,8 +354,9 @@ async def test_a_teammates_change_during_the_session_is_marked_until_focused(wor
 # -- the command palette, themes and keys ------------------------------------------------------------------
 
 
-async def test_the_palette_holds_every_board_action_and_a_theme_is_remembered(workspace: Path, tmp_path: Path) -> None:
-    app = local_app(workspace, tmp_path, app_prefs=BoardPrefs(tmp_path / "app.json", "x"))
+async def test_the_palette_holds_every_board_action_and_a_theme_is_remembered(workspace: Path,
+                                                                              make_app: MakeApp) -> None:
+    app = local_app(make_app, workspace)  # the theme is kept in the user's prefs
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         titles = {c.title for c in app.get_system_commands(board(app))}
@@ -375,16 +371,15 @@ async def test_the_palette_holds_every_board_action_and_a_theme_is_remembered(wo
         assert board(app).columns[0].status.id in board(app).session.hidden, "ran the board's action"
         app.theme = "nord"
         await settle(pilot)
-    again = local_app(workspace, tmp_path, app_prefs=BoardPrefs(tmp_path / "app.json", "x"))
+    again = local_app(make_app, workspace)  # the theme is kept in the user's prefs
     async with again.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         assert again.theme == "nord"
 
 
-async def test_remapped_keys_work_and_show_where_the_keys_are_shown(workspace: Path) -> None:
-    keymap, problems = check_keymap({"search": "ctrl+f", "owner_filter": "F"})
-    assert not problems
-    app = KanbanApp(LocalBackend(workspace), poll_interval=3600, keymap=keymap)
+async def test_remapped_keys_work_and_show_where_the_keys_are_shown(workspace: Path, make_app: MakeApp) -> None:
+    app = make_app(LocalBackend(workspace), Settings(keys={"search": "ctrl+f", "owner_filter": "F"}))
+    assert app.keys == {"search": "ctrl+f", "owner_filter": "F"} and not app.warnings, "no problem with them"
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         assert "^f Search" in screen_text(app).splitlines()[-1] or "ctrl+f" in screen_text(app).splitlines()[-1]
@@ -433,30 +428,30 @@ def test_a_bad_keys_entry_is_said_at_start_and_the_board_opens(tmp_path: Path, m
 # -- small things -----------------------------------------------------------------------------------------
 
 
-async def test_r_says_that_it_ran(workspace: Path) -> None:
-    app = KanbanApp(LocalBackend(workspace), poll_interval=3600)
+async def test_r_says_that_it_ran(workspace: Path, make_app: MakeApp) -> None:
+    app = make_app(LocalBackend(workspace))
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await pilot.press("r")
         await settle(pilot)
-        said = [n.message for n in app._notifications]
+        said = notices(app)
         assert "Checking Local workspace for changes…" in said and "Up to date: no changes in Local workspace" in said
 
 
-async def test_an_empty_board_says_so(tmp_path: Path) -> None:
+async def test_an_empty_board_says_so(tmp_path: Path, make_app: MakeApp) -> None:
     path = tmp_path / "empty.sqlite3"
     create_workspace(path, demo_size=0)
-    app = KanbanApp(LocalBackend(path), poll_interval=3600)
+    app = make_app(LocalBackend(path))
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         text = screen_text(app)
         assert "0 deals" in text and "no deals" in text
 
 
-async def test_keys_typed_right_after_slash_go_to_the_search(workspace: Path) -> None:
+async def test_keys_typed_right_after_slash_go_to_the_search(workspace: Path, make_app: MakeApp) -> None:
     """`/` focuses the search at once, not after the next refresh: typed fast (tmux sends `/juniper` in one
     write), the letters after `/` are the search, never board keys (`p` opened the pipeline picker)."""
-    app = KanbanApp(LocalBackend(workspace), poll_interval=3600)
+    app = make_app(LocalBackend(workspace))
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = board(app)
@@ -467,6 +462,6 @@ async def test_keys_typed_right_after_slash_go_to_the_search(workspace: Path) ->
         await settle(pilot)
         assert screen.query_one("#search", Input).value == "juniper"
         assert screen.session.board.query == "juniper" and app.screen is screen, "no board key ran (p, u, n)"
-        assert not app._notifications, "no 'Nothing to undo', no 'No search'"
+        assert not notices(app), "no 'Nothing to undo', no 'No search'"
         await pilot.press("escape", "slash", *"ab")  # one at a time, as before
         assert screen.query_one("#search", Input).value == "ab", "each letter once"

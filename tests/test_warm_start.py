@@ -8,6 +8,7 @@ from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kanban_tui import factory
 from kanban_tui.backends.demo_data import DEMO_PIPELINE, demo_opportunities
 from kanban_tui.store.board_copy import BoardCopy
 
@@ -62,7 +63,7 @@ from kanban_tui.backends.close import CloseBackend  # noqa: E402
 from kanban_tui.config import Settings  # noqa: E402
 
 from .fakes.close import FakeClose  # noqa: E402
-from .helpers import screen_text, settle  # noqa: E402
+from .helpers import MakeApp, screen_text, settle  # noqa: E402
 
 KEY = "test-close-key"
 
@@ -81,10 +82,10 @@ class Gate:
         return self.fake.handler(request)
 
 
-def app_on(gate: Gate, tmp_path: Path, size: int = 0) -> KanbanApp:
+def app_on(make_app: MakeApp, gate: Gate) -> KanbanApp:
+    """The board of the fake Close's Sales pipeline behind `gate`, keeping its board copy (in the test's state dir)."""
     backend = CloseBackend(KEY, base_url="https://api.close.com/api/v1/", transport=httpx.MockTransport(gate.handler))
-    return KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales"),
-                     board_copy=BoardCopy(tmp_path / "last-board.sqlite3", backend.identity))
+    return make_app(backend, Settings(pipeline="Sales"), board_copy=True)
 
 
 def whole_page(request: str) -> bool:
@@ -96,11 +97,11 @@ def data_requests(fake: FakeClose, since: int) -> list[str]:
     return [f"{r.method} {r.url.path}?{r.url.query.decode()}" for r in fake.requests[since:] if not r.url.path.endswith("/me/")]
 
 
-async def test_a_warm_start_shows_the_saved_board_then_only_what_changed(tmp_path: Path) -> None:
+async def test_a_warm_start_shows_the_saved_board_then_only_what_changed(make_app: MakeApp) -> None:
     fake = FakeClose(KEY)
     fake.seed(sales=300, other=20)
     gate = Gate(fake)
-    async with app_on(gate, tmp_path).run_test(size=(120, 36)) as pilot:  # the first start: a cold load
+    async with app_on(make_app, gate).run_test(size=(120, 36)) as pilot:  # the first start: a cold load
         await settle(pilot)
     sales = next(p for p in fake.pipelines if p["name"] == "Sales")
     statuses = [s["id"] for s in sales["statuses"]]
@@ -112,7 +113,7 @@ async def test_a_warm_start_shows_the_saved_board_then_only_what_changed(tmp_pat
     added = fake.add_opportunity(statuses[0], lead_name="Brand New Co")
 
     gate.open.clear()
-    app = app_on(gate, tmp_path)
+    app = app_on(make_app, gate)
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
         await pilot.pause(0.2)
@@ -133,15 +134,15 @@ async def test_a_warm_start_shows_the_saved_board_then_only_what_changed(tmp_pat
         assert not any(whole_page(r) for r in asked), asked
 
 
-async def test_a_saved_board_older_than_the_event_log_keeps_is_loaded_whole(tmp_path: Path) -> None:
+async def test_a_saved_board_older_than_the_event_log_keeps_is_loaded_whole(state_dir: Path, make_app: MakeApp) -> None:
     fake = FakeClose(KEY)
     fake.seed(sales=150, other=0)
     gate = Gate(fake)
-    async with app_on(gate, tmp_path).run_test(size=(120, 36)) as pilot:
+    async with app_on(make_app, gate).run_test(size=(120, 36)) as pilot:
         await settle(pilot)
-    with closing(sqlite3.connect(tmp_path / "last-board.sqlite3")) as conn, conn:
+    with closing(sqlite3.connect(state_dir / factory.BOARD_COPY)) as conn, conn:
         conn.execute("UPDATE boards SET saved_at = ?", ((datetime.now(UTC) - timedelta(days=40)).isoformat(),))
-    app = app_on(gate, tmp_path)
+    app = app_on(make_app, gate)
     start = len(fake.requests)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
@@ -152,7 +153,7 @@ async def test_a_saved_board_older_than_the_event_log_keeps_is_loaded_whole(tmp_
 
 
 async def test_a_cold_load_whose_later_pages_fail_shows_every_column_first_screen_and_what_is_missing(
-    tmp_path: Path,
+    make_app: MakeApp,
 ) -> None:
     fake = FakeClose(KEY)
     fake.seed(sales=1000, other=0)
@@ -163,7 +164,7 @@ async def test_a_cold_load_whose_later_pages_fail_shows_every_column_first_scree
         return fake.handler(request)
 
     backend = CloseBackend(KEY, base_url="https://api.close.com/api/v1/", transport=httpx.MockTransport(handler))
-    app = KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales"))
+    app = make_app(backend, Settings(pipeline="Sales"))
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = app.screen

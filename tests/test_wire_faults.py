@@ -1,4 +1,6 @@
-"""One regression test per numbered defect of issue 12, each hit as a user would hit it.
+"""The board on a faulty wire, as a user meets it: a move never overwritten by an older one nor sent twice,
+a status line that does not lie, a focus a poll never moves, rate limits waited in full (the defects of
+issue 12, one regression test each, in its order).
 
 Every test drives the app with keys through Textual's Pilot against the fake Close (or a
 local workspace), with faults switched on and off on the wire between them (`Wire`), and
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import httpx
 
+from kanban_tui import factory
 from kanban_tui.app import KanbanApp
 from kanban_tui.backends.close import CloseBackend
 from kanban_tui.backends.local import LocalBackend, create_workspace
@@ -30,7 +33,7 @@ from kanban_tui.screens.conflict import ResolveConflict
 from kanban_tui.store.journal import MoveJournal
 
 from .fakes.close import FakeClose
-from .helpers import other_process, screen_text, settle
+from .helpers import MakeApp, notices, other_process, screen_text, settle
 
 KEY = "test-close-key"
 BASE = "https://api.close.com/api/v1/"
@@ -94,20 +97,21 @@ class Wire:
         return self.fake.handler(request)
 
 
-def close_app(wire: Wire | FakeClose, journal_path: Path) -> KanbanApp:
-    """The board of the fake Close's Sales pipeline (through `wire`), with a move journal at `journal_path`."""
+def close_app(make_app: MakeApp, wire: Wire | FakeClose, journal_path: Path) -> KanbanApp:
+    """The board of the fake Close's Sales pipeline (through `wire`), with its move journal at `journal_path`
+    (its stores beside it)."""
+    assert journal_path.name == factory.JOURNAL
     backend = CloseBackend(KEY, base_url=BASE, transport=httpx.MockTransport(wire.handler), sleep=no_wait)
-    journal = MoveJournal(journal_path, backend.identity)
-    return KanbanApp(backend, settings=Settings(poll_interval=3600, pipeline="Sales"), journal=journal)
+    return make_app(backend, Settings(pipeline="Sales"), state_dir=journal_path.parent)
 
 
-def rig(tmp_path: Path, sales: int = 40, **faults: object) -> tuple[FakeClose, Wire, KanbanApp]:
+def rig(make_app: MakeApp, tmp_path: Path, sales: int = 40, **faults: object) -> tuple[FakeClose, Wire, KanbanApp]:
     """The fake Close's Sales pipeline behind a `Wire` with these faults on, and the app on it."""
     fake = seeded(sales=sales)
     wire = Wire(fake)
     for name, value in faults.items():
         setattr(wire, name, value)
-    return fake, wire, close_app(wire, tmp_path / "journal.sqlite3")
+    return fake, wire, close_app(make_app, wire, tmp_path / "journal.sqlite3")
 
 
 def seeded(sales: int = 40, validate: bool = True) -> FakeClose:
@@ -160,7 +164,7 @@ def status_line(app: KanbanApp) -> str:
 
 def said(app: KanbanApp) -> str:
     """What the screen shows, and the notifications the app gave (toasts are not in the screen text)."""
-    return screen_text(app) + "\n" + "\n".join(n.message for n in app._notifications)
+    return screen_text(app) + "\n" + "\n".join(notices(app))
 
 
 def pending(journal_path: Path) -> list[tuple[str, str]]:
@@ -210,14 +214,14 @@ def on_first_page(fake: FakeClose, status_label: str) -> str:
 # -- 1. an older move overwrites a newer one -------------------------------------------------------------
 
 
-async def test_1_an_older_move_never_overwrites_a_newer_one(tmp_path: Path) -> None:
+async def test_an_older_move_never_overwrites_a_newer_one(tmp_path: Path, make_app: MakeApp) -> None:
     """PUTs fail (500) while the card goes Lead → Qualified; the fault clears; the user moves it on to
     Demo. Close ends in Demo and no Qualified PUT follows the Demo one.
 
     3a712dc: the Qualified move was held (as "offline"); the Demo PUT succeeded, then the next poll
     resent the held Qualified move: Close ended in Qualified, nobody asked.
     """
-    fake, wire, app = rig(tmp_path)
+    fake, wire, app = rig(make_app, tmp_path)
     journal_path = tmp_path / "journal.sqlite3"
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -248,7 +252,8 @@ async def test_1_an_older_move_never_overwrites_a_newer_one(tmp_path: Path) -> N
 # -- 2. a move saved from last time overrides one made during this start's load -----------------------------
 
 
-async def test_2_a_move_from_last_time_never_overrides_one_made_during_the_load(tmp_path: Path) -> None:
+async def test_a_move_from_last_time_never_overrides_one_made_during_the_load(tmp_path: Path,
+                                                                                make_app: MakeApp) -> None:
     """Killed with a queued Demo → Proposal; started again; while the board loads the user moves the
     card to Qualified. Close ends in Qualified; no Proposal PUT is sent after the Qualified one.
 
@@ -261,7 +266,7 @@ async def test_2_a_move_from_last_time_never_overrides_one_made_during_the_load(
 
     wire = Wire(fake)
     wire.put_refused = True  # Close cannot be reached for writes: the move stays queued
-    app = close_app(wire, journal_path)
+    app = close_app(make_app, wire, journal_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await go_to(pilot, app, card)
@@ -274,7 +279,7 @@ async def test_2_a_move_from_last_time_never_overrides_one_made_during_the_load(
     wire = Wire(fake)
     wire.pages_held = asyncio.Event()  # the load stops after its first page until released
     start = len(fake.requests)
-    app = close_app(wire, journal_path)
+    app = close_app(make_app, wire, journal_path)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: on_board(app, card))  # the first page is in; the load waits
         await go_to(pilot, app, card)
@@ -296,14 +301,15 @@ async def test_2_a_move_from_last_time_never_overrides_one_made_during_the_load(
 # -- 3. moves sent twice, and the user asked about their own move -----------------------------------------------
 
 
-async def test_3a_a_move_applied_without_an_answer_is_not_sent_again_nor_asked_about(tmp_path: Path) -> None:
+async def test_a_move_applied_without_an_answer_is_not_sent_again_nor_asked_about(tmp_path: Path,
+                                                                                     make_app: MakeApp) -> None:
     """A PUT reaches Close and is applied, but its answer is lost (read timeout). Once Close answers
     again (r), the move is settled by reading the card: no second PUT, no conflict question.
 
     3a712dc: the PUT was sent again at once (4 PUTs: a timeout was retried like a GET), then held;
     at the next poll the card, changed by our own PUT, raised a conflict with the user's own move.
     """
-    fake, wire, app = rig(tmp_path)
+    fake, wire, app = rig(make_app, tmp_path)
     journal_path = tmp_path / "journal.sqlite3"
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -327,7 +333,8 @@ async def test_3a_a_move_applied_without_an_answer_is_not_sent_again_nor_asked_a
     assert pending(journal_path) == []
 
 
-async def test_3b_a_second_instance_on_the_same_state_dir_does_not_send_the_first_ones_moves(tmp_path: Path) -> None:
+async def test_a_second_instance_on_the_same_state_dir_does_not_send_the_first_ones_moves(tmp_path: Path,
+                                                                                             make_app: MakeApp) -> None:
     """The first instance has a move queued (Close refuses its writes); a second instance opens on the
     same journal while the first runs. The second sends nothing of the first's and says it is read-only.
 
@@ -337,7 +344,7 @@ async def test_3b_a_second_instance_on_the_same_state_dir_does_not_send_the_firs
     journal_path = tmp_path / "journal.sqlite3"
     first_wire = Wire(fake)
     first_wire.put_refused = True
-    first = close_app(first_wire, journal_path)
+    first = close_app(make_app, first_wire, journal_path)
     async with first.run_test(size=SIZE) as first_pilot:
         await settle(first_pilot)
         card = board_screen(first).focused_id()
@@ -347,7 +354,7 @@ async def test_3b_a_second_instance_on_the_same_state_dir_does_not_send_the_firs
         assert pending(journal_path) == [(card, status(fake, "Qualified"))]
 
         start = len(fake.requests)
-        second = close_app(Wire(fake), journal_path)  # Close answers the second one's writes
+        second = close_app(make_app, Wire(fake), journal_path)  # Close answers the second one's writes
         async with second.run_test(size=SIZE) as second_pilot:
             await settle(second_pilot)
             await settle(second_pilot)
@@ -362,7 +369,7 @@ async def test_3b_a_second_instance_on_the_same_state_dir_does_not_send_the_firs
 # -- 4. the status line does not lie --------------------------------------------------------------------------
 
 
-async def test_4a_a_failed_local_load_is_never_shown_as_synced(tmp_path: Path) -> None:
+async def test_a_failed_local_load_is_never_shown_as_synced(tmp_path: Path, make_app: MakeApp) -> None:
     """A local workspace whose opportunities cannot be read: the load fails. The status line says so,
     and never "✓ synced", however often the user presses r.
 
@@ -373,7 +380,7 @@ async def test_4a_a_failed_local_load_is_never_shown_as_synced(tmp_path: Path) -
     create_workspace(workspace, demo_size=64)
     with other_process(workspace) as conn:
         conn.execute("DROP TABLE opportunities")  # the table the cards live in is gone
-    app = KanbanApp(LocalBackend(workspace), settings=Settings(poll_interval=3600))
+    app = make_app(LocalBackend(workspace))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         lines = [status_line(app)]
@@ -386,14 +393,16 @@ async def test_4a_a_failed_local_load_is_never_shown_as_synced(tmp_path: Path) -
             assert "no such table" in line, lines
 
 
-async def test_4b_a_load_that_lost_a_page_says_how_much_it_holds_and_fetches_the_rest_by_pages(tmp_path: Path) -> None:
+async def test_a_load_that_lost_a_page_says_how_much_it_holds_and_fetches_the_rest_by_pages(
+    tmp_path: Path, make_app: MakeApp
+) -> None:
     """Close fails page 2 of the load for good (503). The line says how much of the board is there
     ("100 of 150"); once Close answers again the rest comes by pages, not one GET per card.
 
     3a712dc: "100 deals · ○ offline, retrying in 60s: Close 503: …" with no word of the missing 50,
     and the next poll fetched the missing cards with one GET each (49 GETs).
     """
-    fake, wire, app = rig(tmp_path, sales=150, pages_status=503)
+    fake, wire, app = rig(make_app, tmp_path, sales=150, pages_status=503)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         line = status_line(app)
@@ -412,13 +421,14 @@ async def test_4b_a_load_that_lost_a_page_says_how_much_it_holds_and_fetches_the
         assert one_by_one == [], f"{len(one_by_one)} GETs of one card each"
 
 
-async def test_4c_a_move_waiting_on_a_conflict_question_is_not_said_to_be_saving(tmp_path: Path) -> None:
+async def test_a_move_waiting_on_a_conflict_question_is_not_said_to_be_saving(tmp_path: Path,
+                                                                                 make_app: MakeApp) -> None:
     """A move queued while Close refused writes; a teammate moved the card meanwhile; Close answers
     again and the user is asked keep-or-take. Meanwhile the line must not say the move is saving.
 
     3a712dc: "40 deals · 1 saving · ✓ synced just now" under the question.
     """
-    fake, wire, app = rig(tmp_path, put_refused=True)
+    fake, wire, app = rig(make_app, tmp_path, put_refused=True)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         card = board_screen(app).focused_id()
@@ -436,7 +446,9 @@ async def test_4c_a_move_waiting_on_a_conflict_question_is_not_said_to_be_saving
         assert puts(fake) == [], "nothing sent while the user decides"
 
 
-async def test_4d_a_failing_write_while_reads_work_is_not_offline_and_its_retries_are_bounded(tmp_path: Path) -> None:
+async def test_a_failing_write_while_reads_work_is_not_offline_and_its_retries_are_bounded(
+    tmp_path: Path, make_app: MakeApp
+) -> None:
     """Every PUT gets a 500 while every GET succeeds. The line never says offline; the move is tried
     at most 5 times however often polls come (r), then the card goes back, said with "Close 500".
 
@@ -447,7 +459,7 @@ async def test_4d_a_failing_write_while_reads_work_is_not_offline_and_its_retrie
     wire = Wire(fake)
     wire.put_status = 500
     journal_path = tmp_path / "journal.sqlite3"
-    app = close_app(wire, journal_path)
+    app = close_app(make_app, wire, journal_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_screen(app)
@@ -472,7 +484,7 @@ async def test_4d_a_failing_write_while_reads_work_is_not_offline_and_its_retrie
 # -- 5. a poll never moves the focus ---------------------------------------------------------------------
 
 
-async def test_5_a_poll_never_moves_the_focus_to_another_card(tmp_path: Path) -> None:
+async def test_a_poll_never_moves_the_focus_to_another_card(tmp_path: Path, make_app: MakeApp) -> None:
     """The user is on the 2nd card of a column. A teammate moves the card above it to another column;
     then adds a card at the top of the column. After each poll the focus is on the same card.
 
@@ -480,7 +492,7 @@ async def test_5_a_poll_never_moves_the_focus_to_another_card(tmp_path: Path) ->
     would have moved the wrong deal).
     """
     fake = seeded()
-    app = close_app(fake, tmp_path / "journal.sqlite3")
+    app = close_app(make_app, fake, tmp_path / "journal.sqlite3")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_screen(app)
@@ -507,7 +519,7 @@ async def test_5_a_poll_never_moves_the_focus_to_another_card(tmp_path: Path) ->
 # -- 6. rate limits ---------------------------------------------------------------------------------------
 
 
-async def test_6a_a_retry_after_date_is_honoured(tmp_path: Path) -> None:
+async def test_a_retry_after_date_is_honoured(tmp_path: Path, make_app: MakeApp) -> None:
     """A poll gets a 429 whose Retry-After is an HTTP date two minutes away: nothing reaches Close
     until then by itself; the line says it waits, not offline or failed. `r` tries at once all the
     same (issue 21 item 12: `r` always tries), one request per press.
@@ -515,7 +527,7 @@ async def test_6a_a_retry_after_date_is_honoured(tmp_path: Path) -> None:
     3a712dc: the date was not understood and the request was retried at once (and every r polled).
     """
     fake = seeded()
-    app = close_app(fake, tmp_path / "journal.sqlite3")
+    app = close_app(make_app, fake, tmp_path / "journal.sqlite3")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         when = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
@@ -537,7 +549,8 @@ async def test_6a_a_retry_after_date_is_honoured(tmp_path: Path) -> None:
         assert "✓ synced" in status_line(app), status_line(app)
 
 
-async def test_6b_a_long_rate_limit_reset_is_waited_in_full_and_the_board_stays_usable(tmp_path: Path) -> None:
+async def test_a_long_rate_limit_reset_is_waited_in_full_and_the_board_stays_usable(tmp_path: Path,
+                                                                                       make_app: MakeApp) -> None:
     """A poll gets a 429 saying `RateLimit: limit=100, remaining=0, reset=3600`: the line says
     "~ waiting" 900 s (not capped at 60, but at 15 minutes: issue 21 item 12), never offline or sync
     failed; the keys still work, and `r` tries at once.
@@ -545,7 +558,7 @@ async def test_6b_a_long_rate_limit_reset_is_waited_in_full_and_the_board_stays_
     3a712dc: "○ offline, retrying in 3600s: Close 429 …": a rate limit shown as offline.
     """
     fake = seeded()
-    app = close_app(fake, tmp_path / "journal.sqlite3")
+    app = close_app(make_app, fake, tmp_path / "journal.sqlite3")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_screen(app)
@@ -567,11 +580,11 @@ async def test_6b_a_long_rate_limit_reset_is_waited_in_full_and_the_board_stays_
         assert "✓ synced" in line and "offline" not in line and "sync failed" not in line, line
 
 
-async def test_5b_the_rest_of_a_board_loading_in_never_moves_the_focus(tmp_path: Path) -> None:
+async def test_the_rest_of_a_board_loading_in_never_moves_the_focus(tmp_path: Path, make_app: MakeApp) -> None:
     """Found in review: the board holds 100 of 150 cards (page 2 answered 503); the user is on a card in
     the middle of Lead; Close answers again and the rest loads by pages: the focus stays on that card
     (the load's batched redraw kept the row, not the card)."""
-    fake, wire, app = rig(tmp_path, sales=150, pages_status=503)
+    fake, wire, app = rig(make_app, tmp_path, sales=150, pages_status=503)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_screen(app)

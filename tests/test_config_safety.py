@@ -1,5 +1,5 @@
-"""Issue 13, secrets and config: credentials in a base URL, private local files, warnings shown
-inside the app, and config mistakes that used to open the demo workspace without a word."""
+"""Secrets and config kept safe (issue 13): credentials in a base URL, private local files (0600 in 0700
+dirs), warnings shown inside the app, and config mistakes that used to open the demo workspace without a word."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import pytest
 from kanban_tui import cli, paths
 from kanban_tui.backends.errors import BackendError
 from kanban_tui.backends.http import check_base_url
+
+from .helpers import MakeApp, notifications
 
 PASSWORD = "hunter2-s3cret"
 URL = f"http://user:{PASSWORD}@127.0.0.1:8765/api/v1/"
@@ -211,15 +213,14 @@ def test_the_readable_key_warning_goes_to_the_app_and_stderr(
     assert made["warnings"] == [err[0].removeprefix("dealboard: ")]
 
 
-async def test_the_app_shows_its_warnings_as_notifications(workspace: Path) -> None:
-    from kanban_tui.app import KanbanApp
+async def test_the_app_shows_its_warnings_as_notifications(workspace: Path, make_app: MakeApp) -> None:
     from kanban_tui.backends.local import LocalBackend
 
     warning = "warning: /x/config.toml [holds] an API key and can be read by other users: chmod 600 /x/config.toml"
-    app = KanbanApp(LocalBackend(workspace), poll_interval=3600, warnings=[warning])
+    app = make_app(LocalBackend(workspace), warnings=[warning])
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
-        shown = [(n.message, n.severity, n.timeout) for n in app._notifications]
+        shown = [(n.message, n.severity, n.timeout) for n in notifications(app)]
         assert (warning, "warning", 15) in shown
 
 

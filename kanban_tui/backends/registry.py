@@ -131,6 +131,8 @@ BACKENDS: dict[str, BackendSpec] = {
             env={"base_url": crm.BOTTLECRM_URL_ENV, "token": crm.BOTTLECRM_TOKEN_ENV},
             words={"base_url": "server address", "token": "personal access token"},
         ),
+        BackendSpec(name="hubspot", label=crm.HUBSPOT, module=f"{_HERE}.hubspot", settings=crm.HubSpotSettings,
+                    env={"access_token": crm.HUBSPOT_TOKEN_ENV}, words={"access_token": "private app access token"}),
     )
 }
 """Every backend by name, in the order they are offered: local first (the default)."""

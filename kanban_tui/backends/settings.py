@@ -20,6 +20,7 @@ CLOSE = "Close"
 CLUSTR = "Clustr"
 TELECRM = "TeleCRM"
 BOTTLECRM = "BottleCRM"
+HUBSPOT = "HubSpot"
 
 CLOSE_API_KEY_ENV = "CLOSE_API_KEY"
 CLUSTR_API_KEY_ENV = "CLUSTR_API_KEY"
@@ -27,12 +28,16 @@ TELECRM_TOKEN_ENV = "TELECRM_TOKEN"
 TELECRM_ENTERPRISE_ENV = "TELECRM_ENTERPRISE_ID"
 BOTTLECRM_URL_ENV = "BOTTLECRM_URL"
 BOTTLECRM_TOKEN_ENV = "BOTTLECRM_TOKEN"
+HUBSPOT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
 
 CLOSE_BASE_URL = "https://api.close.com/api/v1/"
 CLUSTR_BASE_URL = "https://api.clustr-ai.com/api/public/"
 TELECRM_BASE_URL = "https://next.telecrm.in/autoupdate/v2/"
 BOTTLECRM_BASE_URL = "http://127.0.0.1:8000"
 """Where `django-admin runserver` listens by default."""
+HUBSPOT_BASE_URL = "https://api.hubapi.com/"
+HUBSPOT_APP_URL = "https://app.hubspot.com"
+"""HubSpot's web app (EU accounts: https://app-eu1.hubspot.com): a deal's page is under it."""
 
 DEFAULT_DEMO_SIZE = 64
 """Opportunities seeded into a local workspace created on first run (and into `--demo`)."""
@@ -95,3 +100,17 @@ class BottleCrmSettings(HttpCrmSettings):
     """A personal access token (`bcrm_pat_…`), used when $BOTTLECRM_TOKEN is not set. Never shown or logged."""
     web_url: str | None = None
     """BottleCRM's web app (its FRONTEND_URL, e.g. `https://crm.example.com`): cards link to their deal there."""
+
+
+class HubSpotSettings(HttpCrmSettings):
+    """The `[hubspot]` table. The private app's access token is better kept in $HUBSPOT_ACCESS_TOKEN than here."""
+
+    access_token: SecretStr | None = None
+    """A private app's access token (`pat-…`), used when $HUBSPOT_ACCESS_TOKEN is not set. Never shown or logged."""
+    base_url: str = HUBSPOT_BASE_URL
+    portal_id: str | None = None
+    """The account's Hub ID (top right in HubSpot): cards link to their deal's page in HubSpot's app."""
+    app_url: str = HUBSPOT_APP_URL
+    """HubSpot's web app the links open (`https://app-eu1.hubspot.com` for an EU account)."""
+    currency: str = "USD"
+    """The account's company currency: what a deal's amount is in when it names none (`deal_currency_code`)."""

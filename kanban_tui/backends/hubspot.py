@@ -53,7 +53,16 @@ from pydantic import ValidationError
 
 from ..models import Changes, Opportunity, Page, Pipeline, Status, StatusKind
 from ..money import CURRENCIES
-from .errors import AuthError, BackendError, NotFoundError, RateLimitedError, RefusedError, UnavailableError, read_each
+from .errors import (
+    MAX_RATE_WAIT,
+    AuthError,
+    BackendError,
+    NotFoundError,
+    RateLimitedError,
+    RefusedError,
+    UnavailableError,
+    read_each,
+)
 from .http import HttpApi, HttpBackend, Listing, httpx, json_of
 from .settings import HUBSPOT as CRM
 from .settings import HUBSPOT_APP_URL, HUBSPOT_BASE_URL, HubSpotSettings
@@ -79,8 +88,9 @@ FETCH_AT_ONCE = 100
 """Deals read by one `hs_object_id IN (…)` search."""
 PROPERTIES = ["dealname", "amount", "deal_currency_code", "dealstage", "pipeline", "hubspot_owner_id", "closedate",
               "createdate", "hs_lastmodifieddate", "description", "closed_lost_reason", "hs_object_id"]
-POLICY_WAITS = {"SECONDLY": 1.0, "TEN_SECONDLY_ROLLING": 10.0, "DAILY": math.inf}
-"""A 429's `policyName` -> seconds to wait (when the answer does not say); inf: as long as dealboard waits."""
+POLICY_WAITS = {"SECONDLY": 1.0, "TEN_SECONDLY_ROLLING": 10.0, "DAILY": MAX_RATE_WAIT}
+"""A 429's `policyName` -> seconds to wait (when the answer does not say); the daily limit: as long as dealboard
+ever waits (it resets at midnight in the account's time zone, which the answer does not say)."""
 PALETTE_OPEN = ("#5f87d7", "#5fafd7", "#5fd7d7", "#87afaf", "#d7af5f", "#d7875f", "#af87d7", "#87afd7")
 PALETTE_WON, PALETTE_LOST = "#5faf5f", "#d75f5f"
 
@@ -186,7 +196,7 @@ class RateHeaders(httpx.AsyncBaseTransport):
             if wait is None and window and window.isdigit():
                 wait = int(window) / 1000
             if wait is not None:
-                extra["Retry-After"] = "inf" if math.isinf(wait) else f"{wait:g}"
+                extra["Retry-After"] = f"{wait:g}"
         if not extra:
             return response
         content = await response.aread()

@@ -39,7 +39,7 @@ def test_a_full_config_is_read(tmp_path: Path) -> None:
         ("poll_interval = -5", "poll_interval: input should be greater than 0"),
         ('poll_interval = "soon"', "poll_interval: input should be a valid number"),
         ("colour = 1", "colour: unknown key"),
-        ('backend = "salesforce"', "backend: unknown backend 'salesforce' (choose from: local, close, clustr, telecrm, bottlecrm, pipedrive)"),
+        ('backend = "salesforce"', "backend: unknown backend 'salesforce' (choose from: local, close, clustr, telecrm, bottlecrm, pipedrive, hubspot)"),
         ('[colors]\nWon = "#12345"', "colors.Won: '#12345' is not a color"),
         ("[local]\nfile = 'x'", "local.file: unknown key"),
     ],
@@ -113,7 +113,7 @@ def test_settings_and_flags_come_from_the_backend_registry() -> None:
     from kanban_tui.backends import registry
     from kanban_tui.backends.settings import CrmSettings
 
-    assert list(registry.BACKENDS) == ["local", "close", "clustr", "telecrm", "bottlecrm", "pipedrive"]
+    assert list(registry.BACKENDS) == ["local", "close", "clustr", "telecrm", "bottlecrm", "pipedrive", "hubspot"]
     assert registry.get("close").env == {"api_key": "CLOSE_API_KEY"}
     with pytest.raises(KeyError, match="choose from: local, close, clustr, telecrm"):
         registry.get("salesforce")

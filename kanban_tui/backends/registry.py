@@ -135,6 +135,8 @@ BACKENDS: dict[str, BackendSpec] = {
             name="pipedrive", label=crm.PIPEDRIVE, module=f"{_HERE}.pipedrive", settings=crm.PipedriveSettings,
             env={"api_token": crm.PIPEDRIVE_TOKEN_ENV}, words={"api_token": "API token"},
         ),
+        BackendSpec(name="hubspot", label=crm.HUBSPOT, module=f"{_HERE}.hubspot", settings=crm.HubSpotSettings,
+                    env={"access_token": crm.HUBSPOT_TOKEN_ENV}, words={"access_token": "private app access token"}),
     )
 }
 """Every backend by name, in the order they are offered: local first (the default)."""

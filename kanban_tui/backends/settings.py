@@ -21,6 +21,7 @@ CLUSTR = "Clustr"
 TELECRM = "TeleCRM"
 BOTTLECRM = "BottleCRM"
 PIPEDRIVE = "Pipedrive"
+HUBSPOT = "HubSpot"
 
 CLOSE_API_KEY_ENV = "CLOSE_API_KEY"
 CLUSTR_API_KEY_ENV = "CLUSTR_API_KEY"
@@ -29,6 +30,7 @@ TELECRM_ENTERPRISE_ENV = "TELECRM_ENTERPRISE_ID"
 BOTTLECRM_URL_ENV = "BOTTLECRM_URL"
 BOTTLECRM_TOKEN_ENV = "BOTTLECRM_TOKEN"
 PIPEDRIVE_TOKEN_ENV = "PIPEDRIVE_API_TOKEN"
+HUBSPOT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
 
 CLOSE_BASE_URL = "https://api.close.com/api/v1/"
 CLUSTR_BASE_URL = "https://api.clustr-ai.com/api/public/"
@@ -40,6 +42,9 @@ PIPEDRIVE_BASE_URL = "https://api.pipedrive.com/"
 PIPEDRIVE_LOST_REASONS = ("Price", "Timing", "Competitor", "No budget", "No decision", "Other")
 """Offered when a deal is moved to ✗ Lost, the first preselected: Pipedrive's API takes any text as `lost_reason`
 and gives no list of the company's own (`lost_reasons = [...]` in the `[pipedrive]` table replaces these)."""
+HUBSPOT_BASE_URL = "https://api.hubapi.com/"
+HUBSPOT_APP_URL = "https://app.hubspot.com"
+"""HubSpot's web app (EU accounts: https://app-eu1.hubspot.com): a deal's page is under it."""
 
 DEFAULT_DEMO_SIZE = 64
 """Opportunities seeded into a local workspace created on first run (and into `--demo`)."""
@@ -112,3 +117,17 @@ class PipedriveSettings(HttpCrmSettings):
     base_url: str = PIPEDRIVE_BASE_URL
     lost_reasons: tuple[str, ...] = PIPEDRIVE_LOST_REASONS
     """What a move to ✗ Lost offers as its reason (the first preselected), sent as the deal's `lost_reason`."""
+
+
+class HubSpotSettings(HttpCrmSettings):
+    """The `[hubspot]` table. The private app's access token is better kept in $HUBSPOT_ACCESS_TOKEN than here."""
+
+    access_token: SecretStr | None = None
+    """A private app's access token (`pat-…`), used when $HUBSPOT_ACCESS_TOKEN is not set. Never shown or logged."""
+    base_url: str = HUBSPOT_BASE_URL
+    portal_id: str | None = None
+    """The account's Hub ID (top right in HubSpot): cards link to their deal's page in HubSpot's app."""
+    app_url: str = HUBSPOT_APP_URL
+    """HubSpot's web app the links open (`https://app-eu1.hubspot.com` for an EU account)."""
+    currency: str = "USD"
+    """The account's company currency: what a deal's amount is in when it names none (`deal_currency_code`)."""

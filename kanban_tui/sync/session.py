@@ -37,6 +37,7 @@ from .moves import Intent, MoveQueue, Outcome
 from .phase import Live, Loading, Offline, Phase, Snapshot, State
 from .protocol import (
     BOARD_EVENTS,
+    AskWeeks,
     CardRead,
     Conflict,
     CopyRead,
@@ -63,6 +64,7 @@ from .protocol import (
     SavePrefs,
     SaveSeen,
     Update,
+    WeeksKnown,
 )
 from .runner import Runner
 
@@ -214,6 +216,10 @@ class BoardSession:
             read_only=self.read_only,
             shown=self.board.shown_count() if self.board is not None and self.board.filtering else None,
             refreshing=self.warm is not None and self.copy_of is not None,
+            busy=self.busy,
+            hidden=frozenset(self.hidden),
+            owner=self.owner_label,
+            me=self.me,
         )
 
     def unsent(self) -> int:
@@ -338,6 +344,14 @@ class BoardSession:
             u.jobs.append(SavePrefs(self.pipeline.id, {"owner": owner, "owner_is_me": self.owner_is_me}))
         return u
 
+    def set_query(self, text: str) -> Update:
+        """The search (`/`): show only the cards holding every word of `text` (not remembered); redraws the
+        columns whose cards shown changed."""
+        u = Update()
+        if self.board is not None:
+            u.redraw |= self.board.set_query(text)
+        return u
+
     @property
     def owner_label(self) -> str | None:
         """The owner filter as the title says it: `me`, a name, `unassigned`; None when there is none."""
@@ -356,6 +370,14 @@ class BoardSession:
         self.hidden = {h for h in hidden if self.pipeline.status(h) is not None}
         if self.prefs is not None:
             u.jobs.append(SavePrefs(self.pipeline.id, {"hidden": sorted(self.hidden)}))
+        return u
+
+    def ask_weeks(self, weeks: int) -> Update:
+        """`P`: won and lost per week over the last `weeks` weeks, asked of the CRM; the answer comes back as
+        `Update.weeks` (the session keeps nothing of it)."""
+        u = Update()
+        if self.pipeline is not None:
+            u.jobs.append(AskWeeks(self.pipeline, weeks))
         return u
 
     def look(self, card: str | None) -> Update:
@@ -499,6 +521,8 @@ class BoardSession:
                 self._me_known(event, u)
             case CopySaved():
                 pass  # a copy that could not be kept costs only the offline start; the runner logs why
+            case WeeksKnown():
+                u.weeks = event  # for the pipeline picture: nothing of it is kept here
             case _:
                 assert_never(event)
 

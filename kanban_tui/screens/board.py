@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass
+from functools import cached_property
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -20,8 +21,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from ..keys import BOARD_BINDINGS
-from ..sync import BoardSession, Conflict, Phase, PipelineChoice, Snapshot, Update
+from ..keys import BOARD_BINDINGS, keys_for
+from ..sync import BoardSession, Conflict, Phase, PipelineChoice, Update
 from ..sync.board import SORT_NAMES, SORTS
 from ..sync.protocol import Event, Job, Load
 from ..text import safe_text
@@ -128,7 +129,8 @@ class BoardScreen(Screen[None]):
         focused = focused or self.focused_id()
         if update.rebuild:
             view.build(self.session.board, snapshot.hidden, self.backend.name)
-            self.looking_at = None
+            if self.session.board is not None:
+                self.looking_at = None
         elif update.columns:
             view.show(snapshot.hidden)
         loading = snapshot.phase is Phase.LOADING and not update.first_cards
@@ -182,9 +184,9 @@ class BoardScreen(Screen[None]):
     def _load_drawn(self) -> None:
         self.update_status()
 
-    def update_status(self, snapshot: Snapshot | None = None) -> None:
+    def update_status(self) -> None:
         """The title row and the status line, from the session's snapshot."""
-        snapshot = snapshot or self.session.snapshot()
+        snapshot = self.session.snapshot()
         self.query_one(TitleRow).show(snapshot, self.session.board)
         self.query_one(SyncStatus).show(snapshot)
 
@@ -238,24 +240,10 @@ class BoardScreen(Screen[None]):
     # -- moves: keys become intents ---------------------------------------------------------
 
     def action_move_card(self, delta: int) -> None:
-        """Move the focused card to the next / previous status that accepts cards."""
-        card, board = self.focused_id(), self.session.board
-        if card is None or board is None:
-            return
-        statuses, hidden = board.pipeline.statuses, self.view.hidden
-        index = self.active + delta
-        while 0 <= index < len(statuses) and (not statuses[index].can_move_to or statuses[index].id in hidden):
-            index += delta
-        if 0 <= index < len(statuses):
-            self.move(card, statuses[index].id)
-        else:
-            self.notify("No status that way.", timeout=2)
+        board_actions.step(self, delta)
 
     def action_pick_status(self) -> None:
         board_actions.pick_status(self)
-
-    def move(self, card: str, status_id: str) -> None:
-        board_actions.move(self, card, status_id)
 
     def action_undo(self) -> None:
         self.apply(self.session.undo(), user=True)
@@ -285,17 +273,10 @@ class BoardScreen(Screen[None]):
             event.prevent_default()
             self.action_search()
 
-    @property
+    @cached_property
     def search_keys(self) -> set[str]:
         """The keys bound to the search, as the `[keys]` table may have remapped them."""
-        keys = getattr(self, "_search_keys", None)
-        if keys is None:
-            bindings = self._bindings.copy()
-            if self.app._keymap:
-                bindings.apply_keymap(self.app._keymap)
-            keys = self._search_keys = {key for key, bound in bindings.key_to_bindings.items()
-                                        if any(b.action == "search" for b in bound)}
-        return keys
+        return keys_for("search", self._bindings, self.app._keymap)
 
     @on(SearchLine.Changed)
     def _search_changed(self, event: SearchLine.Changed) -> None:
@@ -415,23 +396,18 @@ class BoardScreen(Screen[None]):
         board = self.session.board
         if board is None or not self.columns:
             return
-        marked = self.view.changed_in_sight(board)
-        here = (self.active, self.columns[self.active].cards.cursor)
-        others = [m for m in marked if m[2] != self.focused_id()]
-        if not others:
-            out_of_sight = sum(1 for c in board.card_ids() if board.change(c) is not None and c != self.focused_id()) \
-                - len(others)
+        found = self.view.next_change(board)
+        if found is None:
+            out_of_sight = sum(1 for c in board.card_ids() if board.change(c) is not None and c != self.focused_id())
             if out_of_sight > 0:  # marked, but left out by the search, the owner filter or hidden columns
                 self.notify(f"{out_of_sight} marked change{'s are' if out_of_sight > 1 else ' is'} out of sight:"
                             " esc clears the search and the owner filter, X shows every column", timeout=5)
             else:
                 self.notify("No other changes since you last looked.", timeout=2)
             return
-        after = [m for m in others if (m[0], m[1]) > here]
-        i, _, card = after[0] if after else others[0]
+        card, left = found
         self.view.focus_card(card)
         self.track_focus()
-        left = len(others) - 1
         self.notify(f"{board.opportunity(card).name}: {board_actions.change_words(board, card) or 'changed'}"
                     + (f" · {left} more" if left else ""), timeout=3, markup=False)
 

@@ -46,6 +46,21 @@ def ask(screen: BoardScreen, question: PipelineChoice | Conflict) -> None:
 # -- moves -----------------------------------------------------------------------------------------
 
 
+def step(screen: BoardScreen, delta: int) -> None:
+    """`<` / `>`: the focused card to the next / previous status shown that accepts cards."""
+    card, board = screen.focused_id(), screen.session.board
+    if card is None or board is None:
+        return
+    statuses, hidden = board.pipeline.statuses, screen.view.hidden
+    index = screen.active + delta
+    while 0 <= index < len(statuses) and (not statuses[index].can_move_to or statuses[index].id in hidden):
+        index += delta
+    if 0 <= index < len(statuses):
+        move(screen, card, statuses[index].id)
+    else:
+        screen.notify("No status that way.", timeout=2)
+
+
 def pick_status(screen: BoardScreen) -> None:
     """`m`: the focused card to a status picked from a list."""
     card, board = screen.focused_id(), screen.session.board

@@ -292,12 +292,20 @@ class BoardView(HorizontalScroll):
                 column.cards.set_cursor(0)
                 column.cards.scroll_to(y=0, animate=False, immediate=True)
 
-    def changed_in_sight(self, board: Board) -> list[tuple[int, int, str]]:
-        """The cards marked as changed that are shown: (column index, row, card), in board order of columns."""
-        return [(i, board.index_of(card) or 0, card)
-                for card in board.changed()
-                for i, column in enumerate(self.columns)
-                if column.status.id == board.shown_status(card) and column.status.id not in self.hidden]
+    def next_change(self, board: Board) -> tuple[str, int] | None:
+        """The next card marked as changed, shown, after the focused one (wrapping), and how many others are
+        marked and shown; None: no other card marked is shown."""
+        marked = [(i, board.index_of(card) or 0, card)
+                  for card in board.changed()
+                  for i, column in enumerate(self.columns)
+                  if column.status.id == board.shown_status(card) and column.status.id not in self.hidden]
+        focused = self.focused_id()
+        others = [m for m in marked if m[2] != focused]
+        if not others or not self.columns:
+            return None
+        here = (self.active, self.columns[self.active].cards.cursor)
+        after = [m for m in others if (m[0], m[1]) > here]
+        return (after[0] if after else others[0])[2], len(others) - 1
 
     @on(CardList.Clicked)
     def _card_clicked(self, message: CardList.Clicked) -> None:

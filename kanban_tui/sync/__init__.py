@@ -3,6 +3,7 @@
 - `board.Board`: what the CRM last told us plus the user's intents, as ordered columns.
 - `session.BoardSession`: the board's phase and the glue: it takes events and returns what the UI must do.
 - `opening`: how a board opens (listing, saved copy, warm and cold starts, loads).
+- `polling`: what a poll brings (the CRM's changes, new stages, a failure).
 - `moves.MoveQueue`: the user's moves as intents (latest wins, journaled before sent) and the CRM's answers.
 - `health.Health`: failure classes, backoff, rate-limit waits, the failure line.
 - `phase`: the phase as a value, and the status line's `Snapshot`.

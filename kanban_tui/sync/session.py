@@ -7,10 +7,10 @@ user's calls (`move`, `undo`, `refresh`, answers to questions), ticks, and the r
 and returns an `Update` (`protocol.py`): columns to redraw, where the focus goes (by card id),
 notices, a question to ask, and jobs to start. It never does I/O itself: the runner (`runner.py`,
 `session.runner`) executes every job, and the UI hands each event a job yields back to `handle`.
-The status line is drawn from `snapshot()`, so it cannot disagree with the session.
+The status line and the board's title row are drawn from `snapshot()`, so they cannot disagree with the session.
 
 Opening a board (the pipeline listing, the saved copy, the warm and cold starts, loads) is
-`opening.py`'s part of the session.
+`opening.py`'s part of the session; what a poll brings (changes, new stages, a failure) is `polling.py`'s.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from ..store.board_copy import BoardCopy, SavedBoard
 from ..store.journal import MoveJournal
 from ..store.prefs import BoardPrefs
 from ..store.seen import SeenStore
-from . import opening
+from . import opening, polling
 from .board import Board
 from .health import Failure, Health, classify
 from .moves import Intent, MoveQueue, Outcome
@@ -395,35 +395,6 @@ class BoardSession:
             return None
         return self.runner.save_now(SaveSeen(self.pipeline.id, self.board.seen_to_keep(), self.now().isoformat()))
 
-    def say_changes(self, u: Update) -> None:
-        """After the first whole load: what changed since the user last looked, in one line (first time:
-        the board as it is becomes what was seen)."""
-        board = self.board
-        if board is None or self.pipeline is None or self.changes_said:
-            return
-        self.changes_said = True
-        if board.seen is None:
-            board.seen = {card: board.seen_now(card) for card in board.card_ids()}
-            if self.seen is not None:
-                # the board's own record: copied when the job runs (a move settled meanwhile is in it)
-                u.jobs.append(SaveSeen(self.pipeline.id, board.seen, self.now().isoformat()))
-            return
-        counts: dict[str, int] = {}
-        for card in board.card_ids():
-            if (change := board.change(card)) is not None:
-                counts[change] = counts.get(change, 0) + 1
-        gone = board.gone()
-        for card in [c for c in board.seen if c not in board]:
-            del board.seen[card]  # said once
-        parts = [f"{counts[word]} {word}" for word in ("new", "moved", "re-valued") if counts.get(word)]
-        if gone:
-            names = ", ".join(gone[:3]) + (f" and {len(gone) - 3} more" if len(gone) > 3 else "")
-            parts.append(f"{len(gone)} gone ({names})")
-        if not parts:
-            return
-        step = " · c steps through them" if counts else ""
-        u.notice(f"Since you last looked: {', '.join(parts)}{step}", title="What changed", timeout=12)
-
     def resolve_conflict(self, card: str, keep: bool) -> Update:
         """The user's answer: keep my move (send it) or take the CRM's version (drop it)."""
         u = Update()
@@ -508,9 +479,9 @@ class BoardSession:
             case Resumed():
                 opening.resumed(self, event, u)
             case Polled():
-                self._polled(event, u)
+                polling.polled(self, event, u)
             case PollFailed():
-                self._poll_failed(event, u)
+                polling.poll_failed(self, event, u)
             case MoveAnswered():
                 if board is not None:
                     self.moves.answered(event, board, self, u)
@@ -525,78 +496,6 @@ class BoardSession:
                 u.weeks = event  # for the pipeline picture: nothing of it is kept here
             case _:
                 assert_never(event)
-
-    def _polled(self, ev: Polled, u: Update) -> None:
-        if self.board is None:
-            return
-        self.busy = False
-        board, changes = self.board, ev.changes
-        self.cursor = changes.cursor or self.cursor
-        self.reachable(u)
-        if self.phase is Phase.FAILED and self.complete:
-            self.state = Live()
-        if changes.pipeline is not None and self.pipeline is not None and changes.pipeline.id == self.pipeline.id:
-            self._restage(changes.pipeline.recolored(self.colors), u)
-            board = self.board
-        for card in changes.removed:
-            if (intent := self.moves.intents.get(card)) is not None:
-                u.notice(f"{intent.name} was removed in {self.backend.name}: its move was dropped",
-                         severity="warning", timeout=10)
-                self.moves.settle(self.board, intent, "gone", u)
-        news = (sum(1 for o in changes.upserted if not board.has_version(o))
-                + sum(1 for c in changes.removed if c in board))
-        u.redraw |= board.apply(changes)
-        if self.refresh_asked:
-            self.refresh_asked = False
-            n = news
-            u.notice(f"{n} change{'s' if n != 1 else ''} from {self.backend.name}" if n
-                     else f"Up to date: no changes in {self.backend.name}", timeout=3)
-        self.report_skipped(changes.skipped, u)
-        self.health.error = None
-        self.health.auth_blocked = False
-        self.health.failures = 0
-        self.last_synced = self.now()
-        self.health.next_try = self.clock() + self.poll_interval
-
-    def _restage(self, pipeline: Pipeline, u: Update) -> None:
-        """The open pipeline's statuses changed in the CRM: the board moves to them in place. Cards, the
-        user's hidden columns, order, owner filter, search and change marks stay; intents whose status is
-        gone go back (said); the poll's changes then put the cards in their new statuses."""
-        old = self.board
-        assert old is not None and self.pipeline is not None
-        board = Board(pipeline)
-        board.real_update_times, board.has_values = old.real_update_times, old.has_values
-        board.set_sort(old.sort)
-        board.set_owner(old.owner)
-        board.set_query(old.query)
-        board.seen, board.loaded, board.elsewhere = old.seen, old.loaded, old.elsewhere
-        board.add(old.server_versions())
-        self.pipeline, self.board = pipeline, board
-        u.notice(f"{pipeline.name}: stages changed in {self.backend.name}", timeout=6)
-        for intent in list(self.moves.intents.values()):
-            if pipeline.status(intent.target) is None:
-                u.notice(f"{intent.name} went back: its status no longer exists in {pipeline.name}",
-                         severity="warning", timeout=10)
-                self.moves.settle(self.board, intent, "refused", u)
-            elif intent.card in board:
-                board.set_target(intent.card, intent.target, intent.made_at)
-        self.moves.history = [h for h in self.moves.history if pipeline.status(h[1]) is not None
-                        and pipeline.status(h[2]) is not None]
-        self.hidden = {h for h in self.hidden if pipeline.status(h) is not None}
-        u.rebuild = True  # the screen keeps the focus on its card, by id
-        u.redraw |= {s.id for s in pipeline.statuses}
-
-    def _poll_failed(self, ev: PollFailed, u: Update) -> None:
-        self.busy = False
-        failure = classify(ev.error)
-        if failure is not Failure.UNREACHABLE:
-            self.reachable(u)  # the CRM answered (with an error): not offline
-        self.health.error = ev.error
-        if failure is Failure.UNREACHABLE:
-            self.state = self.offline_state(ev.error)
-        elif failure is Failure.AUTH:
-            self.health.auth_blocked = True
-        self.health.schedule_retry(ev.error)
 
     def _me_known(self, ev: MeKnown, u: Update) -> None:
         if ev.name and not self.me:

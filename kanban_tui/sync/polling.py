@@ -1,0 +1,95 @@
+"""What a poll brings: the CRM's changes since the cursor applied to the board, the open pipeline's new
+stages (the board moves to them in place), or a failure (offline, an error said, a retry scheduled).
+
+A part of the session (`session.py`), as functions over it, like `opening.py`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..models import Pipeline
+from .board import Board
+from .health import Failure, classify
+from .phase import Live, Phase
+from .protocol import Polled, PollFailed, Update
+
+if TYPE_CHECKING:
+    from .session import BoardSession
+
+
+def polled(s: BoardSession, ev: Polled, u: Update) -> None:
+    """A poll's changes: applied to the board (the CRM answered); `r` says what it found."""
+    if s.board is None:
+        return
+    s.busy = False
+    board, changes = s.board, ev.changes
+    s.cursor = changes.cursor or s.cursor
+    s.reachable(u)
+    if s.phase is Phase.FAILED and s.complete:
+        s.state = Live()
+    if changes.pipeline is not None and s.pipeline is not None and changes.pipeline.id == s.pipeline.id:
+        restage(s, changes.pipeline.recolored(s.colors), u)
+        board = s.board
+    for card in changes.removed:
+        if (intent := s.moves.intents.get(card)) is not None:
+            u.notice(f"{intent.name} was removed in {s.backend.name}: its move was dropped",
+                     severity="warning", timeout=10)
+            s.moves.settle(s.board, intent, "gone", u)
+    news = (sum(1 for o in changes.upserted if not board.has_version(o))
+            + sum(1 for c in changes.removed if c in board))
+    u.redraw |= board.apply(changes)
+    if s.refresh_asked:
+        s.refresh_asked = False
+        n = news
+        u.notice(f"{n} change{'s' if n != 1 else ''} from {s.backend.name}" if n
+                 else f"Up to date: no changes in {s.backend.name}", timeout=3)
+    s.report_skipped(changes.skipped, u)
+    s.health.error = None
+    s.health.auth_blocked = False
+    s.health.failures = 0
+    s.last_synced = s.now()
+    s.health.next_try = s.clock() + s.poll_interval
+
+
+def restage(s: BoardSession, pipeline: Pipeline, u: Update) -> None:
+    """The open pipeline's statuses changed in the CRM: the board moves to them in place. Cards, the
+    user's hidden columns, order, owner filter, search and change marks stay; intents whose status is
+    gone go back (said); the poll's changes then put the cards in their new statuses."""
+    old = s.board
+    assert old is not None and s.pipeline is not None
+    board = Board(pipeline)
+    board.real_update_times, board.has_values = old.real_update_times, old.has_values
+    board.set_sort(old.sort)
+    board.set_owner(old.owner)
+    board.set_query(old.query)
+    board.seen, board.loaded, board.elsewhere = old.seen, old.loaded, old.elsewhere
+    board.add(old.server_versions())
+    s.pipeline, s.board = pipeline, board
+    u.notice(f"{pipeline.name}: stages changed in {s.backend.name}", timeout=6)
+    for intent in list(s.moves.intents.values()):
+        if pipeline.status(intent.target) is None:
+            u.notice(f"{intent.name} went back: its status no longer exists in {pipeline.name}",
+                     severity="warning", timeout=10)
+            s.moves.settle(s.board, intent, "refused", u)
+        elif intent.card in board:
+            board.set_target(intent.card, intent.target, intent.made_at)
+    s.moves.history = [h for h in s.moves.history if pipeline.status(h[1]) is not None
+                    and pipeline.status(h[2]) is not None]
+    s.hidden = {h for h in s.hidden if pipeline.status(h) is not None}
+    u.rebuild = True  # the screen keeps the focus on its card, by id
+    u.redraw |= {status.id for status in pipeline.statuses}
+
+
+def poll_failed(s: BoardSession, ev: PollFailed, u: Update) -> None:
+    """A poll failed: offline, or an error said and tried again later (an auth failure blocks the sends)."""
+    s.busy = False
+    failure = classify(ev.error)
+    if failure is not Failure.UNREACHABLE:
+        s.reachable(u)  # the CRM answered (with an error): not offline
+    s.health.error = ev.error
+    if failure is Failure.UNREACHABLE:
+        s.state = s.offline_state(ev.error)
+    elif failure is Failure.AUTH:
+        s.health.auth_blocked = True
+    s.health.schedule_retry(ev.error)

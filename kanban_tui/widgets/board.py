@@ -152,17 +152,12 @@ class BoardView(HorizontalScroll):
         costs the same for 100 new cards as for 10,000)."""
         self.load_dirty |= status_ids
         if self.load_flush is None:
-            self.load_flush = self.set_timer(LOAD_REDRAW_EVERY, self._load_redraw_due, name="load-flush")
+            self.load_flush = self.set_timer(LOAD_REDRAW_EVERY, self._load_timer_fired, name="load-flush")
 
     def draw_now(self, status_ids: set[str], keep: str | None) -> None:
         """These columns now, with those held back (the focus kept on card `keep`)."""
         self.redraw(status_ids | self.load_dirty, keep=keep)
         self.load_dirty = set()
-
-    @property
-    def load_redraw_due(self) -> bool:
-        """Pages are held back for the next redraw."""
-        return self.load_flush is not None
 
     def flush_load(self) -> None:
         """Draw what the pages held back changed, now."""
@@ -178,7 +173,7 @@ class BoardView(HorizontalScroll):
         if not keep_dirty:
             self.load_dirty = set()
 
-    def _load_redraw_due(self) -> None:
+    def _load_timer_fired(self) -> None:
         self.flush_load()
         self.post_message(self.LoadDrawn())
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingsMap
 
 from .text import safe_text
 
@@ -118,6 +118,14 @@ def check_keymap(keys: Mapping[str, object]) -> tuple[dict[str, str], list[str]]
             problems.append(f"[keys] {action}: {clash} is {defaults[clash]}'s key; remap {defaults[clash]} too,"
                             " or choose another key")
     return keymap, problems
+
+
+def keys_for(action: str, bindings: BindingsMap, keymap: Mapping[str, str]) -> set[str]:
+    """The keys `bindings` give to `action`, as the `[keys]` table (`keymap`) may have remapped them."""
+    bindings = bindings.copy()
+    if keymap:
+        bindings.apply_keymap(keymap)
+    return {key for key, bound in bindings.key_to_bindings.items() if any(b.action == action for b in bound)}
 
 
 def key_label(binding: Binding, keymap: Mapping[str, str]) -> str:

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from kanban_tui.backends.errors import RateLimitedError
+from kanban_tui.backends.local import LocalBackend
 from kanban_tui.store.journal import MoveJournal
 from kanban_tui.sync import BoardSession, Phase, Snapshot
 from kanban_tui.sync.health import WRITE_TRIES
-from kanban_tui.sync.protocol import Load, Poll, Read, Send, WhoAmI
+from kanban_tui.sync.protocol import AskWeeks, Load, Poll, Read, Send, WeeksKnown, WhoAmI
 from kanban_tui.widgets.status_bar import status_line
 
 from .test_session_states import PIPELINE, T0, SessionMachine
@@ -397,3 +398,28 @@ def test_writes_that_keep_getting_no_answer_while_reads_work_say_offline_once(ma
     m.outstanding.remove(send)
     m.complete(send, "timeout_lost")
     assert len([line for line in m.said if "moves are kept and sent when" in line]) == 2, "a new spell is said"
+
+
+async def test_the_pictures_weeks_are_asked_by_a_session_job_and_handed_to_the_ui(
+        backend: LocalBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`P`: won and lost per week is a job like every other CRM request; its answer (or why there is none)
+    comes back on `Update.weeks`, and the session keeps nothing of it."""
+    session = BoardSession(backend, poll_interval=3600)
+    try:
+        pipeline = (await backend.list_pipelines())[0]
+        session.open(pipeline)
+        [job] = session.ask_weeks(12).jobs
+        assert job == AskWeeks(pipeline, 12)
+        [event] = [e async for e in session.runner.run(job)]
+        update = session.handle(event)
+        assert update.weeks == WeeksKnown(pipeline.id, await backend.won_lost_by_week(pipeline, 12))
+        assert not update.jobs and not update.notices
+
+        async def fails(*_: object) -> None:
+            raise RuntimeError
+
+        monkeypatch.setattr(backend, "won_lost_by_week", fails)
+        [event] = [e async for e in session.runner.run(job)]
+        assert session.handle(event).weeks == WeeksKnown(pipeline.id, None, "RuntimeError"), "a line, never a crash"
+    finally:
+        session.close()

@@ -8,8 +8,9 @@ Two parts, drawn two ways on purpose:
   in 16 colours and with NO_COLOR (never by colour alone), with `+N cur` where other currencies are not
   added in. A plotting library draws bars against an axis: it cannot end each bar in its exact figure and
   a `+2 cur`, and three framed charts do not fit in 80x24.
-- Won and lost per week over the last `WEEKS` weeks, asked of the CRM (`Backend.won_lost_by_week`) in a
-  worker, drawn by textual-plotext (Plotext as a Textual widget, from the Textualize organisation) as
+- Won and lost per week over the last `WEEKS` weeks, asked of the CRM (`Backend.won_lost_by_week`) by the
+  board's session like every other CRM request (the board screen hands its answer to `show_weeks`), drawn by
+  textual-plotext (Plotext as a Textual widget, from the Textualize organisation) as
   paired bars against a count axis: won in the won status's colour with `█`, lost in the lost one's with
   `▒`, so the two differ without colour too. Where the CRM cannot group them, the picture says so.
 """
@@ -17,22 +18,18 @@ Two parts, drawn two ways on purpose:
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 
 from rich.style import Style
 from rich.text import Text
-from textual import on, work
 from textual.app import ComposeResult, RenderResult
 from textual.binding import Binding
 from textual.color import Color
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 from textual_plotext import PlotextPlot
 
-from ..backends.base import Backend
 from ..models import Pipeline, Status, StatusKind, WeekCount
 from ..money import format_compact
 from ..sync.board import Board, ColumnSummary
@@ -151,27 +148,25 @@ class PipelinePicture(Screen[None]):
     PipelinePicture #picture-weeks-note { height: auto; padding: 0 1; color: $text-muted; }
     """
 
-    @dataclass
-    class Weeks(Message):
-        """What the CRM answered for won and lost per week (None: it cannot group them), or why it did not."""
-
-        weeks: list[WeekCount] | None
-        error: str | None = None
-
-    def __init__(self, board: Board, pipeline: Pipeline, backend: Backend) -> None:
+    def __init__(self, board: Board, pipeline: Pipeline, *, crm: str, has_values: bool = True,
+                 won_lost_basis: str = "") -> None:
         super().__init__()
         self.board = board
         self.pipeline = pipeline
-        self.backend = backend
+        self.crm = crm
+        """The CRM's name."""
+        self.has_values = has_values
+        self.won_lost_basis = won_lost_basis
+        """What dates a deal in the weekly chart (`Backend.won_lost_basis`), under it."""
         self.weeks: list[WeekCount] | None = None
 
     def compose(self) -> ComposeResult:
         deals = sum(self.board.summary(s.id).count for s in self.pipeline.statuses)
-        title = f"[b]Pipeline picture[/b] · {esc(self.pipeline.name)} · {esc(self.backend.name)} · {deals:,} deals"
+        title = f"[b]Pipeline picture[/b] · {esc(self.pipeline.name)} · {esc(self.crm)} · {deals:,} deals"
         with Vertical(id="picture"):
             yield Static(title, id="picture-title")
-            yield StatusBars(self.board, self.pipeline, has_values=self.backend.has_values, id="picture-bars")
-            yield Static(f"Won and lost per week, last {WEEKS} weeks: asking {esc(self.backend.name)}…",
+            yield StatusBars(self.board, self.pipeline, has_values=self.has_values, id="picture-bars")
+            yield Static(f"Won and lost per week, last {WEEKS} weeks: asking {esc(self.crm)}…",
                          id="picture-weeks-title")
             with Horizontal(id="picture-legend"):
                 yield Static("", id="picture-won")
@@ -185,32 +180,21 @@ class PipelinePicture(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#picture-legend").display = False
         self.set_interval(2.0, self.query_one(StatusBars).refresh, name="picture-bars")  # polls go on meanwhile
-        self.ask_weeks()
 
-    @work(group="picture", exclusive=True, exit_on_error=False)
-    async def ask_weeks(self) -> None:
-        """The CRM's won and lost per week, off the event loop's way; the answer comes back as a message."""
-        try:
-            weeks = await self.backend.won_lost_by_week(self.pipeline, WEEKS)
-        except Exception as exc:  # noqa: BLE001 - a line in the picture, never a crash
-            self.post_message(self.Weeks(None, error=str(exc) or exc.__class__.__name__))
-            return
-        self.post_message(self.Weeks(weeks))
-
-    @on(Weeks)
-    def show_weeks(self, message: Weeks) -> None:
+    def show_weeks(self, weeks: list[WeekCount] | None, error: str | None = None) -> None:
+        """What the CRM answered for won and lost per week (None: it cannot group them), or why it did not."""
         title = self.query_one("#picture-weeks-title", Static)
         note = self.query_one("#picture-weeks-note", Static)
-        crm = esc(self.backend.name)
-        if message.error is not None:
+        crm = esc(self.crm)
+        if error is not None:
             title.update(f"Won and lost per week: could not ask {crm}")
-            note.update(esc(message.error))
+            note.update(esc(error))
             return
-        if not message.weeks:
+        if not weeks:
             title.update(f"Won and lost per week: {crm} cannot group them")
             note.update("The deals and values per status above come from the board.")
             return
-        self.weeks = weeks = message.weeks
+        self.weeks = weeks
         dated_lost = all(w.lost is not None for w in weeks)
         won, lost = sum(w.won for w in weeks), sum(w.lost or 0 for w in weeks)
         title.update(f"Won and lost per week, {len(weeks)} weeks from Mon {weeks[0].week:%-d %b}:"
@@ -221,9 +205,9 @@ class PipelinePicture(Screen[None]):
             Text.assemble((WON_MARK * 2, _style(won_status)), f" ✓ won per week ({won:,})"))
         self.query_one("#picture-lost", Static).update(
             Text.assemble((LOST_MARK * 2, _style(lost_status)), f" ✗ lost per week ({lost:,})") if dated_lost
-            else Text(f"lost: not dated by {self.backend.name}"))
+            else Text(f"lost: not dated by {self.crm}"))
         self.query_one("#picture-legend").display = True
-        note.update(esc(self.backend.won_lost_basis))
+        note.update(esc(self.won_lost_basis))
         self.draw_weeks(weeks, won_status, lost_status if dated_lost else None)
 
     def draw_weeks(self, weeks: list[WeekCount], won_status: Status | None, lost_status: Status | None) -> None:

@@ -4,7 +4,8 @@
 - `totals`: what a card adds to its column's count and totals (`ColumnTotals`, `ColumnSummary`, `contribution_of`).
 - `search.ColumnSearch`: one column as the search and the owner filter read it (fast at 50,000 cards).
 - `session.BoardSession`: the board's phase and the glue: it takes events and returns what the UI must do.
-- `opening`: how a board opens (listing, saved copy, warm and cold starts, loads); `polling`: what a poll brings.
+- `opening`: how a board opens (listing, saved copy, warm and cold starts, loads).
+- `polling`: what a poll brings (the CRM's changes, new stages, a failure).
 - `moves.MoveQueue`: the user's moves as intents (latest wins, journaled before sent) and the CRM's answers.
 - `health.Health`: failure classes, backoff, rate-limit waits, the failure line.
 - `phase`: the phase as a value, and the status line's `Snapshot`.

@@ -4,7 +4,8 @@ A part of the session (`session.py`), as functions over it: the start (`start`),
 (`open_board`), and the session's handlers for the listing, the saved copy, a load's progress and a
 warm start's catch-up. A warm start shows the saved board at once (`… as of 5m ago · refreshing`) and
 asks the CRM only what changed since it (`Resume`); a cold start asks every column's first screen
-together with the cursor (`Load(first=True)`), then the pages.
+together with the cursor (`Load(first=True)`), then the pages. Once the first whole load is in, the
+board says what changed since the user last looked (`say_changes`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from .protocol import (
     Resume,
     Resumed,
     SaveCopy,
+    SaveSeen,
     Update,
     WhoAmI,
 )
@@ -280,12 +282,42 @@ def now_whole(s: BoardSession, u: Update) -> None:
     if s.refresh_asked:
         s.refresh_asked = False
         u.notice(f"Loaded anew from {s.backend.name}", timeout=3)
-    s.say_changes(u)
+    say_changes(s, u)
     if not s.me_asked:  # who "me" is (the owner filter), once the board is whole: not a request ahead of it
         s.me_asked = True
         u.jobs.append(WhoAmI())
     if s.board_copy is not None:
         u.jobs.append(SaveCopy(pipeline, board.server_versions(), s.last_synced, s.cursor))
+
+
+def say_changes(s: BoardSession, u: Update) -> None:
+    """After the first whole load: what changed since the user last looked, in one line (first time:
+    the board as it is becomes what was seen)."""
+    board = s.board
+    if board is None or s.pipeline is None or s.changes_said:
+        return
+    s.changes_said = True
+    if board.seen is None:
+        board.seen = {card: board.seen_now(card) for card in board.card_ids()}
+        if s.seen is not None:
+            # the board's own record: copied when the job runs (a move settled meanwhile is in it)
+            u.jobs.append(SaveSeen(s.pipeline.id, board.seen, s.now().isoformat()))
+        return
+    counts: dict[str, int] = {}
+    for card in board.card_ids():
+        if (change := board.change(card)) is not None:
+            counts[change] = counts.get(change, 0) + 1
+    gone = board.gone()
+    for card in [c for c in board.seen if c not in board]:
+        del board.seen[card]  # said once
+    parts = [f"{counts[word]} {word}" for word in ("new", "moved", "re-valued") if counts.get(word)]
+    if gone:
+        names = ", ".join(gone[:3]) + (f" and {len(gone) - 3} more" if len(gone) > 3 else "")
+        parts.append(f"{len(gone)} gone ({names})")
+    if not parts:
+        return
+    step = " · c steps through them" if counts else ""
+    u.notice(f"Since you last looked: {', '.join(parts)}{step}", title="What changed", timeout=12)
 
 
 def load_failed(s: BoardSession, ev: LoadFailed, u: Update) -> None:

@@ -72,7 +72,7 @@ State = Choosing | Loading | Live | Offline | Failed
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Everything the status line says, taken at one moment."""
+    """Everything the status line and the board's title row say, taken at one moment."""
 
     phase: Phase
     crm: str
@@ -98,6 +98,14 @@ class Snapshot:
     """During a search or an owner filter: how many cards it shows (the line says `3 of 412 deals`)."""
     refreshing: bool = False
     """A warm start: the saved board is on screen while the CRM says what changed since."""
+    busy: bool = False
+    """A poll, a load or a pipeline listing is out (while loading: the progress bar shows)."""
+    hidden: frozenset[str] = frozenset()
+    """Status ids of the columns the user hid (`x`)."""
+    owner: str | None = None
+    """The owner filter as the title says it: `me`, a name, `unassigned`; None when there is none."""
+    me: str | None = None
+    """The user's own name as cards give it as owner (the owner filter's "me"), if known."""
 
 
 def ago(when: datetime, now: datetime | None = None) -> str:

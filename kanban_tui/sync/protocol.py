@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from ..backends.errors import BackendError
-from ..models import Changes, ColumnStart, Opportunity, Page, Pipeline, Status
+from ..models import Changes, ColumnStart, Opportunity, Page, Pipeline, Status, WeekCount
 from ..store.board_copy import SavedBoard
 from ..store.journal import JournaledMove
 
@@ -69,6 +69,8 @@ class Update:
     """The load's progress changed (or the load ended)."""
     columns: bool = False
     """Which columns are hidden changed (remembered preferences arrived): lay the columns out again."""
+    weeks: WeeksKnown | None = None
+    """The CRM's won and lost per week (`ask_weeks`), for the pipeline picture if it is open."""
 
     def notice(self, text: str, **kw: object) -> None:
         self.notices.append(Notice(text, **kw))  # type: ignore[arg-type]
@@ -156,6 +158,13 @@ class WhoAmI(NamedTuple):
     """Ask the CRM who its key acts for (the owner filter's "me")."""
 
 
+class AskWeeks(NamedTuple):
+    """The pipeline picture (`P`): won and lost deals per week over the last `weeks` weeks, asked of the CRM."""
+
+    pipeline: Pipeline
+    weeks: int
+
+
 class SaveCopy(NamedTuple):
     pipeline: Pipeline
     cards: list[Opportunity]
@@ -212,7 +221,7 @@ JOURNAL_WRITES = (RecordMove, SettleMove, ForgetMove, UnsendMove, RebaseMove, Ke
 
 Job = (
     ListPipelines | Load | Resume | OpenCopy | Poll | Send | Read | SaveCopy | SavePrefs | SaveSeen | WhoAmI | Drain
-    | JournalWrite
+    | AskWeeks | JournalWrite
 )
 
 
@@ -317,10 +326,19 @@ class CopySaved(NamedTuple):
     problem: str | None
 
 
+class WeeksKnown(NamedTuple):
+    """The CRM's answer to `AskWeeks` (`weeks` None: it cannot group them), or why it could not be had (`error`).
+    Not dropped when another board is shown: the picture it is for shows the pipeline it was opened on."""
+
+    pipeline_id: str
+    weeks: list[WeekCount] | None
+    error: str | None = None
+
+
 Event = (
     PipelinesListed | PipelinesFailed | Recalled | LoadStarted | PageArrived | LoadDone | LoadFailed | CopyRead | Polled
     | FirstScreen | Resumed
-    | PollFailed | MoveAnswered | CardRead | CopySaved | MeKnown
+    | PollFailed | MoveAnswered | CardRead | CopySaved | MeKnown | WeeksKnown
 )
 
 BOARD_EVENTS = (Recalled, LoadStarted, PageArrived, LoadDone, FirstScreen, Resumed, LoadFailed, Polled, PollFailed,

@@ -23,6 +23,7 @@ from ..store.seen import SeenStore
 from ..text import safe_text
 from .protocol import (
     JOURNAL_WRITES,
+    AskWeeks,
     CardRead,
     CopyRead,
     CopySaved,
@@ -59,6 +60,7 @@ from .protocol import (
     Send,
     SettleMove,
     UnsendMove,
+    WeeksKnown,
     WhoAmI,
 )
 
@@ -252,6 +254,11 @@ class Runner:
                 except BackendError as exc:  # the filter offers the owners by name; "me" waits for the config
                     log.info("could not ask %s who this key is: %s", backend.name, exc)
                     yield MeKnown(None)
+            case AskWeeks():
+                try:
+                    yield WeeksKnown(job.pipeline.id, await backend.won_lost_by_week(job.pipeline, job.weeks))
+                except Exception as exc:  # noqa: BLE001 - a line in the picture, never a crash
+                    yield WeeksKnown(job.pipeline.id, None, str(exc) or exc.__class__.__name__)
             case SaveCopy():
                 if self.board_copy is not None:
                     problem = await asyncio.to_thread(self.board_copy.save, job.pipeline, job.cards, job.synced_at,

@@ -7,10 +7,10 @@ user's calls (`move`, `undo`, `refresh`, answers to questions), ticks, and the r
 and returns an `Update` (`protocol.py`): columns to redraw, where the focus goes (by card id),
 notices, a question to ask, and jobs to start. It never does I/O itself: the runner (`runner.py`,
 `session.runner`) executes every job, and the UI hands each event a job yields back to `handle`.
-The status line is drawn from `snapshot()`, so it cannot disagree with the session.
+The status line and the board's title row are drawn from `snapshot()`, so they cannot disagree with the session.
 
 Opening a board (the pipeline listing, the saved copy, the warm and cold starts, loads) is
-`opening.py`'s part of the session.
+`opening.py`'s part of the session; what a poll brings (changes, new stages, a failure) is `polling.py`'s.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from .moves import Intent, MoveQueue, Outcome
 from .phase import Live, Loading, Offline, Phase, Snapshot, State
 from .protocol import (
     BOARD_EVENTS,
+    AskWeeks,
     CardRead,
     Conflict,
     CopyRead,
@@ -63,6 +64,7 @@ from .protocol import (
     SavePrefs,
     SaveSeen,
     Update,
+    WeeksKnown,
 )
 from .runner import Runner
 
@@ -214,6 +216,10 @@ class BoardSession:
             read_only=self.read_only,
             shown=self.board.shown_count() if self.board is not None and self.board.filtering else None,
             refreshing=self.warm is not None and self.copy_of is not None,
+            busy=self.busy,
+            hidden=frozenset(self.hidden),
+            owner=self.owner_label,
+            me=self.me,
         )
 
     def unsent(self) -> int:
@@ -338,6 +344,14 @@ class BoardSession:
             u.jobs.append(SavePrefs(self.pipeline.id, {"owner": owner, "owner_is_me": self.owner_is_me}))
         return u
 
+    def set_query(self, text: str) -> Update:
+        """The search (`/`): show only the cards holding every word of `text` (not remembered); redraws the
+        columns whose cards shown changed."""
+        u = Update()
+        if self.board is not None:
+            u.redraw |= self.board.set_query(text)
+        return u
+
     @property
     def owner_label(self) -> str | None:
         """The owner filter as the title says it: `me`, a name, `unassigned`; None when there is none."""
@@ -358,6 +372,14 @@ class BoardSession:
             u.jobs.append(SavePrefs(self.pipeline.id, {"hidden": sorted(self.hidden)}))
         return u
 
+    def ask_weeks(self, weeks: int) -> Update:
+        """`P`: won and lost per week over the last `weeks` weeks, asked of the CRM; the answer comes back as
+        `Update.weeks` (the session keeps nothing of it)."""
+        u = Update()
+        if self.pipeline is not None:
+            u.jobs.append(AskWeeks(self.pipeline, weeks))
+        return u
+
     def look(self, card: str | None) -> Update:
         """The user has seen this card (the focus left it): its change mark goes."""
         u = Update()
@@ -372,35 +394,6 @@ class BoardSession:
         if self.board.seen is None:
             return None
         return self.runner.save_now(SaveSeen(self.pipeline.id, self.board.seen_to_keep(), self.now().isoformat()))
-
-    def say_changes(self, u: Update) -> None:
-        """After the first whole load: what changed since the user last looked, in one line (first time:
-        the board as it is becomes what was seen)."""
-        board = self.board
-        if board is None or self.pipeline is None or self.changes_said:
-            return
-        self.changes_said = True
-        if board.seen is None:
-            board.seen = {card: board.seen_now(card) for card in board.card_ids()}
-            if self.seen is not None:
-                # the board's own record: copied when the job runs (a move settled meanwhile is in it)
-                u.jobs.append(SaveSeen(self.pipeline.id, board.seen, self.now().isoformat()))
-            return
-        counts: dict[str, int] = {}
-        for card in board.card_ids():
-            if (change := board.change(card)) is not None:
-                counts[change] = counts.get(change, 0) + 1
-        gone = board.gone()
-        for card in [c for c in board.seen if c not in board]:
-            del board.seen[card]  # said once
-        parts = [f"{counts[word]} {word}" for word in ("new", "moved", "re-valued") if counts.get(word)]
-        if gone:
-            names = ", ".join(gone[:3]) + (f" and {len(gone) - 3} more" if len(gone) > 3 else "")
-            parts.append(f"{len(gone)} gone ({names})")
-        if not parts:
-            return
-        step = " · c steps through them" if counts else ""
-        u.notice(f"Since you last looked: {', '.join(parts)}{step}", title="What changed", timeout=12)
 
     def resolve_conflict(self, card: str, keep: bool) -> Update:
         """The user's answer: keep my move (send it) or take the CRM's version (drop it)."""
@@ -499,6 +492,8 @@ class BoardSession:
                 self._me_known(event, u)
             case CopySaved():
                 pass  # a copy that could not be kept costs only the offline start; the runner logs why
+            case WeeksKnown():
+                u.weeks = event  # for the pipeline picture: nothing of it is kept here
             case _:
                 assert_never(event)
 

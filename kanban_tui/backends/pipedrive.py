@@ -47,13 +47,11 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import ValidationError
 
 from ..models import Changes, Opportunity, Page, Pipeline, Status, StatusKind
-from ..money import CURRENCIES
 from ..text import safe_text
 from .errors import (
     AuthError,
@@ -63,7 +61,28 @@ from .errors import (
     UnavailableError,
     read_each,
 )
-from .http import HttpApi, HttpBackend, Listing, httpx, json_of
+from .http import HttpApi, HttpBackend, Listing, httpx
+from .pipedrive_api import (
+    DEFAULT_CURRENCY,
+    PALETTE_LOST,
+    PALETTE_OPEN,
+    PALETTE_WON,
+    WEB_URL,
+    api_root,
+    data_of,
+    describe_error,
+    int_or_none,
+    is_gone,
+    is_rotting,
+    maybe_when,
+    minor_units,
+    next_cursor,
+    parse_when,
+    required_int,
+    rfc3339,
+    stage_shape,
+    text_or_none,
+)
 from .settings import PIPEDRIVE as CRM
 from .settings import PIPEDRIVE_BASE_URL as DEFAULT_BASE_URL
 from .settings import PIPEDRIVE_LOST_REASONS, PipedriveSettings
@@ -90,67 +109,6 @@ RECONCILE_EVERY = 300.0
 """Seconds between listings of the pipeline's deleted deals during polls."""
 PIPELINES_EVERY = 120.0
 """Seconds between reads of the open pipeline's stages during polls."""
-DEFAULT_CURRENCY = "USD"
-WEB_URL = "https://{domain}/deal/{id}"
-
-PALETTE_OPEN = ("#5f87d7", "#5fafd7", "#5fd7d7", "#87afaf", "#d7af5f", "#d7875f", "#af87d7", "#87afd7")
-PALETTE_WON = "#5faf5f"
-PALETTE_LOST = "#d75f5f"
-
-
-def parse_when(text: Any) -> datetime:
-    """A Pipedrive time (`2025-01-01T10:20:00Z`; naive = UTC). Raises on anything else."""
-    if not isinstance(text, str):
-        raise ValueError("no time")
-    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def rfc3339(when: datetime) -> str:
-    """`updated_since` as the description shows it: `2025-01-01T10:20:00Z` (whole seconds, UTC)."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def minor_units(amount: Any, currency: str) -> int | None:
-    """`1200.5` USD -> 120050; None when there is no value."""
-    if amount is None or amount == "":
-        return None
-    if isinstance(amount, bool):
-        raise ValueError("value is not a number")
-    try:
-        value = Decimal(str(amount))
-    except InvalidOperation:
-        raise ValueError(f"value {str(amount)[:20]!r} is not a number") from None
-    if not value.is_finite():
-        raise ValueError("value is not a finite number")
-    digits = CURRENCIES.get(currency.upper(), ("", 2))[1]
-    return int((value * 10**digits).to_integral_value())
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def describe_error(response: httpx.Response) -> BackendError | None:
-    """Pipedrive's own words (`error`, `error_info`) for what a user can act on."""
-    code = response.status_code
-    try:
-        body = json_of(response)
-    except ValueError:
-        body = None
-    said = [str(body[k]) for k in ("error", "error_info") if isinstance(body, dict) and body.get(k)]
-    message = "; ".join(dict.fromkeys(said))[:300]
-    if code == 401:
-        return AuthError("Pipedrive did not accept the API token", crm=CRM, status_code=code,
-                         hint=f"check {TOKEN_ENV} (Pipedrive: Personal preferences > API)")
-    if code == 403:
-        return AuthError(message or "not allowed", crm=CRM, status_code=code,
-                         hint="ask a Pipedrive admin for access")
-    if code == 404:
-        return NotFoundError(message or "not found", crm=CRM, status_code=code)
-    if 400 <= code < 500 and code != 429:
-        return RefusedError(message or "request refused", crm=CRM, status_code=code)
-    return None
 
 
 async def _rate_headers(response: httpx.Response) -> None:
@@ -161,16 +119,6 @@ async def _rate_headers(response: httpx.Response) -> None:
     limit, remaining, reset = (headers.get(f"x-ratelimit-{k}") for k in ("limit", "remaining", "reset"))
     if limit and remaining and reset:
         headers["RateLimit"] = f"limit={limit.strip()}, remaining={remaining.strip()}, reset={reset.strip()}"
-
-
-def api_root(base_url: str) -> str:
-    """The API root from what the user gave: `…/api/v2/`, `…/api/v1/` and `…/api/` are cut back to it."""
-    base = base_url.strip().rstrip("/")
-    for tail in ("/api/v2", "/api/v1", "/api"):
-        if base.endswith(tail):
-            base = base[: -len(tail)]
-            break
-    return base + "/"
 
 
 class PipedriveBackend(HttpBackend):
@@ -237,7 +185,7 @@ class PipedriveBackend(HttpBackend):
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict):
             return
-        if _int(data.get("id")) is not None and isinstance(data.get("name"), str) and data["name"].strip():
+        if int_or_none(data.get("id")) is not None and isinstance(data.get("name"), str) and data["name"].strip():
             self._me = (data["id"], safe_text(data["name"]))
         domain = data.get("company_domain")
         if self.domain is None and isinstance(domain, str) and domain.replace("-", "").isalnum():
@@ -258,9 +206,9 @@ class PipedriveBackend(HttpBackend):
         while True:
             asked = {**params, "limit": PAGE_LIMIT, **({"cursor": cursor} if cursor else {})}
             body = await self.api.request("GET", V2 + path, params=asked)
-            page = _data(body)
+            page = data_of(body)
             records += page
-            cursor = _next_cursor(body)
+            cursor = next_cursor(body)
             if not cursor or not listing.page(page):
                 if listing.ended is not None:
                     log.warning("%s", listing.ended)
@@ -273,7 +221,7 @@ class PipedriveBackend(HttpBackend):
         try:
             found = [self._pipeline(p, stages) for p in sorted(
                 (p for p in pipelines if isinstance(p, dict) and not p.get("is_deleted")),
-                key=lambda p: (_int(p.get("order_nr")) or 0, _int(p.get("id")) or 0))]
+                key=lambda p: (int_or_none(p.get("order_nr")) or 0, int_or_none(p.get("id")) or 0))]
         except (KeyError, TypeError, ValueError, ValidationError) as exc:
             raise BackendError(f"pipelines answer not understood ({exc.__class__.__name__})", crm=CRM,
                                hint="check the base URL (the API root, https://api.pipedrive.com/)") from None
@@ -282,21 +230,21 @@ class PipedriveBackend(HttpBackend):
         return found
 
     def _pipeline(self, data: dict[str, Any], stages: list[Any]) -> Pipeline:
-        pipeline_id = str(_required_int(data, "id"))
+        pipeline_id = str(required_int(data, "id"))
         mine = [s for s in stages if isinstance(s, dict) and str(s.get("pipeline_id")) == pipeline_id
-                and not s.get("is_deleted") and _int(s.get("id")) is not None]
-        mine.sort(key=lambda s: (_int(s.get("order_nr")) or 0, s["id"]))
+                and not s.get("is_deleted") and int_or_none(s.get("id")) is not None]
+        mine.sort(key=lambda s: (int_or_none(s.get("order_nr")) or 0, s["id"]))
         statuses = []
         for position, stage in enumerate(mine):
             self._stages[str(stage["id"])] = stage
-            statuses.append(Status(id=str(stage["id"]), label=_text(stage.get("name")) or f"Stage {stage['id']}",
+            statuses.append(Status(id=str(stage["id"]), label=text_or_none(stage.get("name")) or f"Stage {stage['id']}",
                                    color=PALETTE_OPEN[position % len(PALETTE_OPEN)], position=position))
         statuses.append(Status(id=WON_ID, label="✓ Won", color=PALETTE_WON, position=len(mine),
                                kind=StatusKind.WON))
         statuses.append(Status(id=LOST_ID, label="✗ Lost", color=PALETTE_LOST, position=len(mine) + 1,
                                kind=StatusKind.LOST))
         self._probability_on[pipeline_id] = data.get("is_deal_probability_enabled") is not False
-        name = _text(data.get("name")) or "(no name)"
+        name = text_or_none(data.get("name")) or "(no name)"
         return Pipeline(id=pipeline_id, name=name, statuses=tuple(statuses), lost_reasons=self.lost_reasons)
 
     async def _check_stages(self, pipeline: Pipeline) -> Pipeline | None:
@@ -309,7 +257,7 @@ class PipedriveBackend(HttpBackend):
                                    stages)
         except (BackendError, KeyError, TypeError, ValueError, ValidationError):
             return None  # the poll itself says what is wrong, if it persists
-        if _shape(fresh) == _shape(pipeline):
+        if stage_shape(fresh) == stage_shape(pipeline):
             self.stages_changed.pop(pipeline.id, None)
             return None
         self._pipelines[pipeline.id] = fresh
@@ -320,9 +268,9 @@ class PipedriveBackend(HttpBackend):
 
     def to_opportunity(self, data: dict[str, Any], pipeline: Pipeline) -> Opportunity:
         """A Pipedrive deal of `pipeline` as a card. Raises on bad data."""
-        deal_id = _required_int(data, "id")
+        deal_id = required_int(data, "id")
         status = data.get("status")
-        stage_id = _int(data.get("stage_id"))
+        stage_id = int_or_none(data.get("stage_id"))
         if status == "won":
             status_id = WON_ID
         elif status == "lost":
@@ -342,21 +290,21 @@ class PipedriveBackend(HttpBackend):
         if isinstance(probability, int | float) and not isinstance(probability, bool):
             confidence: int | None = max(0, min(100, round(probability)))
         elif status == "open" and stage is not None and self._probability_on.get(pipeline.id, True) \
-                and _int(stage.get("deal_probability")) is not None:
+                and int_or_none(stage.get("deal_probability")) is not None:
             confidence = max(0, min(100, stage["deal_probability"]))
         else:
             confidence = None
         since_key = {"won": "won_time", "lost": "lost_time"}.get(status, "stage_change_time")
-        since = _maybe_when(data.get(since_key)) or (_maybe_when(data.get("stage_change_time"))
+        since = maybe_when(data.get(since_key)) or (maybe_when(data.get("stage_change_time"))
                                                      if status != "open" else None) or created
-        won = _maybe_when(data.get("won_time")) if status == "won" else None
-        owner_id = _int(data.get("owner_id"))
+        won = maybe_when(data.get("won_time")) if status == "won" else None
+        owner_id = int_or_none(data.get("owner_id"))
         owner = None
         if owner_id is not None:
             owner = self._me[1] if self._me and self._me[0] == owner_id else f"user {owner_id}"
         reason = data.get("lost_reason")
         note = f"Lost reason: {reason}" if status == "lost" and isinstance(reason, str) and reason.strip() else ""
-        title = _text(data.get("title")) or "(no title)"
+        title = text_or_none(data.get("title")) or "(no title)"
         return Opportunity(
             id=str(deal_id),
             name=title,
@@ -370,13 +318,13 @@ class PipedriveBackend(HttpBackend):
             date_won=won.date() if won else None,
             note=note,
             url=WEB_URL.format(domain=self.domain, id=deal_id) if self.domain else None,
-            stalled=status == "open" and _rotting(stage, updated, self.now()),
+            stalled=status == "open" and is_rotting(stage, updated, self.now()),
             status_changed=since,
         )
 
     def _read(self, records: list[Any], pipeline: Pipeline, skipped: list[str]) -> list[Opportunity]:
         """The live deals of `pipeline` among `records` as cards; a stage the board does not know is said."""
-        live = [r for r in records if isinstance(r, dict) and not _gone(r)
+        live = [r for r in records if isinstance(r, dict) and not is_gone(r)
                 and str(r.get("pipeline_id")) == pipeline.id]
         cards = read_each(live, lambda r: self.to_opportunity(r, pipeline), "Pipedrive deal", skipped)
         known = []
@@ -396,8 +344,8 @@ class PipedriveBackend(HttpBackend):
         while True:
             asked = {**params, "limit": PAGE_LIMIT, **({"cursor": cursor} if cursor else {})}
             body = await self.api.request("GET", V2 + "deals", params=asked)
-            records = _data(body)
-            cursor = _next_cursor(body)
+            records = data_of(body)
+            cursor = next_cursor(body)
             more = bool(cursor) and listing.page(records)
             yield records, more
             if not more:
@@ -438,8 +386,8 @@ class PipedriveBackend(HttpBackend):
         if cursor is None:
             body = await self.api.request("GET", V2 + "deals", params={
                 "status": EVERY_STATUS, "sort_by": "update_time", "sort_direction": "desc", "limit": 1})
-            newest = next((w for r in _data(body) if isinstance(r, dict)
-                           if (w := _maybe_when(r.get("update_time"))) is not None), None)
+            newest = next((w for r in data_of(body) if isinstance(r, dict)
+                           if (w := maybe_when(r.get("update_time"))) is not None), None)
             return Changes(cursor=self._not_ahead(newest or self.now()).isoformat())
         try:
             since = parse_when(cursor)
@@ -475,13 +423,13 @@ class PipedriveBackend(HttpBackend):
         listing = Listing(CRM, "changed deals")
         async for records, _ in self._pages(params, listing):
             for record in records:
-                if not isinstance(record, dict) or _int(record.get("id")) is None:
+                if not isinstance(record, dict) or int_or_none(record.get("id")) is None:
                     continue
                 deal_id = str(record["id"])
-                when = _maybe_when(record.get("update_time"))
+                when = maybe_when(record.get("update_time"))
                 if when is not None:
                     newest = max(newest, when)
-                if _gone(record) or str(record.get("pipeline_id")) != pipeline.id:
+                if is_gone(record) or str(record.get("pipeline_id")) != pipeline.id:
                     upserted.pop(deal_id, None)
                     if self._known.pop(deal_id, None) is not None:
                         removed.add(deal_id)
@@ -503,7 +451,7 @@ class PipedriveBackend(HttpBackend):
         listing = Listing(CRM, "deleted deals")
         ids: list[str] = []
         async for records, _ in self._pages({"pipeline_id": pipeline.id, "status": "deleted"}, listing):
-            ids += [str(r["id"]) for r in records if isinstance(r, dict) and _int(r.get("id")) is not None]
+            ids += [str(r["id"]) for r in records if isinstance(r, dict) and int_or_none(r.get("id")) is not None]
         return ids
 
     async def _relist(self, pipeline: Pipeline, skipped: list[str]) -> Changes:
@@ -582,54 +530,6 @@ class PipedriveBackend(HttpBackend):
                                    status_code=200, hint="the card is read back")
         self._known[moved[0].id] = moved[0].updated
         return moved[0]
-
-
-def _required_int(data: dict[str, Any], key: str) -> int:
-    value = _int(data.get(key))
-    if value is None:
-        raise ValueError(f"no {key}")
-    return value
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
-
-
-def _maybe_when(value: Any) -> datetime | None:
-    try:
-        return parse_when(value)
-    except ValueError:
-        return None
-
-
-def _gone(record: dict[str, Any]) -> bool:
-    """Deleted (or archived: no longer listed) as the record says."""
-    return bool(record.get("is_deleted")) or record.get("status") == "deleted" or bool(record.get("is_archived"))
-
-
-def _rotting(stage: dict[str, Any] | None, updated: datetime, now: datetime) -> bool:
-    """Pipedrive's rotting: not updated for the stage's `days_to_rotten` days, where rotting is on."""
-    if stage is None or not stage.get("is_deal_rot_enabled"):
-        return False
-    days = _int(stage.get("days_to_rotten"))
-    return days is not None and days > 0 and (now - updated) >= timedelta(days=days)
-
-
-def _data(body: Any) -> list[Any]:
-    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-        raise BackendError("answered without a data list", crm=CRM,
-                           hint="check the base URL (the API root, https://api.pipedrive.com/)")
-    return body["data"]
-
-
-def _next_cursor(body: Any) -> str | None:
-    extra = body.get("additional_data") if isinstance(body, dict) else None
-    cursor = extra.get("next_cursor") if isinstance(extra, dict) else None
-    return cursor if isinstance(cursor, str) and cursor else None
-
-
-def _shape(pipeline: Pipeline) -> list[tuple[str, str, int, str]]:
-    return [(s.id, s.label, s.position, s.kind.value) for s in pipeline.statuses]
 
 
 def from_settings(settings: PipedriveSettings, values: Mapping[str, str], **options: Any) -> PipedriveBackend:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from decimal import ROUND_HALF_EVEN, Context, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
 from .models import Period
 from .text import cells, fit
@@ -36,6 +36,31 @@ PERIOD_SUFFIX = {Period.ONE_TIME: "", Period.MONTHLY: "/mo", Period.ANNUAL: "/yr
 def _parts(currency: str) -> tuple[str, int]:
     code = currency.upper()
     return CURRENCIES.get(code, (f"{code} ", 2))
+
+
+MAX_AMOUNT_DIGITS = 30
+"""An amount a CRM sends with more digits before the point than this is no money (10^30 is past any
+economy): refused at once, before a huge power of ten is built (a string like `1e999999999` would take minutes)."""
+
+
+def minor_units(amount: object, currency: str) -> int | None:
+    """A CRM's decimal amount (`"1200.50"`, `1200.5`) in minor units of `currency` (USD -> 120050, JPY -> 1200);
+    None when there is none. ValueError, naming it, for what is no amount: not a number, a boolean, infinite or NaN,
+    or absurdly large. The one reader of an amount for every CRM that sends decimals."""
+    if amount is None or amount == "":
+        return None
+    if isinstance(amount, bool):
+        raise ValueError("amount is not a number")
+    try:
+        value = Decimal(str(amount))
+    except InvalidOperation:
+        raise ValueError(f"amount {str(amount)[:20]!r} is not a number") from None
+    if not value.is_finite():
+        raise ValueError(f"amount {str(amount)[:20]!r} is not a finite number")
+    if value and value.adjusted() >= MAX_AMOUNT_DIGITS:
+        raise ValueError(f"amount {str(amount)[:20]!r} is too large to be money")
+    digits = CURRENCIES.get(currency.upper(), ("", 2))[1]
+    return int((value.scaleb(digits)).to_integral_value())
 
 
 def major_units(minor: int, currency: str) -> float:

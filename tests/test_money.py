@@ -170,3 +170,25 @@ async def test_column_totals_past_what_sqlite_adds_up_still_load_the_board(tmp_p
         await settle(pilot)
         text = screen_text(app)
     assert "4 deals" in text and "$2.7e17" in text and "$1.1e18/yr" in text, text
+
+
+@pytest.mark.parametrize("crm", ["bottlecrm", "pipedrive", "hubspot"])
+@pytest.mark.parametrize("amount", ["Infinity", "-inf", "NaN", "sNaN", "1e999999999", "-1e999999999", "1e40", True])
+def test_an_amount_no_money_can_be_is_refused_at_once_by_every_crm(crm: str, amount: object) -> None:
+    """A CRM's amount is read into minor units by one function (money.minor_units): "Infinity" raised an
+    OverflowError the backend did not catch, and "1e999999999" had BottleCRM build a billion-digit integer (it
+    hung). Each is a ValueError at once (the card is skipped and said), whatever the CRM."""
+    import importlib
+
+    module = importlib.import_module(f"kanban_tui.backends.{crm}")
+    with pytest.raises(ValueError):
+        module.minor_units(amount, "USD")
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**15), max_value=10**15, places=2))
+def test_minor_units_reads_an_amount_exactly(amount: Decimal) -> None:
+    from kanban_tui.money import minor_units
+
+    assert minor_units(str(amount), "USD") == int(amount * 100)
+    assert minor_units(str(amount), "JPY") == int(amount.to_integral_value())
+    assert minor_units(None, "USD") is None and minor_units("", "USD") is None

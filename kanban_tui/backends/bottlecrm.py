@@ -56,7 +56,6 @@ import math
 import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
@@ -71,7 +70,7 @@ from ..models import (
     Status,
     StatusKind,
 )
-from ..money import CURRENCIES
+from ..money import minor_units
 from ..text import safe_text
 from .errors import (
     AuthError,
@@ -117,18 +116,6 @@ def parse_when(text: str) -> datetime:
     """A BottleCRM timestamp (`2026-11-23T16:19:23.895134Z`; naive = UTC)."""
     when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def minor_units(amount: Any, currency: str) -> int | None:
-    """`"1200.50"` USD -> 120050; None when there is no amount."""
-    if amount in (None, ""):
-        return None
-    try:
-        value = Decimal(str(amount))
-    except InvalidOperation:
-        raise ValueError(f"amount {str(amount)[:20]!r} is not a number") from None
-    digits = CURRENCIES.get(currency.upper(), ("", 2))[1]
-    return int((value * 10**digits).to_integral_value())
 
 
 def is_rotting(kind: StatusKind, expected_days: Any, since: datetime | None, now: datetime) -> bool:

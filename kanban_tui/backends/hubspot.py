@@ -50,6 +50,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..models import Changes, Opportunity, Page, Pipeline, Status, StatusKind
+from ..money import minor_units
 from .errors import (
     AuthError,
     BackendError,
@@ -63,7 +64,6 @@ from .hubspot_api import (
     RateHeaders,
     describe_error,
     millis,
-    minor_units,
     next_after,
     parse_when,
     prop,

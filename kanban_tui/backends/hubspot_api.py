@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..models import StatusKind
-from ..money import CURRENCIES
 from .errors import (
     MAX_RATE_WAIT,
     AuthError,
@@ -41,20 +39,6 @@ def parse_when(text: str) -> datetime:
 def millis(when: datetime) -> str:
     """A time as a search filter takes it: epoch milliseconds."""
     return str(int(when.timestamp() * 1000))
-
-
-def minor_units(amount: Any, currency: str) -> int | None:
-    """`"1200.50"` USD -> 120050; None when there is no amount."""
-    if amount in (None, ""):
-        return None
-    try:
-        value = Decimal(str(amount))
-    except InvalidOperation:
-        raise ValueError(f"amount {str(amount)[:20]!r} is not a number") from None
-    if not value.is_finite():
-        raise ValueError(f"amount {str(amount)[:20]!r} is not a number")
-    digits = CURRENCIES.get(currency.upper(), ("", 2))[1]
-    return int((value * 10**digits).to_integral_value())
 
 
 def stage_kind(metadata: Any) -> tuple[StatusKind, int | None]:

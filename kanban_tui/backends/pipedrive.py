@@ -52,6 +52,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..models import Changes, Opportunity, Page, Pipeline, Status, StatusKind
+from ..money import minor_units
 from ..text import safe_text
 from .errors import (
     AuthError,
@@ -75,7 +76,6 @@ from .pipedrive_api import (
     is_gone,
     is_rotting,
     maybe_when,
-    minor_units,
     next_cursor,
     parse_when,
     required_int,

@@ -4,11 +4,9 @@ fields. Pure functions over what Pipedrive sends (`pipedrive.py` holds the backe
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..models import Pipeline
-from ..money import CURRENCIES
 from .errors import AuthError, BackendError, NotFoundError, RefusedError
 from .http import httpx, json_of
 from .settings import PIPEDRIVE as CRM
@@ -32,22 +30,6 @@ def parse_when(text: Any) -> datetime:
 def rfc3339(when: datetime) -> str:
     """`updated_since` as the description shows it: `2025-01-01T10:20:00Z` (whole seconds, UTC)."""
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def minor_units(amount: Any, currency: str) -> int | None:
-    """`1200.5` USD -> 120050; None when there is no value."""
-    if amount is None or amount == "":
-        return None
-    if isinstance(amount, bool):
-        raise ValueError("value is not a number")
-    try:
-        value = Decimal(str(amount))
-    except InvalidOperation:
-        raise ValueError(f"value {str(amount)[:20]!r} is not a number") from None
-    if not value.is_finite():
-        raise ValueError("value is not a finite number")
-    digits = CURRENCIES.get(currency.upper(), ("", 2))[1]
-    return int((value * 10**digits).to_integral_value())
 
 
 def int_or_none(value: Any) -> int | None:

@@ -419,3 +419,47 @@ def test_my_move_confirmed_before_the_first_record_of_what_was_seen_is_written_i
     again = Run(crm, tmp_path)
     assert again.session.board.change("c1") is None
     again.kill()
+
+
+async def _hubspot_board(make_app: MakeApp, deals: int):  # type: ignore[no-untyped-def]
+    """A HubSpot board whose pages arrive in id order, not in the board's order: most cards land above others."""
+    import httpx
+
+    from kanban_tui.backends.hubspot import HubSpotBackend
+    from kanban_tui.config import Settings
+
+    from .fakes.hubspot import FakeHubSpot
+
+    fake = FakeHubSpot(validate=False)
+    fake.seed(deals, 10)
+
+    async def no_wait(_: float) -> None:
+        return None
+
+    backend = HubSpotBackend(fake.token, portal_id="1", transport=httpx.MockTransport(fake.handler), sleep=no_wait)
+    return make_app(backend, Settings(pipeline="default"))
+
+
+def _in_view(screen: BoardScreen) -> tuple[int, float, bool]:
+    cards = screen.active_column.cards  # type: ignore[union-attr]
+    top = cards.cursor * CARD_HEIGHT
+    return cards.cursor, cards.scroll_y, cards.scroll_y <= top and top + CARD_HEIGHT - 1 <= cards.scroll_y + cards.size.height
+
+
+async def test_a_load_whose_pages_land_above_the_first_card_keeps_the_focus_on_the_first_row(make_app: MakeApp) -> None:
+    """Seen in tmux on a 12,000-deal HubSpot board: its pages come in id order, so cards kept landing above the one
+    the focus started on; the focus followed that card down and out of sight (no ▶ anywhere, `j` scrolled the column
+    with the focus still hidden). Before the user gives the focus, a load keeps it on the first row: the column at
+    its top, the first card focused."""
+    app = await _hubspot_board(make_app, 3000)
+    async with app.run_test(size=(120, 36)) as pilot:
+        for _ in range(20):
+            await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, BoardScreen)
+        cursor, scroll_y, shown = _in_view(screen)
+        assert (cursor, scroll_y) == (0, 0.0) and shown, "the column at its top, its first card focused"
+        await pilot.press("j")
+        await settle(pilot)
+        cursor, _, shown = _in_view(screen)
+        assert cursor == 1 and shown, "the focus moves from there, in sight"

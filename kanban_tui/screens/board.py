@@ -131,6 +131,7 @@ class BoardScreen(Screen[None]):
             view.build(self.session.board, snapshot.hidden, self.backend.name)
             if self.session.board is not None:
                 self.looking_at = None
+                view.user_focus = False
         elif update.columns:
             view.show(snapshot.hidden)
         loading = snapshot.phase is Phase.LOADING and not update.first_cards
@@ -207,6 +208,8 @@ class BoardScreen(Screen[None]):
         if now == self.looking_at:
             return
         before, self.looking_at = self.looking_at, now if user else None
+        if user:
+            self.view.user_focus = True
         if before is not None and user:
             update = self.session.look(before)
             if update.redraw:

@@ -49,6 +49,9 @@ class BoardView(HorizontalScroll):
         self.load_dirty: set[str] = set()
         """Columns that pages changed since the board was last drawn during a load."""
         self.load_flush: Timer | None = None
+        self.user_focus = False
+        """The user has moved the focus on this board (a key, a click): a load's pages keep it on its card. Until
+        then the focus stays on its row (the first card) while cards arrive above it: the column stays at its top."""
 
     def on_mount(self) -> None:
         self.watch(self, "scroll_x", self.show_edge, init=False)
@@ -125,12 +128,16 @@ class BoardView(HorizontalScroll):
         parts = ([f"← {left} more"] if left else []) + ([f"{right} more →"] if right else [])
         self.edge = " · ".join(parts)
 
-    def redraw(self, status_ids: set[str], keep: str | None = None) -> None:
-        """Redraw the columns whose content changed, keeping the focus on card `keep` (by id)."""
+    def redraw(self, status_ids: set[str], keep: str | None = None, *, rows: bool = False) -> None:
+        """Redraw the columns whose content changed, keeping the focus on card `keep` (by id); `rows`: every
+        column's cursor stays on its row rather than on its card (a load before the user moved the focus)."""
         for column in self.columns:
             if column.status.id in status_ids:
                 column.refresh_header()
-                column.cards.cards_changed(keep if column.cards.active else column.cards.cursor_card)
+                if rows:
+                    column.cards.cards_changed(None)
+                else:
+                    column.cards.cards_changed(keep if column.cards.active else column.cards.cursor_card)
         self.header_height()
 
     def refresh_headers(self) -> None:
@@ -163,7 +170,8 @@ class BoardView(HorizontalScroll):
         """Draw what the pages held back changed, now."""
         self.cancel_load_redraw(keep_dirty=True)
         if self.load_dirty:
-            self.redraw(self.load_dirty, keep=self.focused_id())  # the focus stays on its card, by id
+            # the focus the user gave stays on its card, by id; one the user has not given stays on its row
+            self.redraw(self.load_dirty, keep=self.focused_id() if self.user_focus else None, rows=not self.user_focus)
             self.load_dirty = set()
 
     def cancel_load_redraw(self, *, keep_dirty: bool = False) -> None:

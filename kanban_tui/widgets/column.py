@@ -301,10 +301,17 @@ class CardList(ScrollView, can_focus=False):
     def scroll_to_cursor(self) -> None:
         top = self.cursor * CARD_HEIGHT
         height = self.scrollable_content_region.height or self.size.height
+        if height < CARD_HEIGHT:  # not laid out yet: scrolled once its size is known (not to a guess)
+            self.call_after_refresh(self._scroll_to_cursor_once_sized)
+            return
         if top < self.scroll_y:
             self.scroll_to(y=top, animate=False, immediate=True)
         elif top + CARD_HEIGHT - 1 > self.scroll_y + height:
             self.scroll_to(y=top + CARD_HEIGHT - height, animate=False, immediate=True)
+
+    def _scroll_to_cursor_once_sized(self) -> None:
+        if (self.scrollable_content_region.height or self.size.height) >= CARD_HEIGHT:
+            self.scroll_to_cursor()
 
     @property
     def page_cards(self) -> int:

@@ -443,7 +443,8 @@ async def _hubspot_board(make_app: MakeApp, deals: int):  # type: ignore[no-unty
 def _in_view(screen: BoardScreen) -> tuple[int, float, bool]:
     cards = screen.active_column.cards  # type: ignore[union-attr]
     top = cards.cursor * CARD_HEIGHT
-    return cards.cursor, cards.scroll_y, cards.scroll_y <= top and top + CARD_HEIGHT - 1 <= cards.scroll_y + cards.size.height
+    bottom = cards.scroll_y + cards.size.height
+    return cards.cursor, cards.scroll_y, cards.scroll_y <= top and top + CARD_HEIGHT - 1 <= bottom
 
 
 async def test_a_load_whose_pages_land_above_the_first_card_keeps_the_focus_on_the_first_row(make_app: MakeApp) -> None:

@@ -31,6 +31,9 @@ from .text import safe_text
 
 MAX_VALUE = 4096
 """The longest key (or other value) read: a line longer than this is not a key."""
+MIN_SCRUBBED = 4
+"""A secret this long or longer is cut out of every line printed; a shorter "key" (`x`) is no key any CRM
+issues, and cutting it out would cut letters out of words."""
 MAX_TRIES = 5
 """Wrong answers to the pipeline question before giving up."""
 
@@ -88,7 +91,8 @@ class _Io:
     def _clean(self, line: object) -> str:
         text = str(line)
         for secret in self.secrets:
-            text = text.replace(secret, "…")
+            if len(secret) >= MIN_SCRUBBED:
+                text = text.replace(secret, "…")
         return safe_text(text)
 
     def say(self, line: object) -> None:
@@ -235,6 +239,8 @@ def _connect(io: _Io, spec: registry.BackendSpec, config_path: Path, args: argpa
         entries = ", ".join(keystore.username(spec.name, setting) for setting in in_keyring)
         io.say(f"The {words} is in the system keyring ({keystore.backend_name()}: "
                f"service {keystore.SERVICE}, {entries}).")
+        if any(getattr(table, setting, None) for setting in in_keyring):
+            io.say(f"The older {words} in {config_path} was removed from it.")
     else:
         why = ": no system keyring here" if fallback else " (--no-keyring)"
         if fallback:
@@ -267,10 +273,11 @@ async def _check(backend: Any, spec: registry.BackendSpec) -> tuple[list[Any], s
         try:
             pipelines = await backend.list_pipelines()
         except AuthError as exc:
-            raise ConnectError(f"{spec.label} refused the {_key_words(spec)}: {exc.summary}; "
+            raise ConnectError(f"{spec.label} refused the {_key_words(spec)}{_status(exc)}: {exc.message}; "
                                "nothing was written") from None
         except BackendError as exc:
-            raise ConnectError(f"cannot reach {spec.label}: {exc}; nothing was written", 3) from None
+            raise ConnectError(f"cannot reach {spec.label}{_status(exc)}: {exc.message}; nothing was written",
+                               3) from None
         except Exception as exc:  # noqa: BLE001 - an answer we did not expect: one line, not a traceback
             raise ConnectError(f"cannot reach {spec.label}: {unexpected_error(exc)}; nothing was written", 3) from None
         try:
@@ -280,6 +287,10 @@ async def _check(backend: Any, spec: registry.BackendSpec) -> tuple[list[Any], s
         return pipelines, me
     finally:
         await backend.aclose()
+
+
+def _status(exc: Any) -> str:
+    return f" ({exc.status_code})" if exc.status_code is not None else ""
 
 
 def _key_words(spec: registry.BackendSpec) -> str:

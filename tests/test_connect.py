@@ -400,6 +400,7 @@ currency = "EUR"
     assert after.model_dump(exclude={"backend", "pipeline", "pipedrive"}) == before.model_dump(
         exclude={"backend", "pipeline", "pipedrive"})
     assert after.backend == "pipedrive" and after.pipeline == "1"
+    assert "The older" not in capsys.readouterr().out, "there was no key in [pipedrive]"
     assert after.pipedrive.model_dump() == before.pipedrive.model_copy(
         update={"base_url": "https://api.pipedrive.com/"}).model_dump()
     text = path.read_text()
@@ -444,3 +445,14 @@ def test_an_environment_variable_set_while_connecting_is_said_to_win(
                environ={"CLOSE_API_KEY": "other"}) == 0
     err = capsys.readouterr().err
     assert "$CLOSE_API_KEY set in this environment, which wins over what was stored" in err
+
+
+def test_an_older_key_in_the_config_goes_when_the_new_one_goes_to_the_keyring(
+        tmp_path: Path, memory_keyring: MemoryKeyring, capsys: pytest.CaptureFixture[str]) -> None:
+    contract = close.Contract(tmp_path)
+    path = tmp_path / "config.toml"
+    path.write_text('[close]\napi_key = "api_old_one"\nme = "Lee"\n')
+    assert run(contract, ["close", "--config", str(path)], contract.fake.api_key + "\n") == 0
+    assert f"The older API key in {path} was removed from it." in capsys.readouterr().out
+    assert tomllib.loads(path.read_text())["close"] == {"me": "Lee"}
+    assert memory_keyring.entries == {("dealboard", "close:api_key"): contract.fake.api_key}

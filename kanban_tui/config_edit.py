@@ -198,6 +198,10 @@ def edit(path: Path, top: Mapping[str, object], table: str, keys: Mapping[str, o
     if table in data and not isinstance(data[table], dict):
         raise ConfigEditError(f"config {path}: {table} is not a table")
     new_text = edited_text(text, top, table, keys, comments)
+    try:
+        new_text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (a CRM's JSON can carry one): TOML has no way to write it
+        raise ConfigEditError(f"config {path}: a value to write is not valid text; nothing was changed") from None
     wanted = expected_data(data, top, table, keys)
     try:
         got = tomllib.loads(new_text)

@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import keyring
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from keyring.backend import KeyringBackend
 from keyring.backends import fail
 from keyring.errors import PasswordDeleteError
@@ -456,3 +458,33 @@ def test_an_older_key_in_the_config_goes_when_the_new_one_goes_to_the_keyring(
     assert f"The older API key in {path} was removed from it." in capsys.readouterr().out
     assert tomllib.loads(path.read_text())["close"] == {"me": "Lee"}
     assert memory_keyring.entries == {("dealboard", "close:api_key"): contract.fake.api_key}
+
+
+@given(
+    value=st.text(max_size=40),
+    pipeline_id=st.text(max_size=20),
+    name=st.text(max_size=20),
+    existing=st.sampled_from(["", "# mine\n", 'backend = "close"\n[pipedrive]\nme = "x"\n',
+                              '[colors]\n"Won" = "green"\n\n[pipedrive]\n# c\n\n[local]\npath = "/w"\n']),
+)
+def test_any_text_is_written_so_that_it_reads_back_the_same(
+        value: str, pipeline_id: str, name: str, existing: str) -> None:
+    """Quotes, backslashes, control characters, non-ASCII, an id that looks like TOML: each reads back as it
+    was (a lone surrogate, which TOML cannot hold, is refused with one line, the file untouched)."""
+    import tempfile
+
+    from kanban_tui import config_edit
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "config.toml"
+        path.write_text(existing)
+        try:
+            config_edit.edit(path, {"backend": "pipedrive", "pipeline": pipeline_id}, "pipedrive",
+                             {"api_token": value}, comments={"pipeline": name})
+        except config_edit.ConfigEditError as exc:
+            assert "not valid text" in str(exc) and path.read_text() == existing
+            assert any(0xD800 <= ord(c) <= 0xDFFF for c in value + pipeline_id + name)
+            return
+        data = tomllib.loads(path.read_text())
+        assert data["pipeline"] == pipeline_id and data["pipedrive"]["api_token"] == value
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600

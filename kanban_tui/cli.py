@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="30m, 12h, 1d, 2w back from now, or a date (2026-11-20) or time (2026-11-20T09:00)")
     changes.add_argument("--json", action="store_true",
                          help="JSON, versioned (\"version\": 1; schema: kanban_tui/schemas/changes-v1.json)")
+    from .connect import add_parser as add_connect  # `dealboard connect CRM` (kanban_tui/connect.py)
+
+    add_connect(commands)
     return parser
 
 
@@ -220,6 +223,10 @@ def _workspace_error(workspace: Path, problem: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "connect":
+        from .connect import run as connect
+
+        return connect(args)
     if args.command == "changes":
         from .report import parse_since
 

@@ -125,6 +125,9 @@ def test_settings_and_flags_come_from_the_backend_registry() -> None:
         assert importlib.import_module(spec.module).from_settings is spec.build, "the module is the CRM's"
     choices = next(a for a in cli.build_parser()._actions if a.dest == "backend").choices
     assert list(choices) == list(registry.BACKENDS)
+    assert cli.build_parser().parse_args(["connect", "hubspot"]).crm == "hubspot", "`connect` takes every backend"
+    for name in registry.BACKENDS:
+        assert cli.build_parser().parse_args(["connect", "--forget", name]).forget == name
 
 
 @pytest.mark.parametrize(

@@ -354,7 +354,8 @@ def test_usage_and_configuration_errors_are_exit_2(tmp_path: Path, monkeypatch: 
     monkeypatch.delenv("CLOSE_API_KEY", raising=False)
     code, out, err = run(["summary", "--backend", "close"], capsys)  # the real open_crm: no key
     assert code == 2 and not out and err.strip() == ("dealboard: no Close API key: set CLOSE_API_KEY"
-                                                     " (or api_key in the [close] table of the config)")
+                                                     " (or api_key in the [close] table of the config);"
+                                                     " or run: dealboard connect close")
     workspace = fixed_workspace(tmp_path / "w.sqlite3")
     code, out, err = run(["summary", "--workspace", str(workspace), "--pipeline", "Nope"], capsys)
     assert code == 2 and not out and err.count("\n") == 1 and "no pipeline named 'Nope'" in err

@@ -18,10 +18,11 @@ import importlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import BaseModel, SecretStr
 
+from . import keystore
 from . import settings as crm
 from .errors import BackendError
 
@@ -74,17 +75,33 @@ class BackendSpec:
     def word(self, setting: str) -> str:
         return self.words.get(setting) or ("API key" if setting == "api_key" else setting.replace("_", " "))
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The `env` fields that are secrets (a `SecretStr` in the table: keys and tokens, not an enterprise id
+        or a URL): what `dealboard connect` keeps in the system keyring."""
+        return tuple(
+            setting for setting in self.env
+            for field in (self.settings.model_fields[setting],)
+            if SecretStr in (field.annotation, *get_args(field.annotation))
+        )
+
     def values(self, settings: BaseModel, environ: Mapping[str, str]) -> dict[str, str]:
-        """Each `env` field's value: the environment's, else the table's; SetupError naming the variable."""
+        """Each `env` field's value: the environment's, else (a secret) the system keyring's (`keystore`: only
+        asked when the variable is not set), else the table's; SetupError naming the variable."""
         found: dict[str, str] = {}
+        secrets = self.secrets
         for setting, variable in self.env.items():
-            value: Any = environ.get(variable) or getattr(settings, setting, None)
+            value: Any = environ.get(variable)
+            if not value and setting in secrets:
+                value = keystore.get(self.name, setting)
+            value = value or getattr(settings, setting, None)
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
             if not value:
+                connect = f"; or run: dealboard connect {self.name}" if setting in secrets else ""
                 raise SetupError(
                     f"no {self.label} {self.word(setting)}: set {variable}"
-                    f" (or {setting} in the [{self.name}] table of the config)"
+                    f" (or {setting} in the [{self.name}] table of the config){connect}"
                 )
             found[setting] = str(value)
         return found

@@ -12,11 +12,13 @@ import pytest
 from kanban_tui.backends import registry
 from kanban_tui.backends.errors import AuthError, NotFoundError, RateLimitedError
 from kanban_tui.backends.pipedrive import LOST_ID, WON_ID, PipedriveBackend, api_root
+from kanban_tui.config import Settings
 from kanban_tui.models import Opportunity, Pipeline, StatusKind
 
 from .fakes.base import no_wait
 from .fakes.extract_pipedrive_schema import SCHEMA_FILE, SPEC, extract
 from .fakes.pipedrive import FakePipedrive, command
+from .helpers import MakeApp, screen_text, settle
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -80,7 +82,7 @@ async def test_columns_are_the_stages_by_order_nr_then_won_and_lost(backend: Pip
                                                                      fake: FakePipedrive) -> None:
     pipeline = await sales(backend)
     stages = sorted((s for s in fake.stages if s["pipeline_id"] == int(pipeline.id)), key=lambda s: s["order_nr"])
-    assert [s.label for s in pipeline.statuses] == [s["name"] for s in stages] + ["✓ Won", "✗ Lost"]
+    assert [s.label for s in pipeline.statuses] == [s["name"] for s in stages] + ["Won", "Lost"]  # the board adds ✓ ✗
     assert [s.kind for s in pipeline.statuses[-2:]] == [StatusKind.WON, StatusKind.LOST]
     assert [s.id for s in pipeline.statuses[-2:]] == [WON_ID, LOST_ID]
     assert pipeline.lost_reasons and pipeline.lost_reasons[0] == "Price"
@@ -306,3 +308,15 @@ def test_the_fakes_console_moves_to_won_and_lost_and_deletes(fake: FakePipedrive
 @pytest.mark.skipif(not SPEC.exists(), reason="the Pipedrive description is not at hand")
 def test_the_extracted_schemas_still_match_the_description() -> None:
     assert json.loads(SCHEMA_FILE.read_text()) == json.loads(json.dumps(extract(Path(SPEC).read_text())))
+
+
+async def test_the_won_and_lost_columns_show_one_glyph_each(fake: FakePipedrive, make_app: MakeApp) -> None:
+    """Seen in tmux from the wheel: the header read `✓ ✓ Won` (the label carried the glyph the board adds for a won
+    column). The labels are the words; the board draws the ✓ / ✗."""
+    backend = PipedriveBackend(fake.token, base_url="https://acme.pipedrive.com/",
+                               transport=httpx.MockTransport(fake.handler), sleep=no_wait, now=fake.clock)
+    app = make_app(backend, Settings(pipeline="1"))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "✓ Won" in text and "✗ Lost" in text and "✓ ✓" not in text and "✗ ✗" not in text, text[:400]

@@ -239,9 +239,9 @@ class PipedriveBackend(HttpBackend):
             self._stages[str(stage["id"])] = stage
             statuses.append(Status(id=str(stage["id"]), label=text_or_none(stage.get("name")) or f"Stage {stage['id']}",
                                    color=PALETTE_OPEN[position % len(PALETTE_OPEN)], position=position))
-        statuses.append(Status(id=WON_ID, label="✓ Won", color=PALETTE_WON, position=len(mine),
+        statuses.append(Status(id=WON_ID, label="Won", color=PALETTE_WON, position=len(mine),
                                kind=StatusKind.WON))
-        statuses.append(Status(id=LOST_ID, label="✗ Lost", color=PALETTE_LOST, position=len(mine) + 1,
+        statuses.append(Status(id=LOST_ID, label="Lost", color=PALETTE_LOST, position=len(mine) + 1,
                                kind=StatusKind.LOST))
         self._probability_on[pipeline_id] = data.get("is_deal_probability_enabled") is not False
         name = text_or_none(data.get("name")) or "(no name)"

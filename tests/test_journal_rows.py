@@ -212,6 +212,8 @@ def test_any_damaged_field_sets_its_row_aside_and_every_good_row_stays_owed(rows
             text_ok = {"pipeline_id", "opportunity_id", "from_status", "to_status", "opportunity_name", "lost_reason"}
             if constrained and isinstance(value, int | float) and column in text_ok:
                 harm = None  # a TEXT column keeps 0 as '0': a fine id
+                if column == "opportunity_id":
+                    card = str(value)  # the row is now that card's
         written.append((seq, card, to, harm))
     latest = {}  # per card (its id intact): the last row
     for seq, card, _, harm in written:

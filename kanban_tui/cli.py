@@ -347,10 +347,11 @@ def start_log(path: Path) -> None:
     (whatever the umask; an older, looser one is tightened), its dir 0700 when created here.
     """
     import logging
+    from io import TextIOWrapper
     from logging.handlers import RotatingFileHandler
 
     class PrivateRotatingFileHandler(RotatingFileHandler):
-        def _open(self):  # type: ignore[no-untyped-def]
+        def _open(self) -> TextIOWrapper:
             _private_file(Path(self.baseFilename))  # before the handler opens (or, rotated, reopens) it
             return super()._open()
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.app import App
 from textual.notifications import Notification
@@ -15,7 +15,8 @@ from textual.pilot import Pilot
 
 from kanban_tui.backends.base import Backend
 from kanban_tui.backends.errors import BackendError
-from kanban_tui.models import Opportunity, Status
+from kanban_tui.models import Changes, Opportunity, Page, Pipeline, Status
+from kanban_tui.screens.board import BoardScreen
 
 if TYPE_CHECKING:
     from kanban_tui.app import KanbanApp
@@ -28,23 +29,49 @@ class MakeApp(Protocol):
     def __call__(self, backend: Backend, settings: Settings | None = None, **options: object) -> KanbanApp: ...
 
 
-def screen_text(app: App) -> str:  # type: ignore[type-arg]
+def board_screen(app: App[Any]) -> BoardScreen:
+    """The board screen, under whatever dialog is on top of it."""
+    return next(s for s in app.screen_stack if isinstance(s, BoardScreen))
+
+
+def status_in(pipeline: Pipeline, status_id: str) -> Status:
+    """The pipeline's status with this id (a test that expects one fails here if there is none)."""
+    status = pipeline.status(status_id)
+    assert status is not None, f"{pipeline.name} has no status {status_id}"
+    return status
+
+
+def board_on_top(app: App[Any]) -> BoardScreen:
+    """The screen on top, which the test expects to be the board (no dialog over it)."""
+    screen = app.screen
+    assert isinstance(screen, BoardScreen), f"{screen!r} is on top, not the board"
+    return screen
+
+
+def focused_card(screen: BoardScreen) -> str:
+    """The id of the card that has the focus (a test that expects one fails here if none has it)."""
+    card = screen.focused_id()
+    assert card is not None, "no card has the focus"
+    return card
+
+
+def screen_text(app: App[Any]) -> str:
     """What the terminal shows, as plain text lines."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
-def notifications(app: App) -> list[Notification]:
+def notifications(app: App[Any]) -> list[Notification]:
     """The notifications on screen now (message, title, severity, timeout), oldest first. Textual offers no
     public list of them: this is the one place a test reads its private one."""
     return list(app._notifications)
 
 
-def notices(app: App) -> list[str]:
+def notices(app: App[Any]) -> list[str]:
     """The messages of the notifications on screen now, oldest first."""
     return [n.message for n in notifications(app)]
 
 
-async def settle(pilot: Pilot) -> None:  # type: ignore[type-arg]
+async def settle(pilot: Pilot[Any]) -> None:
     """Let workers finish and their messages be handled."""
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
@@ -65,13 +92,13 @@ class RefusingBackend(Backend):
         self.gate.set()
         """Clear it to hold moves in flight until it is set again."""
 
-    async def list_pipelines(self):  # type: ignore[no-untyped-def]
+    async def list_pipelines(self) -> list[Pipeline]:
         return await self.inner.list_pipelines()
 
-    def load_opportunities(self, pipeline):  # type: ignore[no-untyped-def]
+    def load_opportunities(self, pipeline: Pipeline) -> AsyncIterator[Page]:
         return self.inner.load_opportunities(pipeline)
 
-    async def changes_since(self, pipeline, cursor):  # type: ignore[no-untyped-def]
+    async def changes_since(self, pipeline: Pipeline, cursor: str | None) -> Changes:
         return await self.inner.changes_since(pipeline, cursor)
 
     async def move(self, opportunity: Opportunity, status: Status, *, lost_reason: str | None = None) -> Opportunity:

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from textual.widgets import OptionList
 
 from kanban_tui.app import KanbanApp
 from kanban_tui.backends.errors import BackendError, RefusedError, UnavailableError
@@ -16,7 +17,7 @@ from kanban_tui.screens.detail import DetailScreen
 from kanban_tui.screens.help import HelpScreen
 from kanban_tui.screens.picker import StatusPicker
 
-from .helpers import MakeApp, RefusingBackend, notices, other_process, screen_text, settle
+from .helpers import MakeApp, RefusingBackend, focused_card, notices, other_process, screen_text, settle
 
 SIZE = (120, 36)
 
@@ -44,7 +45,8 @@ async def test_opens_with_columns_in_order_and_focus_on_the_first_card(backend: 
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
-        assert [c.status.label for c in screen.columns] == ["Lead", "Qualified", "Demo", "Proposal", "Negotiation", "Won", "Lost"]
+        assert [c.status.label for c in screen.columns] == ["Lead", "Qualified", "Demo", "Proposal", "Negotiation",
+                                                           "Won", "Lost"]
         assert focus(screen) == ("st_lead", screen.session.board.column_ids("st_lead")[0])
         text = screen_text(app)
         assert "✓ Won" in text and "✗ Lost" in text and "▶" in text
@@ -80,7 +82,7 @@ async def test_moving_a_card_right_and_left_saves_it_and_focus_follows(backend: 
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
-        _, card = focus(screen)
+        card = focused_card(screen)
         await pilot.press("shift+right")
         assert focus(screen) == ("st_qualified", card), "the card moved at once and focus followed it"
         await pilot.press("greater_than_sign")
@@ -104,10 +106,11 @@ async def test_the_picker_moves_a_card_anywhere(backend: LocalBackend, workspace
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
-        _, card = focus(screen)
+        card = focused_card(screen)
         await pilot.press("m")
         assert isinstance(app.screen, StatusPicker)
-        assert "Lead" not in [o.prompt for o in app.screen.query_one("#picker-options")._options], "not its own status"
+        options = app.screen.query_one("#picker-options", OptionList).options
+        assert "Lead" not in [o.prompt for o in options], "not its own status"
         await pilot.press("w", "o")
         await pilot.press("enter")
         await settle(pilot)
@@ -132,12 +135,13 @@ async def test_the_picker_moves_a_card_anywhere(backend: LocalBackend, workspace
 
 async def test_a_refused_move_goes_back_with_a_message(backend: LocalBackend, workspace: Path,
                                                        make_app: MakeApp) -> None:
-    refusing = RefusingBackend(backend, RefusedError("status_id: not allowed here", crm="Local workspace", status_code=400))
+    refusing = RefusingBackend(backend, RefusedError("status_id: not allowed here", crm="Local workspace",
+                                                     status_code=400))
     app = make_app(refusing)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
-        _, card = focus(screen)
+        card = focused_card(screen)
         name = screen.session.board.opportunity(card).name
         refusing.gate.clear()
         await pilot.press("shift+right")
@@ -151,7 +155,8 @@ async def test_a_refused_move_goes_back_with_a_message(backend: LocalBackend, wo
         assert focus(screen) == ("st_lead", card), "focus followed the card back"
         assert status_in_db(workspace, card) == "st_lead"
         messages = notices(app)
-        assert any(name in m and "went back" in m and "400" in m and "not allowed here" in m for m in messages), messages
+        assert any(name in m and "went back" in m and "400" in m and "not allowed here" in m
+                   for m in messages), messages
 
 
 async def test_a_change_made_elsewhere_appears_after_a_poll_without_stealing_focus(
@@ -165,13 +170,14 @@ async def test_a_change_made_elsewhere_appears_after_a_poll_without_stealing_foc
         before = focus(screen)
         lead = screen.session.board.column_ids("st_lead")
         with other_process(workspace) as conn:
-            conn.execute("UPDATE opportunities SET status_id = 'st_won', updated = '2030-01-01T00:00:00+00:00' WHERE id = ?", (lead[3],))
+            conn.execute("UPDATE opportunities SET status_id = 'st_won', updated = '2030-01-01T00:00:00+00:00'"
+                         " WHERE id = ?", (lead[3],))
             conn.execute("DELETE FROM opportunities WHERE id = ?", (lead[4],))
         await pilot.press("r")
         await settle(pilot)
         board = screen.session.board
         assert board.shown_status(lead[3]) == "st_won" and board.column_ids("st_won")[0] == lead[3]
-        assert lead[4] not in board
+        assert board is not None and lead[4] not in board
         assert focus(screen) == before, "the poll did not move the focus"
         assert "62 deals" not in screen_text(app) and "63 deals" in screen_text(app)
 
@@ -186,7 +192,7 @@ async def test_a_change_made_elsewhere_appears_after_a_poll_without_stealing_foc
 async def test_a_failing_sync_is_said_plainly(backend: LocalBackend, error: BackendError, said: str,
                                               make_app: MakeApp) -> None:
     class Flaky(RefusingBackend):
-        async def changes_since(self, pipeline, cursor):  # type: ignore[no-untyped-def]
+        async def changes_since(self, pipeline, cursor):
             if cursor is not None and self.refuse:
                 raise error
             return await super().changes_since(pipeline, cursor)
@@ -211,11 +217,11 @@ async def test_details_and_help(backend: LocalBackend, make_app: MakeApp) -> Non
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = board_of(app)
-        card = screen.session.board.opportunity(screen.focused_id())
+        card = screen.session.board.opportunity(focused_card(screen))
         await pilot.press("enter")
         assert isinstance(app.screen, DetailScreen)
         text = screen_text(app)
-        assert card.name in text and card.owner in text and card.id in text
+        assert card.owner is not None and card.name in text and card.owner in text and card.id in text
         await pilot.press("escape")
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
@@ -248,11 +254,11 @@ async def test_paging_keeps_the_focused_card_visible(tmp_path: Path, make_app: M
         await pilot.press("pagedown", "pagedown", "j")
         assert cards.cursor == start + 2 * cards.page_cards + 1
         assert cards.scroll_y <= cards.cursor * 4 < cards.scroll_y + cards.size.height
-        name = screen.session.board.opportunity(screen.focused_id()).name
+        name = screen.session.board.opportunity(focused_card(screen)).name
         assert name[:8] in screen_text(app)
         await pilot.press("G")
         assert cards.cursor == cards.count - 1
-        assert screen.session.board.opportunity(screen.focused_id()).name[:8] in screen_text(app)
+        assert screen.session.board.opportunity(focused_card(screen)).name[:8] in screen_text(app)
 
 
 @pytest.mark.parametrize(("journal", "said"), [
@@ -281,10 +287,10 @@ async def test_u_undoes_moves_one_by_one_through_the_session(backend: LocalBacke
         await settle(pilot)
         screen = board_of(app)
         board = screen.session.board
-        first = screen.focused_id()
+        first = focused_card(screen)
         await pilot.press("shift+right", "shift+right")  # Lead -> Qualified -> Demo
         await pilot.press("h", "h", "j")
-        second = screen.focused_id()
+        second = focused_card(screen)
         await pilot.press("shift+right")
         await settle(pilot)
         assert (board.shown_status(first), board.shown_status(second)) == ("st_demo", "st_qualified")
@@ -310,7 +316,7 @@ async def test_the_garbage_collector_is_paused_during_a_load_and_runs_again_afte
     seen_during_load: list[bool] = []
 
     class Watched(RefusingBackend):
-        async def changes_since(self, pipeline, cursor):  # type: ignore[no-untyped-def]
+        async def changes_since(self, pipeline, cursor):
             if cursor is None:  # the start of a load
                 seen_during_load.append(gc.isenabled())
                 if fails:

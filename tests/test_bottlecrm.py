@@ -16,10 +16,12 @@ from kanban_tui.backends.bottlecrm import (
     minor_units,
 )
 from kanban_tui.backends.errors import AuthError, NotFoundError, RefusedError
+from kanban_tui.backends.settings import BottleCrmSettings
 from kanban_tui.models import Pipeline, StatusKind
 
 from .fakes.base import no_wait
 from .fakes.bottlecrm import FakeBottleCrm
+from .helpers import status_in
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 URL = "http://127.0.0.1:8000"
@@ -91,7 +93,7 @@ async def test_a_move_into_won_sets_closed_on_and_the_probability(backend: Bottl
     cards = await load(backend, pipeline)
     card = next(c for c in cards.values() if c.status_id == "PROPOSAL" and c.value and not c.date_won
                 and fake_bottlecrm.deals[c.id]["closed_on"] is None)
-    moved = await backend.move(card, pipeline.status("CLOSED_WON"))
+    moved = await backend.move(card, status_in(pipeline, "CLOSED_WON"))
     assert moved.status_id == "CLOSED_WON" and moved.confidence == 100
     assert fake_bottlecrm.deals[card.id]["closed_on"] == NOW.date().isoformat()
     assert moved.date_won == NOW.date()
@@ -110,7 +112,7 @@ async def test_a_move_to_a_stage_deleted_meanwhile_is_refused_with_bottlecrms_wo
     assert fake_bottlecrm._delete_stage(stage_id)[0] == 204
     card = next(iter((await load(backend, pipeline)).values()))
     with pytest.raises(RefusedError) as refused:
-        await backend.move(card, pipeline.status("DEMO_BOOKED"))
+        await backend.move(card, status_in(pipeline, "DEMO_BOOKED"))
     assert refused.value.status_code == 400
     assert str(refused.value).startswith("BottleCRM 400: That is not a stage of this deal's pipeline.")
     assert fake_bottlecrm.deals[card.id]["stage"] == card.status_id, "nothing moved"
@@ -121,7 +123,7 @@ async def test_a_won_move_of_a_deal_without_an_amount_is_refused(backend: Bottle
     pipeline = await sales(backend)
     card = next(c for c in (await load(backend, pipeline)).values() if c.value is None and c.status_id != "CLOSED_WON")
     with pytest.raises(RefusedError, match="A won deal has to record what it was worth"):
-        await backend.move(card, pipeline.status("CLOSED_WON"))
+        await backend.move(card, status_in(pipeline, "CLOSED_WON"))
 
 
 async def test_a_move_of_a_deleted_deal_is_not_found(backend: BottleCrmBackend, fake_bottlecrm: FakeBottleCrm) -> None:
@@ -129,7 +131,7 @@ async def test_a_move_of_a_deleted_deal_is_not_found(backend: BottleCrmBackend, 
     card = next(iter((await load(backend, pipeline)).values()))
     fake_bottlecrm.delete_deal(card.id)
     with pytest.raises(NotFoundError, match="no longer exists in BottleCRM"):
-        await backend.move(card, pipeline.status("NEGOTIATION"))
+        await backend.move(card, status_in(pipeline, "NEGOTIATION"))
 
 
 async def test_stalled_follows_expected_days_and_days_in_stage_come_from_stage_changed_at(
@@ -184,7 +186,7 @@ async def test_our_own_move_is_not_reported_back_by_the_next_poll(backend: Bottl
     pipeline = await sales(backend)
     cursor = (await backend.changes_since(pipeline, None)).cursor
     card = next(c for c in (await load(backend, pipeline)).values() if c.status_id == "PROSPECTING")
-    await backend.move(card, pipeline.status("QUALIFICATION"))
+    await backend.move(card, status_in(pipeline, "QUALIFICATION"))
     changes = await backend.changes_since(pipeline, cursor)
     assert changes.empty, changes
 
@@ -302,7 +304,8 @@ def test_the_registry_builds_it_from_the_environment_and_says_what_is_missing() 
         spec.factory(environ={"BOTTLECRM_URL": URL})
     with pytest.raises(registry.SetupError, match="refusing plain http"):
         spec.factory(environ={"BOTTLECRM_URL": "http://crm.example.com", "BOTTLECRM_TOKEN": "bcrm_pat_x"})
-    built = spec.factory(spec.settings(web_url="https://crm.example.com"),
+    assert spec.settings is BottleCrmSettings
+    built = spec.factory(BottleCrmSettings(web_url="https://crm.example.com"),
                          environ={"BOTTLECRM_URL": "https://crm.example.com/api/", "BOTTLECRM_TOKEN": "bcrm_pat_x"})
     assert isinstance(built, BottleCrmBackend)
     assert built.api.base_url == "https://crm.example.com/" and built.has_links

@@ -85,6 +85,12 @@ async def pages_of(backend: Any, pipeline: Pipeline) -> list[Page]:
     return [page async for page in backend.load_opportunities(pipeline)]
 
 
+def cursor_time(cursor: str | None) -> datetime:
+    """When a changes cursor stands (a test that expects one fails here if there is none)."""
+    assert cursor is not None, "no cursor"
+    return parse_when(cursor)
+
+
 def in_sales(fake: FakeClose) -> list[str]:
     ids = {s["id"] for s in fake.pipelines[0]["statuses"]}
     return [i for i, o in fake.opportunities.items() if o["status_id"] in ids]
@@ -114,13 +120,13 @@ async def test_5_one_close_deal_dated_in_the_future_does_not_hide_later_changes(
     fake.write_dated(dated, FUTURE, lead_name="Dated 2030 by an integration")
     changes = await close.changes_since(pipeline, cursor)
     assert [o.id for o in changes.upserted] == [dated]
-    assert parse_when(changes.cursor) <= clock.at, "the cursor never runs ahead of Close's clock"
+    assert cursor_time(changes.cursor) <= clock.at, "the cursor never runs ahead of Close's clock"
 
     clock.at += timedelta(minutes=1)
     fake.teammate_move(moved, another_status(fake, moved))
     later = await close.changes_since(pipeline, changes.cursor)
     assert [o.id for o in later.upserted] == [moved], "seen, and the future-dated deal not reported again"
-    assert parse_when(later.cursor) <= clock.at
+    assert cursor_time(later.cursor) <= clock.at
     await close.aclose()
 
 
@@ -132,7 +138,7 @@ async def test_5_the_first_cursor_is_not_the_future_deal_and_a_cursor_from_the_f
     close = close_backend(fake, clock)
     pipeline = await sales_of(close)
     cursor = (await close.changes_since(pipeline, None)).cursor  # the newest date_updated: the 2030 one
-    assert parse_when(cursor) <= clock.at
+    assert cursor_time(cursor) <= clock.at
     await pages_of(close, pipeline)
 
     clock.at += timedelta(minutes=1)
@@ -145,7 +151,7 @@ async def test_5_the_first_cursor_is_not_the_future_deal_and_a_cursor_from_the_f
     kept_by_an_older_version = FUTURE.isoformat()
     changes = await close.changes_since(pipeline, kept_by_an_older_version)
     assert third in {o.id for o in changes.upserted}, "a cursor ahead of the clock is pulled back to it"
-    assert parse_when(changes.cursor) <= clock.at
+    assert cursor_time(changes.cursor) <= clock.at
     await close.aclose()
 
 
@@ -162,6 +168,7 @@ async def test_5_one_bottlecrm_event_dated_in_the_future_does_not_hide_later_one
     fake.edit_dated(dated, FUTURE, name="Dated 2030 by a wrong clock")
     changes = await backend.changes_since(pipeline, cursor)
     assert [o.id for o in changes.upserted] == [dated]
+    assert changes.cursor is not None
     assert datetime.fromisoformat(changes.cursor) <= NOW + timedelta(seconds=1), "not the event's 2030"
 
     target = next(s.id for s in pipeline.statuses if s.id != held[moved].status_id)
@@ -565,13 +572,13 @@ def test_property_whatever_date_a_deal_carries_the_next_change_is_seen(dated: da
         clock.at += timedelta(minutes=1)
         fake.write_dated(first, dated)
         changes = await close.changes_since(pipeline, cursor)
-        assert parse_when(changes.cursor) <= clock.at
-        assert parse_when(changes.cursor) >= parse_when(cursor) - timedelta(seconds=1), "never far behind either"
+        assert cursor_time(changes.cursor) <= clock.at
+        assert cursor_time(changes.cursor) >= cursor_time(cursor) - timedelta(seconds=1), "never far behind either"
         clock.at += timedelta(minutes=1)
         fake.teammate_move(second, another_status(fake, second))
         later = await close.changes_since(pipeline, changes.cursor)
         assert second in {o.id for o in later.upserted}
-        assert parse_when(later.cursor) <= clock.at
+        assert cursor_time(later.cursor) <= clock.at
         await close.aclose()
 
     asyncio.run(run())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
@@ -47,9 +48,9 @@ def make(fake_close: FakeClose, sleeps: Sleeps, key: str = KEY, **options: objec
 
 
 @pytest.fixture
-async def close(fake_close: FakeClose, sleeps: Sleeps) -> CloseBackend:
+async def close(fake_close: FakeClose, sleeps: Sleeps) -> AsyncIterator[CloseBackend]:
     backend = make(fake_close, sleeps)
-    yield backend  # type: ignore[misc]
+    yield backend
     await backend.aclose()
 
 
@@ -252,6 +253,7 @@ async def test_a_load_that_lost_pages_is_completed_by_listing_pages_never_a_requ
     pipeline = await sales(backend)
     cursor = (await backend.changes_since(pipeline, None)).cursor
     pages = backend.load_opportunities(pipeline)
+    assert isinstance(pages, AsyncGenerator)
     first = await anext(pages)  # the load stops after its first page: 200 of 300 cards never arrived
     await pages.aclose()
     assert first.loaded == 100
@@ -299,7 +301,8 @@ async def test_fetch_one_is_one_get_and_none_when_gone_or_in_another_pipeline(
 
 async def test_after_the_first_load_no_request_fetches_the_whole_board(close: CloseBackend,
                                                                        fake_close: FakeClose) -> None:
-    pipeline, cursor = await loaded_board(close)
+    pipeline, first = await loaded_board(close)
+    cursor: str | None = first
     start = len(fake_close.requests)
     ids = sorted(sales_ids(fake_close, pipeline))
     for i in range(5):
@@ -311,7 +314,7 @@ async def test_after_the_first_load_no_request_fetches_the_whole_board(close: Cl
         assert not (full_listing and request.url.params.get("_fields") != "id"), request.url
 
 
-def _card(fake_close: FakeClose, opportunity_id: str):  # type: ignore[no-untyped-def]
+def _card(fake_close: FakeClose, opportunity_id: str):
     from kanban_tui.backends.close import to_opportunity
 
     return to_opportunity(fake_close.opportunities[opportunity_id])

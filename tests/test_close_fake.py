@@ -192,7 +192,7 @@ def test_a_listing_paged_through_shows_every_change_made_since(client: httpx.Cli
 # -- the Event Log --------------------------------------------------------------------------
 
 
-def events(client: httpx.Client, **params: object) -> dict:
+def events(client: httpx.Client, **params: str | int) -> dict:
     answer = client.get("event/", params=params)
     assert answer.status_code == 200, answer.text
     return answer.json()

@@ -14,7 +14,7 @@ from kanban_tui.screens.board import BoardScreen
 from kanban_tui.screens.confirm import ConfirmMove
 
 from .fakes.clustr import FakeClustr
-from .helpers import MakeApp, notices, screen_text, settle
+from .helpers import MakeApp, focused_card, notices, screen_text, settle
 
 KEY = "test-clustr-key"
 BASE = "https://api.clustr-ai.com/api/public/"
@@ -91,7 +91,7 @@ async def test_errors_say_what_to_do(fake_clustr: FakeClustr) -> None:
         await backend.list_pipelines()
 
 
-def test_a_missing_key_exits_2_naming_the_variable(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_key_exits_2_naming_the_variable(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     from kanban_tui.cli import main
 
     monkeypatch.delenv("CLUSTR_API_KEY", raising=False)
@@ -107,7 +107,7 @@ async def test_the_board_on_clustr_moves_asks_before_a_terminal_status_and_polls
         screen = app.screen
         assert isinstance(screen, BoardScreen) and "Clustr" in screen_text(app) and "250 deals" in screen_text(app)
         assert [c.status.label for c in screen.columns][:2] == ["Assigned", "Contacted"]
-        card = screen.focused_id()
+        card = focused_card(screen)
         await pilot.press("shift+right")
         await settle(pilot)
         assert fake_clustr.opportunities[card]["status_id"] == screen.columns[1].status.id
@@ -125,7 +125,7 @@ async def test_the_board_on_clustr_moves_asks_before_a_terminal_status_and_polls
         fake_clustr.fail_next("PUT", "opportunities/", 400, json={"success": False, "error": {"message": "locked"}})
         screen.activate(0)
         screen.columns[0].cards.set_cursor(0)
-        refused = screen.focused_id()
+        refused = focused_card(screen)
         await pilot.press("shift+right")
         await settle(pilot)
         assert screen.session.board.shown_status(refused) == screen.columns[0].status.id

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kanban_tui import cli, paths
+from kanban_tui.backends.settings import ClustrSettings, LocalSettings
 from kanban_tui.config import ConfigError, Settings, load_settings
 
 
@@ -26,10 +27,11 @@ def test_a_missing_default_file_means_defaults(tmp_path: Path) -> None:
 
 
 def test_a_full_config_is_read(tmp_path: Path) -> None:
-    path = write(tmp_path, 'backend = "local"\npoll_interval = 30\npipeline = "Sales"\n[local]\npath = "/tmp/w.sqlite3"\n')
+    path = write(tmp_path,
+                 'backend = "local"\npoll_interval = 30\npipeline = "Sales"\n[local]\npath = "/tmp/w.sqlite3"\n')
     settings = load_settings(path)
     assert settings.poll_interval == 30 and settings.pipeline == "Sales"
-    assert settings.local.path == Path("/tmp/w.sqlite3")
+    assert isinstance(settings.local, LocalSettings) and settings.local.path == Path("/tmp/w.sqlite3")
 
 
 @pytest.mark.parametrize(
@@ -39,7 +41,8 @@ def test_a_full_config_is_read(tmp_path: Path) -> None:
         ("poll_interval = -5", "poll_interval: input should be greater than 0"),
         ('poll_interval = "soon"', "poll_interval: input should be a valid number"),
         ("colour = 1", "colour: unknown key"),
-        ('backend = "salesforce"', "backend: unknown backend 'salesforce' (choose from: local, close, clustr, telecrm, bottlecrm, pipedrive, hubspot)"),
+        ('backend = "salesforce"', "backend: unknown backend 'salesforce'"
+                                   " (choose from: local, close, clustr, telecrm, bottlecrm, pipedrive, hubspot)"),
         ('[colors]\nWon = "#12345"', "colors.Won: '#12345' is not a color"),
         ("[local]\nfile = 'x'", "local.file: unknown key"),
     ],
@@ -56,7 +59,8 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "poll_interval = 30\n[local]\npath = 'a.sqlite3'\n")
     args = cli.build_parser().parse_args(["--config", str(path), "--poll-interval", "5", "--workspace", "b.sqlite3"])
     settings = cli.resolve_settings(args)
-    assert settings.poll_interval == 5 and settings.local.path == Path("b.sqlite3")
+    assert settings.poll_interval == 5
+    assert isinstance(settings.local, LocalSettings) and settings.local.path == Path("b.sqlite3")
 
 
 def test_the_default_config_file_is_in_the_user_config_dir(isolated_dirs: Path) -> None:
@@ -78,7 +82,8 @@ def test_cli_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
     path = write(tmp_path, "poll_interval = 0\n")
     result = run_cli("--config", str(path))
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [f"dealboard: config {path}: poll_interval: input should be greater than 0"]
+    assert result.stderr.strip().splitlines() == [
+        f"dealboard: config {path}: poll_interval: input should be greater than 0"]
     assert "Traceback" not in result.stderr
 
 
@@ -103,7 +108,8 @@ def test_cli_unusable_workspace_is_one_line(tmp_path: Path) -> None:
 def test_help_documents_every_flag() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
-    for flag in ("--config", "--backend", "--pipeline", "--poll-interval", "--workspace", "--demo", "--demo-size", "--version"):
+    for flag in ("--config", "--backend", "--pipeline", "--poll-interval", "--workspace", "--demo", "--demo-size",
+                 "--version"):
         assert flag in result.stdout
 
 
@@ -124,7 +130,7 @@ def test_settings_and_flags_come_from_the_backend_registry() -> None:
         assert issubclass(spec.settings, CrmSettings), "every table shares one base"
         assert importlib.import_module(spec.module).from_settings is spec.build, "the module is the CRM's"
     choices = next(a for a in cli.build_parser()._actions if a.dest == "backend").choices
-    assert list(choices) == list(registry.BACKENDS)
+    assert choices is not None and list(choices) == list(registry.BACKENDS)
     assert cli.build_parser().parse_args(["connect", "hubspot"]).crm == "hubspot", "`connect` takes every backend"
     for name in registry.BACKENDS:
         assert cli.build_parser().parse_args(["connect", "--forget", name]).forget == name
@@ -171,7 +177,8 @@ def test_base_url_only_for_a_crm_with_one(tmp_path: Path) -> None:
     args = cli.build_parser().parse_args(
         ["--config", str(write(tmp_path, "")), "--backend", "clustr", "--base-url", "http://127.0.0.1:1/"]
     )
-    assert cli.resolve_settings(args).clustr.base_url == "http://127.0.0.1:1/"
+    clustr = cli.resolve_settings(args).clustr
+    assert isinstance(clustr, ClustrSettings) and clustr.base_url == "http://127.0.0.1:1/"
 
 
 def test_reading_the_config_imports_no_crm_module() -> None:

@@ -50,7 +50,8 @@ class Crm:
         return (await self.backend.list_pipelines())[0]
 
     async def load(self, pipeline: Pipeline) -> dict[str, Opportunity]:
-        return {o.id: o for page in [p async for p in self.backend.load_opportunities(pipeline)] for o in page.opportunities}
+        pages = [p async for p in self.backend.load_opportunities(pipeline)]
+        return {o.id: o for page in pages for o in page.opportunities}
 
 
 @pytest.fixture(params=list(registry.BACKENDS))

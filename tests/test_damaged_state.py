@@ -7,6 +7,7 @@ import os
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,8 +94,8 @@ def test_a_read_only_journal_is_a_start_error_naming_it(tmp_path: Path, monkeypa
 
     real = sqlite3.connect
 
-    def connect(target: object, *args: object, **kw: object) -> sqlite3.Connection:
-        conn = real(target, *args, **kw)  # type: ignore[arg-type]
+    def connect(target: str | Path, *args: Any, **kw: Any) -> sqlite3.Connection:
+        conn = real(target, *args, **kw)
         if "mode=ro" in str(target):
             return conn
         wrapped = _NoWrite(conn)
@@ -104,12 +105,12 @@ def test_a_read_only_journal_is_a_start_error_naming_it(tmp_path: Path, monkeypa
         def __init__(self, conn: sqlite3.Connection) -> None:
             self.conn = conn
 
-        def execute(self, sql: str, *args: object) -> object:
+        def execute(self, sql: str, *args: Any) -> object:
             if sql.startswith(("CREATE", "INSERT", "UPDATE", "DELETE", "DROP")):
                 refuse()
             return self.conn.execute(sql, *args)
 
-        def __enter__(self):  # type: ignore[no-untyped-def]
+        def __enter__(self):
             return self
 
         def __exit__(self, *exc: object) -> None:

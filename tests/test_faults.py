@@ -20,7 +20,7 @@ from kanban_tui.screens.board import BoardScreen
 from kanban_tui.store.journal import MoveJournal
 
 from .fakes.close import FakeClose
-from .helpers import MakeApp, notices, screen_text, settle
+from .helpers import MakeApp, focused_card, notices, screen_text, settle
 
 KEY = "test-close-key"
 BASE = "https://api.close.com/api/v1/"
@@ -108,7 +108,7 @@ async def test_a_fault_on_a_move(make_app: MakeApp, name: str) -> None:
     async with r.app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = r.screen
-        card = screen.focused_id()
+        card = focused_card(screen)
         before = r.fake.opportunities[card]["status_id"]
         target = screen.columns[1].status.id
         if fault.deleted:
@@ -120,6 +120,7 @@ async def test_a_fault_on_a_move(make_app: MakeApp, name: str) -> None:
         await settle(pilot)
         assert r.app.is_running and isinstance(r.app.screen, BoardScreen), "no crash"
         board = screen.session.board
+        assert board is not None
         said = r.said()
         if fault.message:
             assert fault.message in said, said[-600:]
@@ -181,6 +182,7 @@ async def test_a_fault_on_a_poll(make_app: MakeApp, name: str) -> None:
         await settle(pilot)
         screen = r.screen
         board = screen.session.board
+        assert board is not None
         count = len(board)
         some = next(iter(r.fake.opportunities.values()))
         answer = {
@@ -228,6 +230,6 @@ async def test_a_very_large_page_loads(tmp_path: Path, make_app: MakeApp) -> Non
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = next(s for s in app.screen_stack if isinstance(s, BoardScreen))
-        assert len(screen.session.board) == 3000
+        assert screen.session.board is not None and len(screen.session.board) == 3000
         assert "3,000 deals" in screen_text(app)
 

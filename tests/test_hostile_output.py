@@ -36,7 +36,7 @@ CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\
 """C0 (newline included: a line of output holds none), DEL, C1, bidi controls, line/paragraph separators."""
 NASTY_ID = "oppo_1\nrm -rf ~ #\x1b[201~\x1b]52;c;cHduZWQ=\x07\x9b31m\u202e"
 """A line a paste would run, a bracketed-paste end, an OSC 52 of its own, a C1 CSI, a bidi override."""
-HOSTILE = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40) | st.sampled_from(
+HOSTILE = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=40) | st.sampled_from(
     ["\x1b[201~", "\x1b]0;pwned\x07", "\x9b2J", "\u202eevil", "a\nb\rc", "\x1b", "\x1b[2J" * 12, NASTY_ID])
 """Any text (controls, ESC sequences, C1, bidi, wide characters; no lone surrogates), and the nastiest."""
 
@@ -137,7 +137,7 @@ async def test_y_on_a_card_whose_id_is_not_printable_says_so_and_copies_nothing(
     async with app.run_test(size=(100, 24)) as pilot:
         await settle(pilot)
         written: list[str] = []
-        app._driver.write = written.append  # type: ignore[method-assign, union-attr]
+        app._driver.write = written.append  # type: ignore[method-assign]
         assert isinstance(app.screen, BoardScreen) and app.screen.focused_id() == card_id
         await pilot.press("y")
         await pilot.pause()
@@ -156,7 +156,7 @@ async def test_y_still_copies_a_printable_id_exactly(monkeypatch: pytest.MonkeyP
     async with app.run_test(size=(100, 24)) as pilot:
         await settle(pilot)
         written: list[str] = []
-        app._driver.write = written.append  # type: ignore[method-assign, union-attr]
+        app._driver.write = written.append  # type: ignore[method-assign]
         await pilot.press("y")
         await pilot.pause()
         assert written == [f"\x1b]52;c;{base64.b64encode(b'oppo_42').decode()}\x07"]
@@ -181,7 +181,7 @@ class HistoryCrm(FakeCrm):
     async def list_pipelines(self) -> list[Pipeline]:
         return [self.pipeline]
 
-    async def load_opportunities(self, pipeline: Pipeline) -> AsyncIterator[Page]:  # type: ignore[override]
+    async def load_opportunities(self, pipeline: Pipeline) -> AsyncIterator[Page]:
         yield Page(opportunities=list(self.cards.values()), loaded=len(self.cards))
 
     async def history(self, pipeline: Pipeline, since: datetime) -> History | None:

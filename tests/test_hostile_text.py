@@ -144,9 +144,11 @@ async def test_hostile_text_never_reaches_the_terminal_raw_nor_hides_a_card_stat
         await pilot.press("u")  # an undo says the card's name in a notification
         await settle(pilot)
         session = screen.session
-        card = next(iter(session.board.card_ids()))
-        screen.ask(session.moves.conflict(session.board, session.pipeline, next(iter(session.intents.values())))) if session.intents else None
+        card_id = next(iter(session.board.card_ids()))
+        if session.intents:
+            assert session.board is not None and session.pipeline is not None
+            screen.ask(session.moves.conflict(session.board, session.pipeline, next(iter(session.intents.values()))))
         await settle(pilot)
         if isinstance(app.screen, ResolveConflict):
             assert not raw_controls(screen_text(app))
-        assert app.is_running and card
+        assert app.is_running and card_id

@@ -18,7 +18,7 @@ from kanban_tui.store.board_copy import BoardCopy
 from kanban_tui.store.journal import JournaledMove, MoveJournal
 
 from .fakes.close import FakeClose
-from .helpers import MakeApp, notices, screen_text, settle
+from .helpers import MakeApp, focused_card, notices, screen_text, settle
 
 KEY = "test-close-key"
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -115,7 +115,7 @@ async def test_moves_made_while_close_is_down_reach_it_in_order_after_a_restart(
         fake.fail_next("PUT", "opportunity/", 0, exc=httpx.ConnectError("connection refused"), times=1000)
         moved = []
         for _ in range(3):
-            moved.append(screen.focused_id())
+            moved.append(focused_card(screen))
             await pilot.press("shift+right", "h")
             await settle(pilot)
         assert len(set(moved)) == 3 and all(screen.session.board.badges[m] == "queued" for m in moved)
@@ -167,8 +167,8 @@ async def test_a_card_changed_in_close_since_the_move_asks_keep_or_take(tmp_path
         fake, journal, sales, card = setup.fake, setup.journal, setup.pipeline, setup.card
         mine, theirs = sales["statuses"][2]["id"], sales["statuses"][3]["id"]
         seen = datetime.fromisoformat(fake.opportunities[card]["date_updated"])
-        write(journal, pipeline_id=sales["id"], opportunity_id=card, opportunity_name="X", from_status=sales["statuses"][0]["id"],
-            to_status=mine, made_at=seen, base_updated=seen,
+        write(journal, pipeline_id=sales["id"], opportunity_id=card, opportunity_name="X",
+            from_status=sales["statuses"][0]["id"], to_status=mine, made_at=seen, base_updated=seen,
         )
         fake.teammate_move(card, theirs)  # a teammate moved it after the user did, offline
         app = app_for(make_app, fake, journal)

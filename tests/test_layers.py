@@ -39,7 +39,7 @@ FORBIDDEN = {
 def imported_modules(path: Path) -> set[str]:
     """Absolute names of everything a module imports (relative imports resolved)."""
     package = "kanban_tui" + "".join("." + p for p in path.relative_to(PACKAGE).parent.parts)
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)

@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from textual.app import App
 
 from kanban_tui.app import KanbanApp
 from kanban_tui.backends.close import CloseBackend
@@ -38,7 +40,7 @@ from kanban_tui.widgets.column import (
 )
 
 from .fakes.close import FakeClose
-from .helpers import MakeApp, notices, screen_text, settle
+from .helpers import MakeApp, focused_card, notices, screen_text, settle
 from .test_session_states import T0, FakeCrm
 
 KEY = "test-close-key"
@@ -52,7 +54,7 @@ def close_app(make_app: MakeApp, fake_close: FakeClose, *, copy: bool = False) -
     return make_app(backend, Settings(pipeline="Sales"), board_copy=copy)
 
 
-def board(app: KanbanApp) -> BoardScreen:
+def board(app: App[Any]) -> BoardScreen:
     return next(s for s in app.screen_stack if isinstance(s, BoardScreen))
 
 
@@ -193,7 +195,7 @@ async def test_a_warm_start_focus_moved_on_by_the_delta_does_not_consume_the_mar
     lead, qualified, negotiation = ids["Lead"], ids["Qualified"], ids["Negotiation"]
     async with close_app(make_app, fake_close, copy=True).run_test(size=(120, 36)) as pilot:
         await settle(pilot)  # the first start: what is seen and the saved copy are kept at quit
-        b = board(pilot.app).session.board  # type: ignore[attr-defined]
+        b = board(pilot.app).session.board
         first, other = b.column_ids(lead)[0], b.column_ids(qualified)[2]
     fake_close.teammate_move(first, negotiation)  # while the app was closed: the card the focus starts on
     fake_close.teammate_move(other, negotiation)
@@ -226,7 +228,7 @@ async def test_the_card_focused_at_quit_keeps_a_change_made_while_closed(fake_cl
     lead = ids["Lead"]
     async with close_app(make_app, fake_close, copy=True).run_test(size=(120, 36)) as pilot:
         await settle(pilot)
-        first = board(pilot.app).session.board.column_ids(lead)[0]  # type: ignore[attr-defined]
+        first = board(pilot.app).session.board.column_ids(lead)[0]
     fake_close.teammate_edit(first,  # re-valued while closed: still first in Lead, where the focus starts
                              value=987_600)
     for _ in range(2):  # quit without a key, twice
@@ -258,7 +260,7 @@ async def test_a_focus_a_poll_moves_on_consumes_no_mark(fake_close: FakeClose, m
         screen = board(app)
         b = screen.session.board
         await pilot.press("j", "k")  # the user's focus on Lead's first card
-        mine = screen.focused_id()
+        mine = focused_card(screen)
         fake_close.teammate_edit(mine, value=123_400)
         await pilot.press("r")
         await settle(pilot)
@@ -302,7 +304,7 @@ async def test_a_marked_card_at_100_columns_keeps_its_name(fake_close: FakeClose
         column = cards_of(screen, lead)
         room = column.scrollable_content_region.width - 2  # the gutter, a space at the end
         name = ("Tyrell" + "x" * 40)[: room - 2]  # fits beside the glyph, not beside the word
-        first = screen.focused_id()
+        first = focused_card(screen)
         fake_close.teammate_edit(first, lead_name=name, value=4_321_000)
         await pilot.press("r")
         await settle(pilot)
@@ -329,7 +331,7 @@ class Run:
         self.notices: list[str] = []
         self.take(self.session.start())
 
-    def take(self, update) -> None:  # type: ignore[no-untyped-def]
+    def take(self, update) -> None:
         self.notices += [n.text for n in update.notices]
         self.run(update.jobs)
 
@@ -403,7 +405,8 @@ def test_a_teammates_move_after_mine_is_still_marked_after_a_kill(tmp_path: Path
     crm.write("c1", "demo")  # a teammate, after my move, while the app was down
     again = Run(crm, tmp_path)
     assert again.session.board.change("c1") == "moved"
-    assert again.session.board.seen["c1"][0] == "qual", "what I saw: where I put it"
+    seen = again.session.board.seen
+    assert seen is not None and seen["c1"][0] == "qual", "what I saw: where I put it"
     again.kill()
 
 
@@ -421,7 +424,7 @@ def test_my_move_confirmed_before_the_first_record_of_what_was_seen_is_written_i
     again.kill()
 
 
-async def _hubspot_board(make_app: MakeApp, deals: int):  # type: ignore[no-untyped-def]
+async def _hubspot_board(make_app: MakeApp, deals: int) -> KanbanApp:
     """A HubSpot board whose pages arrive in id order, not in the board's order: most cards land above others."""
     import httpx
 
@@ -441,7 +444,9 @@ async def _hubspot_board(make_app: MakeApp, deals: int):  # type: ignore[no-unty
 
 
 def _in_view(screen: BoardScreen) -> tuple[int, float, bool]:
-    cards = screen.active_column.cards  # type: ignore[union-attr]
+    column = screen.active_column
+    assert column is not None
+    cards = column.cards
     top = cards.cursor * CARD_HEIGHT
     bottom = cards.scroll_y + cards.size.height
     return cards.cursor, cards.scroll_y, cards.scroll_y <= top and top + CARD_HEIGHT - 1 <= bottom

@@ -43,7 +43,8 @@ def test_opportunity_confidence_is_a_percentage() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "period", "annual"), [(1000, Period.ONE_TIME, 1000), (1000, Period.MONTHLY, 12000), (1000, Period.ANNUAL, 1000)]
+    ("value", "period", "annual"),
+    [(1000, Period.ONE_TIME, 1000), (1000, Period.MONTHLY, 12000), (1000, Period.ANNUAL, 1000)],
 )
 def test_annualized_value(value: int, period: Period, annual: int) -> None:
     o = Opportunity(id="o", name="X", status_id="a", value=value, period=period, created=NOW, updated=NOW)

@@ -37,9 +37,11 @@ def test_wheel_contains_the_styles_and_the_app_uses_them(tmp_path: Path) -> None
 
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
-    code = "from kanban_tui.app import KanbanApp, styles_dir; print(styles_dir()); print(KanbanApp.CSS_PATH[0].is_file())"
+    code = ("from kanban_tui.app import KanbanApp, styles_dir; print(styles_dir());"
+            " print(KanbanApp.CSS_PATH[0].is_file())")
     shown = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(site)}, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(site)}, capture_output=True, text=True,
+        timeout=60,
     )
     assert shown.returncode == 0, shown.stderr
     where, exists = shown.stdout.split()

@@ -17,7 +17,7 @@ from kanban_tui.screens.picture import PipelinePicture, StatusBars, main_currenc
 
 from .fakes.close import FakeClose
 from .fakes.clustr import FakeClustr
-from .helpers import MakeApp, screen_text, settle
+from .helpers import MakeApp, screen_text, settle, status_in
 
 CLOSE = "https://api.close.com/api/v1/"
 
@@ -122,9 +122,10 @@ async def test_the_local_workspace_counts_a_move_into_won_and_lost_this_week(wor
     backend = LocalBackend(workspace)
     before = await backend.won_lost_by_week(DEMO_PIPELINE, 12)
     pages = [page async for page in backend.load_opportunities(DEMO_PIPELINE)]
-    open_cards = [o for p in pages for o in p.opportunities if DEMO_PIPELINE.status(o.status_id).kind is StatusKind.OPEN]
-    await backend.move(open_cards[0], DEMO_PIPELINE.status("st_won"))  # type: ignore[arg-type]
-    await backend.move(open_cards[1], DEMO_PIPELINE.status("st_lost"))  # type: ignore[arg-type]
+    open_cards = [o for p in pages for o in p.opportunities
+                  if status_in(DEMO_PIPELINE, o.status_id).kind is StatusKind.OPEN]
+    await backend.move(open_cards[0], status_in(DEMO_PIPELINE, "st_won"))
+    await backend.move(open_cards[1], status_in(DEMO_PIPELINE, "st_lost"))
     after = await backend.won_lost_by_week(DEMO_PIPELINE, 12)
     assert len(after) == 12 and after[-1].week == date.today() - timedelta(days=date.today().weekday())
     assert (after[-1].won, after[-1].lost) == (before[-1].won + 1, (before[-1].lost or 0) + 1)

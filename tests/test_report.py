@@ -81,7 +81,8 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 def golden(name: str, text: str) -> None:
     path = GOLDEN / name
     if name.endswith(".txt"):
-        assert all(len(line) <= 80 for line in text.splitlines()), [line for line in text.splitlines() if len(line) > 80]
+        too_long = [line for line in text.splitlines() if len(line) > 80]
+        assert not too_long, too_long
     if os.environ.get("UPDATE_GOLDEN") or not path.exists():
         path.parent.mkdir(exist_ok=True)
         path.write_text(text)
@@ -535,12 +536,17 @@ def test_help_lists_the_subcommands_and_no_subcommand_still_opens_the_board(
     out = capsys.readouterr().out
     assert "summary" in out and "changes" in out and "exit codes" in out
     opened: list[Any] = []
-    monkeypatch.setattr(cli, "run", lambda backend, settings, *a, **kw: opened.append(backend) or 0)
+
+    def run(backend: object, settings: object, *args: object, **kwargs: object) -> int:
+        opened.append(backend)
+        return 0
+
+    monkeypatch.setattr(cli, "run", run)
     assert cli.main(["--demo-size", "3"]) == 0 and len(opened) == 1, "no subcommand: the board, as before"
     assert cli.build_parser().parse_args(["--backend", "local"]).command is None
 
 
-def test_demo_flags_work_after_the_subcommand_too(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_demo_flags_work_after_the_subcommand_too(capsys) -> None:
     """`dealboard summary --demo-size 300` as `dealboard --demo-size 300 summary` (seen by hand: it was refused)."""
     import json
 

@@ -12,7 +12,7 @@ from kanban_tui.models import Opportunity, Pipeline, Status
 from kanban_tui.sync import Board
 from kanban_tui.sync.board import UNASSIGNED
 
-from .helpers import MakeApp, notices, screen_text, settle
+from .helpers import MakeApp, board_on_top, focused_card, notices, screen_text, settle
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 PIPELINE = Pipeline(id="p", name="Sales", statuses=(Status(id="a", label="A"), Status(id="b", label="B")))
@@ -24,7 +24,8 @@ def card(id: str, status: str, name: str, minutes: int = 0, **kw: object) -> Opp
 
 def test_the_board_shows_only_cards_holding_every_word_and_counts_them() -> None:
     board = Board(PIPELINE)
-    board.add([card("1", "a", "Acme Corp", 1, owner="Ada Park", value=100), card("2", "a", "Globex", 2, note="ACME referral"),
+    board.add([card("1", "a", "Acme Corp", 1, owner="Ada Park", value=100),
+               card("2", "a", "Globex", 2, note="ACME referral"),
                card("3", "b", "Acme Labs", 3, contact="Bo Li", value=50), card("4", "b", "Initech", 4)])
     assert board.set_query("acme") == {"a", "b"}
     assert board.column_ids("a") == ["2", "1"] and board.column_ids("b") == ["3"]
@@ -45,8 +46,9 @@ async def test_slash_finds_a_deal_n_steps_through_matches_and_esc_shows_everythi
     app = make_app(backend)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
-        screen = app.screen
+        screen = board_on_top(app)
         board = screen.session.board
+        assert board is not None
         everything = len(board)
         name = board.opportunity(board.column_ids(screen.columns[2].status.id)[0]).name
         word = name.split()[0]  # e.g. "Quartz"
@@ -63,7 +65,7 @@ async def test_slash_finds_a_deal_n_steps_through_matches_and_esc_shows_everythi
         await pilot.press("enter")  # keep the search, back on the board
         seen = []
         for _ in range(len(matches)):
-            seen.append(screen.focused_id())
+            seen.append(focused_card(screen))
             await pilot.press("n")
         assert sorted(seen) == sorted(matches), "n visits every match once, across columns"
         assert screen.focused_id() == seen[0], "and wraps around"
@@ -122,7 +124,7 @@ def test_search_totals_counted_up_or_down_agree_with_a_recount() -> None:
         assert summary.totals == sum_by_currency((o.currency, o.annualized_value) for o in shown if o.value), query
 
 
-async def test_a_search_header_keeps_its_count_and_total_whole_at_80_columns(tmp_path, make_app: MakeApp) -> None:  # type: ignore[no-untyped-def]
+async def test_a_search_header_keeps_its_count_and_total_whole_at_80_columns(tmp_path, make_app: MakeApp) -> None:
     from kanban_tui.backends.local import create_workspace
 
     path = tmp_path / "big.sqlite3"
@@ -134,7 +136,7 @@ async def test_a_search_header_keeps_its_count_and_total_whole_at_80_columns(tmp
         await pilot.pause()
         lines = screen_text(app).splitlines()
         header = [line[:16] for line in lines[1:3]]  # the first column's label and count, and its total
-        board, first = app.screen.session.board, app.screen.columns[0].status.id
+        board, first = board_on_top(app).session.board, board_on_top(app).columns[0].status.id
         counts = f"{board.column_len(first):,}", f"{board.total_count(first):,}"
         assert header[0].rstrip().endswith((f"{counts[0]} of {counts[1]}", f"{counts[0]}/{counts[1]}")), header
         assert "…" not in header[1] and re.search(r"\d[kMB]?(/yr)?$", header[1].rstrip()), header
@@ -162,7 +164,7 @@ async def test_s_cycles_the_order_and_the_title_says_it(backend: LocalBackend, m
     app = make_app(backend)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
-        screen = app.screen
+        screen = board_on_top(app)
         focused = screen.focused_id()
         await pilot.press("s")
         await pilot.pause()
@@ -191,10 +193,10 @@ async def test_the_order_is_remembered_per_board(backend: LocalBackend, state_di
     again = make_app(backend)
     async with again.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
-        assert again.screen.session.board.sort == "value" and "by value" in screen_text(again).splitlines()[0]
+        assert board_on_top(again).session.board.sort == "value" and "by value" in screen_text(again).splitlines()[0]
 
 
-def test_a_damaged_prefs_file_is_ignored_and_written_anew(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_damaged_prefs_file_is_ignored_and_written_anew(tmp_path) -> None:
     from kanban_tui.store.prefs import BoardPrefs
 
     path = tmp_path / "board-prefs.json"
@@ -213,7 +215,7 @@ async def test_an_empty_column_says_so_and_a_search_says_nothing_matches_there(b
         await pilot.press("slash", *"zzqx", "enter")
         await pilot.pause()
         lines = screen_text(app).splitlines()
-        starts = [column.region.x + 1 for column in app.screen.columns]  # where each column's text begins
+        starts = [column.region.x + 1 for column in board_on_top(app).columns]  # where each column's text begins
         row = next(i for i, line in enumerate(lines) if "no match" in line)
         assert [m.start() for m in re.finditer("no match", lines[row])] == starts, "each in its own column"
         await pilot.press("escape")

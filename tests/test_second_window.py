@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,14 +24,14 @@ ROOT = Path(__file__).parent.parent
 
 
 @pytest.fixture
-def machine() -> SessionMachine:
+def machine() -> Iterator[SessionMachine]:
     m = SessionMachine()
     m.start()
     yield m
     m.teardown()
 
 
-def drive(m: SessionMachine, session: BoardSession, update, rounds: int = 20) -> list[Send]:  # type: ignore[no-untyped-def]
+def drive(m: SessionMachine, session: BoardSession, update, rounds: int = 20) -> list[Send]:
     """Run every job `session` asks for (the CRM answers), and the jobs they lead to; the sends made."""
     sent: list[Send] = []
     jobs = list(update.jobs)
@@ -127,7 +128,7 @@ def test_the_second_window_takes_over_when_the_first_is_killed(machine: SessionM
     finally:
         holder.kill()  # kill -9: it never lets the lock go itself
         holder.wait()
-        holder.stdout.close()  # type: ignore[union-attr]
+        holder.stdout.close()
     try:
         assert holder.returncode == -signal.SIGKILL
         sent = drive(m, other, other.tick())

@@ -43,7 +43,8 @@ async def test_a_session_s_screen_and_log_never_hold_the_key(tmp_path: Path, mak
         fake = FakeClose(KEY)
         fake.seed(sales=30, other=5)
         fake.fail_next("PUT", "opportunity/", 400, json={"errors": [], "field-errors": {"status_id": "Nope."}})
-        backend = CloseBackend(KEY, base_url="https://api.close.com/api/v1/", transport=httpx.MockTransport(fake.handler))
+        backend = CloseBackend(KEY, base_url="https://api.close.com/api/v1/",
+                               transport=httpx.MockTransport(fake.handler))
         app = make_app(backend, Settings(pipeline="Sales"))
         async with app.run_test(size=(120, 36)) as pilot:
             await settle(pilot)

@@ -3,17 +3,19 @@ status line it draws: every line of the README's "When things go wrong" table is
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from kanban_tui.backends.errors import RateLimitedError
+from kanban_tui.backends.errors import BackendError, RateLimitedError
 from kanban_tui.backends.local import LocalBackend
+from kanban_tui.models import Changes, Pipeline
 from kanban_tui.store.journal import MoveJournal
 from kanban_tui.sync import BoardSession, Phase, Snapshot
 from kanban_tui.sync.health import WRITE_TRIES
-from kanban_tui.sync.protocol import AskWeeks, Load, Poll, Read, Send, WeeksKnown, WhoAmI
+from kanban_tui.sync.protocol import AskWeeks, Event, Job, Load, Poll, Read, Send, WeeksKnown, WhoAmI
 from kanban_tui.widgets.status_bar import status_line
 
 from .test_session_states import PIPELINE, T0, SessionMachine
@@ -22,7 +24,7 @@ README = Path(__file__).parent.parent / "README.md"
 
 
 @pytest.fixture
-def machine() -> SessionMachine:
+def machine() -> Iterator[SessionMachine]:
     m = SessionMachine()
     m.start()
     yield m
@@ -73,10 +75,10 @@ def test_a_rate_limit_of_ten_minutes_is_honoured_in_full_and_the_board_stays_usa
     assert any(isinstance(j, Send) for j in m.outstanding) and any(isinstance(j, Poll) for j in m.outstanding)
 
 
-async def _one(m: SessionMachine, job, error) -> list[object]:  # type: ignore[no-untyped-def]
+async def _one(m: SessionMachine, job: Job, error: BackendError) -> list[Event]:
     """Run `job` with the CRM answering `error`."""
 
-    async def fail(*_: object, **__: object) -> object:
+    async def fail(pipeline: Pipeline, cursor: str | None) -> Changes:
         raise error
 
     original = m.crm.changes_since
@@ -158,12 +160,12 @@ def test_a_load_that_stops_says_how_much_it_holds_and_is_loaded_again_by_pages(t
         assert [type(j) for j in m.outstanding if not isinstance(j, WhoAmI)] == [Load], \
             "the rest comes by pages, never a request per card"
         complete_all(m)
-        assert m.session.phase is Phase.LIVE and len(m.session.board) == 3
+        assert m.session.phase is Phase.LIVE and m.session.board is not None and len(m.session.board) == 3
     finally:
         m.teardown()
 
 
-async def _gather(events):  # type: ignore[no-untyped-def]
+async def _gather(events):
     return [e async for e in events]
 
 
@@ -174,7 +176,7 @@ BASE = Snapshot(
     rate_wait=0.0, retry_in=None, last_synced=T0 - timedelta(seconds=12), error=None, waits_for_user=False,
     copy_of=None, read_only=None,
 )
-STATES = {
+STATES: dict[str, tuple[dict[str, object], str]] = {
     "live": ({}, "412 deals · ✓ synced 10s ago"),
     "saving": ({"saving": 1}, "412 deals · 1 saving · ✓ synced 10s ago"),
     "loading": ({"phase": Phase.LOADING, "cards": 100, "loaded": 100, "total": 1000, "last_synced": None},
@@ -236,7 +238,7 @@ def test_a_fresh_journal_is_readable_by_the_user_alone(tmp_path: Path) -> None:
     assert (tmp_path / "j.sqlite3").stat().st_mode & 0o077 == 0
 
 
-def machine_backend():  # type: ignore[no-untyped-def]
+def machine_backend():
     from .test_session_states import FakeCrm
 
     return FakeCrm()
@@ -292,7 +294,7 @@ def test_a_saved_move_to_a_status_that_no_longer_exists_is_dropped_and_said(mach
     m.killed_and_started_again(reached=False)
     without_demo = PIPELINE.model_copy(update={"statuses": tuple(s for s in PIPELINE.statuses if s.id != "demo")})
 
-    async def pipelines() -> list:  # type: ignore[type-arg]
+    async def pipelines() -> list:
         return [without_demo]
 
     m.crm.list_pipelines = pipelines  # type: ignore[method-assign]
@@ -332,7 +334,7 @@ def test_an_empty_pipeline_list_while_switching_leaves_the_board_as_it_was(machi
     m = machine
     complete_all(m)
 
-    async def none() -> list:  # type: ignore[type-arg]
+    async def none() -> list:
         return []
 
     m.crm.list_pipelines = none  # type: ignore[method-assign]
@@ -365,7 +367,7 @@ def test_opening_a_board_reads_no_file_on_the_callers_thread(tmp_path: Path) -> 
     class Watched(MoveJournal):
         reads = 0
 
-        def pending(self, pipeline_id=None):  # type: ignore[no-untyped-def]
+        def pending(self, pipeline_id=None):
             Watched.reads += 1
             return super().pending(pipeline_id)
 
@@ -373,7 +375,9 @@ def test_opening_a_board_reads_no_file_on_the_callers_thread(tmp_path: Path) -> 
     session = BoardSession(machine_backend(), poll_interval=10, journal=journal)
     try:
         update = session.open(PIPELINE)
-        assert Watched.reads == 0 and [type(j) for j in update.jobs] == [Load] and update.jobs[0].recall
+        assert Watched.reads == 0 and [type(j) for j in update.jobs] == [Load]
+        load = update.jobs[0]
+        assert isinstance(load, Load) and load.recall
     finally:
         session.close()
 

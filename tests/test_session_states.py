@@ -65,7 +65,7 @@ from kanban_tui.store.journal import MoveJournal
 from kanban_tui.store.seen import SeenStore
 from kanban_tui.sync import BoardSession, Conflict, Phase
 from kanban_tui.sync.health import WRITE_TRIES
-from kanban_tui.sync.protocol import Drain, Job, Load, Poll, Read, Send
+from kanban_tui.sync.protocol import Drain, Event, Job, Load, Poll, Read, Send
 from kanban_tui.sync.session import LOCK_RETRY
 from kanban_tui.widgets.status_bar import status_line
 
@@ -126,7 +126,7 @@ class FakeCrm(Backend):
         self._read_fault()
         return [PIPELINE]
 
-    async def load_opportunities(self, pipeline: Pipeline) -> AsyncIterator[Page]:  # type: ignore[override]
+    async def load_opportunities(self, pipeline: Pipeline) -> AsyncIterator[Page]:
         self._read_fault()
         cards = sorted(self.cards.values(), key=lambda o: o.id)
         yield Page(opportunities=cards, loaded=len(cards), total=len(cards))
@@ -233,13 +233,13 @@ class SessionMachine(RuleBasedStateMachine):
         return BoardSession(self.crm, poll_interval=10, pipeline="p", journal=journal, clock=self.clock,
                             now=self.now, rand=lambda: 0.5, seen=SeenStore(self.dir / "seen.sqlite3", "fake:account"))
 
-    def take(self, update) -> None:  # type: ignore[no-untyped-def]
+    def take(self, update) -> None:
         assert self.session is not None
         if self.session.read_only:
             assert not any(isinstance(j, Send) for j in update.jobs), "a read-only instance sends nothing"
         for job in update.jobs:  # journal writes at once and in order, as the board applies them
             if self.session.runner.immediate(job):
-                self.session.runner.write(job)  # type: ignore[arg-type]
+                self.session.runner.write(job)
             else:
                 self.outstanding.append(job)
         self.said.extend(n.text for n in update.notices)
@@ -522,7 +522,7 @@ class SessionMachine(RuleBasedStateMachine):
             assert any("set aside" in line for line in self.said), "and said"
 
 
-async def _collect(events: AsyncIterator[object]) -> list[object]:
+async def _collect(events: AsyncIterator[Event]) -> list[Event]:
     return [event async for event in events]
 
 

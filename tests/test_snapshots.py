@@ -21,17 +21,17 @@ from kanban_tui.store.seen import SeenStore
 from .helpers import MakeApp, settle
 
 
-def test_board_120x36(snap_compare, backend: LocalBackend, make_app: MakeApp) -> None:  # type: ignore[no-untyped-def]
+def test_board_120x36(snap_compare, backend: LocalBackend, make_app: MakeApp) -> None:
     """The demo board: seven columns in order (Lead … ✓ Won, ✗ Lost), headers with count and
     totals, focus (▶) on the first Lead card, the sync line saying 'synced just now', the footer keys."""
     assert snap_compare(make_app(backend), terminal_size=(120, 36), run_before=settle)
 
 
-def test_board_80x24(snap_compare, backend: LocalBackend, make_app: MakeApp) -> None:  # type: ignore[no-untyped-def]
+def test_board_80x24(snap_compare, backend: LocalBackend, make_app: MakeApp) -> None:
     """An SSH-sized terminal: the board scrolls sideways (first four columns visible), after moving
     the focused card one column right it is focused (▶) at the top of Qualified."""
 
-    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:
         await settle(pilot)
         await pilot.press("shift+right")
         await settle(pilot)
@@ -39,10 +39,10 @@ def test_board_80x24(snap_compare, backend: LocalBackend, make_app: MakeApp) -> 
     assert snap_compare(make_app(backend), terminal_size=(80, 24), run_before=run_before)
 
 
-def test_help_screen(snap_compare, backend: LocalBackend, make_app: MakeApp) -> None:  # type: ignore[no-untyped-def]
+def test_help_screen(snap_compare, backend: LocalBackend, make_app: MakeApp) -> None:
     """`?` over the board: every key with its description, and what the marks on cards mean."""
 
-    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:
         await settle(pilot)
         await pilot.press("question_mark")
 
@@ -50,12 +50,12 @@ def test_help_screen(snap_compare, backend: LocalBackend, make_app: MakeApp) -> 
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
-def test_filtered_board(snap_compare, backend: LocalBackend, size: tuple[int, int], make_app: MakeApp) -> None:  # type: ignore[no-untyped-def]
+def test_filtered_board(snap_compare, backend: LocalBackend, size: tuple[int, int], make_app: MakeApp) -> None:
     """`f` to the first owner listed (Lee Chen), then `/` `in` ⏎: the title says `owner: Lee Chen · / in`,
     each header `N of M` with the matches' totals (nothing cut: the label gives way), the status line
     `N of 64 deals`, columns without a match say `no match`."""
 
-    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:
         await settle(pilot)
         await pilot.press("f", "down", "enter")
         await settle(pilot)
@@ -68,7 +68,7 @@ def test_filtered_board(snap_compare, backend: LocalBackend, size: tuple[int, in
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
-def test_change_marks(snap_compare, workspace: Path, state_dir: Path, size: tuple[int, int],  # type: ignore[no-untyped-def]
+def test_change_marks(snap_compare, workspace: Path, state_dir: Path, size: tuple[int, int],
                       make_app: MakeApp) -> None:
     """What the user saw last time differs for four cards: the top Lead card was in Qualified (moved),
     the top Qualified card had another value (re-valued), the top Demo card was not there (new), one card
@@ -91,7 +91,7 @@ def test_change_marks(snap_compare, workspace: Path, state_dir: Path, size: tupl
     assert snap_compare(app, terminal_size=size, run_before=settle)
 
 
-def test_pipeline_picture_80x24(snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+def test_pipeline_picture_80x24(snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                 request: pytest.FixtureRequest, make_app: MakeApp) -> None:
     """`P` at 80x24: per status (✓ Won, ✗ Lost with their glyphs) a bar of deals with the count and a bar of
     value in the main currency with `+N cur`; below, won and lost per week side by side over 12 weeks
@@ -110,7 +110,7 @@ def test_pipeline_picture_80x24(snap_compare, tmp_path: Path, monkeypatch: pytes
         local.write_pipeline(conn, DEMO_PIPELINE)
         local.insert_opportunities(conn, demo_opportunities(64, now=now))
 
-    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot) -> None:
         await settle(pilot)
         await pilot.press("P")
         await settle(pilot)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -48,19 +49,27 @@ def in_stage(fake_bottlecrm: FakeBottleCrm, code: str) -> list[str]:
                   if d["pipeline"] == sales_id(fake_bottlecrm) and d["stage"] == code)
 
 
+def stages_of(fake_bottlecrm: FakeBottleCrm, pipeline_id: str) -> list[dict[str, Any]]:
+    """The pipeline's stages, in their order."""
+    pipeline = fake_bottlecrm.pipeline(pipeline_id)
+    assert pipeline is not None
+    return sorted(pipeline["stages"], key=lambda s: s["order"])
+
+
 def restage(fake_bottlecrm: FakeBottleCrm, *, drop: str | None = None) -> list[str]:
     """In BottleCRM: "Demo booked" added and moved up to second place, `drop` emptied (its deals to
     Qualification) and deleted. The stage codes in their new order."""
     pipeline_id = sales_id(fake_bottlecrm)
     fake_bottlecrm._stages(pipeline_id, False, {"label": "Demo booked", "kind": "open", "expected_days": 3})
-    stages = sorted(fake_bottlecrm.pipeline(pipeline_id)["stages"], key=lambda s: s["order"])
+    stages = stages_of(fake_bottlecrm, pipeline_id)
     moved_up = [stages[0], stages[-1], *stages[1:-1]]
     fake_bottlecrm._stages(pipeline_id, True, {"stage_ids": [s["id"] for s in moved_up]})
     if drop is not None:
         for deal_id in in_stage(fake_bottlecrm, drop):
             fake_bottlecrm.teammate_move(deal_id, "QUALIFICATION")
-        assert fake_bottlecrm._delete_stage(fake_bottlecrm.stage(pipeline_id, drop)["id"])[0] == 204
-    return [s["code"] for s in sorted(fake_bottlecrm.pipeline(pipeline_id)["stages"], key=lambda s: s["order"])]
+        stage = fake_bottlecrm.stage(pipeline_id, drop)
+        assert stage is not None and fake_bottlecrm._delete_stage(stage["id"])[0] == 204
+    return [s["code"] for s in stages_of(fake_bottlecrm, pipeline_id)]
 
 
 class Driver:
@@ -128,6 +137,7 @@ async def test_stages_added_reordered_and_removed_reach_the_board_at_the_next_po
     updates = await m.poll()
 
     board = session.board
+    assert board is not None
     assert [s.id for s in session.pipeline.statuses] == order, "the new stages, in BottleCRM's order"
     assert [s.id for s in board.pipeline.statuses] == order
     assert order[1] == "DEMO_BOOKED" and "NEGOTIATION" not in order

@@ -20,7 +20,8 @@ PIPELINE = Pipeline(
 
 
 def opp(id: str, status: str, minutes: int = 0, **kw: object) -> Opportunity:
-    return Opportunity(id=id, name=id.upper(), status_id=status, created=T0, updated=T0 + timedelta(minutes=minutes), **kw)  # type: ignore[arg-type]
+    return Opportunity(id=id, name=id.upper(), status_id=status, created=T0,
+                       updated=T0 + timedelta(minutes=minutes), **kw)  # type: ignore[arg-type]
 
 
 def columns(board: Board) -> dict[str, list[str]]:

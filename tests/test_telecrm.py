@@ -14,7 +14,7 @@ from kanban_tui.screens.board import BoardScreen
 from kanban_tui.screens.picker import LostReasonPicker
 
 from .fakes.telecrm import FakeTeleCrm
-from .helpers import MakeApp, notices, screen_text, settle
+from .helpers import MakeApp, focused_card, notices, screen_text, settle
 
 TOKEN, ENTERPRISE = "test-telecrm-token", "ent_demo"
 BASE = "https://next.telecrm.in/autoupdate/v2/"
@@ -29,7 +29,7 @@ def make(fake_telecrm: FakeTeleCrm, token: str = TOKEN, enterprise: str = ENTERP
                           sleep=no_wait)
 
 
-async def cards_of(backend: TeleCrmBackend):  # type: ignore[no-untyped-def]
+async def cards_of(backend: TeleCrmBackend):
     [pipeline] = await backend.list_pipelines()
     pages = [p async for p in backend.load_opportunities(pipeline)]
     return pipeline, pages, {o.id: o for p in pages for o in p.opportunities}
@@ -113,7 +113,7 @@ async def test_leads_without_an_id_are_shown_read_only_and_never_moved() -> None
     assert not [r for r in fake_telecrm.requests if not r.url.path.endswith(("lead/search", "lead-stage-pipeline"))]
 
 
-def test_missing_token_or_enterprise_exit_2(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_missing_token_or_enterprise_exit_2(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     from kanban_tui.cli import main
 
     monkeypatch.delenv("TELECRM_TOKEN", raising=False)
@@ -141,7 +141,7 @@ async def test_the_board_on_telecrm_asks_a_lost_reason_and_polls(fake_telecrm: F
         header = screen_text(app).splitlines()[1]
         assert "(archived) 2" in header, "the name gives way, never (archived) or the count"
         assert screen.columns[-1].status.label == "Old Follow-up (archived)"
-        card = screen.focused_id()
+        card = focused_card(screen)
         await pilot.press("m")
         await pilot.press("l", "o", "s", "t", "enter")
         await settle(pilot)
@@ -153,7 +153,7 @@ async def test_the_board_on_telecrm_asks_a_lost_reason_and_polls(fake_telecrm: F
         archived = next(i for i, c in enumerate(screen.columns) if not c.status.can_move_to)
         screen.activate(archived - 1)
         screen.columns[archived - 1].cards.set_cursor(0)
-        before = screen.focused_id()
+        before = focused_card(screen)
         await pilot.press("shift+right")  # the archived column is skipped: nothing to its right
         await settle(pilot)
         assert screen.session.board.shown_status(before) == "Lost"
@@ -166,7 +166,7 @@ async def test_the_board_on_telecrm_asks_a_lost_reason_and_polls(fake_telecrm: F
         fake_telecrm.stages[0]["activeStatuses"][1]["label"] = "Reached"
         screen.activate(0)
         screen.columns[0].cards.set_cursor(0)
-        refused = screen.focused_id()
+        refused = focused_card(screen)
         await pilot.press("shift+right")
         await settle(pilot)
         assert screen.session.board.shown_status(refused) == "Fresh"
@@ -178,7 +178,7 @@ async def test_searches_are_sent_as_repeatable_reads_and_a_move_is_not(fake_tele
     sent: list[tuple[str, str, bool | None]] = []
     request = backend.api.request
 
-    async def recording(method: str, path: str, **kwargs):  # type: ignore[no-untyped-def]
+    async def recording(method: str, path: str, **kwargs):
         sent.append((method, path.rsplit("/", 1)[-1], kwargs.get("idempotent")))
         return await request(method, path, **kwargs)
 

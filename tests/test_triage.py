@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from textual import events
+from textual._compositor import LayoutUpdate
 from textual.widgets import Input
 
 from kanban_tui.app import KanbanApp
@@ -27,7 +28,7 @@ from kanban_tui.screens.picker import OwnerPicker
 from kanban_tui.sync.board import Board
 
 from .fakes.close import FakeClose
-from .helpers import MakeApp, notices, other_process, screen_text, settle
+from .helpers import MakeApp, focused_card, notices, other_process, screen_text, settle
 
 KEY = "test-close-key"
 
@@ -90,7 +91,8 @@ async def test_me_comes_from_the_config_where_the_crm_cannot_tell(workspace: Pat
         await pilot.press("f", "up", "enter")
         await settle(pilot)
         b = board(app).session.board
-        assert b.owner == "Lee Chen" and b.shown_count() == sum(1 for i in b.card_ids() if b.opportunity(i).owner == "Lee Chen")
+        assert b.owner == "Lee Chen"
+        assert b.shown_count() == len([i for i in b.card_ids() if b.opportunity(i).owner == "Lee Chen"])
     unknown = make_app(LocalBackend(workspace), state_dir=tmp_path / "someone-else")  # no `me`, nothing remembered
     async with unknown.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
@@ -126,12 +128,14 @@ async def test_a_card_says_its_days_in_status_and_a_move_starts_them_again(works
     async with app.run_test(size=(200, 36)) as pilot:
         await settle(pilot)
         screen = board(app)
-        o = screen.session.board.opportunity(screen.focused_id())
+        o = screen.session.board.opportunity(focused_card(screen))
+        assert o.status_changed is not None
         days = (datetime.now(UTC) - o.status_changed).days
         assert f"{days}d in status" in screen_text(app), screen_text(app)[:1500]
         await pilot.press("shift+right")
         await settle(pilot)
         moved = screen.session.board.opportunity(o.id)
+        assert moved.status_changed is not None
         assert (datetime.now(UTC) - moved.status_changed) < timedelta(minutes=1), "the workspace records it"
 
 
@@ -154,7 +158,7 @@ async def test_x_hides_the_focused_column_X_shows_all_and_it_is_remembered(works
         assert screen.active_column.status.label == "Lead", "h steps over the hidden column"
         await pilot.press("shift+right")
         await settle(pilot)
-        assert screen.session.board.shown_status(screen.focused_id()) == screen.columns[2].status.id, \
+        assert screen.session.board.shown_status(focused_card(screen)) == screen.columns[2].status.id, \
             "a move goes to the next column shown"
     again = local_app(make_app, workspace)
     async with again.run_test(size=(120, 36)) as pilot:
@@ -187,7 +191,8 @@ class Written:
         self.data: list[str] = []
         driver = app._driver
         assert driver is not None
-        driver.write = self.data.append  # type: ignore[method-assign]
+        # mypy reads the method's type with its `self` here: a known false positive on method assignment
+        driver.write = self.data.append  # type: ignore[method-assign, assignment]
 
 
 async def test_y_copies_the_link_with_osc52_and_o_shows_it_without_a_browser(fake_close: FakeClose,
@@ -199,7 +204,7 @@ async def test_y_copies_the_link_with_osc52_and_o_shows_it_without_a_browser(fak
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         out = Written(app)
-        o = board(app).session.board.opportunity(board(app).focused_id())
+        o = board(app).session.board.opportunity(focused_card(board(app)))
         url = f"https://app.close.com/lead/{fake_close.opportunities[o.id]['lead_id']}/"
         assert o.url == url
         await pilot.press("y")
@@ -226,18 +231,20 @@ async def test_o_opens_the_desktop_browser_where_there_is_one(fake_close: FakeCl
         await settle(pilot)
         await pilot.press("o")
         await settle(pilot)
-        assert opened == [board(app).session.board.opportunity(board(app).focused_id()).url]
+        assert opened == [board(app).session.board.opportunity(focused_card(board(app))).url]
 
 
 async def test_the_details_link_is_an_osc8_hyperlink(fake_close: FakeClose, make_app: MakeApp) -> None:
     app = close_app(make_app, fake_close)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
-        url = board(app).session.board.opportunity(board(app).focused_id()).url
+        url = board(app).session.board.opportunity(focused_card(board(app))).url
+        assert url is not None
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, DetailScreen)
         update = app.screen._compositor.render_update(full=True)
+        assert isinstance(update, LayoutUpdate)
         raw = update.render_segments(app.console)
         assert re.search(rf"\x1b\]8;id=[^;]*;{re.escape(url)}\x1b\\", raw), "OSC 8 opens the link"
         assert "Scroll" not in screen_text(app).splitlines()[-1] and "Close" in screen_text(app).splitlines()[-1]
@@ -334,7 +341,7 @@ async def test_a_teammates_change_during_the_session_is_marked_until_focused(wor
         screen = board(app)
         b = screen.session.board
         other = b.column_ids("st_lead")[1]
-        mine = screen.focused_id()
+        mine = focused_card(screen)
         await pilot.press("shift+right")  # my own move is no change to point out
         await settle(pilot)
         assert b.change(mine) is None
@@ -405,7 +412,7 @@ async def test_remapped_keys_work_and_show_where_the_keys_are_shown(workspace: P
     ({"search": "ctrl+ f"}, "[keys] search: 'ctrl+ f' is not a key"),
     ({"search": 3}, "[keys] search: give the key as text"),
 ])
-def test_a_bad_keys_entry_is_one_line_and_left_out(keys: dict, line: str) -> None:  # type: ignore[type-arg]
+def test_a_bad_keys_entry_is_one_line_and_left_out(keys: dict, line: str) -> None:
     keymap, problems = check_keymap(keys)
     assert keymap == {} and len(problems) == 1 and problems[0].startswith(line), problems
 

@@ -63,7 +63,7 @@ from kanban_tui.backends.close import CloseBackend  # noqa: E402
 from kanban_tui.config import Settings  # noqa: E402
 
 from .fakes.close import FakeClose  # noqa: E402
-from .helpers import MakeApp, screen_text, settle  # noqa: E402
+from .helpers import MakeApp, board_on_top, screen_text, settle  # noqa: E402
 
 KEY = "test-close-key"
 
@@ -94,7 +94,8 @@ def whole_page(request: str) -> bool:
 
 
 def data_requests(fake: FakeClose, since: int) -> list[str]:
-    return [f"{r.method} {r.url.path}?{r.url.query.decode()}" for r in fake.requests[since:] if not r.url.path.endswith("/me/")]
+    return [f"{r.method} {r.url.path}?{r.url.query.decode()}" for r in fake.requests[since:]
+            if not r.url.path.endswith("/me/")]
 
 
 async def test_a_warm_start_shows_the_saved_board_then_only_what_changed(make_app: MakeApp) -> None:
@@ -117,14 +118,15 @@ async def test_a_warm_start_shows_the_saved_board_then_only_what_changed(make_ap
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
         await pilot.pause(0.2)
-        board = app.screen.session.board
+        board = board_on_top(app).session.board
         assert board is not None and len(board) == len(ours), "the saved board, at once, before Close answers"
         assert "refreshing" in screen_text(app).splitlines()[-2] and "as of" in screen_text(app).splitlines()[-2]
         start = len(fake.requests)
         gate.open.set()
         await settle(pilot)
         await settle(pilot)
-        board = app.screen.session.board
+        board = board_on_top(app).session.board
+        assert board is not None
         assert board.shown_status(moved["id"]) == target, "moved while closed"
         assert added["id"] in board, "added while closed"
         assert deleted["id"] not in board, "deleted while closed: gone"
@@ -149,7 +151,8 @@ async def test_a_saved_board_older_than_the_event_log_keeps_is_loaded_whole(stat
         await settle(pilot)
         asked = data_requests(fake, start)
         assert any(whole_page(r) for r in asked), "loaded whole: the log does not reach that far back"
-        assert len(app.screen.session.board) == 150 and "✓ synced" in screen_text(app).splitlines()[-2]
+        board = board_on_top(app).session.board
+        assert board is not None and len(board) == 150 and "✓ synced" in screen_text(app).splitlines()[-2]
 
 
 async def test_a_cold_load_whose_later_pages_fail_shows_every_column_first_screen_and_what_is_missing(
@@ -167,8 +170,9 @@ async def test_a_cold_load_whose_later_pages_fail_shows_every_column_first_scree
     app = make_app(backend, Settings(pipeline="Sales"))
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
-        screen = app.screen
+        screen = board_on_top(app)
         board = screen.session.board
+        assert board is not None
         sales = next(p for p in fake.pipelines if p["name"] == "Sales")
         text = screen_text(app)
         for status in sales["statuses"]:
@@ -182,7 +186,7 @@ async def test_a_cold_load_whose_later_pages_fail_shows_every_column_first_scree
 # -- orders of events a review found (each failed before its fix) ------------------------------------------
 
 
-def _session(tmp_path: Path, journal: bool = False):  # type: ignore[no-untyped-def]
+def _session(tmp_path: Path, journal: bool = False):
     from kanban_tui.store.journal import MoveJournal
     from kanban_tui.sync.session import BoardSession
 
@@ -195,7 +199,7 @@ def _session(tmp_path: Path, journal: bool = False):  # type: ignore[no-untyped-
     return session, clock
 
 
-def _saved():  # type: ignore[no-untyped-def]
+def _saved():
     from kanban_tui.models import Opportunity
     from kanban_tui.store.board_copy import SavedBoard
 
@@ -234,7 +238,7 @@ def test_an_offline_copy_keeps_the_boards_preferences_and_what_was_seen_with_mov
     row = JournaledMove(seq=1, pipeline_id="p", opportunity_id="c1", opportunity_name="C1", from_status="lead",
                         to_status="qual", made_at=T0, base_updated=T0)
     prefs = {"sort": "value", "hidden": ["won"], "owner": "Ann"}
-    seen = {"c0": ("lead", None, "C0")}
+    seen: dict[str, tuple[str, int | None, str]] = {"c0": ("lead", None, "C0")}
     session.handle(Recalled(session.gen, [row], prefs, seen=seen))
     error = UnavailableError("cannot connect", crm="Fake")
     session.handle(LoadFailed(session.gen, error))

@@ -33,7 +33,7 @@ from kanban_tui.screens.conflict import ResolveConflict
 from kanban_tui.store.journal import MoveJournal
 
 from .fakes.close import FakeClose
-from .helpers import MakeApp, notices, other_process, screen_text, settle
+from .helpers import MakeApp, board_on_top, notices, other_process, screen_text, settle
 
 KEY = "test-close-key"
 BASE = "https://api.close.com/api/v1/"
@@ -172,7 +172,7 @@ def pending(journal_path: Path) -> list[tuple[str, str]]:
     return [(m.opportunity_id, m.to_status) for m in MoveJournal(journal_path, IDENTITY).pending()]
 
 
-async def until(pilot, condition: Callable[[], bool], timeout: float = 2.0) -> None:  # type: ignore[no-untyped-def]
+async def until(pilot, condition: Callable[[], bool], timeout: float = 2.0) -> None:
     """Wait for `condition` without waiting for every worker (one of them may be held on purpose)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -181,7 +181,7 @@ async def until(pilot, condition: Callable[[], bool], timeout: float = 2.0) -> N
         await pilot.pause(0.01)
 
 
-async def go_to(pilot, app: KanbanApp, card: str) -> None:  # type: ignore[no-untyped-def]
+async def go_to(pilot, app: KanbanApp, card: str) -> None:
     """Put the focus on a card with the arrow keys, as the user would."""
     screen = board_screen(app)
     board = screen.session.board
@@ -195,7 +195,7 @@ async def go_to(pilot, app: KanbanApp, card: str) -> None:  # type: ignore[no-un
     assert screen.focused_id() == card
 
 
-async def move_to(pilot, status_label: str) -> None:  # type: ignore[no-untyped-def]
+async def move_to(pilot, status_label: str) -> None:
     """`m`, type the status, enter: move the focused card there."""
     await pilot.press("m")
     await pilot.pause()
@@ -406,7 +406,9 @@ async def test_a_load_that_lost_a_page_says_how_much_it_holds_and_fetches_the_re
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         line = status_line(app)
-        held = len(app.screen.session.board)  # the first page, and each column's first screen (a cold start)
+        board = board_on_top(app).session.board
+        assert board is not None
+        held = len(board)  # the first page, and each column's first screen (a cold start)
         assert 100 <= held < 150, held
         assert line.startswith(f"{held} deals"), line
         assert f"{held} of 150" in line, line
@@ -589,6 +591,7 @@ async def test_the_rest_of_a_board_loading_in_never_moves_the_focus(tmp_path: Pa
         await settle(pilot)
         screen = board_screen(app)
         board = screen.session.board
+        assert board is not None
         column = board.column_ids(status(fake, "Lead"))
         mine = column[len(column) // 2]
         await go_to(pilot, app, mine)

@@ -140,3 +140,4 @@ class Backend(ABC):
 
     async def aclose(self) -> None:
         """Release connections and files. Safe to call twice."""
+        return None

@@ -130,8 +130,8 @@ class ClustrBackend(RescanBackend):
     has_values = False
     records_won_date = False
 
-    def __init__(self, api_key: str, *, base_url: str = DEFAULT_BASE_URL, transport: httpx.AsyncBaseTransport | None = None,
-                 **http_options: Any) -> None:
+    def __init__(self, api_key: str, *, base_url: str = DEFAULT_BASE_URL,
+                 transport: httpx.AsyncBaseTransport | None = None, **http_options: Any) -> None:
         if not api_key:
             raise AuthError(f"no API key: set {API_KEY_ENV}", crm=CRM)
         super().__init__()

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 from pydantic import ValidationError
@@ -40,6 +40,8 @@ from .demo_data import demo_opportunities, demo_pipeline
 from .errors import BackendError, NotFoundError, RefusedError, describe_validation_error
 from .settings import DEFAULT_DEMO_SIZE, LocalSettings
 from .settings import LOCAL as CRM
+
+_T = TypeVar("_T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pipelines (
@@ -127,7 +129,7 @@ def _read_rows(rows: Iterable[tuple[object, ...]]) -> tuple[list[Opportunity], d
     good, skipped = [], {}
     for row in rows:
         try:
-            good.append(Opportunity.model_validate(dict(zip(_NAMES, row))))
+            good.append(Opportunity.model_validate(dict(zip(_NAMES, row, strict=False))))
         except ValidationError as exc:
             skipped[str(row[_ID])] = f"{CRM}: opportunity {row[_ID]} skipped: {describe_validation_error(exc)}"
     return good, skipped
@@ -286,8 +288,8 @@ class LocalBackend(Backend):
             conn = sqlite3.connect(uri + "&immutable=1", uri=True, timeout=5)
         return conn
 
-    async def _run(self, fn, *args):  # type: ignore[no-untyped-def]
-        def call():  # type: ignore[no-untyped-def]
+    async def _run(self, fn: Callable[..., _T], *args: object) -> _T:
+        def call() -> _T:
             try:
                 with closing(self._connect()) as conn, conn:
                     return fn(conn, *args)
@@ -342,11 +344,12 @@ class LocalBackend(Backend):
             good, skipped = _read_rows(rows)
             return good, skipped, len(rows), str(rows[-1][_ID]) if rows else after, total
 
-        loaded, after, total, size = 0, "", None, FIRST_PAGE_SIZE
+        loaded, after, size = 0, "", FIRST_PAGE_SIZE
+        total: int | None = None
         while True:
-            good, skipped, count, after, total = await self._run(read_page, after, size, total)
-            loaded += len(good)
-            yield Page(opportunities=good, loaded=loaded, total=max(total, loaded), skipped=list(skipped.values()))
+            good, skipped, count, after, counted = await self._run(read_page, after, size, total)
+            loaded, total = loaded + len(good), counted
+            yield Page(opportunities=good, loaded=loaded, total=max(counted, loaded), skipped=list(skipped.values()))
             if count < size:
                 return
             size = PAGE_SIZE

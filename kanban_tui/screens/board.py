@@ -14,9 +14,11 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass
 from functools import cached_property
+from typing import ClassVar
 
 from textual import events, on, work
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -37,7 +39,7 @@ from . import board_actions
 class BoardScreen(Screen[None]):
     """One pipeline of one backend, as a kanban board."""
 
-    BINDINGS = BOARD_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = [*BOARD_BINDINGS]
 
     @dataclass
     class SessionEvent(Message):

@@ -25,7 +25,8 @@ class ResolveConflict(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="conflict", classes="dialog"):
-            yield Label(f"[b]{esc(self.card_name)}[/b] changed in {esc(self.crm)} after you moved it", classes="dialog-title")
+            yield Label(f"[b]{esc(self.card_name)}[/b] changed in {esc(self.crm)} after you moved it",
+                        classes="dialog-title")
             yield Label(f"In {esc(self.crm)} now:  {esc(self.theirs)}")
             yield Label(f"Your move:  {esc(self.mine)}")
             yield Label("k/⏎ keep my move (send it) · t/esc take theirs (drop my move)", classes="dialog-hint")

@@ -222,7 +222,8 @@ class PipelinePicture(Screen[None]):
             series.append(([w.lost or 0 for w in weeks], rgb(lost_status) or "red", LOST_MARK))
         top = max(1, *(max(data) for data, _, _ in series))
         step = max(1, -(-top // 4))
-        marks = sorted({0, n // 3, 2 * n // 3, n - 1})  # a few weeks named: 12 labels do not fit in 38 columns
+        # a few weeks named: 12 labels do not fit in 38 columns (floats, as plotext's ticks are typed)
+        marks: list[float] = sorted({0, n // 3, 2 * n // 3, n - 1})
         plt.subplots(1, len(series))
         for column, (data, color, mark) in enumerate(series, 1):
             chart = plt.subplot(1, column)

@@ -35,7 +35,7 @@ from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..text import safe_text
 from . import check_writable, connect_private, damaged, move_aside
@@ -259,7 +259,8 @@ class MoveJournal:
         with closing(self._connect()) as conn, conn:
             conn.execute(
                 "INSERT OR REPLACE INTO intents (seq, identity, pipeline_id, opportunity_id, opportunity_name,"
-                " from_status, to_status, made_at, base_updated, lost_reason, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " from_status, to_status, made_at, base_updated, lost_reason, state)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (move.seq, identity, move.pipeline_id, move.opportunity_id, move.opportunity_name,
                  move.from_status, move.to_status, move.made_at.isoformat(), move.base_updated.isoformat(),
                  move.lost_reason, move.state),
@@ -277,7 +278,7 @@ class MoveJournal:
         cannot be read set aside (moved to `set_aside`, kept as they were), each said in one line."""
         good, bad = self._owed(pipeline_id)
         if bad:
-            self.submit(self._set_aside, [(int(raw["seq"]), why) for raw, why in bad]).result()
+            self.submit(self._set_aside, [(_seq(raw), why) for raw, why in bad]).result()
         return good, self._say(bad)
 
     def _owed(self, pipeline_id: str | None) -> tuple[list[JournaledMove], list[tuple[dict[str, object], str]]]:
@@ -371,6 +372,11 @@ def _when(value: object) -> datetime | None:
     except ValueError:
         return None
     return when if when.utcoffset() is not None else None  # a date without a zone cannot be compared
+
+
+def _seq(raw: dict[str, object]) -> int:
+    """A row's number: `seq` is the INTEGER PRIMARY KEY, which SQLite reads as an int whatever the file holds."""
+    return int(cast(int, raw["seq"]))
 
 
 def _parse(raw: dict[str, object]) -> JournaledMove | str:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
+from textual.app import ComposeResult
 from textual.cache import LRUCache
 from textual.color import Color
 from textual.containers import Vertical
@@ -405,7 +406,7 @@ class CardList(ScrollView, can_focus=False):
     # -- mouse --------------------------------------------------------------------------
 
     def on_click(self, event: events.Click) -> None:
-        index = (self.scroll_y + event.y) // CARD_HEIGHT
+        index = int((self.scroll_y + event.y) // CARD_HEIGHT)
         if 0 <= index < self.count:
             self.post_message(self.Clicked(self, index))
 
@@ -422,7 +423,7 @@ class StatusColumn(Vertical):
         if status.kind.is_final:
             self.add_class("-final")
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         yield self.header
         yield self.cards
 

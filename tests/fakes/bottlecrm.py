@@ -111,7 +111,7 @@ class FakeBottleCrm(FakeServer):
 
     def add_pipeline(self, name: str, stages: list[tuple[str, str, str, int | None]] = STAGES,
                      is_default: bool = False) -> dict[str, Any]:
-        pipeline = {"id": self._uuid(), "name": name, "is_default": is_default, "stages": []}
+        pipeline: dict[str, Any] = {"id": self._uuid(), "name": name, "is_default": is_default, "stages": []}
         for order, (code, label, kind, expected) in enumerate(stages, start=1):
             pipeline["stages"].append({"id": self._uuid(), "code": code, "label": label, "order": order,
                                        "kind": kind, "expected_days": expected, "warning_days": None})
@@ -139,7 +139,7 @@ class FakeBottleCrm(FakeServer):
             raise BadRequest({"closed_on": ["A deal cannot be closed without the date it closed on."]})
         now = created or self._tick()
         profile = next((p for p in self.users.values() if p["user_details"]["name"] == owner), None)
-        deal = {
+        deal: dict[str, Any] = {
             "id": self._uuid(), "name": name, "pipeline": pipeline_id, "stage": stage,
             "account": {"id": self._uuid(), "name": account} if account else None,
             "opportunity_type": None, "currency": currency, "amount": amount, "amount_source": "MANUAL",
@@ -282,10 +282,10 @@ class FakeBottleCrm(FakeServer):
         if resource == "opportunities/" and method == "GET":
             return 200, self._list(params)
         if resource == "opportunities/" and method == "POST":
-            deal = self.add_deal(body.get("pipeline", ""), body.get("stage", ""), name=body.get("name", ""),
+            made = self.add_deal(body.get("pipeline", ""), body.get("stage", ""), name=body.get("name", ""),
                                  amount=body.get("amount"), currency=body.get("currency"),
                                  description=body.get("description"), closed_on=body.get("closed_on"), user=token)
-            return 200, {"error": False, "message": "Opportunity Created Successfully", "id": deal["id"]}
+            return 200, {"error": False, "message": "Opportunity Created Successfully", "id": made["id"]}
         if resource == "opportunities/kanban/" and method == "GET":
             return self._kanban(params.get("pipeline"))
         if resource == "activities/" and method == "GET":
@@ -423,6 +423,7 @@ class Contract(HttpContractFake):
     """The fake BottleCRM for tests/test_contract.py: 150 deals in "Sales" (two pages of 100)."""
 
     unknown_id = "00000000-0000-4000-8000-000000000000"
+    fake: FakeBottleCrm
 
     def __init__(self, tmp_path: Path) -> None:
         super().__init__(tmp_path)

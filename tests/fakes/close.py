@@ -537,7 +537,8 @@ class FakeClose(FakeServer):
         if resource == "pipeline/" and method == "GET":
             return 200, {"data": self.pipelines, "has_more": False}
         if resource == "status/opportunity/" and method == "GET":
-            statuses = [dict(s, pipeline_id=p["id"], organization_id=ORG) for p in self.pipelines for s in p["statuses"]]
+            statuses = [dict(s, pipeline_id=p["id"], organization_id=ORG)
+                        for p in self.pipelines for s in p["statuses"]]
             return 200, {"data": statuses, "has_more": False}
         if resource == "opportunity/" and method == "GET":
             return 200, self._list(params)
@@ -594,7 +595,8 @@ class FakeClose(FakeServer):
 
         records = [r for r in self.opportunities.values() if _matches(r, params)]
         latest_first = group_by.startswith("-")
-        records.sort(key=lambda r: (week(r) is None, (lambda w: (-w[0], -w[1]) if latest_first else w)(week(r) or (0, 0)),
+        records.sort(key=lambda r: (week(r) is None,
+                                    (lambda w: (-w[0], -w[1]) if latest_first else w)(week(r) or (0, 0)),
                                     r["date_won"] or "", r["id"]))
         skip, limit = _int(params, "_skip", 0), _int(params, "_limit", 100)
         page = records[skip : skip + min(limit, self.limit_cap)]
@@ -678,7 +680,8 @@ def _aggregates(records: list[dict[str, Any]]) -> dict[str, Any]:
     """The totals Close sends along with a list of opportunities."""
     body: dict[str, Any] = {
         "total_results": len(records),
-        "count_by_value_period": {p: sum(r["value_period"] == p for r in records) for p in ("one_time", "monthly", "annual")},
+        "count_by_value_period": {p: sum(r["value_period"] == p for r in records)
+                                  for p in ("one_time", "monthly", "annual")},
     }
     for kind, field_name in (("value", "value"), ("expected_value", "expected_value")):
         for period in ("one_time", "monthly", "annual"):
@@ -731,8 +734,8 @@ def _matches(record: dict[str, Any], params: httpx.QueryParams) -> bool:
             continue
         value = datetime.fromisoformat(record[name])
         for op in asked:
-            limit = _when(params, f"{name}__{op}")
-            if not {"gt": value > limit, "gte": value >= limit, "lt": value < limit, "lte": value <= limit}[op]:
+            bound = _when(params, f"{name}__{op}")
+            if not {"gt": value > bound, "gte": value >= bound, "lt": value < bound, "lte": value <= bound}[op]:
                 return False
     return True
 

@@ -49,8 +49,8 @@ def extract(spec_text: str, name: str = "Opportunity") -> dict[str, Any]:
     schema = rewrite(components[name])
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$comment": "components.schemas.%s of close-openapi.yml sha256 %s"
-        % (name, hashlib.sha256(spec_text.encode()).hexdigest()),
+        "$comment": f"components.schemas.{name} of close-openapi.yml sha256 "
+        f"{hashlib.sha256(spec_text.encode()).hexdigest()}",
         **schema,
         "$defs": dict(sorted(defs.items())),
     }

@@ -17,7 +17,7 @@ class Contract(ContractFake):
     has_key = False
 
     @property
-    def path(self):  # type: ignore[no-untyped-def]
+    def path(self):
         return self.tmp_path / "contract-workspace.sqlite3"
 
     def settings(self) -> dict[str, Any]:

@@ -154,6 +154,7 @@ class Contract(HttpContractFake):
     """The fake TeleCRM for tests/test_contract.py: 150 leads (two pages of search)."""
 
     unknown_id = "0" * 24
+    fake: FakeTeleCrm
 
     def __init__(self, tmp_path: Path) -> None:
         super().__init__(tmp_path)
@@ -205,7 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     fake.seed(args.size)
     run_on_loopback(fake, args.host, args.port,
                     f"fake TeleCRM on http://{args.host}:{args.port}{API} (token test-telecrm-token, "
-                    "enterprise ent_demo); type help", lambda line: command(fake, line), quiet=args.quiet, latency_ms=args.latency)
+                    "enterprise ent_demo); type help", lambda line: command(fake, line), quiet=args.quiet,
+                    latency_ms=args.latency)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from kanban_tui.backends.errors import RefusedError
 from kanban_tui.models import Pipeline
 from kanban_tui.sync import BoardSession
 
+from ..helpers import status_in
 from ..test_stage_changes import Clock, Driver
 from .conftest import Server
 
@@ -94,6 +95,7 @@ async def test_a_won_move_sets_closed_on(server: Server, backend: BottleCrmBacke
     assert server.call("GET", f"/api/opportunities/{deal_id}/")["opportunity_obj"]["closed_on"] is None
     pipeline = await opened(backend, made["id"])
     card = await backend.fetch_one(pipeline, deal_id)
+    assert card is not None
     won = next(s for s in pipeline.statuses if s.kind.value == "won")
     moved = await backend.move(card, won)
     stored = server.call("GET", f"/api/opportunities/{deal_id}/")["opportunity_obj"]
@@ -110,9 +112,10 @@ async def test_a_move_into_a_stage_deleted_meanwhile_is_refused_with_bottlecrms_
     doomed = next(s for s in grown["stages"] if s["label"] == "Short lived")
     pipeline = await opened(backend, made["id"])
     card = await backend.fetch_one(pipeline, deal_id)
+    assert card is not None
     server.call("DELETE", f"/api/opportunities/stages/{doomed['id']}/")
     with pytest.raises(RefusedError) as refused:
-        await backend.move(card, pipeline.status(doomed["code"]))
+        await backend.move(card, status_in(pipeline, doomed["code"]))
     assert str(refused.value).startswith("BottleCRM 400: That is not a stage of this deal's pipeline.")
     stored = server.call("GET", f"/api/opportunities/{deal_id}/")["opportunity_obj"]
     assert stored["stage"] == card.status_id, "the deal stayed where it was"

@@ -427,3 +427,4 @@ async def test_the_pictures_weeks_are_asked_by_a_session_job_and_handed_to_the_u
         assert session.handle(event).weeks == WeeksKnown(pipeline.id, None, "RuntimeError"), "a line, never a crash"
     finally:
         session.close()
+

@@ -4,7 +4,8 @@ The test plays both the UI and the network. The session hands out jobs (loads, p
 sends, read-backs); the test keeps them *outstanding* and completes them in any order,
 each with an outcome hypothesis picks: answered, a 500, unreachable (503 / refused),
 a 429, a write timeout the CRM did or did not apply, a refusal. Meanwhile the user moves
-and undoes, teammates move and delete cards, the clock runs, the app is killed (with
+and undoes (one card, or the marked cards together: `>` / `<` / `m` with marks, and `u` after
+such a bulk move puts every card of it back), teammates move and delete cards, the clock runs, the app is killed (with
 requests in flight, applied or not) and started again from its journal, and a second
 instance opens on the same journal.
 
@@ -15,13 +16,15 @@ Invariants, checked after every step:
    intent answered 500 is tried at most WRITE_TRIES times.
 3. The status snapshot matches the session: `saving` is the number of move requests out;
    offline only while the last answer was "unreachable"; "synced" only after a poll or
-   load that succeeded, and never while the last one failed.
+   load that succeeded, and never while the last one failed; `N marked` counts the marked cards,
+   every one of them on the board (a card that leaves it leaves the marks).
 4. A second instance on the same journal is read-only and sends nothing; once the first window is
    gone it takes over (without a restart) and what the first one owed reaches the CRM.
 5. The user's own moves are never marked: a card the user last put in a status (a move or an undo,
    not a teammate's move since) is never `moved` since they last looked, whatever order the requests,
    the saving of "what was seen" and a kill -9 came in (a move kept in the journal, queued or sent, counts
    as seen; a settled one is on disk as seen before its journal row goes).
+   All of 1-5 hold for a bulk move as for one move: it is one intent per card, each the card's latest.
 6. Nothing the session is handed makes it hit a bug (a bug notice is a failure here).
 7. A journal row damaged on disk while the app is down (any field garbage) is set aside at the next
    start (kept, said, never sent) with the older rows of its card; every other owed move still lands.
@@ -65,7 +68,7 @@ from kanban_tui.store.journal import MoveJournal
 from kanban_tui.store.seen import SeenStore
 from kanban_tui.sync import BoardSession, Conflict, Phase
 from kanban_tui.sync.health import WRITE_TRIES
-from kanban_tui.sync.protocol import Drain, Event, Job, Load, Poll, Read, Send
+from kanban_tui.sync.protocol import Drain, Event, Job, Load, Poll, Read, Send, WhoAmI
 from kanban_tui.sync.session import LOCK_RETRY
 from kanban_tui.widgets.status_bar import status_line
 
@@ -275,8 +278,8 @@ class SessionMachine(RuleBasedStateMachine):
             fault = "404"  # the fake answers that before any fault
         events = self.loop.run_until_complete(_collect(session.runner.run(job)))
         self.crm.fault = "ok"
-        if isinstance(job, Drain):
-            pass  # the journal, not the CRM: it says nothing of whether the CRM answers
+        if isinstance(job, Drain | WhoAmI):
+            pass  # the journal, or a question the fake answers without a request: nothing of whether the CRM answers
         elif fault in UNREACHABLE:
             self.last_unreachable = True
         else:
@@ -314,6 +317,48 @@ class SessionMachine(RuleBasedStateMachine):
         self.take(self.session.move(card, status))
         if self.session.intents.get(card) is not before:
             self.last_word[card] = "user"
+
+    @rule(cards=st.lists(st.sampled_from(CARDS), min_size=1, max_size=3, unique=True),
+          how=st.sampled_from([1, -1, *STATUSES]), keep_marks=st.booleans())
+    def the_user_marks_cards_and_moves_them_together(self, cards: list[str], how: int | str,
+                                                     keep_marks: bool) -> None:
+        """The user marks some cards (`space`; marks left from before stay or are cleared first, `esc`) and
+        moves every marked card at once: `>` / `<` (how = 1 / -1: each one status right / left of its own
+        column, a card at that edge stays) or `m` (how = a status: all there). Checked at once: each marked
+        card that could move is shown where the move put it and its intent is its latest, made now (so the
+        machine's `target` follows it like any move); a card whose question is open is left out, its intent
+        untouched; nothing is sent before it is journaled (the journal holds every new intent before any
+        request completes). The bulk move is one entry for `u` (the `user_undoes` rule then puts every card
+        of it back). Invariants 1-6 then hold across faults, restarts and takeovers as for single moves."""
+        session = self.session
+        assert session is not None
+        board = session.board
+        if board is None or session.pipeline is None:
+            return
+        if not keep_marks:
+            self.take(session.clear_marks())
+            assert session.marked == [] and session.snapshot().marked == 0
+        for card in cards:
+            if card in board and card not in session.marked:
+                self.take(session.toggle_mark(card))
+        assert session.snapshot().marked == len(session.marked)
+        before = {card: intent.seq for card, intent in session.intents.items()}
+        asking = {card for card, intent in session.intents.items() if intent.state == "asking"}
+        plan = session.plan_marked(delta=how) if isinstance(how, int) else session.plan_marked(status_id=how)
+        assert not set(plan.targets) & asking, "a card whose question is open is left out"
+        if session.read_only:
+            assert not plan.targets and len(plan.left_out) == 1, "read-only: one line for every card"
+        self.take(session.move_marked(plan))
+        assert session.journal is not None
+        owed = {row.seq for row in session.journal.pending()}
+        for card, status in plan.targets.items():
+            intent = session.intents[card]
+            assert before.get(card) != intent.seq and intent.target == status, f"{card}: not moved to {status}"
+            assert board.shown_status(card) == status, "shown there at once (offline too)"
+            assert intent.seq in owed, "on disk before it is sent"
+            self.last_word[card] = "user"
+        for card in asking:
+            assert session.intents[card].seq == before[card]
 
     @rule()
     def user_undoes(self) -> None:
@@ -443,6 +488,9 @@ class SessionMachine(RuleBasedStateMachine):
         self.damaged.add(seq)
         if column != "opportunity_id":  # the card's latest intent cannot be read: none of its moves is sent
             self.target.pop(card, None)
+            # and they are "no longer what you wanted" (README): where an earlier one left the card is not the
+            # user's last word any more (the board may mark it `moved`; the set-aside line names the card)
+            self.last_word.pop(card, None)
         self.session = self.open_session()
         self.take(self.session.start())
 
@@ -464,6 +512,9 @@ class SessionMachine(RuleBasedStateMachine):
         if self.last_unreachable and session.board is not None and len(session.board):
             assert snap.phase in (Phase.OFFLINE, Phase.FAILED, Phase.LOADING), snap.phase
         text, _ = status_line(snap, self.now())
+        marked = session.marked
+        assert snap.marked == len(marked) and (f"· {len(marked)} marked" in text) == bool(marked), text
+        assert all(card in session.board for card in marked) if session.board is not None else not marked
         if snap.last_synced is not None:
             assert self.synced_ok, "synced only after a sync that succeeded"
         if "✓ synced" in text:

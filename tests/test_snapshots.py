@@ -117,3 +117,16 @@ def test_pipeline_picture_80x24(snap_compare, tmp_path: Path, monkeypatch: pytes
 
     assert snap_compare(make_app(LocalBackend(path)), terminal_size=(80, 24),
                         run_before=run_before)
+
+
+def test_marked_cards_80x24(snap_compare, backend: LocalBackend, make_app: MakeApp) -> None:
+    """`space` on three cards (the first two of Lead, the first of Qualified), the focus back on the first Lead
+    card: each marked card starts its name line with `●` (the name gives way to it, cut with `…`), the
+    unmarked ones do not; the status line says `64 deals · 3 marked · ✓ synced just now`."""
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("space", "j", "space", "2", "space", "1", "k")
+        await settle(pilot)
+
+    assert snap_compare(make_app(backend), terminal_size=(80, 24), run_before=run_before)

@@ -253,6 +253,12 @@ class BoardScreen(Screen[None]):
     def action_undo(self) -> None:
         self.apply(self.session.undo(), user=True)
 
+    def action_toggle_mark(self) -> None:
+        """`space`: mark the focused card (a `●` on it), or unmark it; `>` / `<` / `m` then move every marked card."""
+        card = self.focused_id()
+        if card is not None:
+            self.apply(self.session.toggle_mark(card), user=True)
+
     # -- the search ---------------------------------------------------------------------------
 
     def action_search(self) -> None:
@@ -341,9 +347,15 @@ class BoardScreen(Screen[None]):
         self.notify(f"Sorted by {SORT_NAMES[order]}", timeout=2)
 
     def action_clear_search(self) -> None:
-        """esc: every card again (the search, then the owner filter), the focus kept on its card."""
+        """esc: the marks first, if any (not while typing a search: that esc clears the search); then every card
+        again (the search, then the owner filter), the focus kept on its card."""
         search = self.search_line
         board = self.session.board
+        if board is not None and board.marked and not search.has_focus:
+            n = len(board.marked)
+            self.apply(self.session.clear_marks(), user=True)
+            self.notify(f"{n} mark{'s' if n != 1 else ''} cleared", timeout=2)
+            return
         if not search.value and not search.display and board is not None and board.owner is not None:
             self.set_owner(None)
             return

@@ -7,6 +7,7 @@ the user's answer to the session through `screen.apply`; none decides anything t
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from ..models import Opportunity, StatusKind
 from ..sync import Conflict, PipelineChoice
 from ..sync.board import Board
 from ..sync.protocol import WeeksKnown
+from ..sync.session import BulkPlan
 from ..widgets.column import KIND_GLYPH
 from .confirm import ConfirmMove
 from .conflict import ResolveConflict
@@ -47,8 +49,12 @@ def ask(screen: BoardScreen, question: PipelineChoice | Conflict) -> None:
 
 
 def step(screen: BoardScreen, delta: int) -> None:
-    """`<` / `>`: the focused card to the next / previous status shown that accepts cards."""
+    """`<` / `>`: the focused card to the next / previous status shown that accepts cards; with marks, every
+    marked card one status along from its own column."""
     card, board = screen.focused_id(), screen.session.board
+    if board is not None and board.marked:
+        move_marked(screen, screen.session.plan_marked(delta=delta))
+        return
     if card is None or board is None:
         return
     statuses, hidden = board.pipeline.statuses, screen.view.hidden
@@ -62,8 +68,18 @@ def step(screen: BoardScreen, delta: int) -> None:
 
 
 def pick_status(screen: BoardScreen) -> None:
-    """`m`: the focused card to a status picked from a list."""
+    """`m`: the focused card to a status picked from a list; with marks, every marked card to that status."""
     card, board = screen.focused_id(), screen.session.board
+    if board is not None and board.marked:
+        n, session = len(board.marked), screen.session
+
+        def picked_for_all(status_id: str | None) -> None:
+            if status_id is not None and session.board is board:
+                move_marked(screen, session.plan_marked(status_id=status_id))
+
+        choices = [s for s in board.pipeline.statuses if s.can_move_to]
+        screen.app.push_screen(StatusPicker(f"{n} marked deal{'s' if n != 1 else ''}", choices), picked_for_all)
+        return
     if card is None or board is None:
         return
     current = board.shown_status(card)
@@ -108,6 +124,60 @@ def move(screen: BoardScreen, card: str, status_id: str) -> None:
     if status.kind is StatusKind.WON and board.opportunity(card).date_won is None and backend.records_won_date:
         detail += f", and {backend.name} records today as its won date"
     screen.app.push_screen(ConfirmMove(name, label, detail + "."), confirmed)
+
+
+def move_marked(screen: BoardScreen, plan: BulkPlan) -> None:
+    """Move the marked cards as `plan` says: one question first where it ends deals (`Move 3 deals to ✓ Won?`),
+    one lost reason for all those going to a lost status; then the session moves them all at once."""
+    session, board, backend = screen.session, screen.session.board, screen.backend
+    if board is None:
+        return
+    focus = screen.focused_id()
+
+    def go(reason: str | None = None) -> None:
+        if session.board is board:
+            screen.apply(session.move_marked(plan, lost_reason=reason, focus=focus), user=True)
+
+    if not plan.targets:  # nothing moves: the session says why (at the edge, left out)
+        go()
+        return
+    per_status = Counter(plan.targets.values())
+    kinds = {board.status(status_id).kind for status_id in per_status}
+    lost = sum(n for status_id, n in per_status.items() if board.status(status_id).kind is StatusKind.LOST)
+    won = sum(n for status_id, n in per_status.items() if board.status(status_id).kind is StatusKind.WON)
+    reasons = board.pipeline.lost_reasons
+
+    def then_reason() -> None:
+        if not (lost and reasons):
+            go()
+            return
+        status = next(board.status(s) for s in per_status if board.status(s).kind is StatusKind.LOST)
+
+        def reason_picked(reason: str | None) -> None:
+            if reason is not None:
+                go(reason)
+
+        screen.app.push_screen(LostReasonPicker(_deals(lost), status.label, reasons), reason_picked)
+
+    if not (screen.confirm_final_moves and (won or (lost and not reasons))):
+        then_reason()  # (a lost reason, asked for, is the confirmation)
+        return
+
+    def confirmed(yes: bool | None) -> None:
+        if yes and session.board is board:
+            then_reason()
+
+    labels = [(f"{KIND_GLYPH[board.status(s).kind]}{board.status(s).label}", n) for s, n in per_status.items()]
+    label = labels[0][0] if len(labels) == 1 else ", ".join(f"{text} ({n})" for text, n in labels)
+    ends = [f"{_deals(won)} won" if won else "", f"{_deals(lost)} lost" if lost else ""]
+    detail = f"This marks {' and '.join(w for w in ends if w)} in {backend.name}"
+    if StatusKind.WON in kinds and backend.records_won_date:
+        detail += f", and {backend.name} records today as the won date where none is set"
+    screen.app.push_screen(ConfirmMove(_deals(len(plan.targets)), label, detail + "."), confirmed)
+
+
+def _deals(n: int) -> str:
+    return f"{n} deal{'s' if n != 1 else ''}"
 
 
 # -- the owner filter ------------------------------------------------------------------------------

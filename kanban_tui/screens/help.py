@@ -17,7 +17,9 @@ LEGEND = (
     "(or [i]stalled[/i] when the CRM flags the deal). Newest first ([b]s[/b] changes the order). "
     "[b]◆[/b] [i]new[/i] / [i]moved[/i] / [i]re-valued[/i]: changed since you last looked (a teammate, or "
     "while you were away); the mark goes once you have been on the card ([b]c[/b] steps through them). "
-    "[b]▶[/b] the focused card; [i]saving…[/i] a move on its way; [i]queued[/i] a move waiting for the "
+    "[b]●[/b] marked ([b]space[/b]): [b]>[/b] [b]<[/b] [b]m[/b] move every marked card, [b]u[/b] puts them all "
+    "back, [b]esc[/b] clears the marks. [b]▶[/b] the focused card; [i]saving…[/i] a move on its way; "
+    "[i]queued[/i] a move waiting for the "
     "CRM (kept on disk, sent even after a restart); [i]retrying[/i] a move the CRM failed to save, tried "
     "again; [i]asking[/i] the CRM changed the card since you moved it: the question is up.\n"
     "[b]Headers[/b]: label and count (filtered: 3 of 412) · total value · [i]exp[/i] (or [i]~[/i] when "
@@ -25,7 +27,8 @@ LEGEND = (
     "in the column's main currency; [i]/yr[/i] recurring values counted for a year; "
     "+N cur: other currencies, not added in. [b]✓[/b] won and [b]✗[/b] lost are final.\n"
     "[b]Status line[/b]: ✓ synced · … loading · ~ waiting on the rate limit · ○ offline (moves queued) · "
-    "! error · read-only (another window sends this account's moves). During a search: 3 of 412 deals."
+    "! error · read-only (another window sends this account's moves). During a search: 3 of 412 deals. "
+    "3 marked: cards marked (out of sight: left out by the search, the filter or a hidden column)."
 )
 
 

@@ -68,6 +68,9 @@ class Board:
         """False where the CRM has no deal values: cards show the contact instead."""
         self.badges: dict[str, str] = {}
         """What a card with an intent says of it (`saving…`, `queued`, `retrying`, `asking`): set by the session."""
+        self.marked: dict[str, None] = {}
+        """The cards the user marked (`space`), in the order marked (an ordered set): set by the session; a card
+        that leaves the board leaves the marks."""
         self.sort = "updated"
         """The order within columns: one of SORTS."""
         self._query: tuple[str, ...] = ()
@@ -464,6 +467,7 @@ class Board:
             self._server.pop(opportunity_id, None)
             self._target.pop(opportunity_id, None)
             self.badges.pop(opportunity_id, None)
+            self.marked.pop(opportunity_id, None)
             self._haystack.pop(opportunity_id, None)
             touched |= self._place(opportunity_id)
         return touched

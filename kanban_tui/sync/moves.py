@@ -117,8 +117,9 @@ class MoveQueue:
         self.question: Conflict | None = None
         self.ours: dict[str, datetime] = {}
         """A card's `updated` as our own last confirmed move (or read-back) left it."""
-        self.history: list[tuple[str, str, str]] = []
-        """This session's moves on the open pipeline, for undo: (card, from, to)."""
+        self.history: list[list[tuple[str, str, str]]] = []
+        """This session's moves on the open pipeline, for undo: each entry one move of the user's, as its
+        (card, from, to) steps: one for a card's move, one per card for a bulk move of the marked cards."""
         self.outcomes: deque[Outcome] = deque(maxlen=1000)
         """How the latest intents ended (for tests and the log; bounded for a long session)."""
         self.last_seq = 0

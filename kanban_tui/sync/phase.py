@@ -106,6 +106,11 @@ class Snapshot:
     """The owner filter as the title says it: `me`, a name, `unassigned`; None when there is none."""
     me: str | None = None
     """The user's own name as cards give it as owner (the owner filter's "me"), if known."""
+    marked: int = 0
+    """Cards the user marked (`space`): the line says `3 marked`."""
+    marked_unseen: int = 0
+    """Of those, how many the board does not show now (a search, the owner filter, a hidden column): the line
+    says `3 marked (1 out of sight)`; a bulk move moves them too."""
 
 
 def ago(when: datetime, now: datetime | None = None) -> str:

@@ -63,6 +63,7 @@ def restage(s: BoardSession, pipeline: Pipeline, u: Update) -> None:
     board.set_query(old.query)
     board.seen, board.loaded, board.elsewhere = old.seen, old.loaded, old.elsewhere
     board.add(old.server_versions())
+    board.marked = {card: None for card in old.marked if card in board}
     s.pipeline, s.board = pipeline, board
     u.notice(f"{pipeline.name}: stages changed in {s.backend.name}", timeout=6)
     for intent in list(s.moves.intents.values()):
@@ -72,8 +73,9 @@ def restage(s: BoardSession, pipeline: Pipeline, u: Update) -> None:
             s.moves.settle(s.board, intent, "refused", u)
         elif intent.card in board:
             board.set_target(intent.card, intent.target, intent.made_at)
-    s.moves.history = [h for h in s.moves.history
-                       if pipeline.status(h[1]) is not None and pipeline.status(h[2]) is not None]
+    kept = ([step for step in entry if pipeline.status(step[1]) is not None and pipeline.status(step[2]) is not None]
+            for entry in s.moves.history)
+    s.moves.history = [entry for entry in kept if entry]
     s.hidden = {h for h in s.hidden if pipeline.status(h) is not None}
     u.rebuild = True  # the screen keeps the focus on its card, by id
     u.redraw |= {status.id for status in pipeline.statuses}

@@ -36,6 +36,8 @@ CHANGE_MARK = "◆"
 """Before the word (`◆ moved`) on a card that changed since the user last looked."""
 SHORT_CHANGE = {"re-valued": "value"}
 """The mark's word where the column is narrow."""
+MARK = "●"
+"""At the start of the name line of a card the user marked (`space`): a glyph, never a colour alone."""
 
 
 def short_name(person: str | None) -> str:
@@ -194,7 +196,8 @@ def _color(name: str | None) -> Color | None:
 class CardList(ScrollView, can_focus=False):
     """The cards of one status, drawn line by line from the board model."""
 
-    COMPONENT_CLASSES = {"card", "card--cursor", "card--name", "card--dim", "card--pending", "card--change"}
+    COMPONENT_CLASSES = {"card", "card--cursor", "card--name", "card--dim", "card--pending", "card--change",
+                         "card--marked"}
 
     class Clicked(Message):
         """A card was clicked."""
@@ -347,18 +350,19 @@ class CardList(ScrollView, can_focus=False):
         cursor = self.active and index == self.cursor
         now = datetime.now(UTC)
         change = self.board.change(opportunity_id) if line == 0 else None
+        marked = line == 0 and opportunity_id in self.board.marked
         key = (opportunity_id, opportunity.updated, opportunity.stalled, pending, line, width, cursor,
-               age(opportunity.updated, now), change, int(now.timestamp()) // 3600)
+               age(opportunity.updated, now), change, int(now.timestamp()) // 3600, marked)
         strip = self._lines.get(key)
         if strip is None:
             strip = self._render_card_line(opportunity, line, width, cursor=cursor, pending=pending, now=now,
-                                           change=change)
+                                           change=change, marked=marked)
             self._lines[key] = strip
         return strip
 
     def _render_card_line(
         self, o: Opportunity, line: int, width: int, *, cursor: bool, pending: str, now: datetime,
-        change: str | None = None,
+        change: str | None = None, marked: bool = False,
     ) -> Strip:
         names = ["card", "card--cursor"] if cursor else ["card"]
         base = self.get_component_rich_style(*names)
@@ -368,15 +372,20 @@ class CardList(ScrollView, can_focus=False):
         text_width = max(1, width - 2)
         if line == 0:
             style = base + self.get_component_rich_style("card--name", partial=True)
+            lead = [Segment(gutter, base + self._bar)]
+            if marked and text_width > 2:  # the mark first: the name gives way to it (cut with `…`)
+                lead.append(Segment(f"{MARK} ", style + self.get_component_rich_style("card--marked", partial=True)))
+                text_width -= 2
             if change is not None:  # a glyph, and a word where the name keeps every letter: not only a colour
                 name, mark = name_and_mark(o.name, change, text_width)
                 name = pad(name, max(0, text_width - cells(mark) - 1))
                 return Strip(
-                    [Segment(gutter, base + self._bar), Segment(name + " ", style),
+                    [*lead, Segment(name + " ", style),
                      Segment(mark, style + self.get_component_rich_style("card--change", partial=True)),
                      Segment(" ", base)], width,
                 ).adjust_cell_length(width, base)
             text = _fit(o.name, "", text_width)
+            return Strip([*lead, Segment(text + " ", style)], width).adjust_cell_length(width, base)
         elif line == 1:
             confidence = "" if o.confidence is None else f"{o.confidence}%"
             if self.board.has_values:

@@ -25,6 +25,8 @@ def status_line(s: Snapshot, now: datetime | None = None) -> tuple[str, bool]:
     """The status line (Textual markup, CRM text escaped) and whether it reports a problem."""
     now = now or datetime.now(UTC)
     parts = [f"{s.cards:,} deals" if s.shown is None else f"{s.shown:,} of {s.cards:,} deals"]
+    if s.marked:
+        parts.append(f"{s.marked} marked" + (f" ({s.marked_unseen} out of sight)" if s.marked_unseen else ""))
     if s.saving:
         parts.append(f"{s.saving} saving")
     if s.retrying:

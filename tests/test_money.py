@@ -137,11 +137,11 @@ async def test_a_huge_value_on_a_narrow_card_keeps_its_magnitude_and_period(tmp_
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         text = screen_text(app)
-    assert "€1e15/mo 100%" in text, text
+    assert re.search(r"€1e15/mo +100%", text), text
     assert re.search(r"\$1M/yr +90%", text), text
     assert "-CHF 1e15/mo" in text, "the confidence gives way to the value (its details show it)"
     assert re.search(r"\$9e16/yr +50%", text), text  # near the most SQLite's INTEGER holds
-    assert "-CHF 1e16/yr" in text and "€1.2e16/yr" in text, "headers: the period after the number"
+    assert re.search(r"-CHF 1(\.2)?e16/yr", text) and "€1.2e16/yr" in text, "headers: the period after the number"
     values = [line for line in text.splitlines() if "unassigned" not in line and "unassign…" not in line]
     assert not any("…" in line for line in values), text
 

@@ -135,11 +135,13 @@ async def test_a_search_header_keeps_its_count_and_total_whole_at_80_columns(tmp
         await pilot.press("slash", *"quartz", "enter")
         await pilot.pause()
         lines = screen_text(app).splitlines()
-        header = [line[:16] for line in lines[1:3]]  # the first column's label and count, and its total
-        board, first = board_on_top(app).session.board, board_on_top(app).columns[0].status.id
+        column = board_on_top(app).columns[0]
+        width = column.size.width  # the first column's cells (the columns share the width: 19 at 80)
+        header = [line[:width] for line in lines[1:3]]  # the first column's label and count, and its total
+        board, first = board_on_top(app).session.board, column.status.id
         counts = f"{board.column_len(first):,}", f"{board.total_count(first):,}"
         assert header[0].rstrip().endswith((f"{counts[0]} of {counts[1]}", f"{counts[0]}/{counts[1]}")), header
-        assert "…" not in header[1] and re.search(r"\d[kMB]?(/yr)?$", header[1].rstrip()), header
+        assert "…" not in header[1] and re.search(r"\d[kMB]?(/yr)?( \+\d+ cur)?$", header[1].rstrip()), header
 
 
 def test_each_order_sorts_every_column_and_moves_keep_it() -> None:

@@ -103,10 +103,12 @@ class BoardView(HorizontalScroll):
         count = len(shown)
         if not count:
             return
-        room = self.screen.size.width - (count - 1)  # one cell between columns
+        screen = self.screen.size.width
+        room = screen - (count - 1)  # one cell between columns
         width, extra = divmod(room, count)
-        if width < MIN_COLUMN_WIDTH:
-            width, extra = MIN_COLUMN_WIDTH, 0
+        if width < MIN_COLUMN_WIDTH:  # sideways: as many whole columns as fit share the width, none cut at the edge
+            fit = max(1, (screen + 1) // (MIN_COLUMN_WIDTH + 1))
+            width, extra = max(MIN_COLUMN_WIDTH, (screen - (fit - 1)) // fit), 0
         for i, column in enumerate(shown):
             column.styles.width = width + (1 if i < extra else 0)
             column.styles.margin = (0, 1 if i < count - 1 else 0, 0, 0)

@@ -385,3 +385,15 @@ async def test_digits_jump_to_columns_and_ctrl_c_quits_with_the_same_guard(backe
         await pilot.pause()
         assert not app.is_running
         slow.gate.set()
+
+
+@pytest.mark.parametrize(("owner", "shown"), [
+    ("Priya Natarajan", "Priya N."), ("Cher", "Cher"), (None, "unassigned"),
+    ("user 12", "user 12"), ("user 7", "user 7"), ("Agent 007", "Agent 007"),
+])
+def test_an_owners_short_name_never_turns_a_number_into_another(owner: str | None, shown: str) -> None:
+    """Seen in tmux on a Pipedrive board, whose owners other than "me" are named by id: `user 12` was drawn
+    `user 1.`, another user's id. A surname is shortened to its initial; a number is kept whole."""
+    from kanban_tui.widgets.column import short_name
+
+    assert short_name(owner) == shown

@@ -41,11 +41,13 @@ MARK = "●"
 
 
 def short_name(person: str | None) -> str:
-    """`Priya Natarajan` -> `Priya N.`"""
+    """`Priya Natarajan` -> `Priya N.`; a number is kept whole (`user 12`: a CRM that names owners by id)."""
     if not person:
         return "unassigned"
     first, _, last = person.partition(" ")
-    return f"{first} {last[0]}." if last else first
+    if not last:
+        return first
+    return f"{first} {last}" if any(c.isdigit() for c in last) else f"{first} {last[0]}."
 
 
 def age(updated: datetime, now: datetime) -> str:

@@ -14,6 +14,7 @@ import pytest
 from kanban_tui.backends.close import CloseBackend
 from kanban_tui.backends.clustr import ClustrBackend
 from kanban_tui.backends.local import LocalBackend, create_workspace, insert_notes
+from kanban_tui.config import Settings
 from kanban_tui.models import Note
 from kanban_tui.screens.detail import NOTE_LINES, DetailScreen
 from kanban_tui.sync import BoardSession
@@ -246,3 +247,17 @@ async def test_a_crm_without_notes_says_so_and_asks_nothing(fake_clustr: FakeClu
         assert isinstance(app.screen, DetailScreen)
         assert "Clustr notes are not shown here yet" in screen_text(app)
         assert len(fake_clustr.requests) == asked, "no request"
+
+
+async def test_close_details_show_the_notes_of_the_lead(fake_close: FakeClose, make_app: MakeApp) -> None:
+    app = make_app(close_of(fake_close), Settings(pipeline="Sales"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        card = focused_card(board_screen(app))
+        lead = fake_close.opportunities[card]["lead_id"]
+        fake_close.add_note(lead, "Shared by every deal of this lead", when=T, user=("user_bo", "Bo Lindqvist"))
+        await pilot.press("enter")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Notes of the lead (every deal of the lead shares them)" in text
+        assert "Shared by every deal of this lead" in text and "· Bo Lindqvist" in text

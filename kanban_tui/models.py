@@ -303,3 +303,24 @@ class WeekCount(BaseModel):
     won: int = 0
     lost: int | None = None
     """None: the CRM cannot say when its deals were lost (only won ones are counted)."""
+
+
+class Note(BaseModel):
+    """One note on a deal (or on what the CRM attaches notes to: Close's lead), for the details view."""
+
+    model_config = ConfigDict(frozen=True)
+
+    when: datetime
+    text: str
+    """Several lines allowed (kept); every other control character made safe."""
+    author: str | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _safe_text(cls, text: str) -> str:
+        return safe_text(text, multiline=True)
+
+    @field_validator("author")
+    @classmethod
+    def _safe_author(cls, author: str | None) -> str | None:
+        return None if author is None else safe_text(author)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from .fakes.close import SCHEMA_FILE, FakeClose, SchemaCheck, command
-from .fakes.extract_close_schema import SPEC, extract
+from .fakes.extract_close_schema import NOTE_LIST, NOTE_LIST_SCHEMA_FILE, SPEC, extract
 
 KEY = "test-close-key"
 AUTH = httpx.BasicAuth(KEY, "")
@@ -29,6 +29,17 @@ def test_the_committed_schema_is_the_spec_s_opportunity() -> None:
     if not SPEC.exists():
         pytest.skip(f"the OpenAPI spec is not at {SPEC} (only in the developers' checkout)")
     assert json.loads(SCHEMA_FILE.read_text()) == json.loads(json.dumps(extract(SPEC.read_text())))
+    assert json.loads(NOTE_LIST_SCHEMA_FILE.read_text()) == json.loads(json.dumps(extract(SPEC.read_text(), NOTE_LIST)))
+
+
+def test_the_fakes_notes_are_the_spec_s_note_list(fake_close: FakeClose) -> None:
+    """`GET activity/note/` answers as the spec's `activities.notes_list_Response_200` says (checked by the fake)."""
+    assert fake_close.check is not None
+    lead = fake_close.notes[0]["lead_id"]
+    body = fake_close._note_list(httpx.QueryParams({"lead_id": lead, "_limit": "1"}))
+    assert body["data"][0]["lead_id"] == lead and set(body) == {"data", "has_more"}
+    with pytest.raises(AssertionError, match="invalid note list"):
+        fake_close.check.notes({"data": [{"id": "acti_x"}], "has_more": False})
 
 
 def test_the_schema_check_catches_what_close_would_never_send(fake_close: FakeClose) -> None:

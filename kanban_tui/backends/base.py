@@ -18,6 +18,7 @@ from ..models import (
     Changes,
     ColumnStart,
     History,
+    Note,
     Opportunity,
     Page,
     Pipeline,
@@ -126,6 +127,14 @@ class Backend(ABC):
 
     won_lost_basis: str = ""
     """What dates a deal in `won_lost_by_week`, in a line the picture shows under its chart."""
+
+    async def notes(self, opportunity: Opportunity, limit: int = 5) -> list[Note] | None:
+        """The deal's latest `limit` notes, newest first, for the details view; None (this default): the CRM
+        has no notes the board can read (the details say so; nothing is asked)."""
+        return None
+
+    notes_of: str = "the deal"
+    """What the notes belong to, in the details' words: "the lead" where every deal of it shares them (Close)."""
 
     has_links: bool = False
     """Cards carry a link to the deal in the CRM's web app (`Opportunity.url`)."""

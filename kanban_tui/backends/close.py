@@ -71,7 +71,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..models import Changes, ColumnStart, Opportunity, Page, Pipeline, Status
+from ..models import Changes, ColumnStart, Note, Opportunity, Page, Pipeline, Status
 from ..text import safe_text
 from .close_api import (
     FIELDS,
@@ -85,16 +85,18 @@ from .close_api import (
     data_of,
     describe_error,
     is_int,
+    lead_of,
     pages,
     pages_together,
     parse_when,
     pipeline_of,
     read_records,
     status_color,
+    to_note,
     to_opportunity,
 )
 from .close_history import EVENT_LIMIT, EVENT_LOG_KEEPS, EVENT_MARGIN, EVENT_PAGES_AT_MOST, CloseHistory
-from .errors import AuthError, BackendError, NotFoundError, UnavailableError
+from .errors import AuthError, BackendError, NotFoundError, UnavailableError, read_each
 from .http import HttpApi, HttpBackend, Listing, httpx
 from .settings import CLOSE as CRM
 from .settings import CLOSE_API_KEY_ENV as API_KEY_ENV
@@ -114,6 +116,8 @@ OVERLAP = timedelta(seconds=2)
 """How far before the newest `date_updated` seen a delta query starts (clock jitter)."""
 RECONCILE_EVERY = 300.0
 """Seconds between id-only listings that find deleted opportunities."""
+NOTE_PAGES_AT_MOST = 10
+"""Pages of a lead's notes read at most (the spec gives `GET activity/note/` no order: all are read, then sorted)."""
 FETCH_ONE_AT_MOST = 10
 """A reconcile that finds more cards we never saw than this lists the pipeline's pages for them
 (a load that lost a page) instead of one GET per card."""
@@ -463,6 +467,36 @@ class CloseBackend(CloseHistory, HttpBackend):
         if not found or pipeline.status(found[0].status_id) is None:
             return None
         return found[0]
+
+    notes_of = "the lead (every deal of the lead shares them)"
+
+    async def notes(self, opportunity: Opportunity, limit: int = 5) -> list[Note]:
+        """`GET activity/note/?lead_id=`: a note belongs to the deal's lead. The spec gives the list no
+        `_order_by` and no order, so its pages are read (`_skip` / `_limit`, following `has_more`, at most
+        `NOTE_PAGES_AT_MOST`) and the newest `limit` kept. The lead is the one in the card's link; a card
+        without one asks for it (`GET opportunity/{id}/?_fields=lead_id`)."""
+        lead = lead_of(opportunity)
+        if lead is None:
+            body = await self.api.request("GET", f"opportunity/{opportunity.id}/", params={"_fields": "lead_id"})
+            lead = body.get("lead_id") if isinstance(body, dict) else None
+            if not isinstance(lead, str) or not lead:
+                return []
+        listing = Listing(CRM, "notes", max_pages=NOTE_PAGES_AT_MOST)
+        notes: list[Note] = []
+        skipped: list[str] = []
+        skip = 0
+        while True:
+            body = await self.api.request("GET", "activity/note/",
+                                          params={"lead_id": lead, "_skip": skip, "_limit": PAGE_LIMIT})
+            records = data_of(body)
+            go_on = listing.page(records)
+            notes += read_each(records, to_note, "Close note", skipped)
+            skip += len(records)
+            if not body.get("has_more") or not records or not go_on:
+                break
+        for line in [*skipped, *([listing.ended] if listing.ended else [])]:
+            log.warning("%s", line)
+        return sorted(notes, key=lambda n: n.when, reverse=True)[:limit]
 
     async def move(self, opportunity: Opportunity, status: Status, *, lost_reason: str | None = None) -> Opportunity:
         try:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from ..models import Opportunity, Period, Pipeline, Status, StatusKind
+from ..models import Note, Opportunity, Period, Pipeline, Status, StatusKind
 from .errors import AuthError, BackendError, RefusedError, read_each
 from .http import HttpApi, Listing, httpx, json_of
 from .settings import CLOSE as CRM
@@ -102,6 +102,26 @@ def to_opportunity(data: dict[str, Any]) -> Opportunity:
         url=WEB_URL.format(lead_id=data["lead_id"]) if data.get("lead_id") else None,
         stalled=bool(data.get("is_stalled")),
     )
+
+
+def to_note(data: dict[str, Any]) -> Note:
+    """A Close note activity (`GET activity/note/`): when it happened (`activity_at`, else `date_created`), its
+    plain text (`note`; `note_html` is not drawn) and who wrote it. Raises ValueError / ValidationError."""
+    return Note(
+        when=parse_when(data.get("activity_at") or data["date_created"]),
+        text=data.get("note") or data.get("title") or "",
+        author=data.get("user_name") or data.get("created_by_name"),
+    )
+
+
+def lead_of(opportunity: Opportunity) -> str | None:
+    """The lead id in a card's link (`WEB_URL`, built from its `lead_id`); None when it has none."""
+    prefix, suffix = WEB_URL.split("{lead_id}")
+    url = opportunity.url or ""
+    if url.startswith(prefix) and url.endswith(suffix) and len(url) > len(prefix) + len(suffix):
+        lead = url[len(prefix):-len(suffix)]
+        return lead if "/" not in lead else None
+    return None
 
 
 def read_records(records: Any, skipped: list[str]) -> list[Opportunity]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from ..models import Opportunity, Period, Pipeline, Status, StatusKind
+from ..models import Note, Opportunity, Period, Pipeline, Status, StatusKind
 
 DEMO_PIPELINE = Pipeline(
     id="pipe_sales",
@@ -121,3 +121,29 @@ def demo_opportunities(
             )
         )
     return opportunities
+
+
+_NOTE_TEXTS = (
+    "Call with the ops lead: wants the rollout plan in writing before the pilot.",
+    "Sent the security questionnaire back.\nSSO is a must; SCIM can wait.",
+    "Pricing discussed. They asked for a 10% discount on a two-year term.",
+    "Demo went well; the CFO joined for the last ten minutes.",
+    "Follow up next week: procurement is on holiday.",
+    "Legal sent redlines on the liability clause.",
+)
+
+
+def demo_notes(opportunities: list[Opportunity], *, seed: int = 7) -> list[tuple[str, Note]]:
+    """A few notes on about one deal in three (none to five each, dated before the deal's last update), the
+    same every time for a seed and the same deals; drawn from a generator of their own, so the deals stay
+    as they were."""
+    rng = random.Random(seed * 31 + 1)
+    notes = []
+    for o in opportunities:
+        if rng.random() >= 0.35:
+            continue
+        when = o.updated
+        for _ in range(rng.randint(1, 5)):
+            notes.append((o.id, Note(when=when, text=rng.choice(_NOTE_TEXTS), author=rng.choice(OWNERS))))
+            when -= timedelta(days=rng.randint(1, 9), hours=rng.randint(0, 5))
+    return notes

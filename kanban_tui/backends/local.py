@@ -28,6 +28,7 @@ from ..models import (
     ColumnStart,
     History,
     HistoryEvent,
+    Note,
     Opportunity,
     Page,
     Pipeline,
@@ -36,12 +37,19 @@ from ..models import (
     WeekCount,
 )
 from .base import Backend
-from .demo_data import demo_opportunities, demo_pipeline
+from .demo_data import demo_notes, demo_opportunities, demo_pipeline
 from .errors import BackendError, NotFoundError, RefusedError, describe_validation_error
 from .settings import DEFAULT_DEMO_SIZE, LocalSettings
 from .settings import LOCAL as CRM
 
 _T = TypeVar("_T")
+
+NOTES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS notes (
+    opportunity_id TEXT NOT NULL, at TEXT NOT NULL, author TEXT, text TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS notes_by_opportunity ON notes(opportunity_id, at DESC);
+"""
+"""A deal's notes (`LocalBackend.notes`), newest first by `at` (ISO 8601, UTC)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pipelines (
@@ -77,7 +85,7 @@ CREATE TABLE IF NOT EXISTS changelog (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, opportunity_id TEXT NOT NULL,
     at TEXT, action TEXT, name TEXT, currency TEXT,
     old_status TEXT, new_status TEXT, old_value INTEGER, new_value INTEGER);
-"""  # and the triggers: `TRIGGERS`, below
+""" + NOTES_SCHEMA  # and the triggers: `TRIGGERS`, below
 
 TRIGGERS = {
     "opportunity_inserted": "AFTER INSERT ON opportunities BEGIN INSERT INTO changelog"
@@ -150,6 +158,12 @@ def upgrade(conn: sqlite3.Connection) -> None:
                              ("new_value", "INTEGER")):
             if column not in logged:
                 conn.execute(f"ALTER TABLE changelog ADD COLUMN {column} {kind}")
+    if columns and not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'notes'").fetchone():
+        try:  # a deal's notes (the details view); a workspace this user may only read opens without them
+            conn.executescript(NOTES_SCHEMA)
+        except sqlite3.OperationalError as exc:
+            if "readonly" not in str(exc):
+                raise
     if logged:  # triggers of an older version record the id alone: made again as `TRIGGERS` has them
         current = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall())
         for name, body in TRIGGERS.items():
@@ -171,7 +185,9 @@ def create_workspace(path: Path, *, demo_size: int | None = 64, seed: int = 7, s
             return
         pipeline = demo_pipeline(statuses)
         write_pipeline(conn, pipeline)
-        insert_opportunities(conn, demo_opportunities(demo_size, seed=seed, pipeline=pipeline))
+        opportunities = demo_opportunities(demo_size, seed=seed, pipeline=pipeline)
+        insert_opportunities(conn, opportunities)
+        insert_notes(conn, demo_notes(opportunities, seed=seed))
         # the seed is the starting point, not a change anyone needs to see
         conn.execute("DELETE FROM changelog")
 
@@ -207,6 +223,15 @@ def insert_opportunities(conn: sqlite3.Connection, opportunities: Iterable[Oppor
             )
             for o in opportunities
         ],
+    )
+
+
+def insert_notes(conn: sqlite3.Connection, notes: Iterable[tuple[str, Note]]) -> None:
+    """Add notes, each to the deal whose id it comes with."""
+    conn.executemany(
+        "INSERT INTO notes (opportunity_id, at, author, text) VALUES (?, ?, ?, ?)",
+        [(opportunity_id, note.when.astimezone(UTC).isoformat(), note.author, note.text)
+         for opportunity_id, note in notes],
     )
 
 
@@ -431,6 +456,26 @@ class LocalBackend(Backend):
         shown = [first + timedelta(weeks=n) for n in range(weeks)]
         return [WeekCount(week=w, won=counts.get(w.isoformat(), [0, 0])[0], lost=counts.get(w.isoformat(), [0, 0])[1])
                 for w in shown]
+
+    async def notes(self, opportunity: Opportunity, limit: int = 5) -> list[Note]:
+        """The deal's latest `limit` notes from the `notes` table, newest first (none in a read-only workspace
+        made before notes were kept; a row that does not validate is left out)."""
+        return await self._run(self._notes, opportunity.id, limit)
+
+    @staticmethod
+    def _notes(conn: sqlite3.Connection, opportunity_id: str, limit: int) -> list[Note]:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'notes'").fetchone():
+            return []
+        notes = []
+        for at, author, text in conn.execute(
+                "SELECT at, author, text FROM notes WHERE opportunity_id = ? ORDER BY at DESC, rowid DESC LIMIT ?",
+                (opportunity_id, limit)).fetchall():
+            try:
+                when = datetime.fromisoformat(at)
+                notes.append(Note(when=when if when.tzinfo else when.replace(tzinfo=UTC), text=text, author=author))
+            except (TypeError, ValueError):  # (a ValidationError is a ValueError) a row written by hand, unreadable
+                continue
+        return notes
 
     async def fetch_one(self, pipeline: Pipeline, opportunity_id: str) -> Opportunity | None:
         """One SELECT: None when the row is gone, unreadable, or in a status outside `pipeline`."""

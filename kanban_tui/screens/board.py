@@ -166,6 +166,8 @@ class BoardScreen(Screen[None]):
             self.ask(update.ask)
         if update.weeks is not None:
             board_actions.show_weeks(self, update.weeks)
+        if update.notes is not None:
+            board_actions.show_notes(self, update.notes)
         runner = self.session.runner
         for job in update.jobs:  # in order: a journal write is applied at once, before the send that follows it
             if runner.immediate(job):

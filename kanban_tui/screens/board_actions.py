@@ -15,7 +15,7 @@ from .. import links
 from ..models import Opportunity, StatusKind
 from ..sync import Conflict, PipelineChoice
 from ..sync.board import Board
-from ..sync.protocol import WeeksKnown
+from ..sync.protocol import NotesKnown, WeeksKnown
 from ..sync.session import BulkPlan
 from ..widgets.column import KIND_GLYPH
 from .confirm import ConfirmMove
@@ -235,8 +235,17 @@ def show_details(screen: BoardScreen) -> None:
             crm=backend.name,
             records_won_date=backend.records_won_date,
             opener=screen.action_open_link,
+            notes_of=backend.notes_of,
         )
     )
+    screen.apply(screen.session.ask_notes(card))
+
+
+def show_notes(screen: BoardScreen, known: NotesKnown) -> None:
+    """A deal's latest notes, to its details if they are still open."""
+    for open_screen in screen.app.screen_stack:
+        if isinstance(open_screen, DetailScreen) and open_screen.opportunity.id == known.card:
+            open_screen.show_notes(known.notes, known.error)
 
 
 def focused_opportunity(screen: BoardScreen) -> Opportunity | None:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from ..backends.errors import BackendError
-from ..models import Changes, ColumnStart, Opportunity, Page, Pipeline, Status, WeekCount
+from ..models import Changes, ColumnStart, Note, Opportunity, Page, Pipeline, Status, WeekCount
 from ..store.board_copy import SavedBoard
 from ..store.journal import JournaledMove
 
@@ -71,6 +71,8 @@ class Update:
     """Which columns are hidden changed (remembered preferences arrived): lay the columns out again."""
     weeks: WeeksKnown | None = None
     """The CRM's won and lost per week (`ask_weeks`), for the pipeline picture if it is open."""
+    notes: NotesKnown | None = None
+    """A deal's latest notes (`ask_notes`), for its details if they are still open."""
 
     def notice(self, text: str, **kw: object) -> None:
         self.notices.append(Notice(text, **kw))  # type: ignore[arg-type]
@@ -165,6 +167,14 @@ class AskWeeks(NamedTuple):
     weeks: int
 
 
+class AskNotes(NamedTuple):
+    """The details view (⏎): the deal's latest `limit` notes, newest first, asked of the CRM."""
+
+    card: str
+    opportunity: Opportunity
+    limit: int
+
+
 class SaveCopy(NamedTuple):
     pipeline: Pipeline
     cards: list[Opportunity]
@@ -221,7 +231,7 @@ JOURNAL_WRITES = (RecordMove, SettleMove, ForgetMove, UnsendMove, RebaseMove, Ke
 
 Job = (
     ListPipelines | Load | Resume | OpenCopy | Poll | Send | Read | SaveCopy | SavePrefs | SaveSeen | WhoAmI | Drain
-    | AskWeeks | JournalWrite
+    | AskWeeks | AskNotes | JournalWrite
 )
 
 
@@ -335,10 +345,19 @@ class WeeksKnown(NamedTuple):
     error: str | None = None
 
 
+class NotesKnown(NamedTuple):
+    """The CRM's answer to `AskNotes` (`notes` None: it has no notes the board can read), or why it could not be
+    had (`error`). Not dropped when another board is shown: the details it is for name their card."""
+
+    card: str
+    notes: list[Note] | None
+    error: str | None = None
+
+
 Event = (
     PipelinesListed | PipelinesFailed | Recalled | LoadStarted | PageArrived | LoadDone | LoadFailed | CopyRead | Polled
     | FirstScreen | Resumed
-    | PollFailed | MoveAnswered | CardRead | CopySaved | MeKnown | WeeksKnown
+    | PollFailed | MoveAnswered | CardRead | CopySaved | MeKnown | WeeksKnown | NotesKnown
 )
 
 BOARD_EVENTS = (Recalled, LoadStarted, PageArrived, LoadDone, FirstScreen, Resumed, LoadFailed, Polled, PollFailed,

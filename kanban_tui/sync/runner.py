@@ -23,6 +23,7 @@ from ..store.seen import SeenStore
 from ..text import safe_text
 from .protocol import (
     JOURNAL_WRITES,
+    AskNotes,
     AskWeeks,
     CardRead,
     CopyRead,
@@ -41,6 +42,7 @@ from .protocol import (
     LoadStarted,
     MeKnown,
     MoveAnswered,
+    NotesKnown,
     OpenCopy,
     PageArrived,
     PipelinesFailed,
@@ -259,6 +261,11 @@ class Runner:
                     yield WeeksKnown(job.pipeline.id, await backend.won_lost_by_week(job.pipeline, job.weeks))
                 except Exception as exc:  # noqa: BLE001 - a line in the picture, never a crash
                     yield WeeksKnown(job.pipeline.id, None, str(exc) or exc.__class__.__name__)
+            case AskNotes():
+                try:
+                    yield NotesKnown(job.card, await backend.notes(job.opportunity, job.limit))
+                except Exception as exc:  # noqa: BLE001 - a line in the details, never a crash
+                    yield NotesKnown(job.card, None, safe_text(str(exc) or exc.__class__.__name__))
             case SaveCopy():
                 if self.board_copy is not None:
                     problem = await asyncio.to_thread(self.board_copy.save, job.pipeline, job.cards, job.synced_at,

@@ -37,6 +37,7 @@ from .moves import Intent, MoveQueue, Outcome
 from .phase import Live, Loading, Offline, Phase, Snapshot, State
 from .protocol import (
     BOARD_EVENTS,
+    AskNotes,
     AskWeeks,
     CardRead,
     Conflict,
@@ -52,6 +53,7 @@ from .protocol import (
     LoadStarted,
     MeKnown,
     MoveAnswered,
+    NotesKnown,
     PageArrived,
     PipelinesFailed,
     PipelinesListed,
@@ -70,6 +72,8 @@ from .runner import Runner
 
 log = logging.getLogger("kanban_tui.sync")
 
+NOTES_SHOWN = 5
+"""A deal's latest notes the details view asks for."""
 LOCK_RETRY = 5.0
 """A read-only window (another one holds the journal) tries the journal's lock this often (seconds), and at
 every move: once the other is gone (quit, killed), this one takes over."""
@@ -559,6 +563,16 @@ class BoardSession:
             u.jobs.append(AskWeeks(self.pipeline, weeks))
         return u
 
+    def ask_notes(self, card: str, limit: int = NOTES_SHOWN) -> Update:
+        """⏎: the deal's latest `limit` notes, asked of the CRM; the answer comes back as `Update.notes` (the
+        session keeps nothing of it). A card no longer on the board is answered at once, without a request."""
+        u = Update()
+        if self.board is None or card not in self.board:
+            u.notes = NotesKnown(card, None, "the deal is no longer on the board")
+        else:
+            u.jobs.append(AskNotes(card, self.board.opportunity(card), limit))
+        return u
+
     def look(self, card: str | None) -> Update:
         """The user has seen this card (the focus left it): its change mark goes."""
         u = Update()
@@ -673,6 +687,8 @@ class BoardSession:
                 pass  # a copy that could not be kept costs only the offline start; the runner logs why
             case WeeksKnown():
                 u.weeks = event  # for the pipeline picture: nothing of it is kept here
+            case NotesKnown():
+                u.notes = event  # for the deal's details: nothing of it is kept here
             case _:
                 assert_never(event)
 

@@ -32,6 +32,9 @@ What it does, as documented (shared/reference/crm-api-notes.md, close-openapi.ym
   in the documented combinations only (else a 400) and `date_updated__gt|gte|lt|lte` (remembered by a
   cursor, as Close asks for every filter again but `date_updated`). `data` is the object as the API
   would return it, null for a deletion; `changed_fields` and `previous_data` for an update.
+- `GET activity/note/` with `lead_id` (comma-separated), `_skip` / `_limit` (capped as above): `data` (note
+  activities, validated against the spec's `activities.notes_list_Response_200`) and `has_more`, in the order
+  the notes were added (the spec gives no order). `seed` puts one to four notes on about a lead in three.
 - Every answer carries `RateLimit: limit=…, remaining=…, reset=…`; when the window is
   used up, 429 with `Retry-After`.
 - `fail_next()` makes matching requests answer 4xx/5xx, odd bodies, or raise (timeouts,
@@ -69,6 +72,10 @@ from .base import (
 API = "/api/v1/"
 ORG = "orga_fakeFakeFakeFakeFakeFake"
 SCHEMA_FILE = Path(__file__).with_name("close_opportunity_schema.json")
+NOTE_LIST_SCHEMA_FILE = Path(__file__).with_name("close_note_list_schema.json")
+NOTE_TEXTS = ["Intro call: they use spreadsheets today.", "Sent the proposal.\nWaiting on their CFO.",
+              "Asked about SSO and the EU region.", "Champion changed jobs; new contact is the COO.",
+              "Pricing call booked for Thursday."]
 
 SALES = [("Lead", "active"), ("Qualified", "active"), ("Demo", "active"), ("Proposal", "active"),
          ("Negotiation", "active"), ("Won", "won"), ("Lost", "lost")]
@@ -153,6 +160,13 @@ class SchemaCheck:
             format_checker=checker,
         )
         self._event_list = Draft202012Validator(EVENT_LIST_SCHEMA)
+        self._note_list = Draft202012Validator(json.loads(NOTE_LIST_SCHEMA_FILE.read_text()), format_checker=checker)
+
+    def notes(self, body: dict[str, Any]) -> None:
+        """A `GET activity/note/` answer, as the spec's `activities.notes_list_Response_200` has it."""
+        errors = sorted(self._note_list.iter_errors(body), key=str)
+        if errors:
+            raise AssertionError(f"fake Close answered an invalid note list: {errors[0].message}")
 
     def events(self, body: dict[str, Any]) -> None:
         """A `GET event/` answer: its envelope, and every event in it (an opportunity's `data` in full)."""
@@ -208,6 +222,10 @@ class FakeClose(FakeServer):
         self._recording = True
         """False while seeding: the organization's history is older than its log."""
         self._event_rng = random.Random(1)
+        self._note_rng = random.Random(2)
+        self.notes: list[dict[str, Any]] = []
+        """Note activities (`GET activity/note/`), served in the order they were added, not by date: the spec
+        gives the list no order (a client sorts them itself)."""
         self.date = self.clock  # every answer's `Date` header, as Close's servers send it
 
     # -- building the organization ------------------------------------------------------------
@@ -298,6 +316,35 @@ class FakeClose(FakeServer):
         self._event("created", record, updated, user=user)
         return record
 
+    def add_note(self, lead_id: str, note: str, *, when: datetime | None = None,
+                 user: tuple[str, str] = USERS[0]) -> dict[str, Any]:
+        """A note activity on a lead (Close's `POST activity/note/` would make the same record)."""
+        when = when or self._tick()
+        record: dict[str, Any] = {
+            "id": "acti_" + "".join(self._note_rng.choice(ALPHABET) for _ in range(22)),
+            "_type": "Note", "organization_id": ORG, "lead_id": lead_id, "contact_id": None,
+            "user_id": user[0], "user_name": user[1], "created_by": user[0], "created_by_name": user[1],
+            "updated_by": user[0], "updated_by_name": user[1], "users": [],
+            "date_created": _stamp(when), "date_updated": _stamp(when), "activity_at": _stamp(when),
+            "note": note, "note_html": None, "title": None, "pinned": False, "attachments": [],
+        }
+        self.notes.append(record)
+        return record
+
+    def _note_list(self, params: httpx.QueryParams) -> dict[str, Any]:
+        """`GET activity/note/`: `lead_id` (comma-separated), `_skip` / `_limit` (capped), `data` and `has_more`."""
+        unknown = {k for k in params if k not in ("lead_id", "_skip", "_limit")}
+        if unknown:  # (the spec's other filters are not served here; an `_order_by` is not in the spec)
+            raise BadRequest(errors=[f"unsupported parameter: {sorted(unknown)[0]}"])
+        leads = set(params["lead_id"].split(",")) if params.get("lead_id") else None
+        found = [n for n in self.notes if leads is None or n["lead_id"] in leads]
+        skip, limit = _int(params, "_skip", 0), _int(params, "_limit", 100)
+        page = found[skip : skip + min(limit, self.limit_cap)]
+        body = {"data": [dict(n) for n in page], "has_more": skip + len(page) < len(found)}
+        if self.check is not None:
+            self.check.notes(body)
+        return body
+
     def _set_status(self, record: dict[str, Any], status_id: str, when: datetime) -> None:
         self._listings.clear()
         pipeline, status = self._status(status_id)  # type: ignore[misc]
@@ -360,6 +407,13 @@ class FakeClose(FakeServer):
                     created=created,
                     updated=created + (now - created) * rng.uniform(0, 0.9),
                 )
+        notes = random.Random(seed + 2)  # a generator of its own: the deals stay as they were
+        for record in list(self.opportunities.values()):
+            if notes.random() < 0.3:
+                created = datetime.fromisoformat(record["date_created"])
+                for _ in range(notes.randint(1, 4)):
+                    self.add_note(record["lead_id"], notes.choice(NOTE_TEXTS), user=notes.choice(USERS),
+                                  when=created + (now - created) * notes.uniform(0, 1))
 
     # -- what teammates and tests do ------------------------------------------------------------
 
@@ -544,6 +598,8 @@ class FakeClose(FakeServer):
             return 200, self._list(params)
         if resource == "event/" and method == "GET":
             return 200, self._event_list(params)
+        if resource == "activity/note/" and method == "GET":
+            return 200, self._note_list(params)
         match = re.fullmatch(r"opportunity/([A-Za-z0-9_]+)/", resource)
         if match is None:
             return 404, {"error": "Not found."}

@@ -2,7 +2,8 @@
 
     python -m tests.fakes.extract_close_schema [path/to/close-openapi.yml]
 
-The spec is `shared/reference/close-openapi.yml` (OpenAPI 3.1, so its schemas are JSON
+Also `close_note_list_schema.json`, the answer of `GET /activity/note/`. The spec is
+`shared/reference/close-openapi.yml` (OpenAPI 3.1, so its schemas are JSON
 Schema 2020-12). The result, `close_opportunity_schema.json`, is committed so that the
 tests run on a clean clone without the spec; `tests/test_close_fake.py` checks that it
 still matches the spec whenever the spec is at hand. Referenced components are copied
@@ -19,6 +20,9 @@ from typing import Any
 
 HERE = Path(__file__).parent
 SCHEMA_FILE = HERE / "close_opportunity_schema.json"
+NOTE_LIST_SCHEMA_FILE = HERE / "close_note_list_schema.json"
+NOTE_LIST = "activities.notes_list_Response_200"
+"""`GET /activity/note/`'s answer: `data` (each an `ActivityBase`) and `has_more`."""
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "reference" / "close-openapi.yml"
 PREFIX = "#/components/schemas/"
 
@@ -58,8 +62,9 @@ def extract(spec_text: str, name: str = "Opportunity") -> dict[str, Any]:
 
 def main() -> None:
     spec = Path(sys.argv[1]) if len(sys.argv) > 1 else SPEC
-    SCHEMA_FILE.write_text(json.dumps(extract(spec.read_text()), indent=1, sort_keys=True) + "\n")
-    print(f"wrote {SCHEMA_FILE}")
+    for path, name in ((SCHEMA_FILE, "Opportunity"), (NOTE_LIST_SCHEMA_FILE, NOTE_LIST)):
+        path.write_text(json.dumps(extract(spec.read_text(), name), indent=1, sort_keys=True) + "\n")
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

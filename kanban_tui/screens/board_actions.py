@@ -15,8 +15,8 @@ from .. import links
 from ..models import Opportunity, StatusKind
 from ..sync import Conflict, PipelineChoice
 from ..sync.board import Board
+from ..sync.bulk import BulkPlan
 from ..sync.protocol import NotesKnown, WeeksKnown
-from ..sync.session import BulkPlan
 from ..widgets.column import KIND_GLYPH
 from .confirm import ConfirmMove
 from .conflict import ResolveConflict

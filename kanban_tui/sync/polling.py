@@ -13,10 +13,14 @@ from ..models import Pipeline
 from .board import Board
 from .health import Failure, classify
 from .phase import Live, Phase
-from .protocol import Polled, PollFailed, Update
+from .protocol import Drain, Polled, PollFailed, Update
 
 if TYPE_CHECKING:
     from .session import BoardSession
+
+LOCK_RETRY = 5.0
+"""A read-only window (another one holds the journal) tries the journal's lock this often (seconds), and at
+every move: once the other is gone (quit, killed), this one takes over."""
 
 
 def polled(s: BoardSession, ev: Polled, u: Update) -> None:
@@ -93,3 +97,20 @@ def poll_failed(s: BoardSession, ev: PollFailed, u: Update) -> None:
     elif failure is Failure.AUTH:
         s.health.auth_blocked = True
     s.health.schedule_retry(ev.error)
+
+
+def try_lock(s: BoardSession) -> None:
+    """A read-only window: take the journal over if the window that held it is gone (it quit, or was killed: the
+    lock goes with its process); else name whoever holds it now."""
+    if s.read_only is None:
+        return
+    s.lock_try = s.clock() + LOCK_RETRY
+    s.read_only = s.runner.claim_journal()
+    s.taken_over = s.read_only is None
+
+
+def lock_due(s: BoardSession, u: Update) -> None:
+    """A read-only window's lock try is due: take over, or read which cards the other window moves since."""
+    try_lock(s)
+    if s.read_only is not None and s.pipeline is not None and s.complete:
+        u.jobs.append(Drain(s.gen, s.pipeline.id))

@@ -21,20 +21,21 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import NamedTuple, assert_never
+from typing import assert_never
 
 from ..backends.base import Backend
 from ..backends.errors import BackendError, unexpected_error
-from ..models import Pipeline, StatusKind
+from ..models import Pipeline
 from ..store.board_copy import BoardCopy, SavedBoard
 from ..store.journal import MoveJournal
 from ..store.prefs import BoardPrefs
 from ..store.seen import SeenStore
-from . import opening, polling
+from . import bulk, opening, polling
 from .board import Board
 from .health import Failure, Health, classify
 from .moves import Intent, MoveQueue, Outcome
 from .phase import Live, Loading, Offline, Phase, Snapshot, State
+from .polling import LOCK_RETRY
 from .protocol import (
     BOARD_EVENTS,
     AskNotes,
@@ -74,23 +75,6 @@ log = logging.getLogger("kanban_tui.sync")
 
 NOTES_SHOWN = 5
 """A deal's latest notes the details view asks for."""
-LOCK_RETRY = 5.0
-"""A read-only window (another one holds the journal) tries the journal's lock this often (seconds), and at
-every move: once the other is gone (quit, killed), this one takes over."""
-
-
-class BulkPlan(NamedTuple):
-    """Where a move of the marked cards puts each of them (`plan_marked`), before it is made: the UI asks its
-    one won/lost question (and lost reason) about these targets, then hands the plan to `move_marked`."""
-
-    targets: dict[str, str]
-    """Per marked card that moves: the status it goes to (in the order the cards were marked)."""
-    staying: int
-    """Marked cards already where the move would put them (at the edge that way, or in the status picked)."""
-    left_out: list[str]
-    """One line per marked card that cannot be moved now (a read-only window: that one line for all)."""
-    delta: int = 0
-    """+1 / -1: each card one status right / left of its own column (`>` / `<`); 0: all to one status (`m`)."""
 
 
 class BoardSession:
@@ -161,19 +145,10 @@ class BoardSession:
         """Executes the jobs this session asks for (the UI runs them; tests may run them by hand)."""
         self.read_only = self.runner.claim_journal()
         """Another instance drains the journal: why this one cannot move cards (None: it can)."""
-        self._lock_try = self.clock() + LOCK_RETRY if self.read_only else 0.0
+        self.lock_try = self.clock() + LOCK_RETRY if self.read_only else 0.0
         """When a read-only window next tries the journal's lock (on `clock`)."""
-        self._taken_over = False
+        self.taken_over = False
         """The lock was just taken over: the next update says so and reads the moves the other window left."""
-
-    def _try_lock(self) -> None:
-        """A read-only window: take the journal over if the window that held it is gone (it quit, or was
-        killed: the lock goes with its process); else name whoever holds it now."""
-        if self.read_only is None:
-            return
-        self._lock_try = self.clock() + LOCK_RETRY
-        self.read_only = self.runner.claim_journal()
-        self._taken_over = self.read_only is None
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -239,14 +214,8 @@ class BoardSession:
             owner=self.owner_label,
             me=self.me,
             marked=len(self.board.marked) if self.board is not None else 0,
-            marked_unseen=self._marked_unseen(),
+            marked_unseen=bulk.marked_unseen(self),
         )
-
-    def _marked_unseen(self) -> int:
-        board = self.board
-        if board is None or not board.marked:
-            return 0
-        return sum(1 for card in board.marked if board.shown_status(card) in self.hidden or not board.matches(card))
 
     def unsent(self) -> int:
         """Cards whose move the CRM has not confirmed yet."""
@@ -295,7 +264,7 @@ class BoardSession:
         if self.board is None or card not in self.board:
             return "That card is no longer on the board."
         if self.read_only:
-            self._try_lock()  # the other window may be gone: then this one takes the move
+            polling.try_lock(self)  # the other window may be gone: then this one takes the move
         if self.read_only:
             return f"Read-only: {self.read_only}."
         opportunity = self.board.opportunity(card)
@@ -321,44 +290,14 @@ class BoardSession:
             self.moves.history.append([(card, shown, status_id)])
         self.moves.add(board, self.pipeline, card, status_id, lost_reason, u)
         u.focus = card
-        self._pump(u)
+        self.pump(u)
         return u
 
     def undo(self) -> Update:
-        """Undo the session's last move: a new intent, back where the card was (repeatable). The last move was
-        a bulk move of the marked cards: every card of it goes back, each only if still where that move put it."""
-        u = Update()
-        board = self.board
-        if board is None:
-            return u
-        while self.moves.history:
-            entry = self.moves.history.pop()
-            if len(entry) > 1:
-                if all(card not in board for card, _, _ in entry):
-                    u.notice("The cards of the last move are no longer on the board; undoing the one before.",
-                             timeout=4)
-                    continue
-                done = self._undo_bulk(entry)
-                done.notices[:0] = u.notices
-                return done
-            card, from_status, to_status = entry[0]
-            if card not in board:
-                u.notice("The card of the last move is no longer on the board; undoing the one before.", timeout=4)
-                continue
-            name = board.opportunity(card).name
-            if board.shown_status(card) != to_status:
-                u.notice(f"Not undone: {name} is no longer in {board.status(to_status).label} (it moved since).",
-                         severity="warning", timeout=6)
-                return u
-            done = self.move(card, from_status, undoing=True)
-            if board.shown_status(card) == from_status:
-                done.notice(f"Undone: {name} back to {board.status(from_status).label}", timeout=3)
-            done.notices[:0] = u.notices
-            return done
-        u.notice("Nothing to undo.", timeout=2)
-        return u
+        """Undo the session's last move (a bulk move: every card of it), as a new intent: see `bulk.undo`."""
+        return bulk.undo(self)
 
-    # -- marks: several cards at once ----------------------------------------------------------------------
+    # -- marks: several cards at once (`bulk.py`) -------------------------------------------------------
 
     @property
     def marked(self) -> list[str]:
@@ -366,144 +305,24 @@ class BoardSession:
         return list(self.board.marked) if self.board is not None else []
 
     def toggle_mark(self, card: str) -> Update:
-        """`space`: mark the card, or unmark it (its column redrawn: the mark is a glyph on the card)."""
-        u = Update()
-        board = self.board
-        if board is None or card not in board:
-            return u
-        if card in board.marked:
-            del board.marked[card]
-        else:
-            board.marked[card] = None
-        u.redraw.add(board.shown_status(card))
-        return u
+        """`space`: mark the card, or unmark it."""
+        return bulk.toggle_mark(self, card)
 
     def clear_marks(self) -> Update:
         """`esc` with marks: every mark goes."""
-        u = Update()
-        board = self.board
-        if board is not None:
-            u.redraw |= {board.shown_status(card) for card in board.marked}
-            board.marked.clear()
-        return u
+        return bulk.clear_marks(self)
 
     def step_status(self, card: str, delta: int) -> str | None:
-        """The status `delta` (+1 / -1) from the card's column that takes cards, stepping over hidden columns (as
-        `>` / `<` do); None at the edge."""
-        board = self.board
-        if board is None or card not in board:
-            return None
-        statuses = board.pipeline.statuses
-        index = next(i for i, s in enumerate(statuses) if s.id == board.shown_status(card)) + delta
-        while 0 <= index < len(statuses) and (not statuses[index].can_move_to or statuses[index].id in self.hidden):
-            index += delta
-        return statuses[index].id if 0 <= index < len(statuses) else None
+        """The status `delta` (+1 / -1) from the card's column (hidden columns stepped over); None at the edge."""
+        return bulk.step_status(self, card, delta)
 
-    def plan_marked(self, *, delta: int = 0, status_id: str | None = None) -> BulkPlan:
-        """Where moving the marked cards puts each: `delta` +1 / -1, each one status right / left of its own
-        column (`>` / `<`; a card at the edge stays); else all to `status_id` (`m`). Cards that cannot be moved
-        now (a read-only window, a card whose question is open) are left out, one line each."""
-        board = self.board
-        targets: dict[str, str] = {}
-        staying, left_out = 0, list[str]()
-        if board is None:
-            return BulkPlan(targets, staying, left_out, delta)
-        for card in board.marked:
-            if (why := self.can_move(card)) is not None:
-                if self.read_only:
-                    return BulkPlan({}, 0, [why], delta)  # one line for every card
-                left_out.append(why)
-                continue
-            target = self.step_status(card, delta) if delta else status_id
-            if target is None or target == board.shown_status(card):
-                staying += 1
-            else:
-                targets[card] = target
-        return BulkPlan(targets, staying, left_out, delta)
+    def plan_marked(self, *, delta: int = 0, status_id: str | None = None) -> bulk.BulkPlan:
+        """Where moving the marked cards puts each (`>` / `<`: `delta`; `m`: `status_id`), before it is made."""
+        return bulk.plan_marked(self, delta=delta, status_id=status_id)
 
-    def move_marked(self, plan: BulkPlan, *, lost_reason: str | None = None, focus: str | None = None) -> Update:
-        """Move every card of `plan` (`plan_marked`) at once: one intent per card, each journaled before it is
-        sent, as one move for undo; `lost_reason` for those going to a lost status. Said in one line (how many
-        moved, stayed, were left out). `focus`: the card the user is on; if it moves, the focus follows it."""
-        u = Update()
-        board, pipeline = self.board, self.pipeline
-        if board is None or pipeline is None:
-            return u
-        left_out = list(plan.left_out)
-        steps: list[tuple[str, str, str]] = []
-        for card, status_id in plan.targets.items():
-            if card not in board or pipeline.status(status_id) is None:
-                left_out.append("A marked card is no longer on the board.")
-                continue
-            if (why := self.can_move(card)) is not None:
-                left_out.append(why)
-                continue
-            shown = board.shown_status(card)
-            if shown == status_id:
-                continue
-            reason = lost_reason if board.status(status_id).kind is StatusKind.LOST else None
-            steps.append((card, shown, status_id))
-            self.moves.add(board, pipeline, card, status_id, reason, u)
-        if steps:
-            self.moves.history.append(steps)
-        if focus is not None and any(card == focus for card, _, _ in steps):
-            u.focus = focus
-        u.notice(self._bulk_words(plan, steps, left_out), severity="warning" if left_out else "information",
-                 timeout=5)
-        self._pump(u)
-        return u
-
-    def _bulk_words(self, plan: BulkPlan, steps: list[tuple[str, str, str]], left_out: list[str]) -> str:
-        """`Moved 3 deals to Won`, `2 moved · 1 already in the last status · 1 left out: …`."""
-        board = self.board
-        assert board is not None
-        targets = {to for _, _, to in steps}
-        n = len(steps)
-        if not n and left_out and not plan.staying:
-            return left_out[0] if len(left_out) == 1 else f"Nothing moved · {len(left_out)} left out: {left_out[0]} …"
-        if n and len(targets) == 1:
-            label = board.status(next(iter(targets))).label
-            words = [f"Moved {n} deal{'s' if n != 1 else ''} to {label}"]
-        else:
-            words = [f"{n} moved" if n else "Nothing moved"]
-        if plan.staying:
-            where = ("the last status" if plan.delta > 0 else "the first status") if plan.delta else "that status"
-            words.append(f"{plan.staying} already in {where}")
-        if left_out:
-            words.append(f"{len(left_out)} left out: {left_out[0]}" + (" …" if len(left_out) > 1 else ""))
-        return " · ".join(words)
-
-    def _undo_bulk(self, entry: list[tuple[str, str, str]]) -> Update:
-        """Every card of a bulk move back where it was, each only if still where that move put it (one line)."""
-        u = Update()
-        board, pipeline = self.board, self.pipeline
-        assert board is not None and pipeline is not None
-        back = 0
-        not_undone: list[str] = []
-        for card, from_status, to_status in entry:
-            if card not in board:
-                continue
-            name = board.opportunity(card).name
-            if board.shown_status(card) != to_status:
-                not_undone.append(f"{name} moved since")
-                continue
-            if (why := self.can_move(card)) is not None:
-                if self.read_only:
-                    u.notice(why, severity="warning", timeout=6)
-                    return u
-                not_undone.append(why)
-                continue
-            self.moves.add(board, pipeline, card, from_status, None, u)
-            back += 1
-        gone = sum(1 for card, _, _ in entry if card not in board)
-        words = [f"Undone: {back} deal{'s' if back != 1 else ''} back where {'they were' if back != 1 else 'it was'}"]
-        if not_undone:
-            words.append(f"{len(not_undone)} not: {not_undone[0]}" + (" …" if len(not_undone) > 1 else ""))
-        if gone:
-            words.append(f"{gone} no longer on the board")
-        u.notice(" · ".join(words), severity="warning" if not_undone else "information", timeout=5)
-        self._pump(u)
-        return u
+    def move_marked(self, plan: bulk.BulkPlan, *, lost_reason: str | None = None, focus: str | None = None) -> Update:
+        """Move every card of `plan` at once: one intent per card, one move for undo, said in one line."""
+        return bulk.move_marked(self, plan, lost_reason=lost_reason, focus=focus)
 
     def set_sort(self, order: str) -> Update:
         """The order within columns (remembered for this board)."""
@@ -593,7 +412,7 @@ class BoardSession:
         u = Update()
         if self.board is not None:
             self.moves.resolve(self.board, card, keep, u)
-        self._pump(u)
+        self.pump(u)
         return u
 
     def refresh(self) -> Update:
@@ -616,10 +435,8 @@ class BoardSession:
     def tick(self) -> Update:
         """Start what is due: a poll, a load tried again, moves whose retry time came."""
         u = Update()
-        if self.read_only is not None and self.clock() >= self._lock_try:
-            self._try_lock()
-            if self.read_only is not None and self.pipeline is not None and self.complete:
-                u.jobs.append(Drain(self.gen, self.pipeline.id))  # which cards the other window moves since
+        if self.read_only is not None and self.clock() >= self.lock_try:
+            polling.lock_due(self, u)
         if not self.busy and self.health.due() and self.phase is not Phase.CHOOSING:
             self.busy = True
             if self.pipeline is None:
@@ -629,7 +446,7 @@ class BoardSession:
                 u.progress = True
             else:
                 u.jobs.append(Poll(self.gen, self.pipeline, self.cursor))
-        self._pump(u)
+        self.pump(u)
         return u
 
     # -- I/O results -------------------------------------------------------------------------------------
@@ -641,7 +458,7 @@ class BoardSession:
             return u  # the one stale guard: a result for a board no longer shown
         try:
             self._dispatch(event, u)
-            self._pump(u)
+            self.pump(u)
         except Exception as exc:  # noqa: BLE001 - a bug must not take the board down: said, logged
             log.exception("handling %s", type(event).__name__)
             u.notice(f"{unexpected_error(exc)} (details in the log)", title="dealboard hit a bug", severity="error",
@@ -710,10 +527,10 @@ class BoardSession:
             and self.read_only is None
         )
 
-    def _pump(self, u: Update) -> None:
+    def pump(self, u: Update) -> None:
         """Send what may go now (the queue decides per card); the conflict question; the cards' badges."""
-        if self._taken_over:
-            self._taken_over = False
+        if self.taken_over:
+            self.taken_over = False
             u.notice("The other dealboard window is gone: this one saves your moves now", title="Moves",
                      timeout=6)
             if self.pipeline is not None:  # (a board still to be chosen reads the journal when it loads)

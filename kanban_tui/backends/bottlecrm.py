@@ -80,7 +80,7 @@ from .errors import (
     UnavailableError,
     read_each,
 )
-from .http import HttpApi, HttpBackend, Listing, httpx, json_of
+from .http import HttpApi, HttpBackend, Listing, httpx, json_dict
 from .settings import BOTTLECRM as CRM
 from .settings import BOTTLECRM_TOKEN_ENV as TOKEN_ENV
 from .settings import BOTTLECRM_URL_ENV as URL_ENV
@@ -136,18 +136,15 @@ def fingerprint(card: Opportunity) -> str:
 def describe_error(response: httpx.Response) -> BackendError | None:
     """BottleCRM's own words for what a user can act on."""
     code = response.status_code
-    try:
-        body = json_of(response)
-    except ValueError:
-        body = None
-    detail = body.get("detail") if isinstance(body, dict) else None
+    body = json_dict(response)
+    detail = body.get("detail")
     if code == 401 or (code == 403 and isinstance(detail, str) and UNKNOWN_TOKEN in detail):
         return AuthError("BottleCRM did not accept the token", crm=CRM, status_code=code,
                          hint=f"check {TOKEN_ENV} (a personal access token, bcrm_pat_…, of an active user)")
     if code == 403:
         return AuthError(str(detail or "not allowed")[:200], crm=CRM, status_code=code,
                          hint="ask a BottleCRM admin for access")
-    errors = body.get("errors") if isinstance(body, dict) else None
+    errors = body.get("errors")
     if code == 404:
         return NotFoundError(str(errors or detail or "not found")[:200], crm=CRM, status_code=code)
     if 400 <= code < 500 and code != 429 and (errors or detail):

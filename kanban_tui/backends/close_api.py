@@ -17,7 +17,7 @@ from typing import Any
 
 from ..models import Note, Opportunity, Period, Pipeline, Status, StatusKind
 from .errors import AuthError, BackendError, RefusedError, read_each
-from .http import HttpApi, Listing, httpx, json_of
+from .http import HttpApi, Listing, httpx, json_dict
 from .settings import CLOSE as CRM
 from .settings import CLOSE_API_KEY_ENV as API_KEY_ENV
 
@@ -63,15 +63,12 @@ def describe_error(response: httpx.Response) -> BackendError | None:
             "the API key lacks access to this", crm=CRM, status_code=code, hint="ask a Close admin for access"
         )
     if code == 400:
-        try:
-            body = json_of(response)
-        except ValueError:
-            body = {}
-        fields = body.get("field-errors") if isinstance(body, dict) else None
-        errors = body.get("errors") if isinstance(body, dict) else None
+        body = json_dict(response)
+        fields = body.get("field-errors")
+        errors = body.get("errors")
         parts = [f"{field}: {message}" for field, message in (fields or {}).items()]
         parts += [str(e) for e in errors or [] if e]
-        if isinstance(body, dict) and isinstance(body.get("error"), str):
+        if isinstance(body.get("error"), str):
             parts.append(body["error"])
         return RefusedError("; ".join(parts)[:300] or "bad request", crm=CRM, status_code=code)
     return None

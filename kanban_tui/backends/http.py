@@ -470,6 +470,16 @@ def json_of(response: httpx.Response) -> Any:
     return body
 
 
+def json_dict(response: httpx.Response) -> dict[str, Any]:
+    """A CRM's answer as an object, for reading its error words: `{}` when it is not JSON, too deep, or not an
+    object (a `describe` never fails on the body it explains)."""
+    try:
+        body = json_of(response)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def _json(response: httpx.Response, crm: str) -> Any:
     if not response.content:
         return {}

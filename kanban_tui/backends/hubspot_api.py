@@ -17,7 +17,7 @@ from .errors import (
     RateLimitedError,
     RefusedError,
 )
-from .http import httpx, json_of
+from .http import httpx, json_dict
 from .settings import HUBSPOT as CRM
 from .settings import HUBSPOT_TOKEN_ENV as TOKEN_ENV
 
@@ -61,11 +61,7 @@ def stage_kind(metadata: Any) -> tuple[StatusKind, int | None]:
 def describe_error(response: httpx.Response) -> BackendError | None:
     """HubSpot's own words (its `Error` body's `message`, `errors[].message`) for what a user can act on."""
     code = response.status_code
-    try:
-        body = json_of(response)
-    except ValueError:
-        body = None
-    body = body if isinstance(body, dict) else {}
+    body = json_dict(response)
     message = str(body.get("message") or "")[:200]
     listed = body.get("errors")
     errors: list[Any] = listed if isinstance(listed, list) else []
@@ -105,11 +101,7 @@ class RateHeaders(httpx.AsyncBaseTransport):
             extra["RateLimit"] = f"limit={top}, remaining={left}, reset={seconds:g}"
         if response.status_code == 429 and "retry-after" not in headers:
             await response.aread()
-            try:
-                body = json_of(response)
-            except ValueError:
-                body = None
-            policy = body.get("policyName") if isinstance(body, dict) else None
+            policy = json_dict(response).get("policyName")
             wait = POLICY_WAITS.get(str(policy).upper()) if policy else None
             if wait is None and window and window.isdigit():
                 wait = int(window) / 1000

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..models import Pipeline
 from .errors import AuthError, BackendError, NotFoundError, RefusedError
-from .http import httpx, json_of
+from .http import httpx, json_dict
 from .settings import PIPEDRIVE as CRM
 from .settings import PIPEDRIVE_TOKEN_ENV as TOKEN_ENV
 
@@ -39,11 +39,8 @@ def int_or_none(value: Any) -> int | None:
 def describe_error(response: httpx.Response) -> BackendError | None:
     """Pipedrive's own words (`error`, `error_info`) for what a user can act on."""
     code = response.status_code
-    try:
-        body = json_of(response)
-    except ValueError:
-        body = None
-    said = [str(body[k]) for k in ("error", "error_info") if isinstance(body, dict) and body.get(k)]
+    body = json_dict(response)
+    said = [str(body[k]) for k in ("error", "error_info") if body.get(k)]
     message = "; ".join(dict.fromkeys(said))[:300]
     if code == 401:
         return AuthError("Pipedrive did not accept the API token", crm=CRM, status_code=code,

@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 from ..models import Opportunity, Pipeline, Status, StatusKind
 from .errors import AuthError, BackendError, NotFoundError, RefusedError, read_each
-from .http import HttpApi, Listing, httpx, json_of
+from .http import HttpApi, Listing, httpx, json_dict
 from .rescan import RescanBackend, ScanPage
 from .settings import TELECRM as CRM
 from .settings import TELECRM_BASE_URL as DEFAULT_BASE_URL
@@ -52,10 +52,7 @@ NO_ID = "TeleCRM's search result carried no lead id, so this board cannot addres
 
 
 def error_code(response: httpx.Response) -> tuple[str, str]:
-    try:
-        error = json_of(response).get("error") or {}
-    except (ValueError, AttributeError):
-        return "", ""
+    error = json_dict(response).get("error") or {}
     if not isinstance(error, dict):
         return "", str(error)[:200]
     return str(error.get("code") or ""), str(error.get("message") or "")[:200]

@@ -156,6 +156,10 @@ class Opportunity(BaseModel):
     """The CRM flags the deal as stalled (no activity for a while)."""
     status_changed: datetime | None = None
     """When the deal entered its status, where the CRM says (None: it does not); days in status."""
+    close_date: date | None = None
+    """The expected close date, where the CRM keeps one (Close: an active opportunity's `date_won`)."""
+    owner_id: str | None = None
+    """The CRM's id of `owner` (what an edit of the owner sends), where known."""
 
     @model_validator(mode="after")
     def _safe(self) -> Opportunity:
@@ -324,3 +328,143 @@ class Note(BaseModel):
     @classmethod
     def _safe_author(cls, author: str | None) -> str | None:
         return None if author is None else safe_text(author)
+
+
+class User(BaseModel):
+    """Someone a deal can belong to: the owner picker's entries (`Backend.users`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        return safe_text(name)
+
+
+class Lead(BaseModel):
+    """What a CRM hangs deals on (Close's lead: a company or person), offered when a new deal is made."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        return safe_text(name)
+
+
+EDIT_FIELDS = ("value", "currency", "period", "confidence", "close_date", "owner", "name")
+"""The fields of a deal the board edits (`Edit`), in the form's order."""
+
+
+class Edit(BaseModel):
+    """A change to a deal's fields: only the fields *set* are changed (`fields`), so `Edit(value=None)` clears the
+    value while `Edit()` changes nothing. Kept in the journal as JSON (`model_dump_json(exclude_unset=True)`), one
+    field per intent; `Edit.model_validate_json` gives the same set fields back."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: int | None = None
+    """Minor units of the deal's currency (cents); None clears it."""
+    currency: str | None = None
+    period: Period | None = None
+    confidence: int | None = Field(default=None, ge=0, le=100)
+    close_date: date | None = None
+    """The expected close date; None clears it."""
+    owner: User | None = None
+    name: str | None = None
+
+    @field_validator("name", "currency")
+    @classmethod
+    def _safe(cls, text: str | None) -> str | None:
+        return None if text is None else safe_text(text)
+
+    @model_validator(mode="after")
+    def _required(self) -> Edit:
+        for name in ("name", "currency", "period"):  # a deal always has these: they are changed, never cleared
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be cleared")
+        if self.name is not None and not self.name.strip():
+            raise ValueError("a name cannot be empty")
+        return self
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The fields this edit changes, in `EDIT_FIELDS` order."""
+        return tuple(f for f in EDIT_FIELDS if f in self.model_fields_set)
+
+    def only(self, *fields: str) -> Edit:
+        """This edit's `fields` alone (those it sets)."""
+        return Edit.model_validate({f: getattr(self, f) for f in fields if f in self.model_fields_set})
+
+    def merged(self, newer: Edit) -> Edit:
+        """This edit with `newer`'s fields over it."""
+        data = {f: getattr(self, f) for f in self.fields}
+        data.update({f: getattr(newer, f) for f in newer.fields})
+        return Edit.model_validate(data)
+
+    def apply(self, opportunity: Opportunity) -> Opportunity:
+        """The deal as it is with this edit made (what the board shows while the edit is owed)."""
+        update: dict[str, object] = {}
+        for name in self.fields:
+            value = getattr(self, name)
+            if name == "owner":
+                update["owner"] = value.name if value is not None else None
+                update["owner_id"] = value.id if value is not None else None
+            else:
+                update[name] = value
+        return opportunity.model_copy(update=update) if update else opportunity
+
+    def holds(self, opportunity: Opportunity) -> bool:
+        """The deal already has every value this edit sets (a read-back: the edit reached the CRM)."""
+        return all(field_value(opportunity, f) == self.value_of(f) for f in self.fields)
+
+    def value_of(self, name: str) -> object:
+        """This edit's value of a field, as `field_value` gives a deal's (the owner by id)."""
+        value = getattr(self, name)
+        return value.id if isinstance(value, User) else value
+
+
+def field_value(opportunity: Opportunity, name: str) -> object:
+    """A deal's value of an `EDIT_FIELDS` field, comparable with `Edit.value_of` (the owner by id, else name)."""
+    if name == "owner":
+        return opportunity.owner_id if opportunity.owner_id is not None else opportunity.owner
+    return getattr(opportunity, name)
+
+
+class NewDeal(BaseModel):
+    """A deal the user made on the board (`+`), until the CRM has it. `client_id` is made once, when the user
+    saves: it names the card meanwhile (`new:<client_id>`) and lets a send whose outcome is unknown be read back
+    (`Backend.find_created`) so that it is never made twice."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: str
+    pipeline_id: str
+    status_id: str
+    name: str
+    value: int | None = None
+    currency: str | None = None
+    """None: the CRM's (or the workspace's) default currency."""
+    confidence: int | None = Field(default=None, ge=0, le=100)
+    lead_id: str | None = None
+    """Close: the existing lead the deal is for; None: a new lead named `name` is made first."""
+    made_at: datetime
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        name = safe_text(name).strip()
+        if not name:
+            raise ValueError("a name cannot be empty")
+        return name
+
+    @property
+    def card_id(self) -> str:
+        """The id the card has on the board until the CRM gives it one."""
+        return f"new:{self.client_id}"

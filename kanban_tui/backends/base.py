@@ -17,14 +17,21 @@ from datetime import datetime
 from ..models import (
     Changes,
     ColumnStart,
+    Edit,
     History,
+    Lead,
+    NewDeal,
     Note,
     Opportunity,
     Page,
     Pipeline,
     Status,
+    User,
     WeekCount,
 )
+
+NOTE_LOOKBACK = 300.0
+"""Seconds before a note (or a new deal) was sent that a read-back still takes as its own (clocks differ)."""
 
 
 class Backend(ABC):
@@ -135,6 +142,72 @@ class Backend(ABC):
 
     notes_of: str = "the deal"
     """What the notes belong to, in the details' words: "the lead" where every deal of it shares them (Close)."""
+
+    # -- acting on a deal: edit, note, create (each only where the CRM's API allows it) -------------------
+
+    editable: frozenset[str] = frozenset()
+    """The `Edit` fields `update` can change here (`models.EDIT_FIELDS`); empty: the board offers no edit."""
+
+    cannot_edit: str = "its API takes only status changes from here"
+    """Why a field or the whole edit is not offered (the key says it, after the CRM's name)."""
+
+    async def update(self, opportunity: Opportunity, edit: Edit) -> Opportunity:
+        """Change the deal's `edit.fields` (only those: a teammate's change to another field stands); return the
+        deal as the CRM now has it. Setting a value is idempotent: sending the same edit twice ends the same.
+        Raises a `BackendError` subclass when the CRM refuses or cannot be reached."""
+        raise NotImplementedError(f"{self.name} takes no edits")
+
+    async def users(self) -> list[User] | None:
+        """Who a deal can be given to (the owner picker); None: the CRM cannot list them here."""
+        return None
+
+    can_note: bool = False
+    """`add_note` works here."""
+
+    cannot_note: str = "its API takes no notes from here"
+
+    async def add_note(self, opportunity: Opportunity, text: str) -> Note:
+        """Add a note to the deal (or to what the CRM hangs notes on: Close's lead); return it as made.
+        Not idempotent: the caller reads back (`find_note`) before sending again a note whose outcome is unknown."""
+        raise NotImplementedError(f"{self.name} takes no notes")
+
+    async def find_note(self, opportunity: Opportunity, text: str, since: datetime) -> Note | None:
+        """The deal's note with exactly `text` made at or after `since` (less `NOTE_LOOKBACK`), if the CRM has
+        one: a note sent before whose answer never came. This default reads the latest notes."""
+        notes = await self.notes(opportunity, limit=50)
+        for note in notes or []:
+            if note.text == text and note.when.timestamp() >= since.timestamp() - NOTE_LOOKBACK:
+                return note
+        return None
+
+    can_create: bool = False
+    """`create` works here."""
+
+    cannot_create: str = "its API takes no new deals from here"
+
+    async def find_leads(self, query: str, limit: int = 8) -> list[Lead] | None:
+        """Existing leads whose name matches `query`, for a new deal to belong to; None: deals here stand alone
+        (no lead to choose)."""
+        return None
+
+    async def create(self, pipeline: Pipeline, draft: NewDeal) -> Opportunity:
+        """Make the deal in `draft.status_id` (Close: for the lead `draft.lead_id`, or a new lead named
+        `draft.name`); return it as the CRM has it. Not idempotent: the caller reads back (`find_created`) before
+        sending again a deal whose outcome is unknown."""
+        raise NotImplementedError(f"{self.name} takes no new deals")
+
+    async def find_created(self, pipeline: Pipeline, draft: NewDeal) -> Opportunity | None:
+        """The deal `draft` made, if the CRM has it (one sent before whose answer never came): the newest deal of
+        the pipeline named `draft.name`, made at or after `draft.made_at` (less `NOTE_LOOKBACK`). This default
+        pages through the pipeline; a CRM that can search overrides it."""
+        since = draft.made_at.timestamp() - NOTE_LOOKBACK
+        found: Opportunity | None = None
+        async for page in self.load_opportunities(pipeline):
+            for opportunity in page.opportunities:
+                if opportunity.name == draft.name and opportunity.created.timestamp() >= since and (
+                        found is None or opportunity.created > found.created):
+                    found = opportunity
+        return found
 
     has_links: bool = False
     """Cards carry a link to the deal in the CRM's web app (`Opportunity.url`)."""

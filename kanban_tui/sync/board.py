@@ -19,7 +19,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from datetime import datetime
 
-from ..models import Changes, ColumnStart, Opportunity, Pipeline, Status
+from ..models import Changes, ColumnStart, Edit, NewDeal, Opportunity, Pipeline, Status
 from ..money import major_units
 from .search import ColumnSearch
 from .totals import ColumnSummary, ColumnTotals, Contribution, contribution_of
@@ -54,6 +54,8 @@ class Board:
         self._statuses = {s.id: s for s in pipeline.statuses}
         self._server: dict[str, Opportunity] = {}
         self._target: dict[str, tuple[str, datetime]] = {}
+        self._edits: dict[str, Edit] = {}
+        """The user's edits of a card not yet confirmed (drawn over the server's version: `shown`)."""
         """Per card with an intent: the status the user put it in, and when."""
         self.elsewhere: dict[str, str] = {}
         """A read-only window: the cards with a move of the user's owed by another window (where it puts them):
@@ -108,8 +110,9 @@ class Board:
         return known is not None and known.updated >= opportunity.updated and opportunity.id in self._placed
 
     def server_versions(self) -> list[Opportunity]:
-        """Every card on the board as the server last reported it (pending moves not applied)."""
-        return [self._server[opportunity_id] for opportunity_id in self._placed]
+        """Every card on the board as the server last reported it (pending moves and edits not applied; new deals
+        the CRM does not have yet left out)."""
+        return [self._server[opportunity_id] for opportunity_id in self._placed if not opportunity_id.startswith("new:")]
 
     def status(self, status_id: str) -> Status:
         return self._statuses[status_id]
@@ -117,6 +120,37 @@ class Board:
     def opportunity(self, opportunity_id: str) -> Opportunity:
         """The opportunity as the server last reported it."""
         return self._server[opportunity_id]
+
+    def shown(self, opportunity_id: str) -> Opportunity:
+        """The opportunity as it is drawn: the server's version with the user's edits not yet confirmed."""
+        edit = self._edits.get(opportunity_id)
+        opportunity = self._server[opportunity_id]
+        return edit.apply(opportunity) if edit is not None else opportunity
+
+    def edited(self, opportunity_id: str) -> Edit | None:
+        """The user's edits of the card not yet confirmed."""
+        return self._edits.get(opportunity_id)
+
+    def set_edit(self, opportunity_id: str, edit: Edit | None) -> set[str]:
+        """Draw the card with `edit` over the server's version (None: as the server has it)."""
+        if edit is None and opportunity_id not in self._edits:
+            return set()
+        if edit is None:
+            del self._edits[opportunity_id]
+        else:
+            self._edits[opportunity_id] = edit
+        self._haystack.pop(opportunity_id, None)
+        return self._place(opportunity_id)
+
+    def add_new(self, draft: NewDeal) -> set[str]:
+        """A deal the user made that the CRM does not have yet, drawn at once (`draft.card_id`)."""
+        if draft.card_id in self._server or self._statuses.get(draft.status_id) is None:
+            return set()
+        self._server[draft.card_id] = Opportunity(
+            id=draft.card_id, name=draft.name, status_id=draft.status_id, value=draft.value,
+            currency=draft.currency or "USD", confidence=draft.confidence, created=draft.made_at,
+            updated=draft.made_at, read_only="it is not in the CRM yet (saving…)")
+        return self._place(draft.card_id)
 
     def shown_status(self, opportunity_id: str) -> str:
         """The column the card is drawn in (its pending target, if it has one)."""
@@ -174,7 +208,7 @@ class Board:
 
     def _make_haystack(self, opportunity_id: str) -> str:
         # fields a space apart (a word has none, so it matches within one field); never empty
-        o = self._server[opportunity_id]
+        o = self.shown(opportunity_id)
         text = self._haystack[opportunity_id] = f"{o.name} {o.contact or ''} {o.owner or ''} {o.note or ''}".casefold()
         return text
 
@@ -312,7 +346,7 @@ class Board:
 
     def seen_now(self, opportunity_id: str) -> Seen:
         """The card as it is drawn now, in the terms `seen` keeps."""
-        o = self._server[opportunity_id]
+        o = self.shown(opportunity_id)
         return self._placed[opportunity_id][0], o.value, o.name
 
     def change(self, opportunity_id: str) -> str | None:
@@ -330,7 +364,7 @@ class Board:
             return None if own else "new"
         if before[0] != self._placed[opportunity_id][0] and not own:
             return "moved"
-        if before[1] != self._server[opportunity_id].value:
+        if before[1] != self.shown(opportunity_id).value and opportunity_id not in self._edits:
             return "re-valued"
         return None
 
@@ -390,6 +424,8 @@ class Board:
             self._totals[old[0]].remove(old[2])
             touched.add(old[0])
         opportunity = self._server.get(opportunity_id)
+        if opportunity is not None and (edit := self._edits.get(opportunity_id)) is not None:
+            opportunity = edit.apply(opportunity)
         if opportunity is not None:
             target = self._target.get(opportunity_id)
             if target is not None:
@@ -466,6 +502,7 @@ class Board:
         for opportunity_id in opportunity_ids:
             self._server.pop(opportunity_id, None)
             self._target.pop(opportunity_id, None)
+            self._edits.pop(opportunity_id, None)
             self.badges.pop(opportunity_id, None)
             self.marked.pop(opportunity_id, None)
             self._haystack.pop(opportunity_id, None)

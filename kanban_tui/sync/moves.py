@@ -307,14 +307,17 @@ class MoveQueue:
         if row is not None:
             u.jobs.append(KeepSeen(board.pipeline.id, {card: row}))  # (with a journal: just before its write)
 
-    def badges(self, board: Board, u: Update) -> None:
-        """Each card's badge (`saving…`, `queued`, ...) as its intent stands."""
+    def badges(self, board: Board, u: Update, others: dict[str, str]) -> None:
+        """Each card's badge (`saving…`, `queued`, ...) as its move stands, else as `others` (its edits, a new
+        deal) stand."""
+        wanted = dict(others)
         for card, intent in self.intents.items():
-            badge = BADGE["out"] if card in self.out else BADGE[intent.state]
+            wanted[card] = BADGE["out"] if card in self.out else BADGE[intent.state]
+        for card, badge in wanted.items():
             if board.badges.get(card) != badge and card in board:
                 board.badges[card] = badge
                 u.redraw.add(board.shown_status(card))
-        for card in [c for c in board.badges if c not in self.intents]:
+        for card in [c for c in board.badges if c not in wanted]:
             del board.badges[card]
             if card in board:
                 u.redraw.add(board.shown_status(card))

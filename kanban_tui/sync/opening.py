@@ -80,6 +80,7 @@ def new_board(s: BoardSession, pipeline: Pipeline) -> None:
     s.loaded, s.total, s.complete = 0, None, False
     s.load_seen = set()
     s.moves.clear()
+    s.writes.clear()
     s.hidden = set()
     s.owner_is_me = False
     s.changes_said = False
@@ -117,6 +118,7 @@ def recall(s: BoardSession, kept: Recalled, u: Update) -> None:
         return
     board, pipeline = s.board, s.pipeline
     restored = s.moves.recall(kept.rows, board, pipeline, u)
+    restored += s.writes.recall(kept.writes or [], board, pipeline, u)
     if not kept.taken_over:
         s.moves.restored = len(s.moves.intents)
         return
@@ -238,6 +240,7 @@ def page(s: BoardSession, ev: PageArrived, u: Update) -> None:
     s.report_skipped(page.skipped, u)
     if s.pipeline is not None:
         s.moves.show_targets(board, s.pipeline, u)
+        s.writes.show(board, u)
     if first and page.opportunities:
         u.first_cards = True
 
@@ -279,6 +282,7 @@ def now_whole(s: BoardSession, u: Update) -> None:
         n = len(restored)
         u.notice(f"Sending {n} move{'s' if n > 1 else ''} saved from last time", title="Moves kept", timeout=8)
     s.moves.restored = 0
+    s.writes.loaded(board, pipeline, u)
     if s.refresh_asked:
         s.refresh_asked = False
         u.notice(f"Loaded anew from {s.backend.name}", timeout=3)
@@ -422,6 +426,7 @@ def first_screen(s: BoardSession, ev: FirstScreen, u: Update) -> None:
     s.loaded = len(board)
     s.total = sum(start.count for start in ev.starts)
     s.moves.show_targets(board, s.pipeline, u)
+    s.writes.show(board, u)
     u.progress = True
     if first and len(board):
         u.first_cards = True

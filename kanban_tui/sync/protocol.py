@@ -18,9 +18,10 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from ..backends.errors import BackendError
-from ..models import Changes, ColumnStart, Note, Opportunity, Page, Pipeline, Status, WeekCount
+from ..models import Changes, ColumnStart, Edit, Lead, NewDeal, Note, Opportunity, Page, Pipeline, Status, User, WeekCount
 from ..store.board_copy import SavedBoard
 from ..store.journal import JournaledMove
+from ..store.writes import JournaledWrite
 
 # -- what the session asks the UI to do -----------------------------------------------------------
 
@@ -40,12 +41,14 @@ class PipelineChoice(NamedTuple):
 
 
 class Conflict(NamedTuple):
-    """The card changed in the CRM after the user moved it: keep theirs, or mine?"""
+    """The card changed in the CRM after the user moved (or edited) it: keep theirs, or mine?"""
 
     card: str
     name: str
     theirs: str
     mine: str
+    field: str = ""
+    """The field a teammate changed while the user's edit of it was owed ("value", ...); "": the card's status."""
 
 
 @dataclass
@@ -73,6 +76,14 @@ class Update:
     """The CRM's won and lost per week (`ask_weeks`), for the pipeline picture if it is open."""
     notes: NotesKnown | None = None
     """A deal's latest notes (`ask_notes`), for its details if they are still open."""
+    users: UsersKnown | None = None
+    """The CRM's users (`ask_users`), for the owner picker."""
+    leads: LeadsKnown | None = None
+    """Leads matching what the user typed (`ask_leads`), for the new-deal form."""
+    noted: str | None = None
+    """A note reached the CRM on this card: its details, if open, read the notes again."""
+    renamed: tuple[str, str] | None = None
+    """A new deal the CRM made: its card's id on the board until then, and the CRM's id (the focus follows)."""
 
     def notice(self, text: str, **kw: object) -> None:
         self.notices.append(Notice(text, **kw))  # type: ignore[arg-type]
@@ -226,12 +237,91 @@ class RebaseMove(NamedTuple):
     updated: datetime
 
 
-JournalWrite = RecordMove | SettleMove | ForgetMove | UnsendMove | RebaseMove | KeepSeen
-JOURNAL_WRITES = (RecordMove, SettleMove, ForgetMove, UnsendMove, RebaseMove, KeepSeen)
+class RecordWrite(NamedTuple):
+    """A new edit (of one field), note or new deal, kept before it is sent (`store/writes.py`)."""
+
+    write: JournaledWrite
+
+
+class SettleWrites(NamedTuple):
+    """These edits, notes or new deals are over (confirmed, refused, replaced...)."""
+
+    seqs: tuple[int, ...]
+
+
+class UnsendWrites(NamedTuple):
+    """Their request surely did not reach the CRM: owed again, not in doubt."""
+
+    seqs: tuple[int, ...]
+
+
+class RebaseWrite(NamedTuple):
+    """The deal's `updated` as our own write left it: not a teammate's change after a restart."""
+
+    seq: int
+    updated: datetime
+
+
+JournalWrite = (RecordMove | SettleMove | ForgetMove | UnsendMove | RebaseMove | KeepSeen | RecordWrite | SettleWrites
+                | UnsendWrites | RebaseWrite)
+JOURNAL_WRITES = (RecordMove, SettleMove, ForgetMove, UnsendMove, RebaseMove, KeepSeen, RecordWrite, SettleWrites,
+                  UnsendWrites, RebaseWrite)
+
+
+class SendEdit(NamedTuple):
+    """Send the user's edits of one deal (`seqs`: the journal rows it carries, marked sent first)."""
+
+    gen: int
+    card: str
+    seqs: tuple[int, ...]
+    opportunity: Opportunity
+    edit: Edit
+
+
+class ReadDeal(NamedTuple):
+    """Read one deal back: an edit of it whose outcome is unknown is settled against it before it is sent again."""
+
+    gen: int
+    card: str
+    pipeline: Pipeline
+
+
+class SendNote(NamedTuple):
+    """Add a note (its row marked sent first); `check`: an earlier send's outcome is unknown, look for it first."""
+
+    gen: int
+    seq: int
+    card: str
+    opportunity: Opportunity
+    text: str
+    made_at: datetime
+    check: bool
+
+
+class SendCreate(NamedTuple):
+    """Make a new deal (its row marked sent first); `check`: an earlier send's outcome is unknown, look for it
+    first."""
+
+    gen: int
+    seq: int
+    pipeline: Pipeline
+    draft: NewDeal
+    check: bool
+
+
+class AskUsers(NamedTuple):
+    """Who deals can be given to, for the owner picker."""
+
+
+class AskLeads(NamedTuple):
+    """Leads whose name matches `query`, for the new-deal form."""
+
+    query: str
+
 
 Job = (
     ListPipelines | Load | Resume | OpenCopy | Poll | Send | Read | SaveCopy | SavePrefs | SaveSeen | WhoAmI | Drain
-    | AskWeeks | AskNotes | JournalWrite
+    | AskWeeks | AskNotes | JournalWrite | SendEdit | ReadDeal | SendNote | SendCreate | AskUsers | AskLeads
 )
 
 
@@ -300,6 +390,8 @@ class Recalled(NamedTuple):
     elsewhere: dict[str, str] | None = None
     """A read-only window: where the moves the other window owes put their cards (the user's own moves, never
     marked as a change here)."""
+    writes: list[JournaledWrite] | None = None
+    """The owed edits, notes and new deals (None: none read: a read-only window, or no journal)."""
 
 
 class MeKnown(NamedTuple):
@@ -354,13 +446,58 @@ class NotesKnown(NamedTuple):
     error: str | None = None
 
 
+class EditAnswered(NamedTuple):
+    gen: int
+    card: str
+    seqs: tuple[int, ...]
+    result: Opportunity | BackendError
+
+
+class DealRead(NamedTuple):
+    gen: int
+    card: str
+    result: Opportunity | None | BackendError
+
+
+class NoteAnswered(NamedTuple):
+    """The note as made (or found already made: `found`), or the failure."""
+
+    gen: int
+    seq: int
+    card: str
+    result: Note | BackendError
+    found: bool = False
+
+
+class CreateAnswered(NamedTuple):
+    """The deal as made (or found already made: `found`), or the failure."""
+
+    gen: int
+    seq: int
+    card: str
+    result: Opportunity | BackendError
+    found: bool = False
+
+
+class UsersKnown(NamedTuple):
+    users: list[User] | None
+    error: str | None = None
+
+
+class LeadsKnown(NamedTuple):
+    query: str
+    leads: list[Lead] | None
+    error: str | None = None
+
+
 Event = (
     PipelinesListed | PipelinesFailed | Recalled | LoadStarted | PageArrived | LoadDone | LoadFailed | CopyRead | Polled
     | FirstScreen | Resumed
     | PollFailed | MoveAnswered | CardRead | CopySaved | MeKnown | WeeksKnown | NotesKnown
+    | EditAnswered | DealRead | NoteAnswered | CreateAnswered | UsersKnown | LeadsKnown
 )
 
 BOARD_EVENTS = (Recalled, LoadStarted, PageArrived, LoadDone, FirstScreen, Resumed, LoadFailed, Polled, PollFailed,
-                MoveAnswered, CardRead)
+                MoveAnswered, CardRead, EditAnswered, DealRead, NoteAnswered, CreateAnswered)
 """Results for one board (its `gen`): dropped when another board is shown now. (`CopyRead` is not among them:
 a warm start's copy read also lets the pipeline listing go on, whatever board it was for.)"""

@@ -19,13 +19,30 @@ from ..models import Opportunity
 from ..store.board_copy import BoardCopy
 from ..store.journal import MoveJournal
 from ..store.prefs import BoardPrefs
+from ..store import writes
 from ..store.seen import SeenStore
 from ..text import safe_text
 from .protocol import (
     JOURNAL_WRITES,
+    AskLeads,
     AskNotes,
+    AskUsers,
     AskWeeks,
     CardRead,
+    CreateAnswered,
+    DealRead,
+    EditAnswered,
+    LeadsKnown,
+    NoteAnswered,
+    ReadDeal,
+    RebaseWrite,
+    RecordWrite,
+    SendCreate,
+    SendEdit,
+    SendNote,
+    SettleWrites,
+    UnsendWrites,
+    UsersKnown,
     CopyRead,
     CopySaved,
     Drain,
@@ -147,6 +164,14 @@ class Runner:
             case KeepSeen(pipeline_id, cards):  # on the journal's writer: before the settle that follows it
                 if self.seen is not None:
                     journal.submit(self.seen.keep, pipeline_id, cards)
+            case RecordWrite(write):
+                journal.submit(writes.record, journal, write)
+            case SettleWrites(seqs):
+                journal.submit(writes.settle, journal, seqs)
+            case UnsendWrites(seqs):
+                journal.submit(writes.unsend, journal, seqs)
+            case RebaseWrite(seq, updated):
+                journal.submit(writes.rebase, journal, seq, updated)
             case _:
                 assert_never(job)
 
@@ -170,9 +195,11 @@ class Runner:
             return Recalled(gen, None, prefs, seen=seen, elsewhere={r.opportunity_id: r.to_status for r in rows})
         try:  # row by row: a row that cannot be read is set aside (kept) and said, the others are owed
             rows, set_aside = await asyncio.to_thread(journal.recall, pipeline_id)
+            owed, also_aside = await asyncio.to_thread(writes.owed, journal, pipeline_id)
         except Exception as exc:  # noqa: BLE001 - said; the board opens anyway
             return Recalled(gen, None, prefs, f"Could not read the move journal {journal.path}: {exc}", seen)
-        return Recalled(gen, rows, prefs, seen=seen, taken_over=taken_over, set_aside=tuple(set_aside))
+        return Recalled(gen, rows, prefs, seen=seen, taken_over=taken_over, set_aside=(*set_aside, *also_aside),
+                        writes=owed)
 
     async def run(self, job: Job) -> AsyncIterator[Event]:
         """Do a job's I/O and yield what came of it. Never raises: failures are events too."""
@@ -192,6 +219,14 @@ class Runner:
                     yield MoveAnswered(job.gen, job.card, job.seq, error)
                 case Read():
                     yield CardRead(job.gen, job.card, job.seq, error)
+                case SendEdit():
+                    yield EditAnswered(job.gen, job.card, job.seqs, error)
+                case ReadDeal():
+                    yield DealRead(job.gen, job.card, error)
+                case SendNote():
+                    yield NoteAnswered(job.gen, job.seq, job.card, error)
+                case SendCreate():
+                    yield CreateAnswered(job.gen, job.seq, job.draft.card_id, error)
                 case OpenCopy():
                     yield CopyRead(job.gen, None, job.error)
             log.exception("%s failed", type(job).__name__)
@@ -271,8 +306,21 @@ class Runner:
                     problem = await asyncio.to_thread(self.board_copy.save, job.pipeline, job.cards, job.synced_at,
                                                       job.cursor)
                     yield CopySaved(problem)
-            case RecordMove() | SettleMove() | ForgetMove() | UnsendMove() | RebaseMove() | KeepSeen():
+            case (RecordMove() | SettleMove() | ForgetMove() | UnsendMove() | RebaseMove() | KeepSeen() | RecordWrite()
+                  | SettleWrites() | UnsendWrites() | RebaseWrite()):
                 self.write(job)
+            case SendEdit() | ReadDeal() | SendNote() | SendCreate():
+                yield await self._write(job)
+            case AskUsers():
+                try:
+                    yield UsersKnown(await backend.users())
+                except Exception as exc:  # noqa: BLE001 - a line under the owner field, never a crash
+                    yield UsersKnown(None, safe_text(str(exc) or exc.__class__.__name__))
+            case AskLeads(query):
+                try:
+                    yield LeadsKnown(query, await backend.find_leads(query))
+                except Exception as exc:  # noqa: BLE001 - a line under the name field, never a crash
+                    yield LeadsKnown(query, None, safe_text(str(exc) or exc.__class__.__name__))
             case _:
                 assert_never(job)
 
@@ -298,6 +346,56 @@ class Runner:
             yield LoadDone(job.gen)
         except BackendError as exc:
             yield LoadFailed(job.gen, exc)
+
+    async def _mark_sent(self, seqs: tuple[int, ...]) -> BackendError | None:
+        """The rows marked sent (on disk) before their request goes; why not (then nothing is sent)."""
+        try:
+            if self.journal is not None:
+                await asyncio.wrap_future(self.journal.submit(writes.mark_sent, self.journal, seqs))
+        except Exception as exc:  # noqa: BLE001
+            path = self.journal.path if self.journal else ""
+            return BackendError(f"could not write the journal {path}: {exc}", hint="check the disk; nothing was sent")
+        return None
+
+    async def _write(self, job: SendEdit | ReadDeal | SendNote | SendCreate) -> Event:
+        """An edit, a read-back, a note or a new deal: marked sent in the journal before the request goes; a note or
+        a deal whose earlier send's outcome is unknown looked for first (at most once)."""
+        backend = self.backend
+        match job:
+            case SendEdit(gen, card, seqs, opportunity, edit):
+                edited: Opportunity | BackendError | None = await self._mark_sent(seqs)
+                if edited is None:
+                    try:
+                        edited = await backend.update(opportunity, edit)
+                    except BackendError as exc:
+                        edited = exc
+                return EditAnswered(gen, card, seqs, edited)
+            case ReadDeal(gen, card, pipeline):
+                try:
+                    read: Opportunity | None | BackendError = await backend.fetch_one(pipeline, card)
+                except BackendError as exc:
+                    read = exc
+                return DealRead(gen, card, read)
+            case SendNote(gen, seq, card, opportunity, text, made_at, check):
+                try:
+                    if check and (found := await backend.find_note(opportunity, text, made_at)) is not None:
+                        return NoteAnswered(gen, seq, card, found, found=True)
+                    if (failed := await self._mark_sent((seq,))) is not None:
+                        return NoteAnswered(gen, seq, card, failed)
+                    return NoteAnswered(gen, seq, card, await backend.add_note(opportunity, text))
+                except BackendError as exc:
+                    return NoteAnswered(gen, seq, card, exc)
+            case SendCreate(gen, seq, pipeline, draft, check):
+                try:
+                    if check and (made := await backend.find_created(pipeline, draft)) is not None:
+                        return CreateAnswered(gen, seq, draft.card_id, made, found=True)
+                    if (failed := await self._mark_sent((seq,))) is not None:
+                        return CreateAnswered(gen, seq, draft.card_id, failed)
+                    return CreateAnswered(gen, seq, draft.card_id, await backend.create(pipeline, draft))
+                except BackendError as exc:
+                    return CreateAnswered(gen, seq, draft.card_id, exc)
+            case _:
+                assert_never(job)
 
     async def _send(self, job: Send) -> MoveAnswered:
         """A move: marked sent in the journal (on disk) before the request goes."""

@@ -25,14 +25,15 @@ from typing import assert_never
 
 from ..backends.base import Backend
 from ..backends.errors import BackendError, unexpected_error
-from ..models import Pipeline
+from ..models import Edit, Pipeline
 from ..store.board_copy import BoardCopy, SavedBoard
 from ..store.journal import MoveJournal
 from ..store.prefs import BoardPrefs
 from ..store.seen import SeenStore
-from . import bulk, opening, polling
+from . import acting, bulk, opening, polling
 from .board import Board
 from .health import Failure, Health, classify
+from .edits import WriteQueue
 from .moves import Intent, MoveQueue, Outcome
 from .phase import Live, Loading, Offline, Phase, Snapshot, State
 from .polling import LOCK_RETRY
@@ -44,7 +45,10 @@ from .protocol import (
     Conflict,
     CopyRead,
     CopySaved,
+    CreateAnswered,
+    DealRead,
     Drain,
+    EditAnswered,
     Event,
     FirstScreen,
     ListPipelines,
@@ -53,7 +57,9 @@ from .protocol import (
     LoadFailed,
     LoadStarted,
     MeKnown,
+    LeadsKnown,
     MoveAnswered,
+    NoteAnswered,
     NotesKnown,
     PageArrived,
     PipelinesFailed,
@@ -67,6 +73,7 @@ from .protocol import (
     SavePrefs,
     SaveSeen,
     Update,
+    UsersKnown,
     WeeksKnown,
 )
 from .runner import Runner
@@ -140,6 +147,8 @@ class BoardSession:
         self.last_synced: datetime | None = None
         self.health = Health(clock, rand, poll_interval)
         self.moves = MoveQueue(journaled=journal is not None, keeps_seen=seen is not None, clock=clock, now=now)
+        self.writes = WriteQueue(journaled=journal is not None, clock=clock, now=now)
+        """The user's edits, notes and new deals (`edits.py`)."""
         self._skipped_reported: set[str] = set()
         self.runner = Runner(backend, journal=journal, board_copy=board_copy, prefs=prefs, seen=seen)
         """Executes the jobs this session asks for (the UI runs them; tests may run them by hand)."""
@@ -165,7 +174,7 @@ class BoardSession:
     @property
     def question(self) -> Conflict | None:
         """The conflict the user is being asked about, if any."""
-        return self.moves.question
+        return self.moves.question or self.writes.question
 
     @property
     def outcomes(self) -> deque[Outcome]:
@@ -186,6 +195,8 @@ class BoardSession:
         now = self.clock()
         health = self.health
         states = [i.state for i in self.moves.intents.values()]
+        writing = [{"saving…": "out"}.get(b, b) for c, b in self.writes.badges().items() if c not in self.moves.intents]
+        states += writing
         failing = health.error is not None or self.phase in (Phase.OFFLINE, Phase.FAILED)
         retry_in = None
         if failing and health.auto_retry and not self.busy:
@@ -196,7 +207,7 @@ class BoardSession:
             cards=len(self.board) if self.board is not None else 0,
             loaded=self.loaded,
             total=self.total,
-            saving=len(self.moves.out),
+            saving=len(self.moves.out) + writing.count("out"),
             queued=states.count("queued"),
             retrying=states.count("retrying"),
             asking=states.count("asking"),
@@ -218,8 +229,8 @@ class BoardSession:
         )
 
     def unsent(self) -> int:
-        """Cards whose move the CRM has not confirmed yet."""
-        return len(self.moves)
+        """Moves, edits, notes and new deals the CRM has not confirmed yet."""
+        return len(self.moves) + len(self.writes)
 
     # -- starting and choosing -------------------------------------------------------------------------
 
@@ -294,8 +305,40 @@ class BoardSession:
         return u
 
     def undo(self) -> Update:
-        """Undo the session's last move (a bulk move: every card of it), as a new intent: see `bulk.undo`."""
+        """Undo the session's last move (a bulk move: every card of it) or edit, as a new intent: `bulk.undo`,
+        `acting.undo_edit`."""
+        history = self.writes.history
+        if history and history[-1][3] >= len(self.moves.history):
+            return acting.undo_edit(self)
         return bulk.undo(self)
+
+    # -- acting on a deal (`acting.py`): edit, note, create -------------------------------------------------
+
+    def can_edit(self, card: str | None = None) -> str | None:
+        return acting.can_edit(self, card)
+
+    def edit(self, card: str, change: Edit) -> Update:
+        return acting.edit(self, card, change)
+
+    def can_note(self, card: str | None = None) -> str | None:
+        return acting.can_note(self, card)
+
+    def add_note(self, card: str, text: str) -> Update:
+        return acting.add_note(self, card, text)
+
+    def can_create(self, status_id: str | None = None) -> str | None:
+        return acting.can_create(self, status_id)
+
+    def create(self, status_id: str, name: str, *, value: int | None = None, currency: str | None = None,
+               confidence: int | None = None, lead_id: str | None = None) -> Update:
+        return acting.create(self, status_id, name, value=value, currency=currency, confidence=confidence,
+                             lead_id=lead_id)
+
+    def ask_users(self) -> Update:
+        return acting.ask_users(self)
+
+    def ask_leads(self, query: str) -> Update:
+        return acting.ask_leads(self, query)
 
     # -- marks: several cards at once (`bulk.py`) -------------------------------------------------------
 
@@ -410,7 +453,10 @@ class BoardSession:
     def resolve_conflict(self, card: str, keep: bool) -> Update:
         """The user's answer: keep my move (send it) or take the CRM's version (drop it)."""
         u = Update()
-        if self.board is not None:
+        asked = self.question
+        if self.board is not None and asked is not None and asked.card == card and asked.field:
+            self.writes.resolve(self.board, card, asked.field, keep, u)
+        elif self.board is not None:
             self.moves.resolve(self.board, card, keep, u)
         self.pump(u)
         return u
@@ -426,6 +472,11 @@ class BoardSession:
         for intent in self.moves.intents.values():
             if intent.state == "retrying":
                 intent.next_try = self.clock()
+        for card_fields in self.writes.fields.values():
+            for field_intent in card_fields.values():
+                field_intent.next_try = min(field_intent.next_try, self.clock())
+        for shot in self.writes.shots.values():
+            shot.next_try = min(shot.next_try, self.clock())
         u = self.tick()
         u.notice(f"Checking {self.backend.name} for changes…", timeout=2)
         return u
@@ -506,6 +557,22 @@ class BoardSession:
                 u.weeks = event  # for the pipeline picture: nothing of it is kept here
             case NotesKnown():
                 u.notes = event  # for the deal's details: nothing of it is kept here
+            case EditAnswered():
+                if board is not None:
+                    self.writes.edit_answered(event, board, self, u)
+            case DealRead():
+                if board is not None:
+                    self.writes.deal_read(event, board, self, u)
+            case NoteAnswered():
+                if board is not None:
+                    self.writes.note_answered(event, board, self, u)
+            case CreateAnswered():
+                if board is not None:
+                    self.writes.create_answered(event, board, self, u)
+            case UsersKnown():
+                u.users = event
+            case LeadsKnown():
+                u.leads = event
             case _:
                 assert_never(event)
 
@@ -540,8 +607,11 @@ class BoardSession:
             return
         if self._can_send():
             self.moves.pump(board, pipeline, self.gen, u)
+            self.writes.pump(board, pipeline, self.gen, u)
         self.moves.ask(board, pipeline, u)
-        self.moves.badges(board, u)
+        if self.moves.question is None:
+            self.writes.ask(board, pipeline, u)
+        self.moves.badges(board, u, self.writes.badges())
 
     # -- the connection (what the queue needs of the session: `moves.Link`) -----------------------------
 

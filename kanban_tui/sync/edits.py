@@ -1,0 +1,648 @@
+"""The user's edits, notes and new deals as intents, with a move's guarantees (issue 23).
+
+- **Edits** are intents per (deal, field): the latest intent of a field is what the CRM must end with. Each is written
+  to the journal (`RecordWrite`, applied before the send that follows) before it is sent; per deal one request is out
+  at a time, carrying every field owed then (only those: a teammate's change to another field stands), so an older
+  value is never sent after a newer one. A send whose outcome is unknown is settled by reading the deal back first.
+  A teammate who changed a field the user has an unsent edit of: the user is asked (both values shown); a teammate's
+  change to other fields merges silently. The board shows the edited values at once (`Board.set_edit`), `queued` while
+  offline, as a queued move.
+- **Notes** and **new deals** are sent at most once: an earlier send whose outcome is unknown is looked for
+  (`Backend.find_note` / `find_created`) before anything is sent again. A new deal is on the board at once
+  (`new:<client_id>`, `saving…`) and becomes the CRM's card when it answers.
+
+Pure decisions, as `moves.py`: journal writes and requests are jobs; no I/O here.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field as attribute
+from datetime import date, datetime
+
+from ..backends.errors import BackendError, OutcomeUnknownError, UnavailableError
+from ..models import Edit, NewDeal, Note, Opportunity, Pipeline, User, field_value
+from ..money import format_money
+from ..store.writes import JournaledWrite
+from .board import Board
+from .health import WRITE_TRIES, Failure, classify, write_backoff
+from .moves import Link
+from .protocol import (
+    Conflict,
+    CreateAnswered,
+    DealRead,
+    EditAnswered,
+    JournalWrite,
+    NoteAnswered,
+    ReadDeal,
+    RebaseWrite,
+    RecordWrite,
+    SendCreate,
+    SendEdit,
+    SendNote,
+    SettleWrites,
+    UnsendWrites,
+    Update,
+)
+
+FIELD_WORDS = {"value": "value", "currency": "currency", "period": "period", "confidence": "confidence",
+               "close_date": "close date", "owner": "owner", "name": "name"}
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, User):
+        return value.id
+    return value
+
+
+def shown_value(opportunity: Opportunity, name: str, value: object) -> str:
+    """A field's value in the words the question shows (`$12,000`, `2026-03-01`, `40%`, `(none)`)."""
+    if value is None or value == "":
+        return "(none)"
+    if name == "value" and isinstance(value, int):
+        return format_money(value, opportunity.currency, opportunity.period)
+    if name == "confidence":
+        return f"{value}%"
+    if name == "owner" and isinstance(value, User):
+        return value.name
+    return str(value)
+
+
+@dataclass
+class FieldIntent:
+    """The value the user last gave a deal's field, until the CRM has it."""
+
+    seq: int
+    card: str
+    name: str
+    field: str
+    edit: Edit
+    """The one-field edit (`edit.fields == (field,)`)."""
+    base: object
+    """What the field held (as `field_value` gives it) when the user first edited it: a teammate's change is a
+    value other than this one (and other than the user's own)."""
+    base_updated: datetime
+    made_at: datetime
+    state: str = "queued"
+    """queued · out · retrying · asking."""
+    tries: int = 0
+    next_try: float = 0.0
+    unknown: bool = False
+    """An earlier send's outcome is unknown: read the deal back before sending."""
+    ours: list[object] = attribute(default_factory=list)
+    """Values our own unanswered sends may have given the field (not a teammate's change)."""
+    older: list[int] = attribute(default_factory=list)
+    """Journal rows of this field this intent replaced while they were out (settled with it)."""
+    keep: bool = False
+    """The user chose this value over the CRM's newer one."""
+
+    @property
+    def value(self) -> object:
+        return self.edit.value_of(self.field)
+
+
+@dataclass
+class OneShot:
+    """A note or a new deal: sent at most once."""
+
+    seq: int
+    card: str
+    name: str
+    kind: str
+    """note · create."""
+    made_at: datetime
+    text: str = ""
+    draft: NewDeal | None = None
+    state: str = "queued"
+    tries: int = 0
+    next_try: float = 0.0
+    unknown: bool = False
+
+
+BADGE = {"out": "saving…", "queued": "queued", "retrying": "retrying", "asking": "asking"}
+
+
+class WriteQueue:
+    """The edits, notes and new deals of the board open now, and the requests out for them."""
+
+    def __init__(self, *, journaled: bool, clock: Callable[[], float], now: Callable[[], datetime]) -> None:
+        self.journaled = journaled
+        self.clock = clock
+        self.now = now
+        self.fields: dict[str, dict[str, FieldIntent]] = {}
+        """Per card, per field: the user's latest value not yet confirmed."""
+        self.shots: dict[int, OneShot] = {}
+        """Notes and new deals not yet confirmed, by journal row."""
+        self.out: set[str] = set()
+        """Cards with an edit request (or a read-back) out."""
+        self.shots_out: set[int] = set()
+        self.ours: dict[str, datetime] = {}
+        """A card's `updated` as our own last confirmed write left it."""
+        self.question: Conflict | None = None
+        self.history: list[tuple[str, Edit, Edit, int]] = []
+        """This session's edits, for undo: (card, the values before, the values given, how many moves the move
+        queue's history held then: the later of the two is undone first)."""
+        self.last_seq = 0
+        self.outcomes: list[tuple[str, str, int, str]] = []
+        """(card, field or kind, seq, how) of the latest settled intents (for tests and the log; bounded)."""
+        self.said_offline = False
+        self.restored = 0
+        """Intents brought back from the journal at this open, not yet said."""
+
+    def __len__(self) -> int:
+        return sum(len(f) for f in self.fields.values()) + len(self.shots)
+
+    def clear(self) -> None:
+        """Another board: its intents are the journal's to bring back."""
+        self.fields.clear()
+        self.shots.clear()
+        self.out.clear()
+        self.shots_out.clear()
+        self.history.clear()
+        self.question = None
+
+    def _journal(self, u: Update, write: JournalWrite) -> None:
+        if self.journaled:
+            u.jobs.append(write)
+
+    def _seq(self) -> int:
+        self.last_seq = max(self.last_seq + 1, time.time_ns() // 1000)
+        return self.last_seq
+
+    def _outcome(self, card: str, what: str, seq: int, how: str) -> None:
+        self.outcomes.append((card, what, seq, how))
+        del self.outcomes[:-1000]
+
+    # -- intents from the user and from the journal ------------------------------------------------------
+
+    def edit(self, board: Board, pipeline: Pipeline, card: str, edit: Edit, u: Update) -> None:
+        """New intents for `card`'s `edit.fields` (each replacing its field's unsent one), journaled, shown at once."""
+        server = board.opportunity(card)
+        made_at = self.now()
+        card_fields = self.fields.setdefault(card, {})
+        for name in edit.fields:
+            one = edit.only(name)
+            previous = card_fields.get(name)
+            seq = self._seq()
+            intent = FieldIntent(
+                seq=seq, card=card, name=server.name, field=name, edit=one,
+                base=previous.base if previous else field_value(server, name),
+                base_updated=previous.base_updated if previous else server.updated, made_at=made_at,
+                unknown=previous.unknown if previous else False, ours=list(previous.ours) if previous else [],
+            )
+            if previous is not None:
+                if card in self.out and previous.state == "out":
+                    intent.older = [*previous.older, previous.seq]
+                else:
+                    intent.older = previous.older
+                    self._journal(u, SettleWrites((previous.seq,)))
+            card_fields[name] = intent
+            self._journal(u, RecordWrite(JournaledWrite(
+                seq=seq, pipeline_id=pipeline.id, opportunity_id=card, opportunity_name=server.name, kind="edit",
+                field=name, payload=one.model_dump_json(exclude_unset=True),
+                base=json.dumps(_jsonable(intent.base)), base_updated=intent.base_updated, made_at=made_at)))
+        self._show(board, card, u)
+        u.redraw |= board.look(card)
+
+    def note(self, board: Board, pipeline: Pipeline, card: str, text: str, u: Update) -> None:
+        made_at = self.now()
+        seq = self._seq()
+        name = board.opportunity(card).name
+        self.shots[seq] = OneShot(seq=seq, card=card, name=name, kind="note", made_at=made_at, text=text)
+        self._journal(u, RecordWrite(JournaledWrite(
+            seq=seq, pipeline_id=pipeline.id, opportunity_id=card, opportunity_name=name, kind="note", field="",
+            payload=json.dumps({"text": text}), base="null", base_updated=made_at, made_at=made_at)))
+
+    def create(self, board: Board, pipeline: Pipeline, draft: NewDeal, u: Update) -> None:
+        seq = self._seq()
+        self.shots[seq] = OneShot(seq=seq, card=draft.card_id, name=draft.name, kind="create", made_at=draft.made_at,
+                                  draft=draft)
+        self._journal(u, RecordWrite(JournaledWrite(
+            seq=seq, pipeline_id=pipeline.id, opportunity_id=draft.card_id, opportunity_name=draft.name,
+            kind="create", field="", payload=draft.model_dump_json(), base="null", base_updated=draft.made_at,
+            made_at=draft.made_at)))
+        u.redraw |= board.add_new(draft)
+        u.redraw |= board.look(draft.card_id)
+
+    def recall(self, rows: list[JournaledWrite], board: Board, pipeline: Pipeline, u: Update) -> int:
+        """The journal's edits, notes and new deals of this pipeline back as intents (how many)."""
+        restored = 0
+        for row in rows:
+            if row.pipeline_id != pipeline.id:
+                continue
+            self.last_seq = max(self.last_seq, row.seq)
+            sent = row.state == "sent"
+            if row.kind == "edit":
+                edit = Edit.model_validate_json(row.payload)
+                card_fields = self.fields.setdefault(row.opportunity_id, {})
+                previous = card_fields.get(row.field)
+                if previous is not None and previous.seq >= row.seq:
+                    continue
+                base = json.loads(row.base)
+                intent = FieldIntent(
+                    seq=row.seq, card=row.opportunity_id, name=row.opportunity_name, field=row.field, edit=edit,
+                    base=previous.base if previous else base,
+                    base_updated=previous.base_updated if previous else row.base_updated, made_at=row.made_at,
+                    unknown=sent or (previous.unknown if previous else False),
+                    ours=[*(previous.ours if previous else []), *([edit.value_of(row.field)] if sent else [])],
+                    older=[*(previous.older if previous else []), *([previous.seq] if previous else [])],
+                )
+                card_fields[row.field] = intent
+                if previous is None:
+                    restored += 1
+            elif row.seq not in self.shots:
+                draft = NewDeal.model_validate_json(row.payload) if row.kind == "create" else None
+                text = json.loads(row.payload)["text"] if row.kind == "note" else ""
+                self.shots[row.seq] = OneShot(seq=row.seq, card=row.opportunity_id, name=row.opportunity_name,
+                                              kind=row.kind, made_at=row.made_at, text=text, draft=draft, unknown=sent)
+                restored += 1
+        self.show(board, u)
+        self.restored += restored
+        return restored
+
+    def loaded(self, board: Board, pipeline: Pipeline, u: Update) -> None:
+        """The board is whole: changes of cards no longer on it are dropped (said); those from last time said."""
+        for card_fields in list(self.fields.values()):
+            for intent in list(card_fields.values()):
+                if intent.card not in board:
+                    u.notice(f"An edit of {intent.name} was dropped: the deal is no longer in {pipeline.name}",
+                             severity="warning", timeout=10)
+                    self.settle(None, intent, "dropped", u)
+        for shot in list(self.shots.values()):
+            if shot.kind == "note" and shot.card not in board:
+                u.notice(f"A note for {shot.name} was dropped: the deal is no longer in {pipeline.name}: “{shot.text}”",
+                         severity="warning", timeout=15)
+                self._settle_shot(shot, "dropped", u)
+        if self.restored:
+            n = self.restored
+            u.notice(f"Sending {n} change{'s' if n > 1 else ''} (edits, notes, new deals) saved from last time",
+                     title="Changes kept", timeout=8)
+        self.restored = 0
+
+    def show(self, board: Board, u: Update) -> None:
+        """Cards that arrived (a page, the copy) shown with the user's edits, and the new deals not made yet."""
+        for card in self.fields:
+            if card in board:
+                self._show(board, card, u)
+        for shot in self.shots.values():
+            if shot.draft is not None and shot.card not in board and board.pipeline.status(shot.draft.status_id) is not None:
+                u.redraw |= board.add_new(shot.draft)
+
+    def _show(self, board: Board, card: str, u: Update) -> None:
+        merged = Edit()
+        for intent in self.fields.get(card, {}).values():
+            merged = merged.merged(intent.edit)
+        if card in board:
+            u.redraw |= board.set_edit(card, merged if merged.fields else None)
+
+    def pending(self, card: str) -> bool:
+        return bool(self.fields.get(card)) or any(s.card == card for s in self.shots.values())
+
+    # -- sending ------------------------------------------------------------------------------------------
+
+    def pump(self, board: Board, pipeline: Pipeline, gen: int, u: Update) -> None:
+        """Send what may go now: per deal one edit request at a time, its latest values only; notes and new deals."""
+        now = self.clock()
+        for card, card_fields in list(self.fields.items()):
+            if card in self.out or card not in board or not card_fields:
+                continue
+            due = [i for i in card_fields.values()
+                   if i.state != "asking" and not (i.state == "retrying" and i.next_try > now)]
+            if not due:
+                continue
+            if any(i.unknown for i in due):
+                self.out.add(card)
+                for intent in due:
+                    intent.state = "out"
+                u.jobs.append(ReadDeal(gen, card, pipeline))
+                continue
+            server = board.opportunity(card)
+            sending: list[FieldIntent] = []
+            for intent in due:
+                seen = max(intent.base_updated, self.ours.get(card, intent.base_updated))
+                theirs = field_value(server, intent.field)
+                if theirs == intent.value:  # the CRM has it as the user wants it
+                    self.settle(board, intent, "confirmed", u)
+                    continue
+                changed = board.real_update_times and server.updated > seen
+                if changed and not intent.keep and theirs != intent.base and theirs not in intent.ours:
+                    intent.state = "asking"
+                    continue
+                sending.append(intent)
+            if not sending:
+                continue
+            edit = Edit()
+            for intent in sending:
+                edit = edit.merged(intent.edit)
+                intent.state = "out"
+            self.out.add(card)
+            u.jobs.append(SendEdit(gen, card, tuple(i.seq for i in sending), server, edit))
+        for seq, shot in list(self.shots.items()):
+            if seq in self.shots_out or (shot.state == "retrying" and shot.next_try > now):
+                continue
+            if shot.kind == "note":
+                if shot.card not in board or shot.card.startswith("new:"):
+                    continue
+                shot.state = "out"
+                self.shots_out.add(seq)
+                u.jobs.append(SendNote(gen, seq, shot.card, board.opportunity(shot.card), shot.text, shot.made_at,
+                                       shot.unknown))
+            elif shot.draft is not None:
+                shot.state = "out"
+                self.shots_out.add(seq)
+                u.jobs.append(SendCreate(gen, seq, pipeline, shot.draft, shot.unknown))
+
+    def ask(self, board: Board, pipeline: Pipeline, u: Update) -> None:
+        """The first edit waiting for the user's answer becomes the question (one at a time)."""
+        if self.question is not None:
+            return
+        for card_fields in self.fields.values():
+            for intent in card_fields.values():
+                if intent.state == "asking" and intent.card in board:
+                    server = board.opportunity(intent.card)
+                    what = FIELD_WORDS[intent.field]
+                    theirs = (f"{what} {shown_value(server, intent.field, getattr(server, intent.field))}"
+                              f" (changed {server.updated.astimezone():%Y-%m-%d %H:%M})")
+                    mine = (f"{what} {shown_value(server, intent.field, getattr(intent.edit, intent.field))}"
+                            f" (edited {intent.made_at.astimezone():%Y-%m-%d %H:%M})")
+                    self.question = Conflict(intent.card, server.name, theirs, mine, intent.field)
+                    u.ask = self.question
+                    return
+
+    def resolve(self, board: Board, card: str, name: str, keep: bool, u: Update) -> None:
+        """The user's answer: keep my value (send it) or take the CRM's."""
+        intent = self.fields.get(card, {}).get(name)
+        if self.question is not None and self.question.card == card and self.question.field == name:
+            self.question = None
+        if intent is not None and intent.state == "asking":
+            if keep:
+                intent.keep = True
+                intent.state = "queued"
+            else:
+                self.settle(board, intent, "theirs", u)
+
+    def badges(self) -> dict[str, str]:
+        """Each card's badge as its intents stand (the worst of them: asking, then retrying, saving, queued)."""
+        order = ("asking", "retrying", "out", "queued")
+        badges: dict[str, str] = {}
+        for card, card_fields in self.fields.items():
+            states = {"out" if card in self.out else i.state for i in card_fields.values()}
+            for state in order:
+                if state in states:
+                    badges[card] = BADGE[state]
+                    break
+        for shot in self.shots.values():
+            if shot.kind == "create":
+                badges[shot.card] = BADGE["out" if shot.seq in self.shots_out else shot.state]
+        return badges
+
+    def mark_ours(self, card: str, updated: datetime, u: Update) -> None:
+        self.ours[card] = max(updated, self.ours.get(card, updated))
+        for intent in self.fields.get(card, {}).values():
+            if updated > intent.base_updated:
+                intent.base_updated = updated
+                self._journal(u, RebaseWrite(intent.seq, updated))
+
+    def settle(self, board: Board | None, intent: FieldIntent, how: str, u: Update) -> None:
+        card_fields = self.fields.get(intent.card, {})
+        if card_fields.get(intent.field) is intent:
+            del card_fields[intent.field]
+            if not card_fields:
+                self.fields.pop(intent.card, None)
+        self._outcome(intent.card, intent.field, intent.seq, how)
+        if how == "confirmed":
+            self.said_offline = False
+        self._journal(u, SettleWrites((*intent.older, intent.seq)))
+        if self.question is not None and self.question.card == intent.card and self.question.field == intent.field:
+            self.question = None
+        if board is not None:
+            self._show(board, intent.card, u)
+
+    def _settle_shot(self, shot: OneShot, how: str, u: Update) -> None:
+        self.shots.pop(shot.seq, None)
+        self.shots_out.discard(shot.seq)
+        self._outcome(shot.card, shot.kind, shot.seq, how)
+        if how == "confirmed":
+            self.said_offline = False
+        self._journal(u, SettleWrites((shot.seq,)))
+
+    # -- the CRM's answers --------------------------------------------------------------------------------
+
+    def _failed(self, result: BackendError, link: Link, u: Update, maybe: Callable[[], None],
+                unsent: Callable[[], None]) -> Failure | None:
+        """What a failed write does to the connection: offline (said once a spell), rate limit, a refused key.
+        `maybe`: the write may have landed (read back / look before sending again); `unsent`: it surely did not.
+        The failure left for the caller to settle (gone, server, refused), or None: handled here."""
+        failure = classify(result)
+        health = link.health
+        maybe_applied = isinstance(result, OutcomeUnknownError) or (
+            isinstance(result, UnavailableError) and result.status_code is not None)
+        if isinstance(result, UnavailableError) and (result.status_code or 500) < 300:
+            link.reachable(u)  # a yes whose answer cannot be read: it probably landed
+            maybe()
+            return None
+        if failure is Failure.UNREACHABLE:
+            maybe() if maybe_applied else unsent()
+            if not link.offline:
+                if not self.said_offline:
+                    u.notice(f"{result.summary}: changes are kept and sent when {link.crm} answers again"
+                             " (they survive a restart)", title="Offline", severity="warning", timeout=10)
+                    self.said_offline = True
+                health.schedule_retry(result)
+            health.error = result
+            link.go_offline()
+            return None
+        link.reachable(u)
+        if failure is Failure.RATE:
+            unsent()
+            health.rate_limited(result)
+            health.next_try = max(health.next_try, health.rate_until)
+            return None
+        if failure is Failure.AUTH:
+            unsent()
+            if not health.auth_blocked:
+                u.notice(f"{result}. Your changes are kept and sent once {link.crm} accepts the key"
+                         " (they survive a restart)", title="Changes kept", severity="error", timeout=15)
+            health.auth_blocked = True
+            health.error = result
+            health.schedule_retry(None)
+            return None
+        if failure is Failure.SERVER and maybe_applied:
+            maybe()
+        return failure
+
+    def edit_answered(self, ev: EditAnswered, board: Board, link: Link, u: Update) -> None:
+        self.out.discard(ev.card)
+        card_fields = self.fields.get(ev.card, {})
+        sent = [i for i in card_fields.values() if i.seq in ev.seqs]
+        for intent in card_fields.values():
+            if intent.state == "out":
+                intent.state = "queued"
+        result = ev.result
+        if isinstance(result, Opportunity):
+            link.reachable(u)
+            self.mark_ours(ev.card, result.updated, u)
+            u.redraw |= board.accept(result)
+            replaced = tuple(s for s in ev.seqs if s not in {i.seq for i in sent})
+            if replaced:  # older values of fields edited again meanwhile: done; the newer ones go next
+                self._journal(u, SettleWrites(replaced))
+            for intent in sent:
+                self.settle(board, intent, "confirmed", u)
+            for intent in list(card_fields.values()):
+                intent.older = [s for s in intent.older if s not in ev.seqs]
+            return
+
+        def maybe() -> None:
+            for intent in card_fields.values():
+                if intent.seq in ev.seqs or set(intent.older) & set(ev.seqs):
+                    intent.unknown = True
+                    intent.ours.append(intent.value)
+
+        def unsent() -> None:
+            self._journal(u, UnsendWrites(ev.seqs))
+
+        failure = self._failed(result, link, u, maybe, unsent)
+        if failure is None:
+            return
+        name = sent[0].name if sent else board.opportunity(ev.card).name if ev.card in board else ev.card
+        if failure is Failure.GONE:
+            u.notice(f"{name} was removed from the board: {result}", title="Edit not saved", severity="error",
+                     timeout=10)
+            for intent in list(card_fields.values()):
+                self.settle(None, intent, "gone", u)
+            u.redraw |= board.remove([ev.card])
+            return
+        if not sent:  # older values failed; the newer ones go next
+            self._journal(u, SettleWrites(ev.seqs))
+            return
+        if failure is Failure.SERVER:
+            tries = max(i.tries for i in sent) + 1
+            if tries < WRITE_TRIES:
+                for intent in sent:
+                    intent.tries = tries
+                    intent.state = "retrying"
+                    intent.next_try = self.clock() + write_backoff(tries)
+                if not any(i.unknown for i in sent):
+                    self._journal(u, UnsendWrites(ev.seqs))
+                return
+            u.notice(f"{name}: the edit went back: {result.summary} (tried {tries} times)", title="Edit not saved",
+                     severity="error", timeout=10)
+        else:
+            u.notice(f"{name}: the edit went back: {result}", title="Edit not saved", severity="error", timeout=10)
+        for intent in sent:
+            self.settle(board, intent, "refused" if failure is not Failure.SERVER else "failed", u)
+
+    def deal_read(self, ev: DealRead, board: Board, link: Link, u: Update) -> None:
+        """The deal as the CRM has it, read back after an edit whose outcome was unknown."""
+        self.out.discard(ev.card)
+        card_fields = self.fields.get(ev.card, {})
+        for intent in card_fields.values():
+            if intent.state == "out":
+                intent.state = "queued"
+        result = ev.result
+        if isinstance(result, BackendError):
+            failure = self._failed(result, link, u, lambda: None, lambda: None)
+            if failure is None:
+                return
+            tries = max((i.tries for i in card_fields.values()), default=0) + 1
+            if tries >= WRITE_TRIES:
+                for intent in list(card_fields.values()):
+                    u.notice(f"{intent.name}: the edit went back: could not check whether it reached {link.crm}"
+                             f" ({result.summary}); the next poll shows what it has", title="Edit not saved",
+                             severity="error", timeout=10)
+                    self.settle(board, intent, "failed", u)
+                return
+            for intent in card_fields.values():
+                intent.tries = tries
+                intent.state = "retrying"
+                intent.next_try = self.clock() + write_backoff(tries)
+            return
+        link.reachable(u)
+        if result is None:
+            if card_fields:
+                name = next(iter(card_fields.values())).name
+                u.notice(f"{name} is no longer in {link.crm}: its edit was dropped", severity="warning", timeout=10)
+            for intent in list(card_fields.values()):
+                self.settle(None, intent, "gone", u)
+            u.redraw |= board.remove([ev.card])
+            return
+        u.redraw |= board.accept(result)
+        for intent in list(card_fields.values()):
+            if not intent.unknown:
+                continue
+            intent.unknown = False
+            theirs = field_value(result, intent.field)
+            if theirs == intent.value:  # the edit had reached the CRM
+                self.mark_ours(ev.card, result.updated, u)
+                self.settle(board, intent, "confirmed", u)
+            elif theirs in intent.ours:  # an earlier edit of ours had: not a teammate's change
+                self.mark_ours(ev.card, result.updated, u)
+            intent.ours.clear()
+
+    def note_answered(self, ev: NoteAnswered, board: Board, link: Link, u: Update) -> None:
+        self.shots_out.discard(ev.seq)
+        shot = self.shots.get(ev.seq)
+        if shot is None:
+            return
+        shot.state = "queued"
+        result = ev.result
+        if isinstance(result, Note):
+            link.reachable(u)
+            self._settle_shot(shot, "confirmed", u)
+            u.notice(f"Note added to {shot.name}" + (" (it had reached the CRM before)" if ev.found else ""),
+                     timeout=3)
+            u.noted = shot.card
+            return
+        self._shot_failed(shot, result, board, link, u, "note")
+
+    def create_answered(self, ev: CreateAnswered, board: Board, link: Link, u: Update) -> None:
+        self.shots_out.discard(ev.seq)
+        shot = self.shots.get(ev.seq)
+        if shot is None:
+            return
+        shot.state = "queued"
+        result = ev.result
+        if isinstance(result, Opportunity):
+            link.reachable(u)
+            self._settle_shot(shot, "confirmed", u)
+            u.redraw |= board.remove([shot.card])
+            u.redraw |= board.add([result])
+            u.redraw |= board.look(result.id)
+            self.ours[result.id] = result.updated
+            u.follow = result.id
+            u.renamed = (shot.card, result.id)
+            return
+        self._shot_failed(shot, result, board, link, u, "new deal")
+
+    def _shot_failed(self, shot: OneShot, result: BackendError, board: Board, link: Link, u: Update,
+                     what: str) -> None:
+        def maybe() -> None:
+            shot.unknown = True
+
+        def unsent() -> None:
+            self._journal(u, UnsendWrites((shot.seq,)))
+
+        failure = self._failed(result, link, u, maybe, unsent)
+        if failure is None:
+            return
+        if failure is Failure.SERVER:
+            shot.tries += 1
+            if shot.tries < WRITE_TRIES:
+                shot.state = "retrying"
+                shot.next_try = self.clock() + write_backoff(shot.tries)
+                if not shot.unknown:
+                    self._journal(u, UnsendWrites((shot.seq,)))
+                return
+        gone = failure is Failure.GONE and shot.kind == "note"
+        kept = f": “{shot.text}”" if shot.kind == "note" else ""
+        why = f"{shot.name} is no longer in {link.crm}" if gone else f"{result}"
+        u.notice(f"The {what} was not saved ({why}){kept}", title=f"{what.capitalize()} not saved",
+                 severity="error", timeout=15)
+        self._settle_shot(shot, "refused", u)
+        if shot.kind == "create":
+            u.redraw |= board.remove([shot.card])

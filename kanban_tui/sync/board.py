@@ -112,7 +112,8 @@ class Board:
     def server_versions(self) -> list[Opportunity]:
         """Every card on the board as the server last reported it (pending moves and edits not applied; new deals
         the CRM does not have yet left out)."""
-        return [self._server[opportunity_id] for opportunity_id in self._placed if not opportunity_id.startswith("new:")]
+        server = self._server
+        return [server[opportunity_id] for opportunity_id in self._placed if not opportunity_id.startswith("new:")]
 
     def status(self, status_id: str) -> Status:
         return self._statuses[status_id]

@@ -290,8 +290,9 @@ class WriteQueue:
             if card in board:
                 self._show(board, card, u)
         for shot in self.shots.values():
-            if shot.draft is not None and shot.card not in board and board.pipeline.status(shot.draft.status_id) is not None:
-                u.redraw |= board.add_new(shot.draft)
+            draft = shot.draft
+            if draft is not None and shot.card not in board and board.pipeline.status(draft.status_id) is not None:
+                u.redraw |= board.add_new(draft)
 
     def _show(self, board: Board, card: str, u: Update) -> None:
         merged = Edit()

@@ -18,7 +18,20 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from ..backends.errors import BackendError
-from ..models import Changes, ColumnStart, Edit, Lead, NewDeal, Note, Opportunity, Page, Pipeline, Status, User, WeekCount
+from ..models import (
+    Changes,
+    ColumnStart,
+    Edit,
+    Lead,
+    NewDeal,
+    Note,
+    Opportunity,
+    Page,
+    Pipeline,
+    Status,
+    User,
+    WeekCount,
+)
 from ..store.board_copy import SavedBoard
 from ..store.journal import JournaledMove
 from ..store.writes import JournaledWrite

@@ -16,10 +16,10 @@ from typing import Any, assert_never
 from ..backends.base import Backend
 from ..backends.errors import BackendError, unexpected_error
 from ..models import Opportunity
+from ..store import writes
 from ..store.board_copy import BoardCopy
 from ..store.journal import MoveJournal
 from ..store.prefs import BoardPrefs
-from ..store import writes
 from ..store.seen import SeenStore
 from ..text import safe_text
 from .protocol import (
@@ -29,29 +29,19 @@ from .protocol import (
     AskUsers,
     AskWeeks,
     CardRead,
-    CreateAnswered,
-    DealRead,
-    EditAnswered,
-    LeadsKnown,
-    NoteAnswered,
-    ReadDeal,
-    RebaseWrite,
-    RecordWrite,
-    SendCreate,
-    SendEdit,
-    SendNote,
-    SettleWrites,
-    UnsendWrites,
-    UsersKnown,
     CopyRead,
     CopySaved,
+    CreateAnswered,
+    DealRead,
     Drain,
+    EditAnswered,
     Event,
     FirstScreen,
     ForgetMove,
     Job,
     JournalWrite,
     KeepSeen,
+    LeadsKnown,
     ListPipelines,
     Load,
     LoadDone,
@@ -59,6 +49,7 @@ from .protocol import (
     LoadStarted,
     MeKnown,
     MoveAnswered,
+    NoteAnswered,
     NotesKnown,
     OpenCopy,
     PageArrived,
@@ -68,17 +59,26 @@ from .protocol import (
     Polled,
     PollFailed,
     Read,
+    ReadDeal,
     RebaseMove,
+    RebaseWrite,
     Recalled,
     RecordMove,
+    RecordWrite,
     Resume,
     Resumed,
     SaveCopy,
     SavePrefs,
     SaveSeen,
     Send,
+    SendCreate,
+    SendEdit,
+    SendNote,
     SettleMove,
+    SettleWrites,
     UnsendMove,
+    UnsendWrites,
+    UsersKnown,
     WeeksKnown,
     WhoAmI,
 )

@@ -32,8 +32,8 @@ from ..store.prefs import BoardPrefs
 from ..store.seen import SeenStore
 from . import acting, bulk, opening, polling
 from .board import Board
-from .health import Failure, Health, classify
 from .edits import WriteQueue
+from .health import Failure, Health, classify
 from .moves import Intent, MoveQueue, Outcome
 from .phase import Live, Loading, Offline, Phase, Snapshot, State
 from .polling import LOCK_RETRY
@@ -51,13 +51,13 @@ from .protocol import (
     EditAnswered,
     Event,
     FirstScreen,
+    LeadsKnown,
     ListPipelines,
     Load,
     LoadDone,
     LoadFailed,
     LoadStarted,
     MeKnown,
-    LeadsKnown,
     MoveAnswered,
     NoteAnswered,
     NotesKnown,

@@ -103,8 +103,8 @@ class FakeCrm(Backend):
     def write(self, card: str, status: str) -> Opportunity:
         when = self._tick()
         old = self.cards.get(card)
-        self.cards[card] = Opportunity(id=card, name=card.upper(), status_id=status,
-                                       created=old.created if old else when, updated=when)
+        self.cards[card] = (old.model_copy(update={"status_id": status, "updated": when}) if old else
+                            Opportunity(id=card, name=card.upper(), status_id=status, created=when, updated=when))
         self.changed[card] = self.version
         return self.cards[card]
 
@@ -189,6 +189,9 @@ DAMAGE = [
 
 
 class SessionMachine(RuleBasedStateMachine):
+    OUT_JOBS: tuple[type, ...] = (Send, Read)
+    """The requests the status line counts as `saving` while they are out."""
+
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
@@ -505,7 +508,7 @@ class SessionMachine(RuleBasedStateMachine):
             if outcome.how in SETTLED_OTHERWISE:
                 self.exempt.add((outcome.card, outcome.seq))
         snap = session.snapshot()
-        out = [j for j in self.outstanding if isinstance(j, Send | Read) and j.gen == session.gen]
+        out = [j for j in self.outstanding if isinstance(j, self.OUT_JOBS) and j.gen == session.gen]
         assert snap.saving == len(out), "saving only while a request is out"
         if snap.phase is Phase.OFFLINE:
             assert self.last_unreachable, "offline only while the CRM is unreachable"

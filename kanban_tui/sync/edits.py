@@ -265,6 +265,16 @@ class WriteQueue:
         self.restored += restored
         return restored
 
+    def removed(self, card: str, crm: str, u: Update) -> None:
+        """The CRM no longer has the deal: the user's edits and notes of it are dropped (said)."""
+        for intent in list(self.fields.get(card, {}).values()):
+            u.notice(f"{intent.name} was removed in {crm}: its edit was dropped", severity="warning", timeout=10)
+            self.settle(None, intent, "gone", u)
+        for shot in [s for s in self.shots.values() if s.card == card and s.kind == "note"]:
+            u.notice(f"{shot.name} was removed in {crm}: its note was dropped: “{shot.text}”", severity="warning",
+                     timeout=15)
+            self._settle_shot(shot, "gone", u)
+
     def loaded(self, board: Board, pipeline: Pipeline, u: Update) -> None:
         """The board is whole: changes of cards no longer on it are dropped (said); those from last time said."""
         for card_fields in list(self.fields.values()):
@@ -387,6 +397,17 @@ class WriteQueue:
             else:
                 self.settle(board, intent, "theirs", u)
 
+    def states(self) -> list[str]:
+        """One state per request this queue owes or has out (a deal's edits, each note, each new deal): out, queued,
+        retrying, asking (for the status line)."""
+        states = ["out"] * (len(self.out) + len(self.shots_out))  # (a request out for an intent settled meanwhile too)
+        for card, card_fields in self.fields.items():
+            if card not in self.out:
+                mine = {i.state for i in card_fields.values()}
+                states.append(next((s for s in ("asking", "retrying", "queued") if s in mine), "queued"))
+        states += [shot.state for seq, shot in self.shots.items() if seq not in self.shots_out]
+        return states
+
     def badges(self) -> dict[str, str]:
         """Each card's badge as its intents stand (the worst of them: asking, then retrying, saving, queued)."""
         order = ("asking", "retrying", "out", "queued")
@@ -425,8 +446,7 @@ class WriteQueue:
             self._show(board, intent.card, u)
 
     def _settle_shot(self, shot: OneShot, how: str, u: Update) -> None:
-        self.shots.pop(shot.seq, None)
-        self.shots_out.discard(shot.seq)
+        self.shots.pop(shot.seq, None)  # (a request out for it stays counted until it answers)
         self._outcome(shot.card, shot.kind, shot.seq, how)
         if how == "confirmed":
             self.said_offline = False

@@ -247,7 +247,8 @@ class MoveQueue:
                 self.mark_ours(card, opportunity.updated, u)
                 self.settle(board, intent, "confirmed", u)
                 continue
-            if changed and not intent.keep and opportunity.status_id not in intent.ours:
+            moved = opportunity.status_id != intent.path[0]  # a teammate's change of other fields merges silently
+            if changed and moved and not intent.keep and opportunity.status_id not in intent.ours:
                 intent.state = "asking"
                 continue
             intent.state = "out"

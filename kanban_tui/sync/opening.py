@@ -130,6 +130,7 @@ def recall(s: BoardSession, kept: Recalled, u: Update) -> None:
             u.notice(f"A move of {intent.name} from the other window was dropped: the card is no longer in"
                      f" {pipeline.name}", severity="warning", timeout=10)
             s.moves.settle(board, intent, "dropped", u)
+        s.writes.loaded(board, pipeline, u)
 
 
 def listed(s: BoardSession, ev: PipelinesListed, u: Update) -> None:

@@ -41,6 +41,7 @@ def polled(s: BoardSession, ev: Polled, u: Update) -> None:
             u.notice(f"{intent.name} was removed in {s.backend.name}: its move was dropped",
                      severity="warning", timeout=10)
             s.moves.settle(s.board, intent, "gone", u)
+        s.writes.removed(card, s.backend.name, u)
     news = (sum(1 for o in changes.upserted if not board.has_version(o))
             + sum(1 for c in changes.removed if c in board))
     u.redraw |= board.apply(changes)

@@ -195,7 +195,7 @@ class BoardSession:
         now = self.clock()
         health = self.health
         states = [i.state for i in self.moves.intents.values()]
-        writing = [{"saving…": "out"}.get(b, b) for c, b in self.writes.badges().items() if c not in self.moves.intents]
+        writing = self.writes.states()
         states += writing
         failing = health.error is not None or self.phase in (Phase.OFFLINE, Phase.FAILED)
         retry_in = None

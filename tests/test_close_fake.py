@@ -10,7 +10,14 @@ import httpx
 import pytest
 
 from .fakes.close import SCHEMA_FILE, FakeClose, SchemaCheck, command
-from .fakes.extract_close_schema import NOTE_LIST, NOTE_LIST_SCHEMA_FILE, SPEC, extract
+from .fakes.extract_close_schema import (
+    NOTE_LIST,
+    NOTE_LIST_SCHEMA_FILE,
+    SPEC,
+    WRITE_SCHEMAS_FILE,
+    extract,
+    write_schemas,
+)
 
 KEY = "test-close-key"
 AUTH = httpx.BasicAuth(KEY, "")
@@ -30,6 +37,7 @@ def test_the_committed_schema_is_the_spec_s_opportunity() -> None:
         pytest.skip(f"the OpenAPI spec is not at {SPEC} (only in the developers' checkout)")
     assert json.loads(SCHEMA_FILE.read_text()) == json.loads(json.dumps(extract(SPEC.read_text())))
     assert json.loads(NOTE_LIST_SCHEMA_FILE.read_text()) == json.loads(json.dumps(extract(SPEC.read_text(), NOTE_LIST)))
+    assert json.loads(WRITE_SCHEMAS_FILE.read_text()) == json.loads(json.dumps(write_schemas(SPEC.read_text())))
 
 
 def test_the_fakes_notes_are_the_spec_s_note_list(fake_close: FakeClose) -> None:

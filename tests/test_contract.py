@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ import pytest
 from kanban_tui.backends import registry
 from kanban_tui.backends.base import Backend
 from kanban_tui.backends.errors import AuthError, NotFoundError
-from kanban_tui.models import Opportunity, Pipeline, Status
+from kanban_tui.models import EDIT_FIELDS, Edit, NewDeal, Opportunity, Pipeline, Status, field_value
 
 from .fakes.base import ContractFake
 
@@ -171,6 +172,69 @@ async def test_a_rejected_key_raises_auth_error(crm: Crm) -> None:
             await backend.list_pipelines()
     finally:
         await backend.aclose()
+
+
+# -- acting on a deal (issue 23): each runs where the backend says it can, and says why not elsewhere ---------
+
+
+def open_card(cards: dict[str, Opportunity], pipeline: Pipeline) -> Opportunity:
+    """A card in an open status (a close date is an open deal's)."""
+    return next(c for c in movable(cards, pipeline) if not pipeline.status(c.status_id).kind.is_final)
+
+
+async def test_an_edit_changes_only_its_fields_and_the_crm_has_them(crm: Crm) -> None:
+    backend = crm.backend
+    if not backend.editable:
+        pytest.skip(f"{crm.spec.label} takes no edits: {backend.cannot_edit}")
+    pipeline = await crm.pipeline()
+    card = open_card(await crm.load(pipeline), pipeline)
+    wanted: dict[str, object] = {"value": (card.value or 0) + 12_300, "confidence": ((card.confidence or 0) + 15) % 100,
+                                 "close_date": date(2027, 1, 15), "name": f"{card.name} (renamed)"}
+    if "owner" in backend.editable:
+        others = [u for u in await backend.users() or [] if u.id != card.owner_id]
+        if others:
+            wanted["owner"] = others[0]
+    edit = Edit.model_validate({f: v for f, v in wanted.items() if f in backend.editable})
+    assert edit.fields, f"{crm.spec.label} edits none of {sorted(wanted)}"
+    answered = await backend.update(card, edit)
+    assert answered.id == card.id and edit.holds(answered), "the answer has the edit"
+    now = await backend.fetch_one(pipeline, card.id)
+    assert now is not None and edit.holds(now), "the CRM has it"
+    for name in set(EDIT_FIELDS) - set(edit.fields):
+        assert field_value(now, name) == field_value(card, name), f"{name} was not changed"
+    assert now.status_id == card.status_id
+
+
+async def test_a_note_is_added_and_found_again(crm: Crm) -> None:
+    backend = crm.backend
+    if not backend.can_note:
+        pytest.skip(f"{crm.spec.label} takes no notes: {backend.cannot_note}")
+    pipeline = await crm.pipeline()
+    card = open_card(await crm.load(pipeline), pipeline)
+    since = datetime.now(UTC)
+    text = f"Contract note {since.timestamp():.0f}: call back Tuesday."
+    note = await backend.add_note(card, text)
+    assert note.text == text
+    found = await backend.find_note(card, text, since)
+    assert found is not None and found.text == text, "a note whose answer was lost would be found, not sent twice"
+    notes = await backend.notes(card, limit=5)
+    assert notes is None or text in [n.text for n in notes]
+
+
+async def test_a_new_deal_is_made_in_its_column_and_found_again(crm: Crm) -> None:
+    backend = crm.backend
+    if not backend.can_create:
+        pytest.skip(f"{crm.spec.label} takes no new deals: {backend.cannot_create}")
+    pipeline = await crm.pipeline()
+    status = next(s for s in pipeline.statuses if s.can_move_to and not s.kind.is_final)
+    draft = NewDeal(client_id="contract-1", pipeline_id=pipeline.id, status_id=status.id, name="Contract Newco",
+                    value=420_000 if backend.has_values else None, confidence=30, made_at=datetime.now(UTC))
+    assert await backend.find_created(pipeline, draft) is None, "not made yet"
+    made = await backend.create(pipeline, draft)
+    assert (made.status_id, made.name) == (status.id, draft.name)
+    assert crm.fake.status_of(made.id) == status.id, "the CRM has it"
+    found = await backend.find_created(pipeline, draft)
+    assert found is not None and found.id == made.id, "a deal whose answer was lost would be found, not made twice"
 
 
 def test_every_registered_backend_has_a_fake(tmp_path: Path) -> None:

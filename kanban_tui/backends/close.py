@@ -53,10 +53,12 @@ Every listing (`close_api.pages`, `close_api.pages_together`) is bounded by a `L
 adds nothing new, or page `MAX_PAGES`, ends it with a line saying so, and a listing cut short is not
 taken for the whole pipeline (nothing is removed for not being in it).
 
-The dialect is one backend in three modules: this one (`CloseBackend`: loads, first screens, polling,
+The dialect is one backend in four modules: this one (`CloseBackend`: loads, first screens, polling,
 reconciling, warm starts, moves; what the registry names), `close_api.py` (what Close's records and
-errors mean, and how its lists page) and `close_history.py` (`CloseHistory`, mixed into the backend: the
-Event Log's deletions and history, the weekly won / lost counts). Names are importable from here.
+errors mean, and how its lists page), `close_history.py` (`CloseHistory`, mixed into the backend: the
+Event Log's deletions and history, the weekly won / lost counts) and `close_write.py` (`CloseWrites`, mixed
+in too: edits, notes, new deals and the read-backs that keep a note or a deal from being made twice).
+Names are importable from here.
 """
 
 from __future__ import annotations
@@ -85,7 +87,6 @@ from .close_api import (
     data_of,
     describe_error,
     is_int,
-    lead_of,
     pages,
     pages_together,
     parse_when,
@@ -96,7 +97,8 @@ from .close_api import (
     to_opportunity,
 )
 from .close_history import EVENT_LIMIT, EVENT_LOG_KEEPS, EVENT_MARGIN, EVENT_PAGES_AT_MOST, CloseHistory
-from .errors import AuthError, BackendError, NotFoundError, UnavailableError, read_each
+from .close_write import CloseWrites
+from .errors import AuthError, BackendError, NotFoundError, read_each
 from .http import HttpApi, HttpBackend, Listing, httpx
 from .settings import CLOSE as CRM
 from .settings import CLOSE_API_KEY_ENV as API_KEY_ENV
@@ -123,7 +125,7 @@ FETCH_ONE_AT_MOST = 10
 (a load that lost a page) instead of one GET per card."""
 
 
-class CloseBackend(CloseHistory, HttpBackend):
+class CloseBackend(CloseWrites, CloseHistory, HttpBackend):
     """A Close organization's opportunities, pipeline by pipeline."""
 
     name = CRM
@@ -475,12 +477,9 @@ class CloseBackend(CloseHistory, HttpBackend):
         `_order_by` and no order, so its pages are read (`_skip` / `_limit`, following `has_more`, at most
         `NOTE_PAGES_AT_MOST`) and the newest `limit` kept. The lead is the one in the card's link; a card
         without one asks for it (`GET opportunity/{id}/?_fields=lead_id`)."""
-        lead = lead_of(opportunity)
+        lead = await self._lead_id(opportunity)
         if lead is None:
-            body = await self.api.request("GET", f"opportunity/{opportunity.id}/", params={"_fields": "lead_id"})
-            lead = body.get("lead_id") if isinstance(body, dict) else None
-            if not isinstance(lead, str) or not lead:
-                return []
+            return []
         listing = Listing(CRM, "notes", max_pages=NOTE_PAGES_AT_MOST)
         notes: list[Note] = []
         skipped: list[str] = []
@@ -499,21 +498,7 @@ class CloseBackend(CloseHistory, HttpBackend):
         return sorted(notes, key=lambda n: n.when, reverse=True)[:limit]
 
     async def move(self, opportunity: Opportunity, status: Status, *, lost_reason: str | None = None) -> Opportunity:
-        try:
-            body = await self.api.request("PUT", f"opportunity/{opportunity.id}/", json={"status_id": status.id})
-        except NotFoundError as exc:
-            raise NotFoundError(
-                "the opportunity no longer exists in Close", crm=CRM, status_code=exc.status_code,
-                hint="it was deleted or merged; it has been removed from the board",
-            ) from None
-        skipped: list[str] = []
-        moved = read_records([body], skipped)
-        if not moved:
-            # Close said yes in words we cannot read: it probably moved; the card is read back
-            raise UnavailableError(f"the move was sent but the answer was not understood ({skipped[0]})", crm=CRM,
-                                   status_code=200, hint="the card is read back")
-        self._known[moved[0].id] = moved[0].updated
-        return moved[0]
+        return await self._put(opportunity, {"status_id": status.id}, "move")
 
 
 def from_settings(settings: CloseSettings, values: Mapping[str, str], **options: Any) -> CloseBackend:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from ..models import Note, Opportunity, Period, Pipeline, Status, StatusKind
+from ..models import Edit, Note, Opportunity, Period, Pipeline, Status, StatusKind, User
 from .errors import AuthError, BackendError, RefusedError, read_each
 from .http import HttpApi, Listing, httpx, json_dict
 from .settings import CLOSE as CRM
@@ -32,9 +32,9 @@ PARALLEL_PAGES = 6
 
 FIELDS = (
     "id,lead_id,lead_name,contact_name,status_id,value,value_currency,value_period,"
-    "confidence,user_name,date_created,date_updated,date_won,note,is_stalled"
+    "confidence,user_id,user_name,date_created,date_updated,date_won,status_type,note,is_stalled"
 )
-"""`_fields`: only what a card and its detail screen show."""
+"""`_fields`: only what a card and its detail screen show (`status_type` says what `date_won` means)."""
 
 KIND = {"active": StatusKind.OPEN, "won": StatusKind.WON, "lost": StatusKind.LOST}
 
@@ -81,7 +81,12 @@ def parse_when(text: str) -> datetime:
 
 
 def to_opportunity(data: dict[str, Any]) -> Opportunity:
-    """A Close opportunity as a card. Raises ValueError / ValidationError on bad data."""
+    """A Close opportunity as a card. Raises ValueError / ValidationError on bad data.
+
+    `date_won` means two things in Close: on an active opportunity it is the expected close date (the only
+    date a user sets there; moving into won keeps it as the won date), on a won or lost one the day it was won.
+    So an active one's is its `close_date` (and it has no won date yet); any other's stays its `date_won`."""
+    active = data.get("status_type") == "active"
     return Opportunity(
         id=data["id"],
         name=data.get("lead_name") or "(no lead name)",
@@ -92,13 +97,37 @@ def to_opportunity(data: dict[str, Any]) -> Opportunity:
         period=Period(data.get("value_period") or "one_time"),
         confidence=data.get("confidence"),
         owner=data.get("user_name"),
+        owner_id=data.get("user_id") or None,
         created=parse_when(data["date_created"]),
         updated=parse_when(data["date_updated"]),
-        date_won=data.get("date_won"),
+        date_won=None if active else data.get("date_won"),
+        close_date=data.get("date_won") if active else None,
         note=data.get("note") or "",
         url=WEB_URL.format(lead_id=data["lead_id"]) if data.get("lead_id") else None,
         stalled=bool(data.get("is_stalled")),
     )
+
+
+EDIT_FIELD = {"value": "value", "currency": "value_currency", "period": "value_period", "confidence": "confidence",
+              "close_date": "date_won", "owner": "user_id"}
+"""An `Edit` field's name in Close's `PUT opportunity/{id}/` (the expected close date is an active deal's
+`date_won`; the owner is its `user_id`)."""
+
+
+def edit_body(edit: Edit) -> dict[str, Any]:
+    """The `PUT opportunity/{id}/` body of an edit: only the fields it sets, in Close's names and forms (cents, a
+    `YYYY-MM-DD` date, a user's id, a period's name); null clears a value or a date."""
+    body: dict[str, Any] = {}
+    for name in edit.fields:
+        value = getattr(edit, name)
+        if isinstance(value, User):
+            value = value.id
+        elif isinstance(value, Period):
+            value = value.value
+        elif value is not None and name == "close_date":
+            value = value.isoformat()
+        body[EDIT_FIELD[name]] = value
+    return body
 
 
 def to_note(data: dict[str, Any]) -> Note:

@@ -68,9 +68,10 @@ from .base import (
     loopback_parser,
     run_on_loopback,
 )
+from .close_write import ORG, USERS, BadRequest, CloseWriteFake
+from .close_write import stamp as _stamp
 
 API = "/api/v1/"
-ORG = "orga_fakeFakeFakeFakeFakeFake"
 SCHEMA_FILE = Path(__file__).with_name("close_opportunity_schema.json")
 NOTE_LIST_SCHEMA_FILE = Path(__file__).with_name("close_note_list_schema.json")
 NOTE_TEXTS = ["Intro call: they use spreadsheets today.", "Sent the proposal.\nWaiting on their CFO.",
@@ -80,8 +81,6 @@ NOTE_TEXTS = ["Intro call: they use spreadsheets today.", "Sent the proposal.\nW
 SALES = [("Lead", "active"), ("Qualified", "active"), ("Demo", "active"), ("Proposal", "active"),
          ("Negotiation", "active"), ("Won", "won"), ("Lost", "lost")]
 PARTNERSHIPS = [("Prospect", "active"), ("Talking", "active"), ("Signed", "won"), ("Declined", "lost")]
-USERS = [("user_ada", "Ada Park"), ("user_bo", "Bo Lindqvist"), ("user_cy", "Cyrus Okafor"),
-         ("user_di", "Dita Novak"), ("user_ed", "Edu Ramos")]
 COMPANIES = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell", "Cyberdyne",
              "Soylent", "Wonka", "Vandelay", "Pied Piper", "Aperture", "Black Mesa", "Gringotts", "Oscorp",
              "Monarch", "Dunder", "Prestige"]
@@ -188,7 +187,7 @@ class SchemaCheck:
             raise AssertionError(f"fake Close answered an invalid Opportunity {record.get('id')}: {errors[0].message}")
 
 
-class FakeClose(FakeServer):
+class FakeClose(CloseWriteFake, FakeServer):
     """One Close organization in memory. Not thread-safe by itself; `serve` locks around it."""
 
     def __init__(
@@ -227,6 +226,7 @@ class FakeClose(FakeServer):
         """Note activities (`GET activity/note/`), served in the order they were added, not by date: the spec
         gives the list no order (a client sorts them itself)."""
         self.date = self.clock  # every answer's `Date` header, as Close's servers send it
+        self._writes_init()
 
     # -- building the organization ------------------------------------------------------------
 
@@ -272,25 +272,34 @@ class FakeClose(FakeServer):
         is_stalled: bool = False,
         created: datetime | None = None,
         updated: datetime | None = None,
+        lead_id: str | None = None,
+        by: tuple[str, str] | None = None,
+        date_won: str | None = None,
+        api: bool = False,
     ) -> dict[str, Any]:
+        """An opportunity for a new lead named `lead_name` (or for the lead `lead_id`), owned by `user`, made by
+        `by` (default: the owner); `api`: made through the API with this key (`POST opportunity/`)."""
         found = self._status(status_id)
         assert found is not None, f"unknown status {status_id}"
         created = created or self._tick()
         updated = updated or created
         self._last_update = max(self._last_update, updated)
+        opportunity_id = self._id("oppo_")
+        if lead_id is None:
+            lead_id = self.add_lead(lead_name, lead_id=self._id("lead_"), when=created, user=by or user)["id"]
         record: dict[str, Any] = {
-            "id": self._id("oppo_"),
+            "id": opportunity_id,
             "organization_id": ORG,
-            "lead_id": self._id("lead_"),
+            "lead_id": lead_id,
             "lead_name": lead_name,
             "contact_id": self._id("cont_") if contact_name else None,
             "contact_name": contact_name,
             "user_id": user[0],
             "user_name": user[1],
-            "created_by": user[0],
-            "created_by_name": user[1],
-            "updated_by": user[0],
-            "updated_by_name": user[1],
+            "created_by": (by or user)[0],
+            "created_by_name": (by or user)[1],
+            "updated_by": (by or user)[0],
+            "updated_by_name": (by or user)[1],
             "value": value,
             "value_period": value_period,
             "value_currency": value_currency,
@@ -298,7 +307,7 @@ class FakeClose(FakeServer):
             "note": note,
             "date_created": _stamp(created),
             "date_updated": _stamp(updated),
-            "date_won": None,
+            "date_won": date_won,
             "date_lost": None,
             "is_stalled": is_stalled,
             "stall_status": None,
@@ -313,7 +322,7 @@ class FakeClose(FakeServer):
         self._derive(record)
         self.opportunities[record["id"]] = record
         self._listings.clear()
-        self._event("created", record, updated, user=user)
+        self._event("created", record, updated, user=by or user, api=api)
         return record
 
     def add_note(self, lead_id: str, note: str, *, when: datetime | None = None,
@@ -333,11 +342,13 @@ class FakeClose(FakeServer):
 
     def _note_list(self, params: httpx.QueryParams) -> dict[str, Any]:
         """`GET activity/note/`: `lead_id` (comma-separated), `_skip` / `_limit` (capped), `data` and `has_more`."""
-        unknown = {k for k in params if k not in ("lead_id", "_skip", "_limit")}
+        dates = tuple(f"date_created__{op}" for op in ("gt", "gte", "lt", "lte"))
+        unknown = {k for k in params if k not in ("lead_id", "_skip", "_limit", *dates)}
         if unknown:  # (the spec's other filters are not served here; an `_order_by` is not in the spec)
             raise BadRequest(errors=[f"unsupported parameter: {sorted(unknown)[0]}"])
         leads = set(params["lead_id"].split(",")) if params.get("lead_id") else None
-        found = [n for n in self.notes if leads is None or n["lead_id"] in leads]
+        found = [n for n in self.notes if (leads is None or n["lead_id"] in leads)
+                 and _within(datetime.fromisoformat(n["date_created"]), params, "date_created")]
         skip, limit = _int(params, "_skip", 0), _int(params, "_limit", 100)
         page = found[skip : skip + min(limit, self.limit_cap)]
         body = {"data": [dict(n) for n in page], "has_more": skip + len(page) < len(found)}
@@ -428,9 +439,11 @@ class FakeClose(FakeServer):
         return record
 
     def teammate_edit(self, opportunity_id: str, **fields: Any) -> dict[str, Any]:
-        """Someone (or an integration) changes a card's fields: its name, its note, ..."""
+        """Someone (or an integration) changes a card's fields: its name (its lead's), its note, ..."""
         record = self.opportunities[opportunity_id]
         before = dict(record)
+        if "lead_name" in fields and record["lead_id"] in self.leads:
+            self.leads[record["lead_id"]].update(name=fields["lead_name"], display_name=fields["lead_name"])
         record.update(fields, date_updated=_stamp(when := self._tick()), updated_by=USERS[-1][0],
                       updated_by_name=USERS[-1][1])
         self._listings.clear()
@@ -585,6 +598,8 @@ class FakeClose(FakeServer):
 
     def _route(self, request: httpx.Request, resource: str) -> tuple[int, Any]:
         method, params = request.method, request.url.params
+        if (answer := self._write_route(request, resource)) is not None:
+            return answer
         if resource == "me/" and method == "GET":
             return 200, {"id": USERS[0][0], "first_name": "Ada", "last_name": "Park", "organization_id": ORG,
                          "organizations": [{"id": ORG, "name": "Fake Co"}]}
@@ -672,47 +687,11 @@ class FakeClose(FakeServer):
             del group["_week"]
         return {"data": groups, "has_more": skip + len(page) < len(records), **_aggregates(records)}
 
-    def _update(self, record: dict[str, Any], request: httpx.Request) -> dict[str, Any]:
-        try:
-            changes = json.loads(request.content or b"{}")
-        except ValueError:
-            raise BadRequest(errors=["Invalid JSON body."]) from None
-        if not isinstance(changes, dict):
-            raise BadRequest(errors=["Expected a JSON object."])
-        writable = {"status_id", "confidence", "value", "value_period", "value_currency", "note", "date_won"}
-        unknown = set(changes) - writable
-        if unknown:
-            raise BadRequest(field_errors={name: "This field cannot be changed here." for name in sorted(unknown)})
-        if "status_id" in changes and self._status(str(changes["status_id"])) is None:
-            raise BadRequest(field_errors={"status_id": "Status not found."})
-        when = self._tick()
-        before = dict(record)
-        for name in ("confidence", "value", "value_period", "value_currency", "note", "date_won"):
-            if name in changes:
-                record[name] = changes[name]
-        if "status_id" in changes:
-            self._set_status(record, changes["status_id"], when)
-        self._derive(record)
-        record.update(date_updated=_stamp(when), updated_by=USERS[0][0], updated_by_name=USERS[0][1])
-        self._listings.clear()
-        self._event("updated", record, when, before=before, user=USERS[0], api=True)
-        return self._shown(record, None)
-
     def _shown(self, record: dict[str, Any], fields: tuple[str, ...] | None) -> dict[str, Any]:
         shown = dict(record) if fields is None else {k: record[k] for k in fields if k in record}
         if self.check is not None:
             self.check(shown, fields)
         return shown
-
-
-class BadRequest(Exception):
-    def __init__(self, errors: list[str] | None = None, field_errors: dict[str, str] | None = None) -> None:
-        self.errors = errors or []
-        self.field_errors = field_errors or {}
-
-
-def _stamp(when: datetime) -> str:
-    return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _answer(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -774,7 +753,7 @@ def _within(value: datetime, params: httpx.QueryParams, name: str = "date_update
 
 
 def _matches(record: dict[str, Any], params: httpx.QueryParams) -> bool:
-    for name in ("status_id", "status_type", "user_id", "pipeline_id"):
+    for name in ("status_id", "status_type", "user_id", "pipeline_id", "lead_id"):
         if name in params and record[name] != params[name]:
             return False
         if f"{name}__in" in params and record[name] not in params[f"{name}__in"].split(","):
@@ -807,6 +786,10 @@ HELP = """commands:
   lose METHOD PATH [N]          the next N matching requests are carried out, their answer lost
   slowdown METHOD PATH date|seconds|reset N   the next matching request gets a 429 asking to wait N s
   rate REMAINING                set what is left of the rate-limit window (0 = 429s until it resets)
+  show ID                       a card's editable fields as Close has them (value, currency, period, date_won, owner)
+  notes ID                      the notes of a card's lead (or of a lead id), oldest first
+  leads [WORDS]                 the newest leads whose name has every word, with how many deals each has
+  users                         the organization's users (owners a deal can be given to)
   help"""
 
 
@@ -846,6 +829,8 @@ def command(fake: FakeClose, line: str) -> str:
             fake.delete_opportunity(args[0])
             return f"deleted {args[0]}"
         if (reply := failure_command(fake, words)) is not None:
+            return reply
+        if (reply := fake.console(verb, args)) is not None:
             return reply
         if verb == "rate":
             fake.rate_remaining = int(args[0])

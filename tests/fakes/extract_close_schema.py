@@ -2,7 +2,9 @@
 
     python -m tests.fakes.extract_close_schema [path/to/close-openapi.yml]
 
-Also `close_note_list_schema.json`, the answer of `GET /activity/note/`. The spec is
+Also `close_note_list_schema.json`, the answer of `GET /activity/note/`, and `close_write_schemas.json`: the
+request bodies of the writes the board sends (`CreateOpportunity`, `CreateNoteActivity`), the `Lead` that
+`POST /lead/` takes and answers, and `GET /lead/`'s answer (`leads_list_Response_200`), each standalone. The spec is
 `shared/reference/close-openapi.yml` (OpenAPI 3.1, so its schemas are JSON
 Schema 2020-12). The result, `close_opportunity_schema.json`, is committed so that the
 tests run on a clean clone without the spec; `tests/test_close_fake.py` checks that it
@@ -23,6 +25,9 @@ SCHEMA_FILE = HERE / "close_opportunity_schema.json"
 NOTE_LIST_SCHEMA_FILE = HERE / "close_note_list_schema.json"
 NOTE_LIST = "activities.notes_list_Response_200"
 """`GET /activity/note/`'s answer: `data` (each an `ActivityBase`) and `has_more`."""
+WRITE_SCHEMAS_FILE = HERE / "close_write_schemas.json"
+WRITE_SCHEMAS = ("CreateOpportunity", "CreateNoteActivity", "Lead", "leads_list_Response_200")
+"""What the fake checks the board's writes (and its answers to them) against."""
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "reference" / "close-openapi.yml"
 PREFIX = "#/components/schemas/"
 
@@ -65,6 +70,13 @@ def main() -> None:
     for path, name in ((SCHEMA_FILE, "Opportunity"), (NOTE_LIST_SCHEMA_FILE, NOTE_LIST)):
         path.write_text(json.dumps(extract(spec.read_text(), name), indent=1, sort_keys=True) + "\n")
         print(f"wrote {path}")
+    WRITE_SCHEMAS_FILE.write_text(json.dumps(write_schemas(spec.read_text()), indent=1, sort_keys=True) + "\n")
+    print(f"wrote {WRITE_SCHEMAS_FILE}")
+
+
+def write_schemas(spec_text: str) -> dict[str, Any]:
+    """`WRITE_SCHEMAS`, by name, each a standalone JSON Schema."""
+    return {name: extract(spec_text, name) for name in WRITE_SCHEMAS}
 
 
 if __name__ == "__main__":

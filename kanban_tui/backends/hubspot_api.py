@@ -81,7 +81,7 @@ def describe_error(response: httpx.Response) -> BackendError | None:
     if code == 403:
         return AuthError(message or "the private app is not allowed this", crm=CRM, status_code=code,
                          hint="give the private app the scopes crm.objects.deals.read, crm.objects.deals.write"
-                              " and crm.objects.owners.read")
+                              ", crm.objects.owners.read (and, for notes, crm.objects.contacts.read and .write)")
     if code == 404:
         return NotFoundError(message or "not found", crm=CRM, status_code=code)
     if code == 429:

@@ -92,23 +92,22 @@ async def test_an_edit_sends_only_the_fields_changed_in_pipedrives_terms(backend
     assert again is not None and edit.holds(again)
 
 
-async def test_a_name_a_currency_and_a_cleared_confidence(backend: PipedriveBackend, fake: FakePipedrive) -> None:
+async def test_a_name_and_a_currency(backend: PipedriveBackend, fake: FakePipedrive) -> None:
     pipeline = await sales(backend)
     card = await an_open_card(backend, pipeline)
-    edited = await backend.update(card, Edit(name="Acme \x1b[2J expansion", currency="EUR", value=500000,
-                                             confidence=None))
+    edited = await backend.update(card, Edit(name="Acme \x1b[2J expansion", currency="EUR", value=500000))
     sent = bodies(fake, "PATCH")[0]
     title = sent.pop("title")
-    assert sent == {"value": 5000, "currency": "EUR", "probability": None}, "EUR's cents, the confidence cleared"
+    assert sent == {"value": 5000, "currency": "EUR"}, "in EUR's cents"
     assert isinstance(title, str) and title.startswith("Acme") and "\x1b" not in title
     assert "\x1b" not in edited.name and edited.currency == "EUR" and edited.value == 500000
 
 
-async def test_a_value_or_close_date_is_changed_never_cleared(backend: PipedriveBackend,
+async def test_a_value_close_date_or_probability_is_changed_never_cleared(backend: PipedriveBackend,
                                                               fake: FakePipedrive) -> None:
     pipeline = await sales(backend)
     card = await an_open_card(backend, pipeline)
-    for edit in (Edit(value=None), Edit(close_date=None)):
+    for edit in (Edit(value=None), Edit(close_date=None), Edit(confidence=None)):
         with pytest.raises(RefusedError, match="not none") as caught:
             await backend.update(card, edit)
         assert "\n" not in str(caught.value)

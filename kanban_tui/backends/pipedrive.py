@@ -564,9 +564,10 @@ class PipedriveBackend(HttpBackend):
 
     async def update(self, opportunity: Opportunity, edit: Edit) -> Opportunity:
         """`PATCH api/v2/deals/{id}` with the changed fields only: `title`, `value` (major units of the deal's
-        currency, or of the new one sent with it), `currency`, `probability` (null clears it),
+        currency, or of the new one sent with it), `currency`, `probability`,
         `expected_close_date`. The description types `value` and `expected_close_date` as not nullable: they
-        are changed, never cleared (said, nothing sent)."""
+        are changed, never cleared (said, nothing sent). Nor is the probability: a deal without one shows its
+        stage's, so a cleared one would never read back as cleared."""
         unknown = set(edit.fields) - self.editable
         if unknown:
             raise RefusedError(f"Pipedrive {self.cannot_edit} ({', '.join(sorted(unknown))})", crm=CRM)
@@ -576,10 +577,10 @@ class PipedriveBackend(HttpBackend):
         body: dict[str, Any] = {}
         for field in edit.fields:
             value = getattr(edit, field)
-            if field in ("value", "close_date") and value is None:
-                raise RefusedError(f"Pipedrive keeps a {'value' if field == 'value' else 'expected close date'} on"
-                                   " a deal once set: its API takes a new one, not none", crm=CRM,
-                                   hint="set another value instead")
+            if field in ("value", "close_date", "confidence") and value is None:
+                what = {"value": "value", "close_date": "expected close date", "confidence": "probability"}[field]
+                raise RefusedError(f"Pipedrive keeps a {what} on a deal once set: its API takes a new one, not none",
+                                   crm=CRM, hint="set another value instead")
             if field == "value":
                 body["value"] = float_amount(value, currency)
             elif field == "currency":

@@ -7,6 +7,10 @@ Documented (docs.clustr-ai.com, seed 000, crm-api-notes §2):
 - `GET opportunity-statuses` -> `data.statuses[]` with `id`, `name`, `color` (hex),
   `position` (0-based, gaps are normal) and `is_terminal`. "Use the returned status IDs
   with the Update Opportunity endpoint" as `status_id`.
+- `GET owners` -> `data.owners[]` (`id`, `email`, `firstName`, `lastName`, `fullName`), ordered by name: an
+  owner's id is what to "pass as `assigned_to_user_id` when updating an opportunity" (docs.clustr-ai.com,
+  list-owners). So an edit changes the owner (issue 23), and nothing else: no other writable field, no notes
+  call and no create call are documented.
 
 ASSUMED (not in the public material; see `ASSUMED` below, the only place to correct):
 the opportunity list, read and update endpoints, their paging and their field names. Clustr
@@ -23,8 +27,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..models import Opportunity, Pipeline, Status, StatusKind
-from .errors import AuthError, BackendError, NotFoundError, read_each
+from ..models import Edit, Opportunity, Pipeline, Status, StatusKind, User
+from .errors import AuthError, BackendError, NotFoundError, RefusedError, read_each
 from .http import HttpApi, Listing, httpx
 from .rescan import RescanBackend, ScanPage
 from .settings import CLUSTR as CRM
@@ -62,6 +66,10 @@ class ASSUMED:
     GET_PATH = "opportunities/{id}"
     UPDATE_METHOD, UPDATE_PATH = "PUT", "opportunities/{id}"
     STATUS_FIELD = "status_id"
+    OWNER_FIELD = "assigned_to_user_id"
+    """Documented (the owners page) as what the update takes; that an opportunity's `owner` carries the owner's
+    `id` back is assumed."""
+    OWNERS_PATH = "owners"
 
 
 WON_NAME = re.compile(r"\b(won|win|signed|closed[- ]won|customer|converted|booked deal)\b", re.IGNORECASE)
@@ -120,6 +128,7 @@ def to_opportunity(data: dict[str, Any]) -> Opportunity:
         created=parse_when(data["created_at"]),
         updated=parse_when(data["updated_at"]),
         note=data.get("notes") or "",
+        owner_id=str(owner["id"]) if owner.get("id") else None,
     )
 
 
@@ -129,6 +138,10 @@ class ClustrBackend(RescanBackend):
     name = CRM
     has_values = False
     records_won_date = False
+    editable = frozenset({"owner"})
+    cannot_edit = "documents only status and owner changes to an opportunity"
+    cannot_note = "documents no notes call"
+    cannot_create = "documents no call that makes an opportunity"
 
     def __init__(self, api_key: str, *, base_url: str = DEFAULT_BASE_URL,
                  transport: httpx.AsyncBaseTransport | None = None, **http_options: Any) -> None:
@@ -213,6 +226,48 @@ class ClustrBackend(RescanBackend):
                                hint="the status may not accept this card")
         self._remember(moved.id, moved.updated)
         return moved
+
+    async def users(self) -> list[User] | None:
+        """`GET owners` (documented): everyone an opportunity can be assigned to, as the owner picker offers them."""
+        data = _unwrap(await self.api.request("GET", ASSUMED.OWNERS_PATH))
+        owners = data.get("owners") if isinstance(data, dict) else None
+        if not isinstance(owners, list):
+            raise BackendError("answered without an owner list", crm=CRM, hint="check the base URL")
+        users = []
+        for owner in owners[:1000]:
+            if isinstance(owner, dict) and isinstance(owner.get("id"), str | int):
+                name = owner.get("fullName") or " ".join(
+                    str(owner.get(k) or "") for k in ("firstName", "lastName")).strip() or owner.get("email")
+                users.append(User(id=str(owner["id"]), name=str(name or f"owner {owner['id']}")))
+        return users
+
+    async def update(self, opportunity: Opportunity, edit: Edit) -> Opportunity:
+        """The update call with the owner's id as `assigned_to_user_id` (documented); nothing else is."""
+        unknown = set(edit.fields) - self.editable
+        if unknown:
+            raise RefusedError(f"Clustr {self.cannot_edit} ({', '.join(sorted(unknown))})", crm=CRM)
+        if not edit.fields:
+            return opportunity
+        if edit.owner is None:
+            raise RefusedError("Clustr's API documents no way to leave an opportunity unassigned", crm=CRM,
+                               hint="give it to someone else instead")
+        try:
+            body = await self.api.request(ASSUMED.UPDATE_METHOD, ASSUMED.UPDATE_PATH.format(id=opportunity.id),
+                                          json={ASSUMED.OWNER_FIELD: edit.owner.id})
+        except NotFoundError as exc:
+            raise NotFoundError("the opportunity no longer exists in Clustr", crm=CRM, status_code=exc.status_code,
+                                hint="it was deleted; it has been removed from the board") from None
+        try:
+            answered = to_opportunity(_unwrap(body))
+        except (KeyError, TypeError, ValueError, ValidationError, AttributeError):
+            raise BackendError("the edit was sent but the answer was not understood", crm=CRM,
+                               hint="press r to refresh") from None
+        if answered.owner_id is not None and answered.owner_id != edit.owner.id:
+            raise BackendError("Clustr kept the opportunity with another owner", crm=CRM,
+                               hint="the owner may not take opportunities")
+        edited = edit.apply(answered) if answered.owner_id is None else answered
+        self._remember(edited.id, edited.updated)
+        return edited
 
 
 def from_settings(settings: ClustrSettings, values: Mapping[str, str], **options: Any) -> ClustrBackend:

@@ -4,11 +4,15 @@ the backend that asks for it)."""
 
 from __future__ import annotations
 
+import html
 import math
+import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from ..models import StatusKind
+from ..models import Edit, StatusKind
+from ..money import CURRENCIES
 from .errors import (
     MAX_RATE_WAIT,
     AuthError,
@@ -24,6 +28,11 @@ from .settings import HUBSPOT_TOKEN_ENV as TOKEN_ENV
 POLICY_WAITS = {"SECONDLY": 1.0, "TEN_SECONDLY_ROLLING": 10.0, "DAILY": MAX_RATE_WAIT}
 """A 429's `policyName` -> seconds to wait (when the answer does not say); the daily limit: as long as dealboard
 ever waits (it resets at midnight in the account's time zone, which the answer does not say)."""
+NOTE_TO_DEAL = 214
+"""HubSpot's default association type of a note to a deal (category `HUBSPOT_DEFINED`), from its list of default
+association type ids (developers.hubspot.com, Associations v4: "note to deal")."""
+_TAGS = re.compile(r"<[^>]{0,500}>")
+_BREAKS = re.compile(r"<\s*(br|/p|/div|/li)\s*/?\s*>", re.IGNORECASE)
 PALETTE_OPEN = ("#5f87d7", "#5fafd7", "#5fd7d7", "#87afaf", "#d7af5f", "#d7875f", "#af87d7", "#87afd7")
 
 
@@ -72,7 +81,7 @@ def describe_error(response: httpx.Response) -> BackendError | None:
     if code == 403:
         return AuthError(message or "the private app is not allowed this", crm=CRM, status_code=code,
                          hint="give the private app the scopes crm.objects.deals.read, crm.objects.deals.write"
-                              " and crm.objects.owners.read")
+                              ", crm.objects.owners.read (and, for notes, crm.objects.contacts.read and .write)")
     if code == 404:
         return NotFoundError(message or "not found", crm=CRM, status_code=code)
     if code == 429:
@@ -136,3 +145,42 @@ def next_after(body: Any) -> str | None:
     following = paging.get("next") if isinstance(paging, dict) else None
     after = following.get("after") if isinstance(following, dict) else None
     return str(after) if isinstance(after, str | int) and not isinstance(after, bool) and str(after) else None
+
+
+def amount_text(minor: int, currency: str) -> str:
+    """Minor units as HubSpot's `amount` property: a decimal string of major units (`123456` USD -> `1234.56`)."""
+    digits = CURRENCIES.get(currency.upper(), ("", 2))[1]
+    return format(Decimal(minor).scaleb(-digits).normalize(), "f")
+
+
+def close_date_text(day: Any) -> str:
+    """A close date as `closedate` (a date-time property) takes it: noon UTC, the same calendar day for every user
+    of the account whatever their time zone (midnight UTC is the day before west of Greenwich)."""
+    return f"{day.isoformat()}T12:00:00.000Z"
+
+
+def edit_properties(edit: Edit, currency: str) -> dict[str, str]:
+    """The deal properties an `Edit` changes (only its fields), as strings; an empty string clears one. The
+    amount is in the edit's currency when it sets one, else the deal's."""
+    currency = edit.currency if "currency" in edit.fields and edit.currency else currency
+    properties: dict[str, str] = {}
+    for field in edit.fields:
+        value = getattr(edit, field)
+        if field == "value":
+            properties["amount"] = "" if value is None else amount_text(value, currency)
+        elif field == "currency":
+            properties["deal_currency_code"] = str(value).upper()
+        elif field == "close_date":
+            properties["closedate"] = "" if value is None else close_date_text(value)
+        elif field == "owner":
+            properties["hubspot_owner_id"] = "" if value is None else value.id
+        elif field == "name":
+            properties["dealname"] = value
+    return properties
+
+
+def note_text(body: Any) -> str:
+    """A note's `hs_note_body` as plain text: HubSpot's editor writes HTML (`<div><p>…</p></div>`); line breaks
+    kept, tags dropped, entities read."""
+    text = _BREAKS.sub("\n", str(body or ""))
+    return html.unescape(_TAGS.sub("", text)).strip()

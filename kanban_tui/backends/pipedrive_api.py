@@ -3,10 +3,12 @@ fields. Pure functions over what Pipedrive sends (`pipedrive.py` holds the backe
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from ..models import Pipeline
+from ..money import CURRENCIES
 from .errors import AuthError, BackendError, NotFoundError, RefusedError
 from .http import httpx, json_dict
 from .settings import PIPEDRIVE as CRM
@@ -111,3 +113,21 @@ def next_cursor(body: Any) -> str | None:
 
 def stage_shape(pipeline: Pipeline) -> list[tuple[str, str, int, str]]:
     return [(s.id, s.label, s.position, s.kind.value) for s in pipeline.statuses]
+
+
+def expected_close(value: Any) -> date | None:
+    """A deal's `expected_close_date` (`2026-03-01`), or None when it has none or it is not a date."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def float_amount(minor: int, currency: str) -> int | float:
+    """Minor units (cents) as the major-unit number Pipedrive's `value` is (`123456` USD -> `1234.56`); whole
+    amounts as integers."""
+    digits = CURRENCIES.get(currency.upper(), ("", 2))[1]
+    amount = Decimal(minor).scaleb(-digits)
+    return int(amount) if amount == amount.to_integral_value() else float(amount)

@@ -17,6 +17,11 @@ Facts used (seed 002, crm-api-notes §3):
 - `POST lead/{leadId}` with `{"fields": {"status": label}}` moves a lead; unknown labels are
   dropped *silently*, so the answer's status is compared with the label sent.
 - Errors: `{"error": {"code": "UPPER_SNAKE", "message": ...}}`.
+- Editing (issue 23): the update call changes "only the fields supplied"; of a deal's fields a lead has a
+  `name` only (no value, confidence or close date). Its owner is `assignee`, but the team members list is not
+  described well enough here to offer a picker: the name alone is editable. No notes call is documented, and
+  a new lead must carry the workspace's identifier field (phone by default), which a new deal does not ask
+  for: neither is offered.
 
 ASSUMED (the docs disagree or are silent): the lead id in a search result is read from the
 first of `LEAD_ID_KEYS` present; a lead without one is shown read-only. The lost-reason
@@ -33,7 +38,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..models import Opportunity, Pipeline, Status, StatusKind
+from ..models import Edit, Opportunity, Pipeline, Status, StatusKind
 from .errors import AuthError, BackendError, NotFoundError, RefusedError, read_each
 from .http import HttpApi, Listing, httpx, json_dict
 from .rescan import RescanBackend, ScanPage
@@ -64,6 +69,10 @@ class TeleCrmBackend(RescanBackend):
     name = CRM
     has_values = False
     records_won_date = False
+    editable = frozenset({"name"})
+    cannot_edit = "keeps no value, confidence or close date on a lead, and its team members are not listed here"
+    cannot_note = "documents no call that adds a note to a lead"
+    cannot_create = "makes a lead only with its identifier field (a phone number by default), not asked for here"
     real_update_times = False
     """Search results carry no modification time: `updated` is when the board saw a change."""
 
@@ -216,6 +225,29 @@ class TeleCrmBackend(RescanBackend):
         moved = opportunity.model_copy(update={"status_id": got, "updated": now})
         self._remember(opportunity.id, "")  # the next scan reports it as it now is
         return moved
+
+    async def update(self, opportunity: Opportunity, edit: Edit) -> Opportunity:
+        """`POST lead/{leadId}` with `{"fields": {"name": …}}` (only the fields supplied are changed); the answer's
+        name is compared with the one sent (TeleCRM drops what it does not take silently)."""
+        unknown = set(edit.fields) - self.editable
+        if unknown:
+            raise RefusedError(f"TeleCRM {self.cannot_edit} ({', '.join(sorted(unknown))})", crm=CRM)
+        if opportunity.read_only:
+            raise RefusedError(opportunity.read_only, crm=CRM)
+        if not edit.fields:
+            return opportunity
+        try:
+            body = await self.api.request("POST", self._path(f"lead/{opportunity.id}"),
+                                          json={"fields": {"name": edit.name}}, idempotent=False)
+        except NotFoundError as exc:
+            raise NotFoundError("the lead no longer exists in TeleCRM", crm=CRM, status_code=exc.status_code,
+                                hint="it has been removed from the board") from None
+        fields = body.get("fields") if isinstance(body, dict) else None
+        if not isinstance(fields, dict) or fields.get("name") != edit.name:
+            raise RefusedError("TeleCRM did not take the new name", crm=CRM, hint="press r to see the lead as it is")
+        edited = edit.apply(opportunity).model_copy(update={"updated": datetime.now(UTC)})
+        self._remember(opportunity.id, "")  # the next scan reports it as it now is
+        return edited
 
 
 def from_settings(settings: TeleCrmSettings, values: Mapping[str, str], **options: Any) -> TeleCrmBackend:

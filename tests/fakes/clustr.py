@@ -1,6 +1,10 @@
 """A stateful fake Clustr server: the documented status endpoint, and the opportunity
 endpoints as kanban-tui assumes them (`ASSUMED` in kanban_tui/backends/clustr.py): the list,
-`GET opportunities/{id}` and `PUT opportunities/{id}`.
+`GET opportunities/{id}` and `PUT opportunities/{id}`; and the documented `GET owners` (`id`, `email`,
+`firstName`, `lastName`, `fullName`, ordered by name), whose ids the update takes as `assigned_to_user_id`
+(and whose emails as `owner_email`). The update takes those and `status_id`, nothing else: any other field,
+an unknown status or owner, or a wrong type is a 400 `VALIDATION_ERROR` (Clustr's error body is not
+documented; the fake answers in the `{"success": false, "error": {...}}` envelope).
 
     python -m tests.fakes.clustr --port 8766 --size 120
 
@@ -60,6 +64,9 @@ class FakeClustr(FakeServer):
         self.limit_cap = limit_cap
         self.statuses: list[dict[str, Any]] = []
         self.opportunities: dict[str, dict[str, Any]] = {}
+        self.owners: list[dict[str, Any]] = [
+            {"id": str(uuid.UUID(int=n + 1)), "email": email, "firstName": name.split()[0],
+             "lastName": name.split()[-1], "fullName": name} for n, (name, email) in enumerate(OWNERS)]
         self._rng = random.Random(0)
         self._last = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -84,14 +91,14 @@ class FakeClustr(FakeServer):
             created = now - timedelta(days=rng.uniform(1, 120))
             updated = created + (now - created) * rng.uniform(0, 0.9)
             self._last = max(self._last, updated)
-            owner = rng.choice(OWNERS)
+            owner = rng.choice(self.owners)
             record = {
                 "id": f"opp_{self._rng.getrandbits(48):012x}",
                 "status_id": status["id"],
                 "prospect": {"name": rng.choice(PEOPLE), "job_title": rng.choice(TITLES),
                              "company_name": f"{rng.choice(COMPANIES)} {n}"},
                 "company": {"name": f"{rng.choice(COMPANIES)} {n}", "domain": f"c{n}.example.com"},
-                "owner": {"fullName": owner[0], "email": owner[1]},
+                "owner": {"id": owner["id"], "fullName": owner["fullName"], "email": owner["email"]},
                 "relationship": {"confidence_score": rng.choice([35, 50, 72, 88])},
                 "notes": rng.choice(["", "Warm intro via a former colleague."]),
                 "created_at": created.isoformat().replace("+00:00", "Z"),
@@ -119,6 +126,8 @@ class FakeClustr(FakeServer):
             return injected
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return _error(401, "UNAUTHORIZED", "Missing or invalid API key")
+        if resource == ASSUMED.OWNERS_PATH and request.method == "GET":
+            return _ok({"owners": sorted(self.owners, key=lambda o: o["fullName"])})
         if resource == "opportunity-statuses" and request.method == "GET":
             return _ok({"statuses": sorted(self.statuses, key=lambda s: s["position"])})
         if resource == ASSUMED.LIST_PATH and request.method == "GET":
@@ -144,11 +153,24 @@ class FakeClustr(FakeServer):
                 changes = json.loads(request.content or b"{}")
             except ValueError:
                 return _error(400, "VALIDATION_ERROR", "invalid JSON body")
+            if not isinstance(changes, dict):
+                return _error(400, "VALIDATION_ERROR", "the body must be an object")
+            unknown = set(changes) - {ASSUMED.STATUS_FIELD, ASSUMED.OWNER_FIELD, "owner_email"}
+            if unknown:
+                return _error(400, "VALIDATION_ERROR", f"{sorted(unknown)[0]}: not a field the update takes")
+            if any(not isinstance(v, str) for v in changes.values()):
+                return _error(400, "VALIDATION_ERROR", "every field the update takes is a string")
             status_id = changes.get(ASSUMED.STATUS_FIELD)
             if status_id is not None and not any(s["id"] == status_id for s in self.statuses):
                 return _error(400, "VALIDATION_ERROR", "status_id: unknown status")
+            owner = next((o for o in self.owners if o["id"] == changes.get(ASSUMED.OWNER_FIELD)
+                          or o["email"] == changes.get("owner_email")), None)
+            if (ASSUMED.OWNER_FIELD in changes or "owner_email" in changes) and owner is None:
+                return _error(400, "VALIDATION_ERROR", "assigned_to_user_id: unknown owner")
             if status_id is not None:
                 record.update(status_id=status_id)
+            if owner is not None:
+                record["owner"] = {"id": owner["id"], "fullName": owner["fullName"], "email": owner["email"]}
             record["updated_at"] = self._tick().isoformat().replace("+00:00", "Z")
             return _ok(record)
         return _error(404, "NOT_FOUND", "Not found")

@@ -2,7 +2,7 @@
 
     python -m tests.fakes.extract_hubspot_schema [path/to/reference/hubspot]
 
-The descriptions are `shared/reference/hubspot/{deals,pipelines,crmOwners}.json` (OpenAPI 3.0.1). The
+The descriptions are `shared/reference/hubspot/{deals,pipelines,crmOwners,notes}.json` (OpenAPI 3.0.1). The
 result, `hubspot_schemas.json`, is committed so that the tests run on a clean clone without them;
 `tests/test_hubspot_fake.py` checks that it still matches them whenever they are at hand. Each
 description's `components.schemas` is kept whole, its `$ref`s pointing into `$defs`, with the sha256 of
@@ -20,7 +20,8 @@ from typing import Any
 HERE = Path(__file__).parent
 SCHEMA_FILE = HERE / "hubspot_schemas.json"
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "hubspot"
-FILES = {"deals": "deals.json", "pipelines": "pipelines.json", "owners": "crmOwners.json"}
+FILES = {"deals": "deals.json", "pipelines": "pipelines.json", "owners": "crmOwners.json",
+         "notes": "notes.json"}
 PREFIX = "#/components/schemas/"
 
 

@@ -29,6 +29,7 @@ OPERATIONS = {
     "getPipelines": ("/pipelines", "get"),
     "getStages": ("/stages", "get"),
     "getDeals": ("/deals", "get"),
+    "addDeal": ("/deals", "post"),
     "getDeal": ("/deals/{id}", "get"),
     "updateDeal": ("/deals/{id}", "patch"),
     "deleteDeal": ("/deals/{id}", "delete"),

@@ -32,6 +32,15 @@ Written from HubSpot's OpenAPI descriptions (shared/reference/hubspot: `deals.js
     of the deal's pipeline (or of the `pipeline` it is sent with) is a 400 `VALIDATION_ERROR`; answers
     the deal (`SimplePublicObject`). Every write moves `hs_lastmodifieddate` / `updatedAt` on.
   - `DELETE …/{dealId}`: archives it (204).
+  - `POST …` (create): a `SimplePublicObjectInputForCreate` (`properties`, `associations`); `pipeline` and a
+    `dealstage` of it required (400 otherwise); answers 201 with the deal.
+  - A write's properties must exist on deals (else 400 `PROPERTY_DOESNT_EXIST`), `amount` be a number,
+    `closedate` a date-time and `hubspot_owner_id` an owner's id (else 400 naming the property); an empty
+    string clears a property.
+- Notes (`notes.json`, and the notes guide for their properties): `POST /crm/v3/objects/notes` (a
+  `SimplePublicObjectInputForCreate`; `hs_timestamp` required, `hs_note_body` up to 65,536 characters; an
+  association to a deal of the HubSpot-defined type 214) answers 201; `POST /crm/v3/objects/notes/search`
+  filters as deals' search does, with `associations.deal` the deal a note is on.
 - Property values are strings (`additionalProperties: {type: string}`): an empty property is left out.
 - Rate limits: 100 requests per rolling 10 s window (`X-HubSpot-RateLimit-Max`, `-Remaining`,
   `-Interval-Milliseconds` on every answer) and, apart, 5 searches per second (search answers carry no
@@ -80,6 +89,13 @@ COMPANIES = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne",
 WINDOW = 10.0
 WINDOW_MAX = 100
 SEARCHES_PER_SECOND = 5
+DEAL_PROPERTIES = {"dealname", "amount", "deal_currency_code", "dealstage", "pipeline", "hubspot_owner_id", "closedate",
+                   "description", "closed_lost_reason", "createdate", "hs_lastmodifieddate", "hs_object_id"}
+"""The deal properties this account has (a write naming another is a 400 `PROPERTY_DOESNT_EXIST`)."""
+NOTE_TO_DEAL = 214
+"""HubSpot's default association type id of a note to a deal (`HUBSPOT_DEFINED`)."""
+NOTE_BODY_MAX = 65_536
+"""`hs_note_body`: "limited to 65,536 characters" (the notes guide)."""
 
 
 def stamp(when: datetime) -> str:
@@ -161,6 +177,8 @@ class FakeHubSpot(FakeServer):
         self.deals: dict[str, dict[str, Any]] = {}
         """Live deals by id: `{"id", "createdAt", "updatedAt", "archived", "properties"}`."""
         self.archived: dict[str, dict[str, Any]] = {}
+        self.notes: dict[str, dict[str, Any]] = {}
+        """Notes by id: `{"id", "createdAt", "updatedAt", "archived", "properties", "deal"}` (the deal it is on)."""
         self._calls: list[float] = []
         """`rate_clock()` of the requests in the rolling 10 s window (search apart)."""
         self._searches: list[float] = []
@@ -341,9 +359,15 @@ class FakeHubSpot(FakeServer):
             return 200, body
         if path == "/crm/v3/owners" and method == "GET":
             return 200, self._owners(params)
+        if path == "/crm/v3/objects/notes" and method == "POST":
+            return 201, self._add_note(self._json(request, "SimplePublicObjectInputForCreate", "notes"))
+        if path == "/crm/v3/objects/notes/search" and method == "POST":
+            return 200, self._search_notes(self._json(request, "PublicObjectSearchRequest", "notes"))
         for base in DEALS_PATHS:
             if path == base and method == "GET":
                 return 200, self._list(params)
+            if path == base and method == "POST":
+                return 201, self._create(self._json(request, "SimplePublicObjectInputForCreate"))
             if path == base + "/search" and method == "POST":
                 return 200, self._search(self._json(request, "PublicObjectSearchRequest"))
             if path.startswith(base + "/"):
@@ -357,12 +381,12 @@ class FakeHubSpot(FakeServer):
         if self.check is not None:
             self.check.answer(spec, name, body)
 
-    def _json(self, request: httpx.Request, schema: str) -> dict[str, Any]:
+    def _json(self, request: httpx.Request, schema: str, spec: str = "deals") -> dict[str, Any]:
         try:
             body = json.loads(request.content or b"null")
         except ValueError:
             raise Problem(400, "Invalid input JSON on line 1") from None
-        errors = self.asked.errors("deals", schema, body)
+        errors = self.asked.errors(spec, schema, body)
         if errors or not isinstance(body, dict):
             raise Problem(400, f"Invalid input JSON: {errors[0] if errors else 'not an object'}")
         return body
@@ -452,6 +476,7 @@ class FakeHubSpot(FakeServer):
             read_only = set(update) & {"hs_object_id", "createdate", "hs_lastmodifieddate"}
             if read_only:
                 raise Problem(400, f"Property values were not valid: {sorted(read_only)[0]} is read-only")
+            self._valid(update)
             self._write(deal, **update)
             body = self._shown(deal, [*DEFAULT_PROPERTIES, *update])
             self._checked("deals", "SimplePublicObject", body)
@@ -460,6 +485,111 @@ class FakeHubSpot(FakeServer):
             self.archive(deal_id)
             return 204, None
         raise Problem(405, f"{request.method} is not allowed here")
+
+
+    # -- writes: a new deal, its properties, notes -----------------------------------------------------------
+
+    def _valid(self, properties: dict[str, str]) -> None:
+        """HubSpot's checks of property values: known properties, a number `amount`, a date-time `closedate`,
+        an owner that exists; else a 400 naming the property."""
+        def invalid(name: str, why: str, code: str = "INVALID_PROPERTY_VALUE") -> Problem:
+            return Problem(400, f"Property values were not valid: {why}", errors=[
+                {"message": why, "code": code, "context": {"propertyName": [name]}}])
+
+        for name, value in properties.items():
+            if name not in DEAL_PROPERTIES:
+                raise invalid(name, f"Property \"{name}\" does not exist", "PROPERTY_DOESNT_EXIST")
+            if value == "":
+                continue
+            if name == "amount" and _number(value) is None:
+                raise invalid(name, f"{value!r} is not a valid number")
+            if name == "closedate":
+                try:
+                    parse_when(value)
+                except ValueError:
+                    raise invalid(name, f"{value!r} is not a valid date-time") from None
+            if name == "hubspot_owner_id" and not any(o["id"] == value for o in self.owners):
+                raise invalid(name, f"{value!r} is not a valid owner id", "INVALID_OPTION")
+
+    def _create(self, body: dict[str, Any]) -> dict[str, Any]:
+        properties = body["properties"]
+        pipeline = properties.get("pipeline") or "default"
+        stage = properties.get("dealstage")
+        if not stage or self.stage(pipeline, stage) is None:
+            raise Problem(400, f"Property values were not valid: dealstage {stage!r} is not a stage of pipeline"
+                          f" {pipeline!r}", errors=[{"message": f"{stage} was not one of the allowed options",
+                                                     "code": "INVALID_OPTION",
+                                                     "context": {"propertyName": ["dealstage"]}}])
+        read_only = set(properties) & {"hs_object_id", "createdate", "hs_lastmodifieddate"}
+        if read_only:
+            raise Problem(400, f"Property values were not valid: {sorted(read_only)[0]} is read-only")
+        self._valid(properties)
+        deal = self.add_deal(pipeline, stage, properties.get("dealname") or "", amount=properties.get("amount"),
+                             currency=properties.get("deal_currency_code"), owner=properties.get("hubspot_owner_id"),
+                             description=properties.get("description"))
+        if properties.get("closedate"):
+            deal["properties"]["closedate"] = properties["closedate"]
+        shown = self._shown(deal, [*DEFAULT_PROPERTIES, *properties])
+        self._checked("deals", "SimplePublicObject", shown)
+        return shown
+
+    def _add_note(self, body: dict[str, Any]) -> dict[str, Any]:
+        """`POST /crm/v3/objects/notes`: `hs_timestamp` required; associated with a deal by `NOTE_TO_DEAL`."""
+        properties = body["properties"]
+        if not properties.get("hs_timestamp"):
+            raise Problem(400, "Property values were not valid: hs_timestamp is required")
+        try:
+            parse_when(properties["hs_timestamp"])
+        except ValueError:
+            raise Problem(400, f"Property values were not valid: {properties['hs_timestamp']!r} is not a"
+                          " valid date-time") from None
+        if len(properties.get("hs_note_body") or "") > NOTE_BODY_MAX:
+            raise Problem(400, f"Property values were not valid: hs_note_body is over {NOTE_BODY_MAX} characters")
+        unknown = set(properties) - {"hs_timestamp", "hs_note_body", "hubspot_owner_id", "hs_attachment_ids"}
+        if unknown:
+            raise Problem(400, f"Property values were not valid: Property \"{sorted(unknown)[0]}\" does not exist")
+        deal: str | None = None
+        for association in body["associations"]:
+            types = {(t["associationCategory"], t["associationTypeId"]) for t in association["types"]}
+            if ("HUBSPOT_DEFINED", NOTE_TO_DEAL) not in types:
+                raise Problem(400, f"association types {sorted(types)} do not go from a note to a deal")
+            if association["to"]["id"] not in self.deals:
+                raise Problem(404, f"No deal with id {association['to']['id']}", "OBJECT_NOT_FOUND")
+            deal = association["to"]["id"]
+        when = stamp(self._tick())
+        note_id = self._id()
+        note = {"id": note_id, "createdAt": when, "updatedAt": when, "archived": False, "deal": deal,
+                "properties": {**properties, "hs_object_id": note_id, "hs_createdate": when,
+                               "hs_lastmodifieddate": when}}
+        self.notes[note_id] = note
+        shown = {k: v for k, v in note.items() if k != "deal"}
+        self._checked("notes", "SimplePublicObject", shown)
+        return shown
+
+    def _search_notes(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Notes, filtered as deals are (and on `associations.deal`, the deal a note is on), sorted, paged."""
+        self.searches += 1
+        limit, groups = body["limit"], body["filterGroups"]
+        if not 1 <= limit <= SEARCH_LIMIT:
+            raise Problem(400, f"limit must be between 1 and {SEARCH_LIMIT}")
+        views = [{"id": n["id"], "properties": {**n["properties"], "associations.deal": n["deal"]}}
+                 for n in self.notes.values()]
+        found = [v for v in views if not groups or any(_matches(v, g["filters"]) for g in groups)]
+        for sort in reversed(body["sorts"] or ["hs_object_id"]):
+            name = sort.lstrip("-")
+            found.sort(key=lambda v, n=name: _sort_key(v["properties"].get(n)),  # type: ignore[misc]
+                       reverse=sort.startswith("-"))
+        after = int(body["after"] or 0)
+        wanted = set(body["properties"] or ["hs_note_body", "hs_timestamp"]) | {"hs_object_id", "hs_createdate",
+                                                                                  "hs_lastmodifieddate"}
+        page = [self.notes[v["id"]] for v in found[after:after + limit]]
+        answer: dict[str, Any] = {"total": len(found), "results": [
+            {"id": n["id"], "createdAt": n["createdAt"], "updatedAt": n["updatedAt"], "archived": False,
+             "properties": {k: v for k, v in n["properties"].items() if k in wanted}} for n in page]}
+        if after + limit < len(found):
+            answer["paging"] = {"next": {"after": str(after + limit)}}
+        self._checked("notes", "CollectionResponseWithTotalSimplePublicObject", answer)
+        return answer
 
 
 def _number(text: str) -> float | None:

@@ -14,7 +14,7 @@ What it does, from `pipedrive-openapi-v2.yml` (shared/reference) as extracted in
 
 - Auth: the `x-api-token` header (the description's only API key scheme), else 401. A token in the
   `api_token` query parameter is refused (400): the board must never put it there.
-- `GET /api/v2/pipelines`, `GET /api/v2/stages[?pipeline_id=]`, `GET /api/v2/deals`, `GET|PATCH|DELETE
+- `GET /api/v2/pipelines`, `GET /api/v2/stages[?pipeline_id=]`, `GET|POST /api/v2/deals`, `GET|PATCH|DELETE
   /api/v2/deals/{id}`. Query parameters: only those the operation declares (else 400), enums checked
   (`status` a comma-separated list of them), `limit` default 100, at most 500 (else 400). Cursor paging
   (`cursor` in, `additional_data.next_cursor` out, null on the last page), sorted by `sort_by` /
@@ -25,6 +25,11 @@ What it does, from `pipedrive-openapi-v2.yml` (shared/reference) as extracted in
   pipeline from the stage and `stage_change_time`; `status` won / lost sets `won_time` / `lost_time` and
   `close_time`, open clears them; `lost_reason` "can only be set if deal status is lost" (else 400).
   A deleted or unknown deal is a 404 in the description's error envelope.
+- `PATCH` and `POST /deals` bodies are checked against the description's request schemas (types, `format:
+  date` for `expected_close_date`, no `null` where it is not `nullable`: `value` and `expected_close_date`
+  cannot be cleared, `probability` can); a failure is a 400 in the error envelope. `POST` needs a `title`;
+  it puts the deal in `stage_id` (which must be in `pipeline_id` when both are sent), else in the first
+  stage of `pipeline_id`. There is no users list and no notes call in the v2 description: the fake has none.
 - Every answer carries `x-ratelimit-limit` / `x-ratelimit-remaining` / `x-ratelimit-reset` (a 2-second
   window) and spends the operation's `x-token-cost` from a daily budget; either used up: 429 with
   `Retry-After`.
@@ -97,12 +102,13 @@ class SchemaCheck:
     """Each answer against its operation's 200 schema (or the error envelope), from the description."""
 
     def __init__(self) -> None:
-        from jsonschema import Draft7Validator
+        from jsonschema import Draft7Validator, FormatChecker
 
         self.described = json.loads(SCHEMA_FILE.read_text())
         self.operations = self.described["operations"]
         self._answers = {name: Draft7Validator(op["response"]) for name, op in self.operations.items()}
-        self._bodies = {name: Draft7Validator(op["body"]) for name, op in self.operations.items() if op["body"]}
+        self._bodies = {name: Draft7Validator(op["body"], format_checker=FormatChecker())
+                        for name, op in self.operations.items() if op["body"]}
         self._error = Draft7Validator(self.described["error"])
 
     def answer(self, operation: str, status: int, body: Any) -> None:
@@ -255,10 +261,36 @@ class FakePipedrive(FakeServer):
             deal.update(stage_id=stage["id"], pipeline_id=stage["pipeline_id"])
         if status != deal["status"] or "lost_reason" in fields:
             self._set_status(deal, status, now, fields.get("lost_reason"))
-        for key in ("title", "value", "currency", "probability", "owner_id"):
+        for key in ("title", "value", "currency", "probability", "owner_id", "expected_close_date"):
             if key in fields:
                 deal[key] = fields[key]
         deal["update_time"] = stamp(now)
+        return deal
+
+    def create(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """`POST /deals` as Pipedrive does it: in `stage_id` (its pipeline), else the first stage of
+        `pipeline_id` (else of the first pipeline); `status` won / lost closes it at once."""
+        stage = self.stage(fields["stage_id"]) if "stage_id" in fields else None
+        if "stage_id" in fields and stage is None:
+            raise Refused(400, "Stage not found", f"No stage with id {fields['stage_id']}.")
+        if stage is not None and "pipeline_id" in fields and stage["pipeline_id"] != fields["pipeline_id"]:
+            raise Refused(400, "The stage is not in the pipeline", "stage_id and pipeline_id disagree.")
+        if stage is None:
+            pipeline_id = fields.get("pipeline_id", self.pipelines[0]["id"])
+            stage = next((s for s in sorted(self.stages, key=lambda s: s["order_nr"])
+                          if s["pipeline_id"] == pipeline_id and not s["is_deleted"]), None)
+            if stage is None:
+                raise Refused(400, "Pipeline not found", f"No pipeline with id {pipeline_id}.")
+        status = fields.get("status", "open")
+        if status not in ("open", "won", "lost"):
+            raise Refused(400, "Invalid status", "The status must be open, won or lost.")
+        if fields.get("lost_reason") is not None and status != "lost":
+            raise Refused(400, "lost_reason can only be set if deal status is lost")
+        deal = self.add_deal(stage["id"], fields["title"], value=fields.get("value"),
+                             currency=fields.get("currency", "USD"), status=status,
+                             owner_id=fields.get("owner_id", self.me), probability=fields.get("probability"))
+        if "expected_close_date" in fields:
+            deal["expected_close_date"] = fields["expected_close_date"]
         return deal
 
     def teammate_move(self, deal_id: int | str, target: str, reason: str | None = None) -> dict[str, Any]:
@@ -349,6 +381,10 @@ class FakePipedrive(FakeServer):
                                and (wanted is None or str(s["pipeline_id"]) == wanted)], params)
         if operation == "getDeals":
             return self._page(self._deals(params), params)
+        if operation == "addDeal":
+            body = self._body(request)
+            self.check.body("addDeal", body)
+            return {"success": True, "data": dict(self.create(body))}
         deal_id = int(resource.split("/")[1])
         if operation == "getDeal":
             deal = self.deals.get(deal_id)
@@ -358,12 +394,16 @@ class FakePipedrive(FakeServer):
         if operation == "deleteDeal":
             self.delete_deal(deal_id)
             return {"success": True, "data": {"id": deal_id}}
-        try:
-            body = json.loads(request.content or b"{}")
-        except ValueError:
-            raise Refused(400, "Invalid JSON body") from None
+        body = self._body(request)
         self.check.body("updateDeal", body)
         return {"success": True, "data": dict(self.update(deal_id, body))}
+
+    @staticmethod
+    def _body(request: httpx.Request) -> Any:
+        try:
+            return json.loads(request.content or b"{}")
+        except ValueError:
+            raise Refused(400, "Invalid JSON body") from None
 
     def _deals(self, params: httpx.QueryParams) -> list[dict[str, Any]]:
         statuses = set((params.get("status") or "open,won,lost").split(","))
@@ -426,8 +466,8 @@ def _operation(method: str, resource: str) -> str | None:
         return "getPipelines"
     if parts == ["stages"] and method == "GET":
         return "getStages"
-    if parts == ["deals"] and method == "GET":
-        return "getDeals"
+    if parts == ["deals"] and method in ("GET", "POST"):
+        return "getDeals" if method == "GET" else "addDeal"
     if len(parts) == 2 and parts[0] == "deals" and parts[1].isdigit():
         return {"GET": "getDeal", "PATCH": "updateDeal", "DELETE": "deleteDeal"}.get(method)
     return None

@@ -9,7 +9,10 @@ As documented: Bearer Sync token (else 401 NOT_AUTHORIZED), unknown enterprise 4
 ENTERPRISE_NOT_FOUND, search `skip`/`limit` (1..100 else 400), `total_count`, statuses set by
 label (case-sensitive) and **unknown labels dropped silently**, the identifier field (phone)
 not modifiable (403 INVALID_LEAD). `lead_ids=False` answers search results without lead ids
-(one reading of the docs).
+(one reading of the docs). The update changes only the fields supplied: the standard ones (`name`,
+`email`, `rating` 1-5, `assignee`, `status`) and the lost reason; an invalid typed value (a `name` that is
+not a non-empty string, a `rating` outside 1-5) is a 400 BAD_REQUEST, as the update page says; a field the
+workspace does not have is dropped, silently, like an unknown label.
 """
 
 from __future__ import annotations
@@ -141,8 +144,18 @@ class FakeTeleCrm(FakeServer):
             fields = json.loads(request.content or b"{}").get("fields") or {}
         except (ValueError, AttributeError):
             return _error(400, "BAD_REQUEST", "Invalid JSON")
+        if not isinstance(fields, dict):
+            return _error(400, "BAD_REQUEST", "fields must be an object")
         if "phone" in fields:
             return _error(403, "INVALID_LEAD", "Cannot modify lead identifier field")
+        for key in ("name", "email", "assignee"):
+            if key in fields and not (isinstance(fields[key], str) and fields[key].strip()):
+                return _error(400, "BAD_REQUEST", f"Invalid value for field {key}")
+        if "rating" in fields and fields["rating"] not in (1, 2, 3, 4, 5):
+            return _error(400, "BAD_REQUEST", "Invalid value for field rating")
+        for key in ("name", "email", "assignee", "rating"):
+            if key in fields:
+                lead[key] = fields[key]
         if "status" in fields and fields["status"] in self.active_labels:
             lead["status"] = fields["status"]  # an unknown label is dropped, silently, as TeleCRM does
         if LOST_REASON_FIELD in fields:

@@ -585,6 +585,41 @@ class Contract(HttpContractFake):
         deal = self.fake.deals.get(card_id)
         return None if deal is None else deal["stage"]
 
+    # -- what the write contract reads back (issue 23): in `models` terms, whatever the CRM --------------------
+
+    def field_of(self, card_id: str, name: str) -> object:
+        return field_in(self.fake.deals[card_id], name)
+
+    def note_texts(self, card_id: str) -> list[str]:
+        """The deal's comments, newest first."""
+        return [c["comment"] for c in self.fake._comments_of(self.fake.deals[card_id])]
+
+    def named(self, name: str) -> list[str]:
+        return sorted(d["id"] for d in self.fake.deals.values() if d["name"] == name)
+
+
+def field_in(deal: dict[str, Any], name: str) -> object:
+    """A BottleCRM deal's `EDIT_FIELDS` field as the board reads it (minor units, a date, the owner's profile id);
+    the fake's and the real server's (`tests/live/`) deals alike."""
+    from datetime import date
+
+    from kanban_tui.money import minor_units
+
+    currency = (deal.get("currency") or "USD").upper()
+    if name == "value":
+        return minor_units(deal.get("amount"), currency)
+    if name == "currency":
+        return currency
+    if name == "confidence":
+        return deal.get("probability")
+    if name == "close_date":
+        return date.fromisoformat(deal["closed_on"]) if deal.get("closed_on") else None
+    if name == "owner":
+        return str(deal["assigned_to"][0]["id"]) if deal.get("assigned_to") else None
+    if name == "period":
+        return "one_time"
+    return deal.get(name)
+
 
 def command(fake: FakeBottleCrm, line: str) -> str:
     words = line.split()

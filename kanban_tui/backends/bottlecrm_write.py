@@ -13,8 +13,8 @@ Facts used, from `bottlecrm-openapi.yml` and from what a running 1.35.0 answered
 - `closed_on` is the deal's close date: expected while the deal is open, the day it closed once it is won or
   lost. It is the card's `close_date` (and, for a won deal, its `date_won`).
 - Comments are the deal's notes: `POST api/opportunities/<id>/ {"comment": text}` answers the deal with its
-  comments, newest first (`id`, `comment`, `commented_on`, `commented_by.user_details.email`); the detail
-  (`GET`) carries them too. An empty comment is answered 200 and not kept: the board refuses it first. A
+  comments (`id`, `comment`, `commented_on`, `commented_by.user_details.email`); the detail (`GET`) carries
+  them too. Both order them by id, in no time order: the board sorts them by `commented_on`. An empty comment is answered 200 and not kept: the board refuses it first. A
   comment leaves no event in the activity feed.
 - `GET api/users/`: `active_users.active_users`, each a profile (`id`, `user_details.name`/`email`): the owner
   picker; a deal's `assigned_to` holds those profiles.
@@ -181,7 +181,7 @@ class BottleCrmWrites:
         return sorted(users, key=lambda u: u.name.casefold())
 
     async def notes(self, opportunity: Opportunity, limit: int = 5) -> list[Note]:
-        """The deal's comments, newest first (from its detail)."""
+        """The deal's comments, newest first by `commented_on` (from its detail)."""
         body = await self._detail(opportunity.id)
         return _notes(body.get("comments"))[:limit]
 

@@ -120,7 +120,7 @@ class FakeBottleCrm(FakeServer):
         self.activities: list[dict[str, Any]] = []
         """Newest first."""
         self.comments: list[dict[str, Any]] = []
-        """Every deal's comments, oldest first (a deal's are answered newest first)."""
+        """Every deal's comments, oldest first (a deal's are answered by id: `_comments_of`)."""
         self.date = self.clock  # every answer's `Date` header, as the server sends it
 
     # -- building the org ---------------------------------------------------------------------------
@@ -360,7 +360,8 @@ class FakeBottleCrm(FakeServer):
         return self._comment(self.deals[deal_id], text, self.teammate_token)
 
     def _comments_of(self, deal: dict[str, Any]) -> list[dict[str, Any]]:
-        return [c for c in reversed(self.comments) if c["object_id"] == deal["id"]]
+        """As 1.35.0 orders them: by id, descending (random ids: in no time order)."""
+        return sorted((c for c in self.comments if c["object_id"] == deal["id"]), key=lambda c: c["id"], reverse=True)
 
     def _users(self) -> dict[str, Any]:
         rows = [dict(p, active_token_count=1) for p in self.users.values()]
@@ -384,6 +385,10 @@ class FakeBottleCrm(FakeServer):
             return {k: v for k, v in shown.items() if k not in ("updated_at", "kanban_order", "opportunity_amount",
                                                                 "can_move")}
         return {k: shown.get(k) for k in fields}
+
+    def _detail(self, deal: dict[str, Any]) -> dict[str, Any]:
+        """The detail's deal: the list's, without `next_activity`."""
+        return {k: v for k, v in self._shown(deal).items() if k != "next_activity"}
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -447,9 +452,9 @@ class FakeBottleCrm(FakeServer):
         if method == "POST":  # a comment (an empty one is answered, and not kept)
             if str(body.get("comment") or "").strip():
                 self._comment(deal, str(body["comment"]), token)
-            return 200, {"opportunity_obj": self._shown(deal), "attachments": [], "comments": self._comments_of(deal)}
+            return 200, {"opportunity_obj": self._detail(deal), "attachments": [], "comments": self._comments_of(deal)}
         if method == "GET":
-            return 200, {"opportunity_obj": self._shown(deal), "comments": self._comments_of(deal), "attachments": [],
+            return 200, {"opportunity_obj": self._detail(deal), "comments": self._comments_of(deal), "attachments": [],
                          "contacts": [], "users": list(self.users.values()), "stage": [], "lead_source": [],
                          "currency": [], "comment_permission": True,
                          "users_mention": [], "custom_field_definitions": [], "can_delete": True}
@@ -592,7 +597,8 @@ class Contract(HttpContractFake):
 
     def note_texts(self, card_id: str) -> list[str]:
         """The deal's comments, newest first."""
-        return [c["comment"] for c in self.fake._comments_of(self.fake.deals[card_id])]
+        comments = self.fake._comments_of(self.fake.deals[card_id])
+        return [c["comment"] for c in sorted(comments, key=lambda c: c["commented_on"], reverse=True)]
 
     def named(self, name: str) -> list[str]:
         return sorted(d["id"] for d in self.fake.deals.values() if d["name"] == name)

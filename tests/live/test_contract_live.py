@@ -67,7 +67,8 @@ class LiveContract(ContractFake):
         return field_in(self._detail(card_id)["opportunity_obj"], name)
 
     def note_texts(self, card_id: str) -> list[str]:
-        return [c["comment"] for c in self._detail(card_id)["comments"]]
+        comments = sorted(self._detail(card_id)["comments"], key=lambda c: c["commented_on"], reverse=True)
+        return [c["comment"] for c in comments]
 
     def named(self, name: str) -> list[str]:
         found = self.server.client(self.server.token).get("/api/opportunities/", params={"name": name, "limit": 100})

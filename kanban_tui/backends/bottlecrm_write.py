@@ -14,8 +14,9 @@ Facts used, from `bottlecrm-openapi.yml` and from what a running 1.35.0 answered
   lost. It is the card's `close_date` (and, for a won deal, its `date_won`).
 - Comments are the deal's notes: `POST api/opportunities/<id>/ {"comment": text}` answers the deal with its
   comments (`id`, `comment`, `commented_on`, `commented_by.user_details.email`); the detail (`GET`) carries
-  them too. Both order them by id, in no time order: the board sorts them by `commented_on`. An empty comment is answered 200 and not kept: the board refuses it first. A
-  comment leaves no event in the activity feed.
+  them too. Both order them by id, in no time order: the board sorts them by `commented_on`. An empty
+  comment is answered 200 and not kept: the board refuses it first. A comment leaves no event in the
+  activity feed.
 - `GET api/users/`: `active_users.active_users`, each a profile (`id`, `user_details.name`/`email`): the owner
   picker; a deal's `assigned_to` holds those profiles.
 - `POST api/opportunities/ {"name", "pipeline", "stage", ...}` answers `{"id": ...}`; the spec lists

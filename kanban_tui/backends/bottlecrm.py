@@ -72,6 +72,7 @@ from ..models import (
 )
 from ..money import minor_units
 from ..text import safe_text
+from .bottlecrm_write import BottleCrmWrites
 from .errors import (
     AuthError,
     BackendError,
@@ -129,7 +130,7 @@ def fingerprint(card: Opportunity) -> str:
     """What the board shows of a card, hashed: equal fingerprints mean nothing a poll must report.
     Not `updated` (not every answer carries it) nor `stalled` (it changes with the clock alone)."""
     shown = (card.name, card.status_id, card.value, card.currency, card.confidence, card.owner, card.contact,
-             card.date_won, card.note, card.status_changed)
+             card.date_won, card.note, card.status_changed, card.close_date, card.owner_id)
     return hashlib.sha256(json.dumps(shown, default=str).encode()).hexdigest()
 
 
@@ -160,7 +161,7 @@ def describe_error(response: httpx.Response) -> BackendError | None:
     return None
 
 
-class BottleCrmBackend(HttpBackend):
+class BottleCrmBackend(BottleCrmWrites, HttpBackend):
     """One BottleCRM org's deals, pipeline by pipeline, as one token's owner sees them."""
 
     name = CRM
@@ -258,6 +259,7 @@ class BottleCrmBackend(HttpBackend):
         kind = status.kind if status is not None else KINDS.get(str(data.get("stage_kind")), StatusKind.OPEN)
         assigned = [p for p in data.get("assigned_to") or [] if isinstance(p, dict)]
         owner = (assigned[0].get("user_details") or {}).get("name") if assigned else None
+        owner_id = assigned[0].get("id") if assigned else None
         account = data.get("account") if isinstance(data.get("account"), dict) else None
         probability = data.get("probability")
         closed_on = data.get("closed_on")
@@ -273,6 +275,8 @@ class BottleCrmBackend(HttpBackend):
             created=created,
             updated=updated,
             date_won=date.fromisoformat(closed_on) if closed_on and kind is StatusKind.WON else None,
+            close_date=date.fromisoformat(closed_on) if closed_on else None,
+            owner_id=str(owner_id) if owner and owner_id else None,
             note=data.get("description") or "",
             url=f"{self.web_url}pipeline/{deal_id}" if self.web_url else None,
             stalled=is_rotting(kind, self._expected_days.get((pipeline.id, str(data["stage"]))), stage_changed,

@@ -12,106 +12,59 @@ consistent with writers in other processes (WAL mode).
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
-from pydantic import ValidationError
-
 from .. import paths
 from ..models import (
+    EDIT_FIELDS,
     Changes,
     ColumnStart,
+    Edit,
     History,
     HistoryEvent,
+    NewDeal,
     Note,
     Opportunity,
     Page,
     Pipeline,
     Status,
     StatusKind,
+    User,
     WeekCount,
 )
+from . import local_write
 from .base import Backend
-from .demo_data import demo_notes, demo_opportunities, demo_pipeline
-from .errors import BackendError, NotFoundError, RefusedError, describe_validation_error
+from .errors import BackendError, NotFoundError, RefusedError
+from .local_schema import (  # noqa: F401 - the workspace's file, as tests and the CLI import it from here
+    _COLUMNS,
+    _ID,
+    _NAMES,
+    _STATUS_ID,
+    NOTES_SCHEMA,
+    SCHEMA,
+    TRIGGERS,
+    _read_rows,
+    _select,
+    create_workspace,
+    insert_notes,
+    insert_opportunities,
+    missing_columns,
+    read_as_upgraded,
+    upgrade,
+    write_pipeline,
+)
 from .settings import DEFAULT_DEMO_SIZE, LocalSettings
 from .settings import LOCAL as CRM
 
 _T = TypeVar("_T")
 
-NOTES_SCHEMA = """
-CREATE TABLE IF NOT EXISTS notes (
-    opportunity_id TEXT NOT NULL, at TEXT NOT NULL, author TEXT, text TEXT NOT NULL DEFAULT '');
-CREATE INDEX IF NOT EXISTS notes_by_opportunity ON notes(opportunity_id, at DESC);
-"""
-"""A deal's notes (`LocalBackend.notes`), newest first by `at` (ISO 8601, UTC)."""
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS pipelines (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, position INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS statuses (
-    id TEXT PRIMARY KEY,
-    pipeline_id TEXT NOT NULL REFERENCES pipelines(id),
-    label TEXT NOT NULL,
-    color TEXT,
-    position INTEGER NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('open', 'won', 'lost')),
-    can_move_to INTEGER NOT NULL DEFAULT 1);
-CREATE TABLE IF NOT EXISTS opportunities (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    status_id TEXT NOT NULL REFERENCES statuses(id),
-    contact TEXT,
-    value INTEGER,
-    currency TEXT NOT NULL DEFAULT 'USD',
-    period TEXT NOT NULL DEFAULT 'one_time',
-    confidence INTEGER,
-    owner TEXT,
-    created TEXT NOT NULL,
-    updated TEXT NOT NULL,
-    date_won TEXT,
-    note TEXT NOT NULL DEFAULT '',
-    url TEXT,
-    lost_reason TEXT,
-    status_changed TEXT);
-CREATE INDEX IF NOT EXISTS opportunities_by_status ON opportunities(status_id);
-CREATE INDEX IF NOT EXISTS opportunities_by_status_updated ON opportunities(status_id, updated DESC, id);
-CREATE TABLE IF NOT EXISTS changelog (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, opportunity_id TEXT NOT NULL,
-    at TEXT, action TEXT, name TEXT, currency TEXT,
-    old_status TEXT, new_status TEXT, old_value INTEGER, new_value INTEGER);
-""" + NOTES_SCHEMA  # and the triggers: `TRIGGERS`, below
-
-TRIGGERS = {
-    "opportunity_inserted": "AFTER INSERT ON opportunities BEGIN INSERT INTO changelog"
-    " (opportunity_id, at, action, name, currency, new_status, new_value)"
-    " VALUES (NEW.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'created', NEW.name, NEW.currency, NEW.status_id,"
-    " NEW.value); END",
-    "opportunity_updated": "AFTER UPDATE ON opportunities BEGIN INSERT INTO changelog"
-    " (opportunity_id, at, action, name, currency, old_status, new_status, old_value, new_value)"
-    " VALUES (NEW.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'updated', NEW.name, NEW.currency, OLD.status_id,"
-    " NEW.status_id, OLD.value, NEW.value); END",
-    "opportunity_deleted": "AFTER DELETE ON opportunities BEGIN INSERT INTO changelog"
-    " (opportunity_id, at, action, name, currency, old_status, old_value)"
-    " VALUES (OLD.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'deleted', OLD.name, OLD.currency, OLD.status_id,"
-    " OLD.value); END",
-}
-"""Every write to `opportunities`, by this app or any other process, leaves a row in `changelog`: when (UTC),
-what (created / updated / deleted), and the status and value before and after: the polls read which deals
-changed, `history` what changed. Rows written before a workspace was upgraded to this keep nulls there."""
-SCHEMA += "".join(f"CREATE TRIGGER IF NOT EXISTS {name} {body};\n" for name, body in TRIGGERS.items())
-
-_COLUMNS = (
-    "id, name, status_id, contact, value, currency, period, confidence, owner,"
-    " created, updated, date_won, note, url, status_changed"
-)
-_NAMES = tuple(name.strip() for name in _COLUMNS.split(","))
-_ID, _STATUS_ID = _NAMES.index("id"), _NAMES.index("status_id")
 FIRST_PAGE_SIZE = 1000
 PAGE_SIZE = 10000
 """Rows per page of the first load: a small first page so cards show at once, then big ones."""
@@ -123,116 +76,6 @@ def _now() -> datetime:
 
 _RawPage = tuple[list[Opportunity], dict[str, str], int, str, int]
 """One page as read in the worker thread: cards, skipped rows, rows read, last id, total."""
-
-
-def _select(conn: sqlite3.Connection, where: str, params: Iterable[object]) -> list[tuple[object, ...]]:
-    """Opportunity rows as plain tuples of `_COLUMNS` (cheaper to read than `sqlite3.Row`)."""
-    cursor = conn.cursor()
-    cursor.row_factory = None
-    return cursor.execute(f"SELECT {_COLUMNS} FROM opportunities WHERE {where}", tuple(params)).fetchall()
-
-
-def _read_rows(rows: Iterable[tuple[object, ...]]) -> tuple[list[Opportunity], dict[str, str]]:
-    """Rows to opportunities; a row that does not validate is left out, and described by id."""
-    good, skipped = [], {}
-    for row in rows:
-        try:
-            good.append(Opportunity.model_validate(dict(zip(_NAMES, row, strict=False))))
-        except ValidationError as exc:
-            skipped[str(row[_ID])] = f"{CRM}: opportunity {row[_ID]} skipped: {describe_validation_error(exc)}"
-    return good, skipped
-
-
-def upgrade(conn: sqlite3.Connection) -> None:
-    """Bring a workspace made by an older version up to this schema (idempotent)."""
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(opportunities)")}
-    if columns and "status_changed" not in columns:  # when each deal entered its status: days in status
-        conn.execute("ALTER TABLE opportunities ADD COLUMN status_changed TEXT")
-    if columns:  # each column's first screen, newest first, without a sort (the progressive first paint)
-        conn.execute("CREATE INDEX IF NOT EXISTS opportunities_by_status_updated"
-                     " ON opportunities(status_id, updated DESC, id)")
-    logged = {row[1] for row in conn.execute("PRAGMA table_info(changelog)")}
-    if logged and "new_status" not in logged:  # what each change was, for `history` (older rows keep nulls)
-        for column, kind in (("at", "TEXT"), ("action", "TEXT"), ("name", "TEXT"), ("currency", "TEXT"),
-                             ("old_status", "TEXT"), ("new_status", "TEXT"), ("old_value", "INTEGER"),
-                             ("new_value", "INTEGER")):
-            if column not in logged:
-                conn.execute(f"ALTER TABLE changelog ADD COLUMN {column} {kind}")
-    if columns and not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'notes'").fetchone():
-        try:  # a deal's notes (the details view); a workspace this user may only read opens without them
-            conn.executescript(NOTES_SCHEMA)
-        except sqlite3.OperationalError as exc:
-            if "readonly" not in str(exc):
-                raise
-    if logged:  # triggers of an older version record the id alone: made again as `TRIGGERS` has them
-        current = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall())
-        for name, body in TRIGGERS.items():
-            if "action" not in (current.get(name) or ""):  # (the deletion's never had a `new_status`)
-                conn.execute(f"DROP TRIGGER IF EXISTS {name}")
-                conn.execute(f"CREATE TRIGGER {name} {body}")
-
-
-def create_workspace(path: Path, *, demo_size: int | None = 64, seed: int = 7, statuses: int = 7) -> None:
-    """Create the schema at `path`; seed the demo pipeline (7 or 8 statuses) when `demo_size` is given."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(path)) as conn, conn:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(SCHEMA)
-        upgrade(conn)
-        if demo_size is None:
-            return
-        if conn.execute("SELECT 1 FROM pipelines LIMIT 1").fetchone():
-            return
-        pipeline = demo_pipeline(statuses)
-        write_pipeline(conn, pipeline)
-        opportunities = demo_opportunities(demo_size, seed=seed, pipeline=pipeline)
-        insert_opportunities(conn, opportunities)
-        insert_notes(conn, demo_notes(opportunities, seed=seed))
-        # the seed is the starting point, not a change anyone needs to see
-        conn.execute("DELETE FROM changelog")
-
-
-def write_pipeline(conn: sqlite3.Connection, pipeline: Pipeline, position: int = 0) -> None:
-    """Insert or replace a pipeline and its statuses."""
-    conn.execute(
-        "INSERT OR REPLACE INTO pipelines (id, name, position) VALUES (?, ?, ?)",
-        (pipeline.id, pipeline.name, position),
-    )
-    conn.executemany(
-        "INSERT OR REPLACE INTO statuses"
-        " (id, pipeline_id, label, color, position, kind, can_move_to)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            (s.id, pipeline.id, s.label, s.color, s.position, s.kind.value, int(s.can_move_to))
-            for s in pipeline.statuses
-        ],
-    )
-
-
-def insert_opportunities(conn: sqlite3.Connection, opportunities: Iterable[Opportunity]) -> None:
-    """Insert or replace opportunities (as another process writing the file would)."""
-    conn.executemany(
-        f"INSERT OR REPLACE INTO opportunities ({_COLUMNS})"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                o.id, o.name, o.status_id, o.contact, o.value, o.currency, o.period.value,
-                o.confidence, o.owner, o.created.isoformat(), o.updated.isoformat(),
-                o.date_won.isoformat() if o.date_won else None, o.note, o.url,
-                o.status_changed.isoformat() if o.status_changed else None,
-            )
-            for o in opportunities
-        ],
-    )
-
-
-def insert_notes(conn: sqlite3.Connection, notes: Iterable[tuple[str, Note]]) -> None:
-    """Add notes, each to the deal whose id it comes with."""
-    conn.executemany(
-        "INSERT INTO notes (opportunity_id, at, author, text) VALUES (?, ?, ?, ?)",
-        [(opportunity_id, note.when.astimezone(UTC).isoformat(), note.author, note.text)
-         for opportunity_id, note in notes],
-    )
 
 
 def _exact_sums(conn: sqlite3.Connection, status_id: str, currency: str) -> tuple[int, int]:
@@ -261,6 +104,22 @@ class LocalBackend(Backend):
         """Open the file read-only (`dealboard summary` / `changes`: they write nothing, and a workspace this user
         may only read is still read); moves then fail as SQLite refuses them."""
         self._upgraded = False
+        why = self._cannot_write()
+        if why:  # said by the keys that would write (the move itself is refused as SQLite refuses it)
+            self.editable, self.can_note, self.can_create = frozenset(), False, False
+            self.cannot_edit = self.cannot_note = self.cannot_create = why
+
+    editable = frozenset(EDIT_FIELDS)
+    can_note = True
+    can_create = True
+
+    def _cannot_write(self) -> str | None:
+        """Why nothing can be written here, or None."""
+        if self.read_only:
+            return "the workspace is open read-only here"
+        if self.path.exists() and not (os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)):
+            return f"this user cannot write {self.path.name} (or its directory)"
+        return None
 
     @property
     def identity(self) -> str:
@@ -288,6 +147,8 @@ class LocalBackend(Backend):
                     conn = self._connect_read_only()
                     conn.row_factory = sqlite3.Row
                 self._upgraded = True
+            if missing := missing_columns(conn):  # an older workspace this user may only read
+                read_as_upgraded(conn, missing)
         except sqlite3.Error as exc:
             raise BackendError(f"cannot open {self.path}: {exc}", crm=CRM) from exc
         return conn
@@ -319,6 +180,8 @@ class LocalBackend(Backend):
                 with closing(self._connect()) as conn, conn:
                     return fn(conn, *args)
             except sqlite3.Error as exc:
+                if "readonly" in str(exc):  # (a write: what may be read is read, however old the file)
+                    raise RefusedError(f"{self.path} cannot be written here: nothing was changed", crm=CRM) from exc
                 raise BackendError(f"{self.path}: {exc}", crm=CRM,
                                    hint="is it a dealboard workspace? a damaged one can be moved aside: a new one is"
                                    " made with the demo pipeline") from exc
@@ -578,6 +441,28 @@ class LocalBackend(Backend):
         if skipped:
             raise RefusedError(skipped[opportunity_id], hint="fix the record in the workspace file")
         return good[0]
+
+
+    # -- acting on a deal (`local_write`) ----------------------------------------------------------------
+
+    async def update(self, opportunity: Opportunity, edit: Edit) -> Opportunity:
+        """`edit.fields` only, and `updated`; the changelog has the row (the triggers), as for a move."""
+        return await self._run(local_write.update, opportunity.id, edit)
+
+    async def users(self) -> list[User]:
+        """The owners the workspace's deals name (a name is its own id here)."""
+        return await self._run(local_write.users)
+
+    async def add_note(self, opportunity: Opportunity, text: str) -> Note:
+        return await self._run(local_write.add_note, opportunity.id, text, None)
+
+    async def create(self, pipeline: Pipeline, draft: NewDeal) -> Opportunity:
+        """Numbered as the workspace numbers deals; made once per `draft.client_id`."""
+        return await self._run(local_write.create, pipeline, draft)
+
+    async def find_created(self, pipeline: Pipeline, draft: NewDeal) -> Opportunity | None:
+        """Exact: the deal that was made with `draft.client_id` (kept in its row)."""
+        return await self._run(local_write.find_created, pipeline, draft.client_id)
 
 
 def from_settings(settings: LocalSettings, values: Mapping[str, str], **options: Any) -> LocalBackend:

@@ -26,6 +26,7 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,9 @@ STAGES = [("PROSPECTING", "Prospecting", "open", 14), ("QUALIFICATION", "Qualifi
 PROBABILITIES = {"PROSPECTING": 10, "QUALIFICATION": 25, "PROPOSAL": 50, "NEGOTIATION": 75}
 COMPANIES = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka", "Tyrell", "Cyberdyne"]
 KANBAN_CAP = 100
+CURRENCIES = ("USD", "EUR", "GBP", "INR", "CAD", "AUD", "JPY", "CNY", "CHF", "SGD", "AED", "BRL", "MXN", "ZAR")
+SERVER_ERROR = "<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Server Error (500)</title>\n</head>\n<body>\n" \
+    "  <h1>Server Error (500)</h1><p></p>\n</body>\n</html>\n"
 CARD_FIELDS = ("id", "name", "pipeline", "stage", "stage_label", "stage_kind", "amount", "opportunity_amount",
                "currency", "probability", "closed_on", "kanban_order", "account", "assigned_to", "tags",
                "line_items", "days_in_stage", "aging_status", "stage_changed_at", "next_activity", "can_move",
@@ -65,6 +69,30 @@ def code_for(label: str, taken: set[str]) -> str:
     while code in taken:
         code, suffix = f"{base}_{suffix}", suffix + 1
     return code
+
+
+def decimal_field(value: Any) -> str:
+    """An amount as Django REST framework's `DecimalField(max_digits=12, decimal_places=2)` takes it (its
+    words in the ValueError), as it answers it (`"1200.50"`)."""
+    try:
+        number = Decimal(str(value)) if not isinstance(value, bool) else Decimal("nan")
+    except InvalidOperation:
+        number = Decimal("nan")
+    if not number.is_finite():
+        raise ValueError("A valid number is required.")
+    _, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)
+    if exponent >= 0:
+        total, decimals = len(digits) + exponent, 0
+    else:
+        total, decimals = max(len(digits), -exponent), -exponent
+    if total > 12:
+        raise ValueError("Ensure that there are no more than 12 digits in total.")
+    if decimals > 2:
+        raise ValueError("Ensure that there are no more than 2 decimal places.")
+    if total - decimals > 10:
+        raise ValueError("Ensure that there are no more than 10 digits before the decimal point.")
+    return f"{number.quantize(Decimal('0.01'))}"
 
 
 class BadRequest(Exception):
@@ -91,6 +119,8 @@ class FakeBottleCrm(FakeServer):
         self.deals: dict[str, dict[str, Any]] = {}
         self.activities: list[dict[str, Any]] = []
         """Newest first."""
+        self.comments: list[dict[str, Any]] = []
+        """Every deal's comments, oldest first (a deal's are answered by id: `_comments_of`)."""
         self.date = self.clock  # every answer's `Date` header, as the server sends it
 
     # -- building the org ---------------------------------------------------------------------------
@@ -238,6 +268,108 @@ class FakeBottleCrm(FakeServer):
         self._event(token, "UPDATE", deal)
         return deal
 
+    # -- the writes of issue 23, as 1.35.0 answers them (tests/live/test_fake_vs_real.py compares) ------------
+
+    def _fields(self, deal: dict[str, Any] | None, body: dict[str, Any]) -> dict[str, Any]:
+        """A create's or an edit's known fields, checked as its serializer checks them (unknown ones ignored)."""
+        errors: dict[str, list[str]] = {}
+        fields: dict[str, Any] = {}
+        if "name" in body:
+            name = body["name"]
+            if name is None or not str(name).strip():
+                errors["name"] = ["This field may not be null." if name is None else "This field may not be blank."]
+            elif any(d["name"] == name and d is not deal for d in self.deals.values()):
+                errors["name"] = ["Opportunity already exists with this name"]
+            else:
+                fields["name"] = str(name)
+        if "amount" in body:
+            try:
+                fields["amount"] = None if body["amount"] is None else decimal_field(body["amount"])
+            except ValueError as exc:
+                errors["amount"] = [str(exc)]
+        if "currency" in body:
+            if body["currency"] not in (*CURRENCIES, "", None):
+                errors["currency"] = [f'"{body["currency"]}" is not a valid choice.']
+            else:
+                fields["currency"] = body["currency"]
+        if "probability" in body:
+            value = body["probability"]
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                errors["probability"] = ["A valid integer is required."]
+            elif value is not None and value > 100:
+                errors["probability"] = ["Ensure this value is less than or equal to 100."]
+            else:
+                fields["probability"] = value
+        if "closed_on" in body:
+            try:
+                fields["closed_on"] = None if body["closed_on"] is None else \
+                    datetime.strptime(str(body["closed_on"]), "%Y-%m-%d").date().isoformat()
+            except ValueError:
+                errors["closed_on"] = ["Date has wrong format. Use one of these formats instead: YYYY-MM-DD."]
+        if "assigned_to" in body:  # profile ids; one it does not know is dropped
+            ids = body["assigned_to"]
+            fields["assigned_to"] = [p for p in self.users.values() if isinstance(ids, list) and p["id"] in ids]
+        if "description" in body:
+            fields["description"] = body["description"]
+        if errors:
+            raise BadRequest(errors)
+        return fields
+
+    def _edit(self, deal: dict[str, Any], body: dict[str, Any], token: str) -> None:
+        """`PATCH api/opportunities/<id>/`: the fields sent, and no others; a closed deal keeps its close date,
+        a won one its amount."""
+        fields = self._fields(deal, body)
+        kind = (self.stage(deal["pipeline"], deal["stage"]) or {}).get("kind")
+        if kind == "won" and "amount" in fields and not fields["amount"]:
+            raise BadRequest({"amount": ["A won deal has to record what it was worth."]})
+        if kind in ("won", "lost") and "closed_on" in fields and not fields["closed_on"]:
+            raise BadRequest({"closed_on": ["A deal cannot be closed without the date it closed on."]})
+        deal.update(fields, updated_at=stamp(self._tick()))
+        self._event(token, "UPDATE", deal)
+
+    def _create(self, body: dict[str, Any], token: str) -> str:
+        """`POST api/opportunities/`: a stage of the pipeline (its first when none is named)."""
+        pipeline = self.pipeline(str(body.get("pipeline", "")))
+        if pipeline is None:
+            raise BadRequest({"pipeline": [f'Invalid pk "{body.get("pipeline")}" - object does not exist.']})
+        fields = self._fields(None, {"name": body.get("name"), **body})
+        stage = body.get("stage") or min(pipeline["stages"], key=lambda s: s["order"])["code"]
+        if self.stage(pipeline["id"], stage) is None:
+            raise BadRequest({"stage": ["That is not a stage of this deal's pipeline."]})
+        deal = self.add_deal(pipeline["id"], stage, name=fields["name"], amount=fields.get("amount"),
+                             currency=fields.get("currency"), description=fields.get("description"),
+                             closed_on=fields.get("closed_on"), user=token)
+        if "probability" in fields:
+            deal["probability"] = fields["probability"]
+        deal["assigned_to"] = fields.get("assigned_to", [])
+        deal["created_by"] = {k: self.users[token]["user_details"][k] for k in ("id", "email", "name", "profile_pic")}
+        return str(deal["id"])
+
+    def _comment(self, deal: dict[str, Any], text: str, token: str) -> dict[str, Any]:
+        """A comment on the deal (no event in the activity feed)."""
+        user = self.users[token]
+        comment = {"id": self._uuid(), "comment": text, "commented_on": stamp(self._tick()),
+                   "commented_by": {"id": user["id"], "user_details": {"email": user["user_details"]["email"],
+                                                                      "profile_pic": None}},
+                   "commented_by_contact": None, "content_type": "opportunity", "object_id": deal["id"],
+                   "org": self.org["id"], "is_internal": False}
+        self.comments.append(comment)
+        return comment
+
+    def teammate_comment(self, deal_id: str, text: str) -> dict[str, Any]:
+        return self._comment(self.deals[deal_id], text, self.teammate_token)
+
+    def _comments_of(self, deal: dict[str, Any]) -> list[dict[str, Any]]:
+        """As 1.35.0 orders them: by id, descending (random ids: in no time order)."""
+        return sorted((c for c in self.comments if c["object_id"] == deal["id"]), key=lambda c: c["id"], reverse=True)
+
+    def _users(self) -> dict[str, Any]:
+        rows = [dict(p, active_token_count=1) for p in self.users.values()]
+        return {"active_users": {"active_users_count": len(rows), "active_users": rows, "offset": None},
+                "inactive_users": {"inactive_users_count": 0, "inactive_users": [], "offset": 0},
+                "admin_email": "admin@localhost", "roles": [["ADMIN", "ADMIN"], ["USER", "USER"]],
+                "status": [["True", "Active"], ["False", "In Active"]]}
+
     # -- what the API shows ---------------------------------------------------------------------------------
 
     def _shown(self, deal: dict[str, Any], fields: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -253,6 +385,10 @@ class FakeBottleCrm(FakeServer):
             return {k: v for k, v in shown.items() if k not in ("updated_at", "kanban_order", "opportunity_amount",
                                                                 "can_move")}
         return {k: shown.get(k) for k in fields}
+
+    def _detail(self, deal: dict[str, Any]) -> dict[str, Any]:
+        """The detail's deal: the list's, without `next_activity`."""
+        return {k: v for k, v in self._shown(deal).items() if k != "next_activity"}
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -271,6 +407,8 @@ class FakeBottleCrm(FakeServer):
             status, body = 400, {"error": True, "errors": exc.errors}
         if status == 204:
             return httpx.Response(204)
+        if status == 500:
+            return httpx.Response(500, text=SERVER_ERROR, headers={"Content-Type": "text/html"})
         return httpx.Response(status, json=body)
 
     def _route(self, request: httpx.Request, resource: str, token: str) -> tuple[int, Any]:
@@ -282,10 +420,9 @@ class FakeBottleCrm(FakeServer):
         if resource == "opportunities/" and method == "GET":
             return 200, self._list(params)
         if resource == "opportunities/" and method == "POST":
-            made = self.add_deal(body.get("pipeline", ""), body.get("stage", ""), name=body.get("name", ""),
-                                 amount=body.get("amount"), currency=body.get("currency"),
-                                 description=body.get("description"), closed_on=body.get("closed_on"), user=token)
-            return 200, {"error": False, "message": "Opportunity Created Successfully", "id": made["id"]}
+            return 200, {"error": False, "message": "Opportunity Created Successfully", "id": self._create(body, token)}
+        if resource == "users/" and method == "GET":
+            return 200, self._users()
         if resource == "opportunities/kanban/" and method == "GET":
             return self._kanban(params.get("pipeline"))
         if resource == "activities/" and method == "GET":
@@ -312,15 +449,19 @@ class FakeBottleCrm(FakeServer):
                          "opportunity": self._shown(moved, CARD_FIELDS)}
         if deal is None:
             return 404, {"error": True, "errors": "Opportunity not found."}
+        if method == "POST":  # a comment (an empty one is answered, and not kept)
+            if str(body.get("comment") or "").strip():
+                self._comment(deal, str(body["comment"]), token)
+            return 200, {"opportunity_obj": self._detail(deal), "attachments": [], "comments": self._comments_of(deal)}
         if method == "GET":
-            return 200, {"opportunity_obj": self._shown(deal), "comments": [], "attachments": [], "contacts": [],
-                         "users": [], "stage": [], "lead_source": [], "currency": [], "comment_permission": True,
+            return 200, {"opportunity_obj": self._detail(deal), "comments": self._comments_of(deal), "attachments": [],
+                         "contacts": [], "users": list(self.users.values()), "stage": [], "lead_source": [],
+                         "currency": [], "comment_permission": True,
                          "users_mention": [], "custom_field_definitions": [], "can_delete": True}
         if method == "PATCH":
-            deal.update({k: v for k, v in body.items() if k in ("name", "description", "amount", "currency",
-                                                                 "closed_on", "probability")},
-                        updated_at=stamp(self._tick()))
-            self._event(token, "UPDATE", deal)
+            if isinstance(body.get("probability"), int) and body["probability"] < 0:
+                return 500, None  # as 1.35.0 does: its database refuses, Django's HTML error page
+            self._edit(deal, body, token)
             return 200, {"error": False, "message": "Opportunity Updated Successfully"}
         if method == "DELETE":
             self.delete_deal(deal["id"], token)
@@ -337,6 +478,8 @@ class FakeBottleCrm(FakeServer):
 
     def _list(self, params: httpx.QueryParams) -> dict[str, Any]:
         deals = self._in(params.get("pipeline"))
+        if params.get("name"):  # `name__icontains`
+            deals = [d for d in deals if params["name"].casefold() in d["name"].casefold()]
         try:
             limit = max(1, int(params.get("limit", "10")))
         except ValueError:
@@ -446,6 +589,42 @@ class Contract(HttpContractFake):
     def status_of(self, card_id: str) -> str | None:
         deal = self.fake.deals.get(card_id)
         return None if deal is None else deal["stage"]
+
+    # -- what the write contract reads back (issue 23): in `models` terms, whatever the CRM --------------------
+
+    def field_of(self, card_id: str, name: str) -> object:
+        return field_in(self.fake.deals[card_id], name)
+
+    def note_texts(self, card_id: str) -> list[str]:
+        """The deal's comments, newest first."""
+        comments = self.fake._comments_of(self.fake.deals[card_id])
+        return [c["comment"] for c in sorted(comments, key=lambda c: c["commented_on"], reverse=True)]
+
+    def named(self, name: str) -> list[str]:
+        return sorted(d["id"] for d in self.fake.deals.values() if d["name"] == name)
+
+
+def field_in(deal: dict[str, Any], name: str) -> object:
+    """A BottleCRM deal's `EDIT_FIELDS` field as the board reads it (minor units, a date, the owner's profile id);
+    the fake's and the real server's (`tests/live/`) deals alike."""
+    from datetime import date
+
+    from kanban_tui.money import minor_units
+
+    currency = (deal.get("currency") or "USD").upper()
+    if name == "value":
+        return minor_units(deal.get("amount"), currency)
+    if name == "currency":
+        return currency
+    if name == "confidence":
+        return deal.get("probability")
+    if name == "close_date":
+        return date.fromisoformat(deal["closed_on"]) if deal.get("closed_on") else None
+    if name == "owner":
+        return str(deal["assigned_to"][0]["id"]) if deal.get("assigned_to") else None
+    if name == "period":
+        return "one_time"
+    return deal.get(name)
 
 
 def command(fake: FakeBottleCrm, line: str) -> str:

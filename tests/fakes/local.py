@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from .base import ContractFake
@@ -38,3 +38,27 @@ class Contract(ContractFake):
         with closing(sqlite3.connect(self.path)) as conn:
             row = conn.execute("SELECT status_id FROM opportunities WHERE id = ?", (card_id,)).fetchone()
         return None if row is None else row[0]
+
+    # -- what the write contract reads back (issue 23): in `models` terms, whatever the CRM --------------------
+
+    def field_of(self, card_id: str, name: str) -> object:
+        """The deal's `EDIT_FIELDS` field as the workspace holds it (the owner by id: its name here)."""
+        from kanban_tui.models import Period
+
+        with closing(sqlite3.connect(self.path)) as conn:
+            value = conn.execute(f"SELECT {name} FROM opportunities WHERE id = ?", (card_id,)).fetchone()[0]
+        if name == "close_date" and value is not None:
+            return date.fromisoformat(value)
+        return Period(value) if name == "period" else value
+
+    def note_texts(self, card_id: str) -> list[str]:
+        """The deal's notes, newest first."""
+        with closing(sqlite3.connect(self.path)) as conn:
+            rows = conn.execute("SELECT text FROM notes WHERE opportunity_id = ? ORDER BY at DESC, rowid DESC",
+                                (card_id,)).fetchall()
+        return [r[0] for r in rows]
+
+    def named(self, name: str) -> list[str]:
+        """The ids of the deals called `name` (a new deal made once: one id)."""
+        with closing(sqlite3.connect(self.path)) as conn:
+            return [r[0] for r in conn.execute("SELECT id FROM opportunities WHERE name = ? ORDER BY id", (name,))]

@@ -13,6 +13,7 @@ import pytest
 from kanban_tui.backends import registry
 
 from ..fakes.base import ContractFake
+from ..fakes.bottlecrm import field_in
 from ..test_contract import (  # noqa: F401 - collected here, against the live server
     Crm,
     build,
@@ -56,6 +57,22 @@ class LiveContract(ContractFake):
                                   expect=(200, 404))
         record = answer.get("opportunity_obj") if isinstance(answer, dict) else None
         return record["stage"] if record else None
+
+    # -- what the write contract reads back (issue 23), as tests/fakes/bottlecrm.py's Contract does ------------
+
+    def _detail(self, card_id: str) -> dict[str, Any]:
+        return self.server.call("GET", f"/api/opportunities/{card_id}/", token=self.server.token)
+
+    def field_of(self, card_id: str, name: str) -> object:
+        return field_in(self._detail(card_id)["opportunity_obj"], name)
+
+    def note_texts(self, card_id: str) -> list[str]:
+        comments = sorted(self._detail(card_id)["comments"], key=lambda c: c["commented_on"], reverse=True)
+        return [c["comment"] for c in comments]
+
+    def named(self, name: str) -> list[str]:
+        found = self.server.client(self.server.token).get("/api/opportunities/", params={"name": name, "limit": 100})
+        return sorted(o["id"] for o in found.json()["opportunities"] if o["name"] == name)
 
 
 @pytest.fixture

@@ -297,11 +297,16 @@ class Leads:
         self.fail = fail
         self.asked: list[str] = []
         self.gate: asyncio.Event | None = None
+        """Every search waits for it (when set)."""
+        self.held: dict[str, asyncio.Event] = {}
+        """The search for this query waits for its event."""
 
     async def __call__(self, query: str) -> list[Lead] | None:
         self.asked.append(query)
         if self.gate is not None:
             await self.gate.wait()
+        if query in self.held:
+            await self.held[query].wait()
         if self.fail is not None:
             raise self.fail
         return [lead for lead in self.leads if query.casefold() in lead.name.casefold()]
@@ -415,19 +420,23 @@ async def test_a_failed_lead_search_is_one_line_and_a_new_lead_still_works() -> 
     assert app.results == [DealDraft(name="Initech", lead_id=None, value=None, currency=None, confidence=None)]
 
 
-async def test_only_the_name_last_typed_is_offered() -> None:
+async def test_only_the_name_last_typed_is_offered_whenever_an_older_search_answers() -> None:
     search = Leads(ACME)
-    app = Host(NewDealScreen("Qualified", has_leads=True, search_leads=search, debounce=0.05))
+    search.held["acme"] = asyncio.Event()  # the CRM answers the search for "acme" late
+    app = Host(NewDealScreen("Qualified", has_leads=True, search_leads=search, debounce=0))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press(*"acme")
+        await pilot.pause()
+        await pilot.press("backspace", "backspace", "backspace", *"zzz")  # azzz: never empty on the way
+        await pilot.pause()
+        search.held["acme"].set()  # the old answer comes after the new name's
         await settle(pilot)
-        await pilot.press("backspace", "backspace", "backspace", "backspace", *"zzz")
-        await settle(pilot)
+        assert "acme" in search.asked and search.asked[-1] == "azzz"
         options = app.screen.query_one("#lead-options", OptionList)
-        assert options.option_count == 1  # the new lead "zzz" only: no Acme left over
-        assert str(app.screen.query_one("#lead-line", Static).render()) == ("no lead of that name yet: a new one is"
-                                                                             " made")
+        assert options.option_count == 1  # the new lead "azzz" only: no Acme left over
+        line = str(app.screen.query_one("#lead-line", Static).render())
+        assert line == "no lead of that name yet: a new one is made"
 
 
 # -- how they look ------------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
     python -m benchmarks.wire --sizes 10000 --presses 20 --json
 
 The app runs as a user starts it, `python -m kanban_tui --demo --demo-size N`, in a pty of 120x36 with
-TERM=xterm-256color, and fresh XDG dirs (nothing of this machine's config or state is read or written).
+TERM=xterm-256color (no COLORTERM: 256 colors, as over ssh, which does not pass COLORTERM on; `--truecolor`
+for 24-bit colors), and fresh XDG dirs (nothing of this machine's config or state is read or written).
 A thread reads everything the app writes, with when. Each key is written to the pty as a terminal sends it;
 its bytes are what the app wrote from then until it has been quiet for QUIET seconds (the median over the
 presses). Bytes do not depend on the machine; times do (they are ratios to a bare Textual app started the
@@ -153,9 +154,12 @@ class Terminal:
         os.close(self.fd)
 
 
-def environment(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "TMUX", "TEXTUAL"))}
-    env.update(TERM="xterm-256color", COLORTERM="truecolor", COLUMNS=str(COLS), LINES=str(ROWS),
+def environment(home: Path, truecolor: bool = False) -> dict[str, str]:
+    """TERM=xterm-256color, and no COLORTERM (ssh does not pass it on: 256 colors, as over a link)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "TMUX", "TEXTUAL", "COLORTERM"))}
+    if truecolor:
+        env["COLORTERM"] = "truecolor"
+    env.update(TERM="xterm-256color", COLUMNS=str(COLS), LINES=str(ROWS),
                HOME=str(home), XDG_CONFIG_HOME=str(home / "config"), XDG_STATE_HOME=str(home / "state"),
                XDG_DATA_HOME=str(home / "data"), XDG_CACHE_HOME=str(home / "cache"))
     env.pop("NO_COLOR", None)
@@ -178,8 +182,9 @@ def labels() -> list[str]:
     return [s.label for s in demo_pipeline(7).statuses]
 
 
-def measure(size: int, presses: int, home: Path, idle: float = IDLE) -> dict[str, Any]:
-    term = Terminal([sys.executable, "-m", "kanban_tui", "--demo", "--demo-size", str(size)], environment(home))
+def measure(size: int, presses: int, home: Path, idle: float = IDLE, truecolor: bool = False) -> dict[str, Any]:
+    term = Terminal([sys.executable, "-m", "kanban_tui", "--demo", "--demo-size", str(size)],
+                    environment(home, truecolor))
     out: dict[str, Any] = {"size": size}
     try:
         out["first_frame"] = term.wait_for(labels())
@@ -246,13 +251,14 @@ def table(results: list[dict[str, Any]], floor: float, floors: list[float]) -> s
     return "\n".join(lines)
 
 
-def run(sizes: list[int], presses: int, floors_per_size: int = 2) -> tuple[list[dict[str, Any]], list[float]]:
+def run(sizes: list[int], presses: int, floors_per_size: int = 2,
+        truecolor: bool = False) -> tuple[list[dict[str, Any]], list[float]]:
     results, floors = [], []
     with tempfile.TemporaryDirectory(prefix="dealboard-wire-") as tmp:
         home = Path(tmp)
         for size in sizes:
             floors += [floor_start(home) for _ in range(floors_per_size)]
-            results.append(measure(size, presses, home))
+            results.append(measure(size, presses, home, truecolor=truecolor))
             print(f"wire {size}: nav {median(results[-1]['nav']):.0f} B, column {median(results[-1]['column']):.0f} B,"
                   f" move {median(results[-1]['move']):.0f} B, search {median(results[-1]['search']):.0f} B, idle "
                   f"{results[-1]['idle_bps']:.0f} B/s", file=sys.stderr)
@@ -265,8 +271,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="64,10000")
     parser.add_argument("--presses", type=int, default=16, help="presses of each kind (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="the raw counts too")
+    parser.add_argument("--truecolor", action="store_true", help="COLORTERM=truecolor (24-bit colors: more bytes)")
     args = parser.parse_args()
-    results, floors = run([int(s) for s in args.sizes.split(",") if s], args.presses)
+    results, floors = run([int(s) for s in args.sizes.split(",") if s], args.presses, truecolor=args.truecolor)
     if args.json:
         print(json.dumps({"results": results, "floors": floors}))
     print(table(results, median(floors), floors))

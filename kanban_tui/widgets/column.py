@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from math import ceil
+from typing import Self
 
 from rich.segment import Segment
 from rich.style import Style
@@ -156,9 +157,23 @@ class ColumnHeader(Static):
         text = f"{head}\n{body}\n[dim]{esc(third)}[/dim]" + (f"\n[dim]{esc(extra)}[/dim]" if extra else "")
         self.lines = 4 if extra else 3
         if text != self._text:  # unchanged (a move's other column, a search keystroke): not written again
-            self._text = text
+            old, self._text = self._text, text
+            if old is not None and old.count("\n") == text.count("\n") and self.size.width:
+                # the lines whose text changed alone (a move: the count and totals, not the rest nor the underline)
+                width = self.content_region.width
+                pairs = zip(old.split("\n"), text.split("\n"), strict=True)
+                self._only = [Region(0, y, width, 1) for y, (a, b) in enumerate(pairs) if a != b]
             self.update(text, layout=False)  # a fixed-size box: repaint it alone, not the whole screen
+            self._only = None
         return self.lines
+
+    _only: list[Region] | None = None
+
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False) -> Self:
+        """As Textual's, but a `show` whose lines kept their text in part repaints the changed ones alone."""
+        if self._only and not regions and repaint and not layout and not recompose:
+            regions = tuple(self._only)
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
 
 def _label_line(label: str, count: str, room: int) -> str:
@@ -238,9 +253,9 @@ class CardList(ScrollView, can_focus=False):
         self.top_card: tuple[str, float] | None = None
         """The card at the top of the view and its row (0, or above the view when cut), as last scrolled."""
         self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(4096)
-        self._painted: dict[int, tuple[object, ...]] = {}
-        """What each line of the view was last drawn from (its `_line_key`): `refresh_changed` repaints the others
-        alone, so that a change writes to the terminal only the lines that look different."""
+        self._painted: dict[int, Strip] = {}
+        """What each line of the view was last drawn as: `refresh_changed` repaints the others alone, so that a
+        change writes to the terminal only the lines that look different."""
         bar = _color(status.color)
         self._bar = Style(color=bar.rich_color if bar is not None else None)
 
@@ -329,8 +344,8 @@ class CardList(ScrollView, can_focus=False):
         self.refresh_changed()  # in view, the two cards' lines alone (a scroll repaints the view itself)
 
     def refresh_changed(self) -> None:
-        """Repaint the lines of the view that would look different from what they were last drawn from (their
-        `_line_key`), and only those: a focus change rewrites two cards, not the column with its scrollbar."""
+        """Repaint the lines of the view that would look different from what they were last drawn as, and only
+        those: a focus change rewrites two cards, not the column with its scrollbar; a move that settles, one line."""
         height = self.scrollable_content_region.height
         width = self.scrollable_content_region.width
         if not height or not width or not self._painted:  # not drawn yet: drawn whole when it is
@@ -339,7 +354,7 @@ class CardList(ScrollView, can_focus=False):
         now = datetime.now(UTC)
         painted, regions, start = self._painted, [], None
         for y in range(height + 1):
-            changed = y < height and painted.get(y) != self._line_key(y, width, now)
+            changed = y < height and painted.get(y) != self._strip(y, width, now)
             if changed and start is None:
                 start = y
             elif not changed and start is not None:
@@ -399,10 +414,13 @@ class CardList(ScrollView, can_focus=False):
                 age(opportunity.updated, now), change, int(now.timestamp()) // 3600, marked)
 
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        now = datetime.now(UTC)
+        strip = self._strip(y, self.scrollable_content_region.width, datetime.now(UTC))
+        self._painted[y] = strip
+        return strip
+
+    def _strip(self, y: int, width: int, now: datetime) -> Strip:
+        """Line `y` of the view as it looks now (from the line cache when it looked so before)."""
         key = self._line_key(y, width, now)
-        self._painted[y] = key
         if key[0] == "empty":
             style = self.rich_style + self.get_component_rich_style("card--dim", partial=True)
             return Strip([Segment(" " + fit(str(key[1]), max(1, width - 1)), style)]).adjust_cell_length(width, style)

@@ -3,6 +3,10 @@
     python -m benchmarks.run                      # local 1k/10k/50k; Close 10k/50k at 50 and 200 ms; prints tables
     python -m benchmarks.run --write              # ... and puts them in benchmarks/RESULTS.md
     python -m benchmarks.run --sizes 10000 --close-sizes 10000 --latencies 50 --runs 3 --profile   # + pyinstrument
+    python -m benchmarks.run --sizes "" --close-sizes ""  # the bytes a terminal gets alone (benchmarks/wire.py)
+
+The first table is `benchmarks/wire.py`: the app started as a user starts it (`--demo --demo-size N`) under a
+real 120x36 pty, and the bytes it writes per key and idle, with its first frame against a bare Textual app.
 
 Every figure comes from `benchmarks/probe.py` run in a fresh process (so every time counts
 interpreter start-up and imports), on a demo workspace of N opportunities in 8 statuses
@@ -161,7 +165,7 @@ def summarize(runs: list[dict[str, Any]], floor: float) -> dict[str, Any]:
     search = [x for r in runs for x in r["keys"].get("search", [])]
     opened = median([r["open"] for r in runs])
     polled = [r["poll"] for r in runs if "poll" in r]
-    out = {
+    out: dict[str, Any] = {
         "runs": len(runs),
         "open": opened,
         "ratio": opened / floor,
@@ -202,7 +206,8 @@ def table(floor: float, floor_runs: int, local: dict[int, dict], cold: dict[tupl
         f"Floor (bare Textual app, start → first paint): **{floor:.3f} s** median of {floor_runs} runs.",
         "",
         "Local workspace (SQLite): **first full screen** (start → every column's header count and first screenful "
-        "drawn: the progressive first paint) and **whole board** (start → every card loaded, counts right, `✓ synced`).",
+        "drawn: the progressive first paint) and **whole board** (start → every card loaded, counts right, "
+        "`✓ synced`).",
         "",
         "| cards | runs | first full screen s (× floor) | whole board s (× floor) | nav key ms median / p95 "
         "| move key ms median / p95 | idle poll: requests · bytes · CPU ms | peak RSS MB |",
@@ -210,7 +215,8 @@ def table(floor: float, floor_runs: int, local: dict[int, dict], cold: dict[tupl
     ]
     for size, s in local.items():
         lines.append(
-            f"| {size:,} | {s['runs']} | {s.get('first_screen', float('nan')):.3f} ({s.get('first_ratio', float('nan')):.1f}×) "
+            f"| {size:,} | {s['runs']} | {s.get('first_screen', float('nan')):.3f} "
+            f"({s.get('first_ratio', float('nan')):.1f}×) "
             f"| {s['open']:.3f} ({s['ratio']:.1f}×) "
             f"| {ms(s['nav'][0])} / {ms(s['nav'][1])} | {ms(s['move'][0])} / {ms(s['move'][1])} "
             f"| {s['poll_requests']:.0f} · {s['poll_bytes']:,.0f} · {s['poll_cpu']:.1f} | {s['rss']:.0f} |"
@@ -250,7 +256,8 @@ def table(floor: float, floor_runs: int, local: dict[int, dict], cold: dict[tupl
         for (size, latency), c in keyed:
             lines += [
                 "",
-                f"Close {size:,} at {latency} ms, after the cold start: nav key {ms(c['nav'][0])} / {ms(c['nav'][1])} ms, "
+                f"Close {size:,} at {latency} ms, after the cold start: nav key {ms(c['nav'][0])} / "
+                f"{ms(c['nav'][1])} ms, "
                 f"move key {ms(c['move'][0])} / {ms(c['move'][1])} ms (median / p95); idle poll "
                 f"{c['poll_requests']:.0f} request · {c['poll_bytes']:,.0f} bytes · {c['poll_cpu']:.1f} ms CPU; "
                 f"peak RSS {c['rss']:.0f} MB.",
@@ -273,8 +280,9 @@ def machine() -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                               check=False).stdout.strip()
-        dirty = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no", "--", "kanban_tui"],
-                               cwd=ROOT, capture_output=True, text=True, check=False).stdout.splitlines()
+        dirty = subprocess.run(
+            ["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no", "--", "kanban_tui"],
+            cwd=ROOT, capture_output=True, text=True, check=False).stdout.splitlines()
         code = f"; code at {head}" + (f" with {len(dirty)} files of kanban_tui/ uncommitted" if dirty else "")
     except OSError:
         code = ""
@@ -297,7 +305,12 @@ def main() -> None:
                         help="runs for Close rows of 50,000 cards or 200 ms (default: %(default)s)")
     parser.add_argument("--keys", type=int, default=30, help="presses of each kind per run (default: %(default)s)")
     parser.add_argument("--write", action="store_true", help=f"put the tables in {RESULTS.relative_to(ROOT)}")
-    parser.add_argument("--profile", action="store_true", help="also write pyinstrument profiles to benchmarks/profiles/")
+    parser.add_argument("--profile", action="store_true",
+                        help="also write pyinstrument profiles to benchmarks/profiles/")
+    parser.add_argument("--wire-sizes", default="64,10000",
+                        help="demo sizes whose terminal bytes are counted under a pty (default: %(default)s)")
+    parser.add_argument("--wire-presses", type=int, default=16,
+                        help="presses of each kind there (default: %(default)s)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     close_sizes = [int(s) for s in args.close_sizes.split(",") if s]
@@ -311,6 +324,14 @@ def main() -> None:
     profiles = ROOT / "benchmarks" / "profiles"
     started = time.time()
     loads = [os.getloadavg()]
+    from benchmarks import wire
+
+    wire_sizes = [int(s) for s in args.wire_sizes.split(",") if s]
+    wire_table = ""
+    if wire_sizes:
+        wired, wire_floors = wire.run(wire_sizes, args.wire_presses)
+        wire_table = wire.table(wired, median(wire_floors), wire_floors)
+    loads.append(os.getloadavg())
     with tempfile.TemporaryDirectory() as tmp:
         sys.path.insert(0, str(ROOT))
         from kanban_tui.backends.local import create_workspace
@@ -353,7 +374,8 @@ def main() -> None:
                     colds, warms = [], []
                     for i in range(n):
                         state = Path(tmp) / f"state-{size}-{latency}-{i}"
-                        keys = ["--keys", str(args.keys)] if (size, latency) == KEYS_ROW else ["--keys", "0", "--no-poll"]
+                        keys = (["--keys", str(args.keys)] if (size, latency) == KEYS_ROW
+                                else ["--keys", "0", "--no-poll"])
                         colds.append(start(*keys, state=state))
                         warms.append(start("--keys", "0", "--no-poll", state=state))
                         print(f"close {size} {latency} ms run {i + 1}: cold first screen "
@@ -374,7 +396,7 @@ def main() -> None:
                 loads.append(os.getloadavg())
     floors = [f for here in row_floors.values() for f in here]
     floor = median(floors)
-    text = table(
+    text = "" if not floors else table(
         floor, len(floors),
         {size: summarize(runs, median(row_floors[size])) for size, runs in local.items()},
         {key: summarize(runs, median(row_floors[key])) for key, runs in cold.items()},
@@ -388,11 +410,12 @@ def main() -> None:
     minutes = (time.time() - started) / 60
     load = ", ".join(f"{one:.1f}" for one, _, _ in loads)
     command = (f"python -m benchmarks.run --runs {args.runs} --slow-runs {args.slow_runs} --keys {args.keys} "
-               f"--rate-limit {args.rate_limit}")
+               f"--rate-limit {args.rate_limit} --wire-sizes {args.wire_sizes} --wire-presses {args.wire_presses}")
     block = (
         f"Run {stamp} on {machine()}; {minutes:.0f} min; 1-minute load average at the start and after each row: "
         f"{load}.\n`{command}`: {args.runs} runs per size ({args.slow_runs} for the Close rows of 50,000 cards or "
-        f"200 ms a request), {args.keys} navigation and {args.keys} move keys per run.\n\n{text}\n"
+        f"200 ms a request), {args.keys} navigation and {args.keys} move keys per run.\n\n"
+        + (f"{wire_table}\n\n" if wire_table else "") + (f"{text}\n" if text else "")
     )
     print(block)
     if args.write:

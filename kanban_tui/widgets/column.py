@@ -9,6 +9,8 @@ shows. A board of 50,000 cards costs what the visible ~30 cards cost.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from math import ceil
+from typing import Self
 
 from rich.segment import Segment
 from rich.style import Style
@@ -17,7 +19,7 @@ from textual.app import ComposeResult
 from textual.cache import LRUCache
 from textual.color import Color
 from textual.containers import Vertical
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -100,6 +102,7 @@ class ColumnHeader(Static):
     def __init__(self, status: Status, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.status = status
+        self._text: str | None = None
         if status.kind.is_final:
             self.add_class("-final")
         if (color := _color(status.color)) is not None:
@@ -153,8 +156,24 @@ class ColumnHeader(Static):
         body = esc(second) if summary.totals else second
         text = f"{head}\n{body}\n[dim]{esc(third)}[/dim]" + (f"\n[dim]{esc(extra)}[/dim]" if extra else "")
         self.lines = 4 if extra else 3
-        self.update(text, layout=False)  # a fixed-size box: repaint it alone, not the whole screen
+        if text != self._text:  # unchanged (a move's other column, a search keystroke): not written again
+            old, self._text = self._text, text
+            if old is not None and old.count("\n") == text.count("\n") and self.size.width:
+                # the lines whose text changed alone (a move: the count and totals, not the rest nor the underline)
+                width = self.content_region.width
+                pairs = zip(old.split("\n"), text.split("\n"), strict=True)
+                self._only = [Region(0, y, width, 1) for y, (a, b) in enumerate(pairs) if a != b]
+            self.update(text, layout=False)  # a fixed-size box: repaint it alone, not the whole screen
+            self._only = None
         return self.lines
+
+    _only: list[Region] | None = None
+
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False) -> Self:
+        """As Textual's, but a `show` whose lines kept their text in part repaints the changed ones alone."""
+        if self._only and not regions and repaint and not layout and not recompose:
+            regions = tuple(self._only)
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
 
 def _label_line(label: str, count: str, room: int) -> str:
@@ -183,6 +202,19 @@ def _main_total(totals: dict[str, int], per: str, room: int) -> str:
     currency, minor = next(iter(totals.items()))
     text = format_compact(minor, currency) + per
     return text if cells(text) <= room else format_compact(minor, currency, places=0) + per
+
+
+def _thumb(bar: object, virtual: int, position: float) -> tuple[int, int] | None:
+    """Where a vertical scrollbar's thumb is drawn (in eighths of a cell, as Textual's `ScrollBarRender` places it)
+    for a `virtual` height: equal thumbs, equal scrollbars."""
+    size = getattr(bar, "size", Size(0, 0)).height
+    window = ceil(getattr(bar, "window_size", 0))
+    window = window if window < virtual else 0
+    if not (window and size and virtual and size != virtual):
+        return None
+    thumb = max(1, window / (virtual / size))
+    start = int((size - thumb) * position / (virtual - window) * 8)
+    return start, start + ceil(thumb * 8)
 
 
 def _color(name: str | None) -> Color | None:
@@ -221,6 +253,9 @@ class CardList(ScrollView, can_focus=False):
         self.top_card: tuple[str, float] | None = None
         """The card at the top of the view and its row (0, or above the view when cut), as last scrolled."""
         self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(4096)
+        self._painted: dict[int, Strip] = {}
+        """What each line of the view was last drawn as: `refresh_changed` repaints the others alone, so that a
+        change writes to the terminal only the lines that look different."""
         bar = _color(status.color)
         self._bar = Style(color=bar.rich_color if bar is not None else None)
 
@@ -251,8 +286,12 @@ class CardList(ScrollView, can_focus=False):
         if new.width == old.width and height and (new.height > height) == (old.height > height):
             self.set_reactive(CardList.virtual_size, new)
             if new.height > height:
-                self.vertical_scrollbar.window_virtual_size = new.height
-            self.refresh()
+                bar = self.vertical_scrollbar
+                if _thumb(bar, old.height, self.scroll_y) == _thumb(bar, new.height, self.scroll_y):
+                    bar.set_reactive(type(bar).window_virtual_size, new.height)  # its thumb stays: no repaint
+                else:
+                    bar.window_virtual_size = new.height
+            self.refresh_changed()
         else:
             self.virtual_size = new
 
@@ -284,7 +323,7 @@ class CardList(ScrollView, can_focus=False):
                 where = self.cursor  # the anchor left the column: the cursor's row stays
             self.scroll_to(y=max(0, where * CARD_HEIGHT - before), animate=False, immediate=True)
         self._note_top()
-        self.refresh()
+        self.refresh_changed()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -302,7 +341,27 @@ class CardList(ScrollView, can_focus=False):
         self.cursor = max(0, min(index, self.count - 1))
         self.cursor_card = self.cursor_id
         self.scroll_to_cursor()
-        self.refresh()
+        self.refresh_changed()  # in view, the two cards' lines alone (a scroll repaints the view itself)
+
+    def refresh_changed(self) -> None:
+        """Repaint the lines of the view that would look different from what they were last drawn as, and only
+        those: a focus change rewrites two cards, not the column with its scrollbar; a move that settles, one line."""
+        height = self.scrollable_content_region.height
+        width = self.scrollable_content_region.width
+        if not height or not width or not self._painted:  # not drawn yet: drawn whole when it is
+            self.refresh()
+            return
+        now = datetime.now(UTC)
+        painted, regions, start = self._painted, [], None
+        for y in range(height + 1):
+            changed = y < height and painted.get(y) != self._strip(y, width, now)
+            if changed and start is None:
+                start = y
+            elif not changed and start is not None:
+                regions.append(Region(0, start, width, y - start))
+                start = None
+        if regions:
+            self.refresh(*regions)
 
     def scroll_to_cursor(self) -> None:
         top = self.cursor * CARD_HEIGHT
@@ -331,34 +390,50 @@ class CardList(ScrollView, can_focus=False):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._lines.clear()
+        self._painted.clear()
 
-    def render_line(self, y: int) -> Strip:
-        _, scroll_y = self.scroll_offset
-        width = self.scrollable_content_region.width
-        index, line = divmod(scroll_y + y, CARD_HEIGHT)
+    def _line_key(self, y: int, width: int, now: datetime) -> tuple[object, ...]:
+        """Everything line `y` of the view shows depends on (the board's state, the cursor, the width, the time
+        in the words it shows): equal keys, equal lines."""
+        index, line = divmod(int(self.scroll_y) + y, CARD_HEIGHT)
         if self.count == 0 and y == 1 and (len(self.board) or self.board.loaded):  # an empty column says so
             # (not while the first cards are on their way: the columns are still being laid out, and a
             # line drawn then was left on the terminal between the columns, seen in tmux)
-            text = "no match" if self.board.filtering else "no deals"  # a search or an owner filter
-            style = self.rich_style + self.get_component_rich_style("card--dim", partial=True)
-            return Strip([Segment(" " + fit(text, max(1, width - 1)), style)]).adjust_cell_length(width, style)
+            return ("empty", "no match" if self.board.filtering else "no deals", width)  # a search or owner filter
         if index >= self.count or line == CARD_HEIGHT - 1:
-            return Strip.blank(width, self.rich_style)
+            return ("blank", width)
         opportunity_id = self.board.column_ids(self.status.id, index, index + 1)[0]
         opportunity = self.board.opportunity(opportunity_id)
         pending = ""  # what the card says of a move not yet confirmed
         if self.board.is_pending(opportunity_id):
             pending = self.board.badges.get(opportunity_id, "saving…")
         cursor = self.active and index == self.cursor
-        now = datetime.now(UTC)
         change = self.board.change(opportunity_id) if line == 0 else None
         marked = line == 0 and opportunity_id in self.board.marked
-        key = (opportunity_id, opportunity.updated, opportunity.stalled, pending, line, width, cursor,
-               age(opportunity.updated, now), change, int(now.timestamp()) // 3600, marked)
+        return (opportunity_id, opportunity.updated, opportunity.stalled, pending, line, width, cursor,
+                age(opportunity.updated, now), change, int(now.timestamp()) // 3600, marked)
+
+    def render_line(self, y: int) -> Strip:
+        strip = self._strip(y, self.scrollable_content_region.width, datetime.now(UTC))
+        self._painted[y] = strip
+        return strip
+
+    def _strip(self, y: int, width: int, now: datetime) -> Strip:
+        """Line `y` of the view as it looks now (from the line cache when it looked so before)."""
+        key = self._line_key(y, width, now)
+        if key[0] == "empty":
+            style = self.rich_style + self.get_component_rich_style("card--dim", partial=True)
+            return Strip([Segment(" " + fit(str(key[1]), max(1, width - 1)), style)]).adjust_cell_length(width, style)
+        if key[0] == "blank":
+            return Strip.blank(width, self.rich_style)
         strip = self._lines.get(key)
         if strip is None:
-            strip = self._render_card_line(opportunity, line, width, cursor=cursor, pending=pending, now=now,
-                                           change=change, marked=marked)
+            opportunity_id, pending, line, _, cursor, _, change, _, marked = key[0], *key[3:11]
+            strip = self._render_card_line(
+                self.board.opportunity(str(opportunity_id)), int(line), width,  # type: ignore[call-overload]
+                cursor=bool(cursor), pending=str(pending), now=now,
+                change=change if isinstance(change, str) else None, marked=bool(marked),
+            )
             self._lines[key] = strip
         return strip
 
@@ -456,4 +531,4 @@ class StatusColumn(Vertical):
             return
         self.header.set_class(active, "-active")
         self.cards.active = active
-        self.cards.refresh()
+        self.cards.refresh_changed()  # the cursor's card alone

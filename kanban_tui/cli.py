@@ -102,6 +102,23 @@ def build_parser() -> argparse.ArgumentParser:
                          help="30m, 12h, 1d, 2w back from now, or a date (2026-11-20) or time (2026-11-20T09:00)")
     changes.add_argument("--json", action="store_true",
                          help="JSON, versioned (\"version\": 1; schema: kanban_tui/schemas/changes-v1.json)")
+    codes = "Exit codes: 0 done; 2 usage, configuration or refused by the CRM (nothing changed); 3 the CRM cannot be " \
+        "reached (nothing changed, or, when it may have got the change, kept and finished by the next dealboard run)."
+    for name, help_, words in (
+        ("set", "change a deal's fields: value=12k close=+2w confidence=40 owner=NAME name=NAME currency=EUR",
+         ("FIELD=VALUE", "+", "what to set: value, currency, period, confidence, close (YYYY-MM-DD, +2w, today; "
+          "empty clears), owner, name")),
+        ("note", "add a note to a deal (at most once, even when its answer is lost)", ("TEXT", "+", "the note")),
+        ("move", "move a deal to a status (by name, or a unique start of one)", ("STATUS", 1, "the status")),
+    ):
+        command = commands.add_parser(name, help=help_, description=f"{help_[0].upper()}{help_[1:]}, through the"
+                                      f" board's journal (on disk before it is sent). {codes}")
+        _crm_flags(command)
+        command.add_argument("deal", metavar="DEAL", help="the deal's id, as the board's details show it")
+        command.add_argument("words", metavar=words[0], nargs=words[1], help=words[2])
+        command.add_argument("--json", action="store_true", help="JSON, versioned (\"version\": 1)")
+        if name == "move":
+            command.add_argument("--lost-reason", metavar="REASON", help="the reason, for a move into a lost status")
     from .connect import add_parser as add_connect  # `dealboard connect CRM` (kanban_tui/connect.py)
 
     add_connect(commands)
@@ -241,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         say(exc)
         return 2
+    if args.command in ("set", "note", "move"):
+        return act_on(args, settings)
     if args.command is not None:
         return report(args, settings)
 
@@ -326,6 +345,52 @@ def report(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if demo_dir is not None:
             shutil.rmtree(demo_dir, ignore_errors=True)
+
+
+def act_on(args: argparse.Namespace, settings: Settings) -> int:
+    """`dealboard set / note / move`: one change to one deal, through the journal; the outcome on stdout, a problem
+    in one line on stderr; exit codes as `summary`'s (`act.py`)."""
+    import asyncio
+
+    from . import act
+    from .report_io import ReportError
+    from .store import StoreError
+    from .store.journal import MoveJournal
+
+    quiet_logs()
+    if args.demo or args.demo_size is not None:
+        say("dealboard: --demo is a throwaway board: change it on the board (dealboard --demo)")
+        return 2
+    try:
+        backend = open_crm(settings)
+    except ConfigError as exc:
+        say(exc)
+        return 2
+    journal = MoveJournal(paths.journal_file(), backend.identity)
+    try:
+        for line in journal.prepare():
+            say(line)
+    except StoreError as exc:
+        say(exc)
+        return 2
+
+    async def make() -> tuple[int, str]:
+        try:
+            return await act.act(backend, settings.backend, journal, wanted=settings.pipeline, command=args.command,
+                                 deal=args.deal, words=list(args.words), as_json=args.json,
+                                 lost_reason=getattr(args, "lost_reason", None))
+        finally:
+            await backend.aclose()
+
+    try:
+        code, text = asyncio.run(make())
+    except ReportError as exc:
+        say(exc)
+        return exc.code
+    finally:
+        journal.close()
+    sys.stdout.write(text)
+    return code
 
 
 def quiet_logs() -> None:

@@ -18,6 +18,7 @@ HEADLESS = [spec.module for spec in BACKENDS.values()] + [
     "kanban_tui.models", "kanban_tui.money", "kanban_tui.text", "kanban_tui.sync", "kanban_tui.config",
     "kanban_tui.store.journal", "kanban_tui.store.board_copy",
     "kanban_tui.report",  # `dealboard summary` / `changes`: no Textual for a cron job
+    "kanban_tui.act", "kanban_tui.fields",  # `dealboard set / note / move`
 ]
 # each layer (a module or a package) and what it may not import
 FORBIDDEN = {
@@ -33,6 +34,10 @@ FORBIDDEN = {
     "sync": ("textual", "kanban_tui.screens", "kanban_tui.widgets", "kanban_tui.app"),
     "report": ("textual", "kanban_tui.screens", "kanban_tui.widgets", "kanban_tui.app", "kanban_tui.cli",
                "kanban_tui.config"),
+    "act": ("textual", "kanban_tui.screens", "kanban_tui.widgets", "kanban_tui.app", "kanban_tui.cli",
+            "kanban_tui.config"),
+    "fields": ("textual", "kanban_tui.backends", "kanban_tui.sync", "kanban_tui.screens", "kanban_tui.widgets",
+               "httpx", "sqlite3"),
 }
 
 

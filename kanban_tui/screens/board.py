@@ -26,14 +26,14 @@ from textual.widgets import Footer
 from ..keys import BOARD_BINDINGS, keys_for
 from ..sync import BoardSession, Conflict, Phase, PipelineChoice, Update
 from ..sync.board import SORT_NAMES, SORTS
-from ..sync.protocol import Event, Job, Load
+from ..sync.protocol import Event, Job, Load, UsersKnown
 from ..text import safe_text
 from ..widgets.board import BoardView
 from ..widgets.column import CARD_HEIGHT, StatusColumn
 from ..widgets.search import SearchLine
 from ..widgets.status_bar import SyncStatus
 from ..widgets.title_row import TitleRow
-from . import board_actions
+from . import board_actions, deal_actions
 
 
 class BoardScreen(Screen[None]):
@@ -56,6 +56,8 @@ class BoardScreen(Screen[None]):
         self.view = BoardView(id="board")
         self.search_line = SearchLine(id="search")
         self.looking_at: str | None = None
+        self.users_known: UsersKnown | None = None
+        """The CRM's users, once asked (the edit form's owner picker)."""
         """The card the user put the focus on (a key, a click): when the user's focus leaves it, its change
         mark goes. None while the focus is one the user did not give (see `track_focus`)."""
 
@@ -148,7 +150,9 @@ class BoardScreen(Screen[None]):
                 view.focus_first_card()
             elif focused:
                 view.focus_card(focused)
-        if update.focus is not None:
+        if update.renamed is not None and update.renamed[0] == focused:
+            view.focus_card(update.renamed[1])  # the new deal the user is on is the CRM's card now
+        elif update.focus is not None:
             view.focus_card(update.focus)
         elif update.follow is not None and update.follow == focused:
             view.focus_card(focused)  # the user is still on that card: follow it back
@@ -168,6 +172,8 @@ class BoardScreen(Screen[None]):
             board_actions.show_weeks(self, update.weeks)
         if update.notes is not None:
             board_actions.show_notes(self, update.notes)
+        if update.noted is not None and board_actions.details_open(self, update.noted):
+            update.jobs.extend(self.session.ask_notes(update.noted).jobs)  # the note just made, in the details
         runner = self.session.runner
         for job in update.jobs:  # in order: a journal write is applied at once, before the send that follows it
             if runner.immediate(job):
@@ -254,6 +260,15 @@ class BoardScreen(Screen[None]):
 
     def action_undo(self) -> None:
         self.apply(self.session.undo(), user=True)
+
+    def action_edit_deal(self) -> None:
+        deal_actions.edit(self)
+
+    def action_add_note(self) -> None:
+        deal_actions.note(self)
+
+    def action_new_deal(self) -> None:
+        deal_actions.new_deal(self)
 
     def action_toggle_mark(self) -> None:
         """`space`: mark the focused card (a `●` on it), or unmark it; `>` / `<` / `m` then move every marked card."""

@@ -16,6 +16,7 @@ from ..models import Opportunity, StatusKind
 from ..sync import Conflict, PipelineChoice
 from ..sync.board import Board
 from ..sync.bulk import BulkPlan
+from ..sync.edits import FIELD_WORDS
 from ..sync.protocol import NotesKnown, WeeksKnown
 from ..widgets.column import KIND_GLYPH
 from .confirm import ConfirmMove
@@ -42,7 +43,8 @@ def ask(screen: BoardScreen, question: PipelineChoice | Conflict) -> None:
     def decided(keep: bool | None) -> None:
         screen.apply(session.resolve_conflict(question.card, bool(keep)), user=True)
 
-    screen.app.push_screen(ResolveConflict(question.name, crm, question.theirs, question.mine), decided)
+    what = FIELD_WORDS.get(question.field, question.field)
+    screen.app.push_screen(ResolveConflict(question.name, crm, question.theirs, question.mine, what), decided)
 
 
 # -- moves -----------------------------------------------------------------------------------------
@@ -227,7 +229,7 @@ def show_details(screen: BoardScreen) -> None:
         return
     screen.app.push_screen(
         DetailScreen(
-            board.opportunity(card),
+            board.shown(card),
             board.status(board.shown_status(card)),
             pending=board.is_pending(card),
             times_reported=board.real_update_times,
@@ -239,6 +241,11 @@ def show_details(screen: BoardScreen) -> None:
         )
     )
     screen.apply(screen.session.ask_notes(card))
+
+
+def details_open(screen: BoardScreen, card: str) -> bool:
+    """The deal's details are open (on the screen stack)."""
+    return any(isinstance(s, DetailScreen) and s.opportunity.id == card for s in screen.app.screen_stack)
 
 
 def show_notes(screen: BoardScreen, known: NotesKnown) -> None:

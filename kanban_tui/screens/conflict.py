@@ -1,4 +1,4 @@
-"""A move whose card changed in the CRM since it was made: keep mine, or take theirs."""
+"""A move (or an edit of a field) whose card changed in the CRM since it was made: keep mine, or take theirs."""
 
 from __future__ import annotations
 
@@ -19,15 +19,19 @@ class ResolveConflict(ModalScreen[bool]):
         Binding("t,escape", "dismiss(False)", "Take theirs"),
     ]
 
-    def __init__(self, card_name: str, crm: str, theirs: str, mine: str) -> None:
+    def __init__(self, card_name: str, crm: str, theirs: str, mine: str, field: str = "") -> None:
         super().__init__()
         self.card_name, self.crm, self.theirs, self.mine = card_name, crm, theirs, mine
+        self.field = field
+        """The field both changed ("close date"); "": the card's status (a move)."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="conflict", classes="dialog"):
-            yield Label(f"[b]{esc(self.card_name)}[/b] changed in {esc(self.crm)} after you moved it",
+            did, mine = (f"edited its {self.field}", "Your edit") if self.field else ("moved it", "Your move")
+            what = "edit" if self.field else "move"
+            yield Label(f"[b]{esc(self.card_name)}[/b] changed in {esc(self.crm)} after you {esc(did)}",
                         classes="dialog-title")
             yield Label(f"In {esc(self.crm)} now:  {esc(self.theirs)}")
-            yield Label(f"Your move:  {esc(self.mine)}")
-            yield Label("k/⏎ keep my move (send it) · t/esc take theirs (drop my move)", classes="dialog-hint")
+            yield Label(f"{mine}:  {esc(self.mine)}")
+            yield Label(f"k/⏎ keep my {what} (send it) · t/esc take theirs (drop my {what})", classes="dialog-hint")
         yield Footer()  # the dialog's own keys, not the board's

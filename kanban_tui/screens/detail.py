@@ -66,6 +66,7 @@ class DetailScreen(ModalScreen[None]):
             ("Status", status),
             ("Value", format_money(o.value, o.currency, o.period)),
             ("Confidence", "-" if o.confidence is None else f"{o.confidence}%"),
+            *([("Closes", o.close_date.isoformat())] if o.close_date else []),
             ("Owner", o.owner or "unassigned"),
             ("Contact", o.contact or "-"),
             ("Created", o.created.strftime("%Y-%m-%d %H:%M") if self.times_reported else "not reported by the CRM"),

@@ -175,6 +175,11 @@ class Runner:
             case _:
                 assert_never(job)
 
+    async def read_kept(self, gen: int, pipeline_id: str) -> Recalled:
+        """What this machine kept for a board (its owed moves and changes, its preferences), as a `Recalled` event
+        for the session (the headless commands read it so, before their one change)."""
+        return await self._read_kept(gen, pipeline_id)
+
     async def _read_kept(self, gen: int, pipeline_id: str, *, taken_over: bool = False) -> Recalled:
         """What this machine kept for the board (a worker thread: never on the UI's); `taken_over`: only the
         journal's owed moves (this window took it over from another)."""

@@ -403,15 +403,15 @@ class CardList(ScrollView, can_focus=False):
         if index >= self.count or line == CARD_HEIGHT - 1:
             return ("blank", width)
         opportunity_id = self.board.column_ids(self.status.id, index, index + 1)[0]
-        opportunity = self.board.opportunity(opportunity_id)
-        pending = ""  # what the card says of a move not yet confirmed
-        if self.board.is_pending(opportunity_id):
-            pending = self.board.badges.get(opportunity_id, "saving…")
+        opportunity = self.board.shown(opportunity_id)
+        # what the card says of a move, an edit or a new deal not yet confirmed
+        pending = self.board.badges.get(opportunity_id, "saving…" if self.board.is_pending(opportunity_id) else "")
         cursor = self.active and index == self.cursor
         change = self.board.change(opportunity_id) if line == 0 else None
         marked = line == 0 and opportunity_id in self.board.marked
         return (opportunity_id, opportunity.updated, opportunity.stalled, pending, line, width, cursor,
-                age(opportunity.updated, now), change, int(now.timestamp()) // 3600, marked)
+                age(opportunity.updated, now), change, int(now.timestamp()) // 3600, marked,
+                self.board.edited(opportunity_id))
 
     def render_line(self, y: int) -> Strip:
         strip = self._strip(y, self.scrollable_content_region.width, datetime.now(UTC))
@@ -430,7 +430,7 @@ class CardList(ScrollView, can_focus=False):
         if strip is None:
             opportunity_id, pending, line, _, cursor, _, change, _, marked = key[0], *key[3:11]
             strip = self._render_card_line(
-                self.board.opportunity(str(opportunity_id)), int(line), width,  # type: ignore[call-overload]
+                self.board.shown(str(opportunity_id)), int(line), width,  # type: ignore[call-overload]
                 cursor=bool(cursor), pending=str(pending), now=now,
                 change=change if isinstance(change, str) else None, marked=bool(marked),
             )

@@ -22,6 +22,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 from datetime import datetime
+from typing import Any
 
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -43,7 +44,7 @@ from kanban_tui.sync.protocol import Read, ReadDeal, Send, SendCreate, SendEdit,
 
 from .test_session_states import CARDS, STATUSES, FakeCrm, SessionMachine
 
-FIELDS = {"value": [10_000, 20_000, 30_000, None], "confidence": [10, 50, 90]}
+FIELDS: dict[str, list[Any]] = {"value": [10_000, 20_000, 30_000, None], "confidence": [10, 50, 90]}
 SETTLED_OTHERWISE = {"refused", "failed", "gone", "theirs", "dropped"}
 WRITES = (SendEdit, ReadDeal, SendNote, SendCreate)
 
@@ -58,7 +59,7 @@ class WriteCrm(FakeCrm):
     def __init__(self, now) -> None:
         super().__init__()
         self.now = now
-        self.notes_of: dict[str, list[Note]] = {}
+        self.kept_notes: dict[str, list[Note]] = {}
         self.made = 0
 
     def change(self, card: str, edit: Edit) -> Opportunity:
@@ -99,7 +100,7 @@ class WriteCrm(FakeCrm):
 
     def note_now(self, card: str, text: str) -> Note:
         note = Note(when=self.now(), text=text)
-        self.notes_of.setdefault(card, []).append(note)
+        self.kept_notes.setdefault(card, []).append(note)
         return note
 
     async def add_note(self, opportunity: Opportunity, text: str) -> Note:
@@ -112,7 +113,7 @@ class WriteCrm(FakeCrm):
         if opportunity.id not in self.cards:
             raise NotFoundError("no such card", crm="Fake", status_code=404)
         self._read_fault()
-        return sorted(self.notes_of.get(opportunity.id, []), key=lambda n: n.when, reverse=True)[:limit]
+        return sorted(self.kept_notes.get(opportunity.id, []), key=lambda n: n.when, reverse=True)[:limit]
 
     def create_now(self, draft: NewDeal) -> Opportunity:
         self.made += 1
@@ -135,7 +136,7 @@ class WriteMachine(SessionMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.crm = WriteCrm(self.now)
+        self.crm: WriteCrm = WriteCrm(self.now)
         self.wanted: dict[tuple[str, str], tuple[object, int]] = {}
         """Per (card, field): the value the user last gave it, and that intent's seq."""
         self.field_of: dict[int, tuple[str, str]] = {}
@@ -208,7 +209,7 @@ class WriteMachine(SessionMachine):
             self.check_at_most_once()
 
     def check_at_most_once(self) -> None:
-        texts = [n.text for notes in self.crm.notes_of.values() for n in notes]
+        texts = [n.text for notes in self.crm.kept_notes.values() for n in notes]
         assert len(texts) == len(set(texts)), f"a note reached the CRM twice: {texts}"
         names = [o.name for o in self.crm.cards.values() if o.id.startswith("n")]
         assert len(names) == len(set(names)), f"a deal was made twice: {names}"
@@ -292,7 +293,7 @@ class WriteMachine(SessionMachine):
                     self.field_applied.add(seq)
                 self.crm.change(job.card, job.edit)
             elif isinstance(job, SendNote):
-                texts = [n.text for n in self.crm.notes_of.get(job.card, [])]
+                texts = [n.text for n in self.crm.kept_notes.get(job.card, [])]
                 if job.card not in self.crm.cards or (job.check and job.text in texts):
                     continue  # (a send that checks first finds it made: nothing goes out)
                 journal_writes.mark_sent(journal, (job.seq,))
@@ -356,7 +357,7 @@ class WriteMachine(SessionMachine):
         for (card, name), (value, seq) in self.wanted.items():
             if card in self.crm.cards and seq not in self.exempt_writes:
                 assert field_value(self.crm.cards[card], name) == value, f"{card}.{name}: the user gave it {value}"
-        texts = [n.text for notes in self.crm.notes_of.values() for n in notes]
+        texts = [n.text for notes in self.crm.kept_notes.values() for n in notes]
         for text, card in self.notes_wanted.items():
             if card in self.crm.cards and self.shot_seq.get(text) not in self.exempt_writes:
                 assert texts.count(text) == 1, f"{text}: {texts.count(text)} times in the CRM"

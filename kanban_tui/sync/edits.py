@@ -23,20 +23,13 @@ from dataclasses import dataclass
 from dataclasses import field as attribute
 from datetime import date, datetime
 
-from ..backends.errors import BackendError, OutcomeUnknownError, UnavailableError
-from ..models import Edit, NewDeal, Note, Opportunity, Pipeline, User, field_value
+from ..models import Edit, NewDeal, Opportunity, Pipeline, User, field_value
 from ..money import format_money
 from ..store.writes import JournaledWrite
 from .board import Board
-from .health import WRITE_TRIES, Failure, classify, write_backoff
-from .moves import Link
 from .protocol import (
     Conflict,
-    CreateAnswered,
-    DealRead,
-    EditAnswered,
     JournalWrite,
-    NoteAnswered,
     ReadDeal,
     RebaseWrite,
     RecordWrite,
@@ -44,7 +37,6 @@ from .protocol import (
     SendEdit,
     SendNote,
     SettleWrites,
-    UnsendWrites,
     Update,
 )
 
@@ -166,7 +158,7 @@ class WriteQueue:
         self.history.clear()
         self.question = None
 
-    def _journal(self, u: Update, write: JournalWrite) -> None:
+    def journal(self, u: Update, write: JournalWrite) -> None:
         if self.journaled:
             u.jobs.append(write)
 
@@ -200,9 +192,9 @@ class WriteQueue:
                     intent.older = [*previous.older, previous.seq]
                 else:
                     intent.older = previous.older
-                    self._journal(u, SettleWrites((previous.seq,)))
+                    self.journal(u, SettleWrites((previous.seq,)))
             card_fields[name] = intent
-            self._journal(u, RecordWrite(JournaledWrite(
+            self.journal(u, RecordWrite(JournaledWrite(
                 seq=seq, pipeline_id=pipeline.id, opportunity_id=card, opportunity_name=server.name, kind="edit",
                 field=name, payload=one.model_dump_json(exclude_unset=True),
                 base=json.dumps(_jsonable(intent.base)), base_updated=intent.base_updated, made_at=made_at)))
@@ -214,7 +206,7 @@ class WriteQueue:
         seq = self._seq()
         name = board.opportunity(card).name
         self.shots[seq] = OneShot(seq=seq, card=card, name=name, kind="note", made_at=made_at, text=text)
-        self._journal(u, RecordWrite(JournaledWrite(
+        self.journal(u, RecordWrite(JournaledWrite(
             seq=seq, pipeline_id=pipeline.id, opportunity_id=card, opportunity_name=name, kind="note", field="",
             payload=json.dumps({"text": text}), base="null", base_updated=made_at, made_at=made_at)))
 
@@ -222,7 +214,7 @@ class WriteQueue:
         seq = self._seq()
         self.shots[seq] = OneShot(seq=seq, card=draft.card_id, name=draft.name, kind="create", made_at=draft.made_at,
                                   draft=draft)
-        self._journal(u, RecordWrite(JournaledWrite(
+        self.journal(u, RecordWrite(JournaledWrite(
             seq=seq, pipeline_id=pipeline.id, opportunity_id=draft.card_id, opportunity_name=draft.name,
             kind="create", field="", payload=draft.model_dump_json(), base="null", base_updated=draft.made_at,
             made_at=draft.made_at)))
@@ -273,7 +265,7 @@ class WriteQueue:
         for shot in [s for s in self.shots.values() if s.card == card and s.kind == "note"]:
             u.notice(f"{shot.name} was removed in {crm}: its note was dropped: “{shot.text}”", severity="warning",
                      timeout=15)
-            self._settle_shot(shot, "gone", u)
+            self.settle_shot(shot, "gone", u)
 
     def loaded(self, board: Board, pipeline: Pipeline, u: Update) -> None:
         """The board is whole: changes of cards no longer on it are dropped (said); those from last time said."""
@@ -287,7 +279,7 @@ class WriteQueue:
             if shot.kind == "note" and shot.card not in board:
                 u.notice(f"A note for {shot.name} was dropped: the deal is no longer in {pipeline.name}: “{shot.text}”",
                          severity="warning", timeout=15)
-                self._settle_shot(shot, "dropped", u)
+                self.settle_shot(shot, "dropped", u)
         if self.restored:
             n = self.restored
             u.notice(f"Sending {n} change{'s' if n > 1 else ''} (edits, notes, new deals) saved from last time",
@@ -428,7 +420,7 @@ class WriteQueue:
         for intent in self.fields.get(card, {}).values():
             if updated > intent.base_updated:
                 intent.base_updated = updated
-                self._journal(u, RebaseWrite(intent.seq, updated))
+                self.journal(u, RebaseWrite(intent.seq, updated))
 
     def settle(self, board: Board | None, intent: FieldIntent, how: str, u: Update) -> None:
         card_fields = self.fields.get(intent.card, {})
@@ -439,231 +431,15 @@ class WriteQueue:
         self._outcome(intent.card, intent.field, intent.seq, how)
         if how == "confirmed":
             self.said_offline = False
-        self._journal(u, SettleWrites((*intent.older, intent.seq)))
+        self.journal(u, SettleWrites((*intent.older, intent.seq)))
         if self.question is not None and self.question.card == intent.card and self.question.field == intent.field:
             self.question = None
         if board is not None:
             self._show(board, intent.card, u)
 
-    def _settle_shot(self, shot: OneShot, how: str, u: Update) -> None:
+    def settle_shot(self, shot: OneShot, how: str, u: Update) -> None:
         self.shots.pop(shot.seq, None)  # (a request out for it stays counted until it answers)
         self._outcome(shot.card, shot.kind, shot.seq, how)
         if how == "confirmed":
             self.said_offline = False
-        self._journal(u, SettleWrites((shot.seq,)))
-
-    # -- the CRM's answers --------------------------------------------------------------------------------
-
-    def _failed(self, result: BackendError, link: Link, u: Update, maybe: Callable[[], None],
-                unsent: Callable[[], None]) -> Failure | None:
-        """What a failed write does to the connection: offline (said once a spell), rate limit, a refused key.
-        `maybe`: the write may have landed (read back / look before sending again); `unsent`: it surely did not.
-        The failure left for the caller to settle (gone, server, refused), or None: handled here."""
-        failure = classify(result)
-        health = link.health
-        maybe_applied = isinstance(result, OutcomeUnknownError) or (
-            isinstance(result, UnavailableError) and result.status_code is not None)
-        if isinstance(result, UnavailableError) and (result.status_code or 500) < 300:
-            link.reachable(u)  # a yes whose answer cannot be read: it probably landed
-            maybe()
-            return None
-        if failure is Failure.UNREACHABLE:
-            maybe() if maybe_applied else unsent()
-            if not link.offline:
-                if not self.said_offline:
-                    u.notice(f"{result.summary}: changes are kept and sent when {link.crm} answers again"
-                             " (they survive a restart)", title="Offline", severity="warning", timeout=10)
-                    self.said_offline = True
-                health.schedule_retry(result)
-            health.error = result
-            link.go_offline()
-            return None
-        link.reachable(u)
-        if failure is Failure.RATE:
-            unsent()
-            health.rate_limited(result)
-            health.next_try = max(health.next_try, health.rate_until)
-            return None
-        if failure is Failure.AUTH:
-            unsent()
-            if not health.auth_blocked:
-                u.notice(f"{result}. Your changes are kept and sent once {link.crm} accepts the key"
-                         " (they survive a restart)", title="Changes kept", severity="error", timeout=15)
-            health.auth_blocked = True
-            health.error = result
-            health.schedule_retry(None)
-            return None
-        if failure is Failure.SERVER and maybe_applied:
-            maybe()
-        return failure
-
-    def edit_answered(self, ev: EditAnswered, board: Board, link: Link, u: Update) -> None:
-        self.out.discard(ev.card)
-        card_fields = self.fields.get(ev.card, {})
-        sent = [i for i in card_fields.values() if i.seq in ev.seqs]
-        for intent in card_fields.values():
-            if intent.state == "out":
-                intent.state = "queued"
-        result = ev.result
-        if isinstance(result, Opportunity):
-            link.reachable(u)
-            self.mark_ours(ev.card, result.updated, u)
-            u.redraw |= board.accept(result)
-            replaced = tuple(s for s in ev.seqs if s not in {i.seq for i in sent})
-            if replaced:  # older values of fields edited again meanwhile: done; the newer ones go next
-                self._journal(u, SettleWrites(replaced))
-            for intent in sent:
-                self.settle(board, intent, "confirmed", u)
-            for intent in list(card_fields.values()):
-                intent.older = [s for s in intent.older if s not in ev.seqs]
-            return
-
-        def maybe() -> None:
-            for intent in card_fields.values():
-                if intent.seq in ev.seqs or set(intent.older) & set(ev.seqs):
-                    intent.unknown = True
-                    intent.ours.append(intent.value)
-
-        def unsent() -> None:
-            self._journal(u, UnsendWrites(ev.seqs))
-
-        failure = self._failed(result, link, u, maybe, unsent)
-        if failure is None:
-            return
-        name = sent[0].name if sent else board.opportunity(ev.card).name if ev.card in board else ev.card
-        if failure is Failure.GONE:
-            u.notice(f"{name} was removed from the board: {result}", title="Edit not saved", severity="error",
-                     timeout=10)
-            for intent in list(card_fields.values()):
-                self.settle(None, intent, "gone", u)
-            u.redraw |= board.remove([ev.card])
-            return
-        if not sent:  # older values failed; the newer ones go next
-            self._journal(u, SettleWrites(ev.seqs))
-            return
-        if failure is Failure.SERVER:
-            tries = max(i.tries for i in sent) + 1
-            if tries < WRITE_TRIES:
-                for intent in sent:
-                    intent.tries = tries
-                    intent.state = "retrying"
-                    intent.next_try = self.clock() + write_backoff(tries)
-                if not any(i.unknown for i in sent):
-                    self._journal(u, UnsendWrites(ev.seqs))
-                return
-            u.notice(f"{name}: the edit went back: {result.summary} (tried {tries} times)", title="Edit not saved",
-                     severity="error", timeout=10)
-        else:
-            u.notice(f"{name}: the edit went back: {result}", title="Edit not saved", severity="error", timeout=10)
-        for intent in sent:
-            self.settle(board, intent, "refused" if failure is not Failure.SERVER else "failed", u)
-
-    def deal_read(self, ev: DealRead, board: Board, link: Link, u: Update) -> None:
-        """The deal as the CRM has it, read back after an edit whose outcome was unknown."""
-        self.out.discard(ev.card)
-        card_fields = self.fields.get(ev.card, {})
-        for intent in card_fields.values():
-            if intent.state == "out":
-                intent.state = "queued"
-        result = ev.result
-        if isinstance(result, BackendError):
-            failure = self._failed(result, link, u, lambda: None, lambda: None)
-            if failure is None:
-                return
-            tries = max((i.tries for i in card_fields.values()), default=0) + 1
-            if tries >= WRITE_TRIES:
-                for intent in list(card_fields.values()):
-                    u.notice(f"{intent.name}: the edit went back: could not check whether it reached {link.crm}"
-                             f" ({result.summary}); the next poll shows what it has", title="Edit not saved",
-                             severity="error", timeout=10)
-                    self.settle(board, intent, "failed", u)
-                return
-            for intent in card_fields.values():
-                intent.tries = tries
-                intent.state = "retrying"
-                intent.next_try = self.clock() + write_backoff(tries)
-            return
-        link.reachable(u)
-        if result is None:
-            if card_fields:
-                name = next(iter(card_fields.values())).name
-                u.notice(f"{name} is no longer in {link.crm}: its edit was dropped", severity="warning", timeout=10)
-            for intent in list(card_fields.values()):
-                self.settle(None, intent, "gone", u)
-            u.redraw |= board.remove([ev.card])
-            return
-        u.redraw |= board.accept(result)
-        for intent in list(card_fields.values()):
-            if not intent.unknown:
-                continue
-            intent.unknown = False
-            theirs = field_value(result, intent.field)
-            if theirs == intent.value:  # the edit had reached the CRM
-                self.mark_ours(ev.card, result.updated, u)
-                self.settle(board, intent, "confirmed", u)
-            elif theirs in intent.ours:  # an earlier edit of ours had: not a teammate's change
-                self.mark_ours(ev.card, result.updated, u)
-            intent.ours.clear()
-
-    def note_answered(self, ev: NoteAnswered, board: Board, link: Link, u: Update) -> None:
-        self.shots_out.discard(ev.seq)
-        shot = self.shots.get(ev.seq)
-        if shot is None:
-            return
-        shot.state = "queued"
-        result = ev.result
-        if isinstance(result, Note):
-            link.reachable(u)
-            self._settle_shot(shot, "confirmed", u)
-            u.notice(f"Note added to {shot.name}" + (" (it had reached the CRM before)" if ev.found else ""),
-                     timeout=3)
-            u.noted = shot.card
-            return
-        self._shot_failed(shot, result, board, link, u, "note")
-
-    def create_answered(self, ev: CreateAnswered, board: Board, link: Link, u: Update) -> None:
-        self.shots_out.discard(ev.seq)
-        shot = self.shots.get(ev.seq)
-        if shot is None:
-            return
-        shot.state = "queued"
-        result = ev.result
-        if isinstance(result, Opportunity):
-            link.reachable(u)
-            self._settle_shot(shot, "confirmed", u)
-            u.redraw |= board.remove([shot.card])
-            u.redraw |= board.add([result])
-            u.redraw |= board.look(result.id)
-            self.ours[result.id] = result.updated
-            u.follow = result.id
-            u.renamed = (shot.card, result.id)
-            return
-        self._shot_failed(shot, result, board, link, u, "new deal")
-
-    def _shot_failed(self, shot: OneShot, result: BackendError, board: Board, link: Link, u: Update,
-                     what: str) -> None:
-        def maybe() -> None:
-            shot.unknown = True
-
-        def unsent() -> None:
-            self._journal(u, UnsendWrites((shot.seq,)))
-
-        failure = self._failed(result, link, u, maybe, unsent)
-        if failure is None:
-            return
-        if failure is Failure.SERVER:
-            shot.tries += 1
-            if shot.tries < WRITE_TRIES:
-                shot.state = "retrying"
-                shot.next_try = self.clock() + write_backoff(shot.tries)
-                if not shot.unknown:
-                    self._journal(u, UnsendWrites((shot.seq,)))
-                return
-        gone = failure is Failure.GONE and shot.kind == "note"
-        kept = f": “{shot.text}”" if shot.kind == "note" else ""
-        why = f"{shot.name} is no longer in {link.crm}" if gone else f"{result}"
-        u.notice(f"The {what} was not saved ({why}){kept}", title=f"{what.capitalize()} not saved",
-                 severity="error", timeout=15)
-        self._settle_shot(shot, "refused", u)
-        if shot.kind == "create":
-            u.redraw |= board.remove([shot.card])
+        self.journal(u, SettleWrites((shot.seq,)))

@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from ..backends.errors import BackendError
+
+if TYPE_CHECKING:
+    from .session import BoardSession
 
 
 class Phase(StrEnum):
@@ -128,3 +131,44 @@ def ago(when: datetime, now: datetime | None = None) -> str:
     if seconds < 48 * 3600:
         return f"{seconds // 3600}h ago"
     return f"{seconds // 86400}d ago"
+
+
+def snapshot(s: BoardSession) -> Snapshot:
+    """The session as the status line and the title row say it."""
+    from .bulk import marked_unseen
+
+    now = s.clock()
+    health = s.health
+    states = [i.state for i in s.moves.intents.values()]
+    writing = s.writes.states()
+    states += writing
+    failing = health.error is not None or s.phase in (Phase.OFFLINE, Phase.FAILED)
+    retry_in = None
+    if failing and health.auto_retry and not s.busy:
+        retry_in = max(0.0, max(health.next_try, health.rate_until) - now)
+    return Snapshot(
+        phase=s.phase,
+        crm=s.backend.name,
+        cards=len(s.board) if s.board is not None else 0,
+        loaded=s.loaded,
+        total=s.total,
+        saving=len(s.moves.out) + writing.count("out"),
+        queued=states.count("queued"),
+        retrying=states.count("retrying"),
+        asking=states.count("asking"),
+        rate_wait=max(health.rate_until - now, s.backend.rate_wait_left(), 0.0),
+        retry_in=retry_in,
+        last_synced=s.last_synced,
+        error=health.line(),
+        waits_for_user=failing and not health.auto_retry,
+        copy_of=s.copy_of,
+        read_only=s.read_only,
+        shown=s.board.shown_count() if s.board is not None and s.board.filtering else None,
+        refreshing=s.warm is not None and s.copy_of is not None,
+        busy=s.busy,
+        hidden=frozenset(s.hidden),
+        owner=s.owner_label,
+        me=s.me,
+        marked=len(s.board.marked) if s.board is not None else 0,
+        marked_unseen=marked_unseen(s),
+    )

@@ -13,7 +13,7 @@ from ..models import Pipeline
 from .board import Board
 from .health import Failure, classify
 from .phase import Live, Phase
-from .protocol import Drain, Polled, PollFailed, Update
+from .protocol import Drain, ListPipelines, Load, Poll, Polled, PollFailed, Update
 
 if TYPE_CHECKING:
     from .session import BoardSession
@@ -115,3 +115,42 @@ def lock_due(s: BoardSession, u: Update) -> None:
     try_lock(s)
     if s.read_only is not None and s.pipeline is not None and s.complete:
         u.jobs.append(Drain(s.gen, s.pipeline.id))
+
+
+def refresh(s: BoardSession) -> Update:
+    """`r`: poll now (or try to open the board again); says that it ran, and then what it found."""
+    s.health.next_try = s.clock()
+    s.refresh_asked = True
+    s.health.rate_until = 0.0  # `r` always tries: a rate limit's wait too is cut short (a 429 says so again)
+    s.runner.wake()
+    if not s.health.auto_retry:
+        s.health.auto_retry = True
+    for intent in s.moves.intents.values():
+        if intent.state == "retrying":
+            intent.next_try = s.clock()
+    for card_fields in s.writes.fields.values():
+        for field_intent in card_fields.values():
+            field_intent.next_try = min(field_intent.next_try, s.clock())
+    for shot in s.writes.shots.values():
+        shot.next_try = min(shot.next_try, s.clock())
+    u = tick(s)
+    u.notice(f"Checking {s.backend.name} for changes…", timeout=2)
+    return u
+
+
+def tick(s: BoardSession) -> Update:
+    """Start what is due: a poll, a load tried again, moves whose retry time came."""
+    u = Update()
+    if s.read_only is not None and s.clock() >= s.lock_try:
+        lock_due(s, u)
+    if not s.busy and s.health.due() and s.phase is not Phase.CHOOSING:
+        s.busy = True
+        if s.pipeline is None:
+            u.jobs.append(ListPipelines(switching=False))
+        elif not s.complete or s.copy_of is not None or s.cursor is None:
+            u.jobs.append(Load(s.gen, s.pipeline))
+            u.progress = True
+        else:
+            u.jobs.append(Poll(s.gen, s.pipeline, s.cursor))
+    s.pump(u)
+    return u

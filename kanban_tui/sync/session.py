@@ -30,12 +30,12 @@ from ..store.board_copy import BoardCopy, SavedBoard
 from ..store.journal import MoveJournal
 from ..store.prefs import BoardPrefs
 from ..store.seen import SeenStore
-from . import acting, bulk, opening, polling
+from . import acting, bulk, edit_answers, opening, polling
 from .board import Board
 from .edits import WriteQueue
 from .health import Failure, Health, classify
 from .moves import Intent, MoveQueue, Outcome
-from .phase import Live, Loading, Offline, Phase, Snapshot, State
+from .phase import Live, Loading, Offline, Phase, Snapshot, State, snapshot
 from .polling import LOCK_RETRY
 from .protocol import (
     BOARD_EVENTS,
@@ -53,7 +53,6 @@ from .protocol import (
     FirstScreen,
     LeadsKnown,
     ListPipelines,
-    Load,
     LoadDone,
     LoadFailed,
     LoadStarted,
@@ -64,7 +63,6 @@ from .protocol import (
     PageArrived,
     PipelinesFailed,
     PipelinesListed,
-    Poll,
     Polled,
     PollFailed,
     Recalled,
@@ -192,41 +190,8 @@ class BoardSession:
         self.runner.screenful = cards
 
     def snapshot(self) -> Snapshot:
-        now = self.clock()
-        health = self.health
-        states = [i.state for i in self.moves.intents.values()]
-        writing = self.writes.states()
-        states += writing
-        failing = health.error is not None or self.phase in (Phase.OFFLINE, Phase.FAILED)
-        retry_in = None
-        if failing and health.auto_retry and not self.busy:
-            retry_in = max(0.0, max(health.next_try, health.rate_until) - now)
-        return Snapshot(
-            phase=self.phase,
-            crm=self.backend.name,
-            cards=len(self.board) if self.board is not None else 0,
-            loaded=self.loaded,
-            total=self.total,
-            saving=len(self.moves.out) + writing.count("out"),
-            queued=states.count("queued"),
-            retrying=states.count("retrying"),
-            asking=states.count("asking"),
-            rate_wait=max(health.rate_until - now, self.backend.rate_wait_left(), 0.0),
-            retry_in=retry_in,
-            last_synced=self.last_synced,
-            error=health.line(),
-            waits_for_user=failing and not health.auto_retry,
-            copy_of=self.copy_of,
-            read_only=self.read_only,
-            shown=self.board.shown_count() if self.board is not None and self.board.filtering else None,
-            refreshing=self.warm is not None and self.copy_of is not None,
-            busy=self.busy,
-            hidden=frozenset(self.hidden),
-            owner=self.owner_label,
-            me=self.me,
-            marked=len(self.board.marked) if self.board is not None else 0,
-            marked_unseen=bulk.marked_unseen(self),
-        )
+        """What the status line and the title row say (`phase.snapshot`)."""
+        return snapshot(self)
 
     def unsent(self) -> int:
         """Moves, edits, notes and new deals the CRM has not confirmed yet."""
@@ -463,42 +428,13 @@ class BoardSession:
 
     def refresh(self) -> Update:
         """`r`: poll now (or try to open the board again); says that it ran, and then what it found."""
-        self.health.next_try = self.clock()
-        self.refresh_asked = True
-        self.health.rate_until = 0.0  # `r` always tries: a rate limit's wait too is cut short (a 429 says so again)
-        self.runner.wake()
-        if not self.health.auto_retry:
-            self.health.auto_retry = True
-        for intent in self.moves.intents.values():
-            if intent.state == "retrying":
-                intent.next_try = self.clock()
-        for card_fields in self.writes.fields.values():
-            for field_intent in card_fields.values():
-                field_intent.next_try = min(field_intent.next_try, self.clock())
-        for shot in self.writes.shots.values():
-            shot.next_try = min(shot.next_try, self.clock())
-        u = self.tick()
-        u.notice(f"Checking {self.backend.name} for changes…", timeout=2)
-        return u
+        return polling.refresh(self)
 
     # -- time --------------------------------------------------------------------------------------
 
     def tick(self) -> Update:
         """Start what is due: a poll, a load tried again, moves whose retry time came."""
-        u = Update()
-        if self.read_only is not None and self.clock() >= self.lock_try:
-            polling.lock_due(self, u)
-        if not self.busy and self.health.due() and self.phase is not Phase.CHOOSING:
-            self.busy = True
-            if self.pipeline is None:
-                u.jobs.append(ListPipelines(switching=False))
-            elif not self.complete or self.copy_of is not None or self.cursor is None:
-                u.jobs.append(Load(self.gen, self.pipeline))
-                u.progress = True
-            else:
-                u.jobs.append(Poll(self.gen, self.pipeline, self.cursor))
-        self.pump(u)
-        return u
+        return polling.tick(self)
 
     # -- I/O results -------------------------------------------------------------------------------------
 
@@ -559,16 +495,16 @@ class BoardSession:
                 u.notes = event  # for the deal's details: nothing of it is kept here
             case EditAnswered():
                 if board is not None:
-                    self.writes.edit_answered(event, board, self, u)
+                    edit_answers.edit_answered(self.writes, event, board, self, u)
             case DealRead():
                 if board is not None:
-                    self.writes.deal_read(event, board, self, u)
+                    edit_answers.deal_read(self.writes, event, board, self, u)
             case NoteAnswered():
                 if board is not None:
-                    self.writes.note_answered(event, board, self, u)
+                    edit_answers.note_answered(self.writes, event, board, self, u)
             case CreateAnswered():
                 if board is not None:
-                    self.writes.create_answered(event, board, self, u)
+                    edit_answers.create_answered(self.writes, event, board, self, u)
             case UsersKnown():
                 u.users = event
             case LeadsKnown():

@@ -65,6 +65,10 @@ BOARD_BINDINGS: list[Binding] = [
     Binding("P", "pipeline_picture", "Pipeline picture", show=False, key_display="P", id="pipeline_picture"),
 ]
 
+FOOTER_GIVES_UP = ("new_deal", "note", "owner_filter", "sort", "move_left", "move_right", "details", "search", "edit")
+"""The footer's keys given up where the terminal is too narrow for all of them, first first (`? Help` and `q Quit`
+stay); every key is still in the help and the palette."""
+
 HELP_SECTIONS: list[tuple[str, list[Binding]]] = [
     ("Board", BOARD_BINDINGS),
     ("Anywhere", APP_BINDINGS),

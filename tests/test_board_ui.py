@@ -226,7 +226,7 @@ async def test_details_and_help(backend: LocalBackend, make_app: MakeApp) -> Non
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
-        for words in ("Move to…", "Previous column", "Refresh", "⇧→/>"):
+        for words in ("Move to…", "Previous column", "Edit", "New deal", "⇧→/>"):
             assert words in text
         assert "Quit" not in text.split("Scroll down")[0], "below the fold at first"
         assert "Scroll down" in text.splitlines()[-1], "the footer shows the help's own keys"

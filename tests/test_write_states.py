@@ -152,6 +152,8 @@ class WriteMachine(SessionMachine):
         """A note's text or a new deal's name -> its journal seq."""
         self.n = 0
         self.exempt_writes: set[int] = set()
+        self.value_word: dict[str, str] = {}
+        """Per card, who last gave it its value: "user" (an edit, an undo) or "teammate"."""
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -172,6 +174,8 @@ class WriteMachine(SessionMachine):
                 known = self.wanted.get((card, name))
                 if known is None or intent.seq > known[1]:
                     self.wanted[(card, name)] = (intent.value, intent.seq)
+                    if name == "value":
+                        self.value_word[card] = "user"
         for seq, shot in self.session.writes.shots.items():
             self.shot_seq[shot.text if shot.kind == "note" else shot.name] = seq
 
@@ -241,6 +245,8 @@ class WriteMachine(SessionMachine):
                                   or field_value(self.crm.cards[card], name) == known[0]):
             del self.wanted[(card, name)]  # the CRM had what the user wanted: the teammate's is the latest word
         self.crm.change(card, Edit.model_validate({name: value}))
+        if name == "value":
+            self.value_word[card] = "teammate"
         self.teammate_fields.setdefault((card, name), []).append(self.crm.version)
 
     @rule(card=st.sampled_from(CARDS))
@@ -320,9 +326,24 @@ class WriteMachine(SessionMachine):
             return
         if keep:
             self.field_kept.add(session.writes.fields[question.card][question.field].seq)
+        elif question.field == "value":
+            self.value_word[question.card] = "teammate"
         self.take(session.resolve_conflict(question.card, keep))
 
     # -- invariants ----------------------------------------------------------------------------------
+
+    @invariant()
+    def own_edits_are_never_marked(self) -> None:
+        """A card showing the value the user last gave it (an edit, an undo) is never marked `re-valued`, whatever order
+        the answers, the saving of what was seen and a kill -9 came in."""
+        board = self.session.board if self.session is not None else None
+        if board is None or board.seen is None:
+            return
+        for card, who in self.value_word.items():
+            wanted = self.wanted.get((card, "value"))
+            if who == "user" and card in board and wanted is not None and board.shown(card).value == wanted[0]:
+                # (a window that does not show the user's edit yet, a read-only one, may mark a teammate's value)
+                assert board.change(card) != "re-valued", f"{card}: the user's own edit is marked as a change"
 
     @invariant()
     def outcomes_are_kept(self) -> None:

@@ -12,7 +12,7 @@ the session's: this screen holds only what is drawn and which card the user is l
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import ClassVar
 
@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from ..keys import BOARD_BINDINGS, keys_for
+from ..keys import APP_BINDINGS, BOARD_BINDINGS, FOOTER_GIVES_UP, keys_for
 from ..sync import BoardSession, Conflict, Phase, PipelineChoice, Update
 from ..sync.board import SORT_NAMES, SORTS
 from ..sync.protocol import Event, Job, Load, UsersKnown
@@ -40,6 +40,8 @@ class BoardScreen(Screen[None]):
     """One pipeline of one backend, as a kanban board."""
 
     BINDINGS: ClassVar[list[BindingType]] = [*BOARD_BINDINGS]
+    footer_shows: set[str] | None = None
+    """The ids of the keys the footer shows now (`fit_footer`)."""
 
     @dataclass
     class SessionEvent(Message):
@@ -56,10 +58,10 @@ class BoardScreen(Screen[None]):
         self.view = BoardView(id="board")
         self.search_line = SearchLine(id="search")
         self.looking_at: str | None = None
-        self.users_known: UsersKnown | None = None
-        """The CRM's users, once asked (the edit form's owner picker)."""
         """The card the user put the focus on (a key, a click): when the user's focus leaves it, its change
         mark goes. None while the focus is one the user did not give (see `track_focus`)."""
+        self.users_known: UsersKnown | None = None
+        """The CRM's users, once asked (the edit form's owner picker)."""
 
     def compose(self) -> ComposeResult:
         yield TitleRow(self.backend.name, id="top")
@@ -74,6 +76,7 @@ class BoardScreen(Screen[None]):
         self.watch(self.view, "edge", self.query_one(TitleRow).show_edge, init=False)
         self.apply(self.session.start())
         self.set_interval(1.0, self.tick, name="tick")
+        self.fit_footer()
 
     # -- what the columns show (tests and the app read these) ------------------------------------
 
@@ -203,6 +206,29 @@ class BoardScreen(Screen[None]):
 
     def on_resize(self) -> None:
         self.view.fit()
+        self.fit_footer()
+
+    def fit_footer(self) -> None:
+        """The footer shows what fits the width: the keys given up first are those of `FOOTER_GIVES_UP`, in order
+        (every key stays in the help, `?`, and the palette, ctrl+p); `? Help` and `q Quit` always stay."""
+        width = self.app.size.width
+        wanted = [b for b in (*BOARD_BINDINGS, *APP_BINDINGS) if b.show and b.id]
+        shown: set[str] = {b.id for b in wanted if b.id}
+
+        def used() -> int:
+            return sum(len(b.key_display or b.key) + len(b.description) + 3 for b in wanted if b.id in shown)
+
+        for binding_id in FOOTER_GIVES_UP:
+            if used() <= width - 1:
+                break
+            shown.discard(binding_id)
+        if shown == self.footer_shows:
+            return
+        self.footer_shows = shown
+        for key, bound in self._bindings.key_to_bindings.items():
+            self._bindings.key_to_bindings[key] = [
+                replace(b, show=b.id in shown) if b.id in {w.id for w in wanted} else b for b in bound]
+        self.refresh_bindings()
 
     # -- focus ----------------------------------------------------------------------------
 

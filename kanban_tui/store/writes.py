@@ -111,9 +111,16 @@ def unsend(journal: MoveJournal, seqs: tuple[int, ...]) -> None:
 
 
 def settle(journal: MoveJournal, seqs: tuple[int, ...]) -> None:
-    """These intents are over (confirmed, refused for good, replaced by a newer one that was settled...)."""
+    """These intents are over (confirmed, refused for good, replaced by a newer one that was settled...). An edit
+    settled takes every older row of its deal's field with it (as a move's settle takes the card's older rows): a row
+    left behind would be read back as the user's intent, older than the value just settled."""
     with closing(_connect(journal)) as conn, conn:
-        conn.executemany("DELETE FROM writes WHERE seq = ? AND identity = ?", [(seq, journal.identity) for seq in seqs])
+        for seq in seqs:
+            conn.execute("DELETE FROM writes WHERE identity = ? AND kind = 'edit' AND seq < ?"
+                         " AND (opportunity_id, field) IN (SELECT opportunity_id, field FROM writes"
+                         " WHERE seq = ? AND kind = 'edit')",
+                         (journal.identity, seq, seq))
+            conn.execute("DELETE FROM writes WHERE seq = ? AND identity = ?", (seq, journal.identity))
 
 
 def rebase(journal: MoveJournal, seq: int, base_updated: datetime) -> None:

@@ -58,6 +58,8 @@ class Board:
         """The user's edits of a card not yet confirmed (drawn over the server's version: `shown`)."""
         """Per card with an intent: the status the user put it in, and when."""
         self.elsewhere: dict[str, str] = {}
+        self.elsewhere_values: dict[str, int | None] = {}
+        """A read-only window: the values the other window's owed edits give their cards (the user's own)."""
         """A read-only window: the cards with a move of the user's owed by another window (where it puts them):
         the user's move decides where they end, so they are not marked as moved here."""
         self._columns: dict[str, list[SortKey]] = {s.id: [] for s in pipeline.statuses}
@@ -365,7 +367,9 @@ class Board:
             return None if own else "new"
         if before[0] != self._placed[opportunity_id][0] and not own:
             return "moved"
-        if before[1] != self.shown(opportunity_id).value and opportunity_id not in self._edits:
+        value = self.shown(opportunity_id).value
+        own_value = opportunity_id in self._edits or self.elsewhere_values.get(opportunity_id, before[1]) == value
+        if before[1] != value and not own_value:
             return "re-valued"
         return None
 
@@ -375,6 +379,14 @@ class Board:
             return set()
         self.seen[opportunity_id] = self.seen_now(opportunity_id)
         return {self._placed[opportunity_id][0]}
+
+    def saw_own(self, opportunity_id: str) -> None:
+        """The user's own edit of the card: its value and name as drawn now are what the user saw (never marked
+        `re-valued` for it); a mark for another change (a teammate's move) stays."""
+        before = self.seen.get(opportunity_id) if self.seen is not None else None
+        if before is not None and opportunity_id in self._placed:
+            shown = self.shown(opportunity_id)
+            self.seen[opportunity_id] = (before[0], shown.value, shown.name)  # type: ignore[index]
 
     def changed(self) -> list[str]:
         """The marked cards, column by column in board order, each column as drawn."""

@@ -30,6 +30,7 @@ from .board import Board
 from .protocol import (
     Conflict,
     JournalWrite,
+    KeepSeen,
     ReadDeal,
     RebaseWrite,
     RecordWrite,
@@ -122,8 +123,12 @@ BADGE = {"out": "saving…", "queued": "queued", "retrying": "retrying", "asking
 class WriteQueue:
     """The edits, notes and new deals of the board open now, and the requests out for them."""
 
-    def __init__(self, *, journaled: bool, clock: Callable[[], float], now: Callable[[], datetime]) -> None:
+    def __init__(self, *, journaled: bool, clock: Callable[[], float], now: Callable[[], datetime],
+                 keeps_seen: bool = False) -> None:
         self.journaled = journaled
+        self.keeps_seen = keeps_seen
+        """What the user saw is kept on disk: a confirmed edit's card is written there before its journal row goes
+        (the user's own edit is never marked `re-valued`, even after a kill -9)."""
         self.clock = clock
         self.now = now
         self.fields: dict[str, dict[str, FieldIntent]] = {}
@@ -145,6 +150,9 @@ class WriteQueue:
         self.said_offline = False
         self.restored = 0
         """Intents brought back from the journal at this open, not yet said."""
+        self.settled: dict[tuple[str, str], int] = {}
+        """Per (card, field), the newest edit settled here: a journal row read before it settled (a takeover's read)
+        and handled after is older, never the user's intent."""
 
     def __len__(self) -> int:
         return sum(len(f) for f in self.fields.values()) + len(self.shots)
@@ -199,6 +207,7 @@ class WriteQueue:
                 field=name, payload=one.model_dump_json(exclude_unset=True),
                 base=json.dumps(_jsonable(intent.base)), base_updated=intent.base_updated, made_at=made_at)))
         self._show(board, card, u)
+        board.saw_own(card)
         u.redraw |= board.look(card)
 
     def note(self, board: Board, pipeline: Pipeline, card: str, text: str, u: Update) -> None:
@@ -234,6 +243,8 @@ class WriteQueue:
                 card_fields = self.fields.setdefault(row.opportunity_id, {})
                 previous = card_fields.get(row.field)
                 if previous is not None and previous.seq >= row.seq:
+                    continue
+                if row.seq <= self.settled.get((row.opportunity_id, row.field), 0):
                     continue
                 base = json.loads(row.base)
                 intent = FieldIntent(
@@ -429,8 +440,16 @@ class WriteQueue:
             if not card_fields:
                 self.fields.pop(intent.card, None)
         self._outcome(intent.card, intent.field, intent.seq, how)
+        key = (intent.card, intent.field)
+        self.settled[key] = max(intent.seq, self.settled.get(key, 0))
         if how == "confirmed":
             self.said_offline = False
+        if board is not None and intent.card in board:  # what the user saw: their value, or the one they were told of
+            u.redraw |= board.set_edit(intent.card, None)  # (drawn again below with the edits still owed)
+            board.saw_own(intent.card)
+            row = board.seen.get(intent.card) if self.keeps_seen and board.seen is not None else None
+            if row is not None:
+                self.journal(u, KeepSeen(board.pipeline.id, {intent.card: row}))
         self.journal(u, SettleWrites((*intent.older, intent.seq)))
         if self.question is not None and self.question.card == intent.card and self.question.field == intent.field:
             self.question = None

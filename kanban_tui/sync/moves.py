@@ -67,6 +67,9 @@ class Intent:
     """Statuses our own unanswered sends may have put the card in (not a teammate's change)."""
     keep: bool = False
     """The user chose this move over the CRM's newer change."""
+    doubted: bool = False
+    """A send of it whose outcome was unknown was read back and the card was not where it went: it may have landed
+    and been moved since (back where it was, too), so any change of the card since is asked about."""
     restored: bool = False
 
 
@@ -247,7 +250,9 @@ class MoveQueue:
                 self.mark_ours(card, opportunity.updated, u)
                 self.settle(board, intent, "confirmed", u)
                 continue
-            moved = opportunity.status_id != intent.path[0]  # a teammate's change of other fields merges silently
+            # a teammate's change of other fields merges silently (unless a send of ours may have landed and been
+            # moved back since: then any change is asked about)
+            moved = opportunity.status_id != intent.path[0] or intent.doubted
             if changed and moved and not intent.keep and opportunity.status_id not in intent.ours:
                 intent.state = "asking"
                 continue
@@ -463,4 +468,6 @@ class MoveQueue:
             self.settle(board, intent, "confirmed", u, confirmed=result)
         elif result.status_id in intent.ours:  # an earlier move of ours had: not a teammate's change
             self.mark_ours(ev.card, result.updated, u)
+        else:
+            intent.doubted = True
         intent.ours.clear()

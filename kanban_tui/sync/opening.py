@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..backends.errors import BackendError
-from ..models import Pipeline
+from ..models import Edit, Pipeline
 from ..store.board_copy import SavedBoard
 from .board import SORTS, Board
 from .health import Failure, classify, retries_by_itself
@@ -113,6 +113,8 @@ def recall(s: BoardSession, kept: Recalled, u: Update) -> None:
         u.notice(line, title="A move set aside", severity="error", timeout=20)
     if kept.elsewhere is not None or kept.taken_over:  # the other window's moves: the user's own, not marked
         s.board.elsewhere = dict(kept.elsewhere or {})
+        s.board.elsewhere_values = {card: Edit.model_validate_json(edit).value
+                                    for card, edit in (kept.elsewhere_values or {}).items()}
         u.redraw |= {status.id for status in s.pipeline.statuses}
     if kept.rows is None or s.journal is None:
         return

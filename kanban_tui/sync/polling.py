@@ -67,6 +67,7 @@ def restage(s: BoardSession, pipeline: Pipeline, u: Update) -> None:
     board.set_owner(old.owner)
     board.set_query(old.query)
     board.seen, board.loaded, board.elsewhere = old.seen, old.loaded, old.elsewhere
+    board.elsewhere_values = old.elsewhere_values
     board.add(old.server_versions())
     board.marked = {card: None for card in old.marked if card in board}
     s.pipeline, s.board = pipeline, board

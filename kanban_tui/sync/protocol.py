@@ -403,6 +403,9 @@ class Recalled(NamedTuple):
     elsewhere: dict[str, str] | None = None
     """A read-only window: where the moves the other window owes put their cards (the user's own moves, never
     marked as a change here)."""
+    elsewhere_values: dict[str, str] | None = None
+    """A read-only window: the values the other window's owed edits give their deals (each the one-field `Edit` as
+    JSON): the user's own, never marked `re-valued` here."""
     writes: list[JournaledWrite] | None = None
     """The owed edits, notes and new deals (None: none read: a read-only window, or no journal)."""
 

@@ -197,7 +197,14 @@ class Runner:
             except Exception as exc:  # noqa: BLE001 - the marks may then count them as changes; logged
                 log.warning("could not read the move journal %s: %s", journal.path, exc)
                 rows = []
-            return Recalled(gen, None, prefs, seen=seen, elsewhere={r.opportunity_id: r.to_status for r in rows})
+            try:
+                owed = (await asyncio.to_thread(writes.owed, journal, pipeline_id))[0]
+            except Exception as exc:  # noqa: BLE001 - the marks may then count them as changes; logged
+                log.warning("could not read the journal's edits %s: %s", journal.path, exc)
+                owed = []
+            values = {w.opportunity_id: w.payload for w in owed if w.kind == "edit" and w.field == "value"}
+            return Recalled(gen, None, prefs, seen=seen, elsewhere={r.opportunity_id: r.to_status for r in rows},
+                            elsewhere_values=values)
         try:  # row by row: a row that cannot be read is set aside (kept) and said, the others are owed
             rows, set_aside = await asyncio.to_thread(journal.recall, pipeline_id)
             owed, also_aside = await asyncio.to_thread(writes.owed, journal, pipeline_id)

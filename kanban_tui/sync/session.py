@@ -145,7 +145,7 @@ class BoardSession:
         self.last_synced: datetime | None = None
         self.health = Health(clock, rand, poll_interval)
         self.moves = MoveQueue(journaled=journal is not None, keeps_seen=seen is not None, clock=clock, now=now)
-        self.writes = WriteQueue(journaled=journal is not None, clock=clock, now=now)
+        self.writes = WriteQueue(journaled=journal is not None, clock=clock, now=now, keeps_seen=seen is not None)
         """The user's edits, notes and new deals (`edits.py`)."""
         self._skipped_reported: set[str] = set()
         self.runner = Runner(backend, journal=journal, board_copy=board_copy, prefs=prefs, seen=seen)

@@ -1,4 +1,4 @@
-"""HubSpot (CRM v3, a private app's access token): the whole dialect in one file.
+"""HubSpot (CRM v3, a private app's access token): pipelines, loads, polls, moves and notes read.
 
 Facts used, from HubSpot's OpenAPI descriptions (shared reference `hubspot/deals.json`, `pipelines.json`,
 `crmOwners.json`) and the issue:
@@ -19,13 +19,6 @@ Facts used, from HubSpot's OpenAPI descriptions (shared reference `hubspot/deals
   `deal_currency_code` names its currency where the account has several (else the configured `currency`).
 - `GET crm/v3/owners` pages the owners (`hubspot_owner_id` on a deal); a private app token cannot say who
   "me" is: the config's `me`.
-- Writes (issue 23): `PATCH` a deal's `dealname`, `amount`, `deal_currency_code`, `closedate` (sent at noon UTC:
-  the same day for every user) and `hubspot_owner_id` (the owners not archived are the picker's users); an empty
-  string clears one. A deal's confidence is its stage's probability and deals have no payment period: neither is
-  offered. `POST crm/v3/objects/deals` (`SimplePublicObjectInputForCreate`: `properties`, `associations`) makes
-  one in a stage; no client-made id, so a lost answer is read back by a search (name, pipeline, `createdate`).
-  Notes: `POST crm/v3/objects/notes` (`notes.json`; `hs_note_body`, `hs_timestamp` from HubSpot's notes guide)
-  associated with the deal by the HubSpot-defined type 214, read by a notes search on `associations.deal`.
 - Errors have HubSpot's `Error` body (`category`, `message`, `errors[]`). Rate limits: a rolling 10 s
   window (`X-HubSpot-RateLimit-Max`, `-Remaining`, `-Interval-Milliseconds` on answers) and, apart, a
   stricter one for search (5 a second; its answers carry no rate headers). A 429 carries no `Retry-After`
@@ -33,6 +26,9 @@ Facts used, from HubSpot's OpenAPI descriptions (shared reference `hubspot/deals
   `DAILY` as long as dealboard ever waits (then asks again). `RateHeaders` turns these into the
   `RateLimit` / `Retry-After` headers `HttpApi` paces and waits by; searches are also spaced
   `SEARCH_SPACING` apart here, so that a load does not run into the search limit at all.
+
+Its answers are read by `hubspot_api.py`; edits, notes and new deals (issue 23) are `hubspot_write.py`
+(`HubSpotWrites`, mixed into `HubSpotBackend`).
 
 Polling: one search of the deals modified since the cursor (`hs_lastmodifieddate GTE cursor - OVERLAP`,
 across pipelines so that a deal moved to another pipeline is seen leaving; the overlap's repeats are
@@ -56,25 +52,21 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..models import Changes, Edit, NewDeal, Note, Opportunity, Page, Pipeline, Status, StatusKind, User
+from ..models import Changes, Note, Opportunity, Page, Pipeline, Status, StatusKind, User
 from ..money import minor_units
-from .base import NOTE_LOOKBACK
 from .errors import (
     AuthError,
     BackendError,
     NotFoundError,
-    RefusedError,
     UnavailableError,
     read_each,
 )
 from .http import HttpApi, HttpBackend, Listing, httpx
 from .hubspot_api import (
-    NOTE_TO_DEAL,
+    DEALS,
     PALETTE_OPEN,
     RateHeaders,
-    amount_text,
     describe_error,
-    edit_properties,
     millis,
     next_after,
     note_text,
@@ -82,11 +74,11 @@ from .hubspot_api import (
     prop,
     stage_kind,
 )
+from .hubspot_write import HubSpotWrites
 from .settings import HUBSPOT as CRM
 from .settings import HUBSPOT_APP_URL, HUBSPOT_BASE_URL, HubSpotSettings
 from .settings import HUBSPOT_TOKEN_ENV as TOKEN_ENV
 
-DEALS = "crm/v3/objects/deals"
 SEARCH_LIMIT = 200
 """`PublicObjectSearchRequest.limit`: "up to 200 objects"."""
 SEARCH_CAP = 10_000
@@ -109,14 +101,10 @@ PROPERTIES = ["dealname", "amount", "deal_currency_code", "dealstage", "pipeline
 PALETTE_WON, PALETTE_LOST = "#5faf5f", "#d75f5f"
 
 
-class HubSpotBackend(HttpBackend):
+class HubSpotBackend(HubSpotWrites, HttpBackend):
     """One HubSpot account's deals, pipeline by pipeline, as a private app sees them."""
 
     name = CRM
-    editable = frozenset({"value", "currency", "close_date", "owner", "name"})
-    cannot_edit = "sets a deal's confidence from its stage, and deals have no payment period"
-    can_note = True
-    can_create = True
 
     def __init__(
         self,
@@ -503,43 +491,7 @@ class HubSpotBackend(HttpBackend):
         self._known[moved.id] = updated
         return moved
 
-    # -- editing, notes, new deals --------------------------------------------------------------------------
-
-    async def users(self) -> list[User] | None:
-        """The owners who are not archived (`GET crm/v3/owners`), as the owner picker offers them."""
-        await self._read_owners()
-        return list(self._active)
-
-    async def update(self, opportunity: Opportunity, edit: Edit) -> Opportunity:
-        """`PATCH crm/v3/objects/deals/{id}` with the changed properties only (`dealname`, `amount`,
-        `deal_currency_code`, `closedate`, `hubspot_owner_id`; an empty string clears one); the deal as edited,
-        modified when HubSpot says."""
-        unknown = set(edit.fields) - self.editable
-        if unknown:
-            raise RefusedError(f"HubSpot {self.cannot_edit} ({', '.join(sorted(unknown))})", crm=CRM)
-        if not opportunity.id.isdigit():
-            raise NotFoundError("not a HubSpot deal id", crm=CRM, hint="it has been removed from the board")
-        properties = edit_properties(edit, opportunity.currency)
-        if not properties:
-            return opportunity
-        try:
-            body = await self.api.request("PATCH", f"{DEALS}/{opportunity.id}", json={"properties": properties})
-        except NotFoundError as exc:
-            raise NotFoundError("the deal no longer exists in HubSpot", crm=CRM, status_code=exc.status_code,
-                                hint="it was deleted; it has been removed from the board") from None
-        props = body.get("properties") if isinstance(body, dict) else None
-        try:
-            if not isinstance(props, dict):
-                raise ValueError("no properties")
-            updated = parse_when(str(props.get("hs_lastmodifieddate") or body["updatedAt"]))
-        except (KeyError, TypeError, ValueError):
-            raise UnavailableError("the edit was sent but the answer was not understood", crm=CRM, status_code=200,
-                                   hint="the card is read back") from None
-        edited = edit.apply(opportunity).model_copy(update={"updated": max(updated, opportunity.updated)})
-        if "owner" in edit.fields and edit.owner is not None:
-            self._owners.setdefault(edit.owner.id, edit.owner.name)
-        self._known[edited.id] = updated
-        return edited
+    # -- notes ----------------------------------------------------------------------------------------------
 
     async def notes(self, opportunity: Opportunity, limit: int = 5) -> list[Note] | None:
         """The deal's latest notes: `POST crm/v3/objects/notes/search` on `associations.deal`, newest
@@ -563,59 +515,6 @@ class HubSpotBackend(HttpBackend):
             except (AttributeError, KeyError, TypeError, ValueError, ValidationError):
                 continue
         return sorted(notes, key=lambda n: n.when, reverse=True)[:limit]
-
-    async def add_note(self, opportunity: Opportunity, text: str) -> Note:
-        """`POST crm/v3/objects/notes` with `hs_note_body`, `hs_timestamp` (now) and an association to the deal
-        (HubSpot-defined type `NOTE_TO_DEAL`)."""
-        if not opportunity.id.isdigit():
-            raise NotFoundError("not a HubSpot deal id", crm=CRM)
-        when = self.now()  # this machine's clock, as the caller's `since` of a read-back (`find_note`) is
-        try:
-            body = await self.api.request("POST", "crm/v3/objects/notes", idempotent=False, json={
-                "properties": {"hs_note_body": text, "hs_timestamp": when.isoformat(timespec="milliseconds")},
-                "associations": [{"to": {"id": opportunity.id}, "types": [
-                    {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": NOTE_TO_DEAL}]}]})
-        except NotFoundError as exc:
-            raise NotFoundError("the deal no longer exists in HubSpot", crm=CRM, status_code=exc.status_code,
-                                hint="it has been removed from the board") from None
-        props = body.get("properties") if isinstance(body, dict) else None
-        made = parse_when(str(props.get("hs_timestamp"))) if isinstance(props, dict) and props.get(
-            "hs_timestamp") else when
-        return Note(when=made, text=text)
-
-    async def create(self, pipeline: Pipeline, draft: NewDeal) -> Opportunity:
-        """`POST crm/v3/objects/deals` with `dealname`, `pipeline`, `dealstage` and the `amount` and
-        `deal_currency_code` the draft has. A deal's confidence is its stage's here: the draft's is not sent."""
-        if pipeline.status(draft.status_id) is None:
-            raise RefusedError("the column is not a stage of this pipeline", crm=CRM, hint="press r to refresh")
-        currency = (draft.currency or self.currency).upper()
-        properties = {"dealname": draft.name, "pipeline": pipeline.id, "dealstage": draft.status_id}
-        if draft.currency:
-            properties["deal_currency_code"] = currency
-        if draft.value is not None:
-            properties["amount"] = amount_text(draft.value, currency)
-        body = await self.api.request("POST", DEALS, idempotent=False,
-                                      json={"properties": properties, "associations": []})
-        try:
-            made = self.to_opportunity(body, pipeline)
-        except (KeyError, TypeError, ValueError, ValidationError):
-            raise UnavailableError("the new deal was sent but the answer was not understood", crm=CRM,
-                                   status_code=201, hint="it is looked for before anything is sent again") from None
-        self._known[made.id] = made.updated
-        return made
-
-    async def find_created(self, pipeline: Pipeline, draft: NewDeal) -> Opportunity | None:
-        """One search: the pipeline's deals named `draft.name` created since the draft (less `NOTE_LOOKBACK`),
-        newest first."""
-        since = datetime.fromtimestamp(draft.made_at.timestamp() - NOTE_LOOKBACK, UTC)
-        body = await self._search([
-            {"propertyName": "pipeline", "operator": "EQ", "value": pipeline.id},
-            {"propertyName": "dealname", "operator": "EQ", "value": draft.name},
-            {"propertyName": "createdate", "operator": "GTE", "value": millis(since)}], limit=10,
-            sorts=["-createdate"])
-        cards = [c for c in self._read(body["results"], pipeline, []) if c.name == draft.name
-                 and c.created >= since]
-        return max(cards, key=lambda c: c.created) if cards else None
 
 
 def from_settings(settings: HubSpotSettings, values: Mapping[str, str], **options: Any) -> HubSpotBackend:

@@ -25,6 +25,8 @@ from .http import httpx, json_dict
 from .settings import HUBSPOT as CRM
 from .settings import HUBSPOT_TOKEN_ENV as TOKEN_ENV
 
+DEALS = "crm/v3/objects/deals"
+"""The deals' objects path (object type `0-3`)."""
 POLICY_WAITS = {"SECONDLY": 1.0, "TEN_SECONDLY_ROLLING": 10.0, "DAILY": MAX_RATE_WAIT}
 """A 429's `policyName` -> seconds to wait (when the answer does not say); the daily limit: as long as dealboard
 ever waits (it resets at midnight in the account's time zone, which the answer does not say)."""

@@ -1,4 +1,4 @@
-"""Pipedrive: the whole dialect in one file.
+"""Pipedrive: pipelines, loads, polls and moves.
 
 Facts used, from Pipedrive's API v2 description (`pipedrive-openapi-v2.yml` in the shared reference) and
 its rate-limiting page (pipedrive.readme.io, "Rate limiting"):
@@ -18,16 +18,13 @@ its rate-limiting page (pipedrive.readme.io, "Rate limiting"):
 - `GET api/v2/deals/{id}`, `PATCH api/v2/deals/{id}` (`stage_id`, `status`, `lost_reason`: "can only be set
   if deal status is lost") -> `{"success": true, "data": <deal>}`. Errors:
   `{"success": false, "error": "…", "error_info": "…"}`.
-- Writes (issue 23): `PATCH api/v2/deals/{id}` takes `title`, `value` (a number: major units), `currency`,
-  `probability` (nullable), `expected_close_date` (`format: date`, not nullable; nor is `value`), `owner_id`;
-  `POST api/v2/deals` the same with `title` required, `pipeline_id`, `stage_id` and `status`. The v2
-  description has no users list (so no owner picker: no owner edit) and no notes call (Pipedrive's notes are
-  v1, not described here): neither is offered. A new deal is read back (`find_created`) from the pipeline's
-  deals newest first (`sort_by=add_time`): v2 takes no client-made id.
 - Rate limits: a daily token budget (each operation's `x-token-cost`) and a burst window, told in the
   `x-ratelimit-limit` / `x-ratelimit-remaining` / `x-ratelimit-reset` headers; a 429 carries `Retry-After`.
   Those headers are read as `HttpApi` reads a `RateLimit` header (pacing as `remaining` runs low; a 429
   waited out, capped, like Close's).
+
+Its answers are read by `pipedrive_api.py`; edits and new deals (issue 23) are `pipedrive_write.py`
+(`PipedriveWrites`, mixed into `PipedriveBackend`).
 
 Won and lost are a deal's **status** in Pipedrive, not stages: they are the board's last two columns
 (`WON_ID` ✓ Won, `LOST_ID` ✗ Lost). A move there sends `status` (and the `lost_reason` picked from the
@@ -57,10 +54,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..models import Changes, Edit, NewDeal, Opportunity, Page, Pipeline, Status, StatusKind
+from ..models import Changes, Opportunity, Page, Pipeline, Status, StatusKind
 from ..money import minor_units
 from ..text import safe_text
-from .base import NOTE_LOOKBACK
 from .errors import (
     AuthError,
     BackendError,
@@ -72,15 +68,16 @@ from .errors import (
 from .http import HttpApi, HttpBackend, Listing, httpx
 from .pipedrive_api import (
     DEFAULT_CURRENCY,
+    LIVE,
     PALETTE_LOST,
     PALETTE_OPEN,
     PALETTE_WON,
+    V2,
     WEB_URL,
     api_root,
     data_of,
     describe_error,
     expected_close,
-    float_amount,
     int_or_none,
     is_gone,
     is_rotting,
@@ -92,6 +89,7 @@ from .pipedrive_api import (
     stage_shape,
     text_or_none,
 )
+from .pipedrive_write import PipedriveWrites
 from .settings import PIPEDRIVE as CRM
 from .settings import PIPEDRIVE_BASE_URL as DEFAULT_BASE_URL
 from .settings import PIPEDRIVE_LOST_REASONS, PipedriveSettings
@@ -99,14 +97,12 @@ from .settings import PIPEDRIVE_TOKEN_ENV as TOKEN_ENV
 
 log = logging.getLogger("kanban_tui.pipedrive")
 
-V2 = "api/v2/"
 ME = "api/v1/users/me"
 WON_ID = "won"
 LOST_ID = "lost"
 """The ids of the two status columns (stage ids are numbers: these never collide with one)."""
 PAGE_LIMIT = 500
 """`limit` asked for: the most Pipedrive allows."""
-LIVE = "open,won,lost"
 EVERY_STATUS = "open,won,lost,deleted"
 OVERLAP = timedelta(seconds=2)
 """How far before the cursor a poll asks again (Pipedrive's times are whole seconds)."""
@@ -130,14 +126,10 @@ async def _rate_headers(response: httpx.Response) -> None:
         headers["RateLimit"] = f"limit={limit.strip()}, remaining={remaining.strip()}, reset={reset.strip()}"
 
 
-class PipedriveBackend(HttpBackend):
+class PipedriveBackend(PipedriveWrites, HttpBackend):
     """One Pipedrive company's deals, pipeline by pipeline, as one API token's user sees them."""
 
     name = CRM
-    editable = frozenset({"value", "currency", "confidence", "close_date", "name"})
-    cannot_edit = "has no payment period, and its API v2 description lists no users to give a deal to"
-    cannot_note = "takes notes through its v1 API only, which this board's description of it does not cover"
-    can_create = True
 
     def __init__(
         self,
@@ -545,103 +537,6 @@ class PipedriveBackend(HttpBackend):
                                    status_code=200, hint="the card is read back")
         self._known[moved[0].id] = moved[0].updated
         return moved[0]
-
-
-    # -- editing and creating ----------------------------------------------------------------------------
-
-    def _answered(self, answer: Any, what: str) -> Opportunity:
-        """The deal a write answered (`data`), as a card of its pipeline; unreadable: the card is read back."""
-        record = answer.get("data") if isinstance(answer, dict) else None
-        pipeline = self._pipelines.get(str(record.get("pipeline_id"))) if isinstance(record, dict) else None
-        skipped: list[str] = []
-        cards = self._read([record], pipeline, skipped) if isinstance(record, dict) and pipeline else []
-        if not cards:
-            why = f" ({skipped[0]})" if skipped else ""
-            raise UnavailableError(f"the {what} was sent but the answer was not understood{why}", crm=CRM,
-                                   status_code=200, hint="the card is read back")
-        self._known[cards[0].id] = cards[0].updated
-        return cards[0]
-
-    async def update(self, opportunity: Opportunity, edit: Edit) -> Opportunity:
-        """`PATCH api/v2/deals/{id}` with the changed fields only: `title`, `value` (major units of the deal's
-        currency, or of the new one sent with it), `currency`, `probability`,
-        `expected_close_date`. The description types `value` and `expected_close_date` as not nullable: they
-        are changed, never cleared (said, nothing sent). Nor is the probability: a deal without one shows its
-        stage's, so a cleared one would never read back as cleared."""
-        unknown = set(edit.fields) - self.editable
-        if unknown:
-            raise RefusedError(f"Pipedrive {self.cannot_edit} ({', '.join(sorted(unknown))})", crm=CRM)
-        if not opportunity.id.isdigit():
-            raise NotFoundError("the deal has no Pipedrive id", crm=CRM)
-        currency = edit.currency if "currency" in edit.fields and edit.currency else opportunity.currency
-        body: dict[str, Any] = {}
-        for field in edit.fields:
-            value = getattr(edit, field)
-            if field in ("value", "close_date", "confidence") and value is None:
-                what = {"value": "value", "close_date": "expected close date", "confidence": "probability"}[field]
-                raise RefusedError(f"Pipedrive keeps a {what} on a deal once set: its API takes a new one, not none",
-                                   crm=CRM, hint="set another value instead")
-            if field == "value":
-                body["value"] = float_amount(value, currency)
-            elif field == "currency":
-                body["currency"] = value
-            elif field == "confidence":
-                body["probability"] = value
-            elif field == "close_date":
-                body["expected_close_date"] = value.isoformat()
-            elif field == "name":
-                body["title"] = value
-        if not body:
-            return opportunity
-        try:
-            answer = await self.api.request("PATCH", f"{V2}deals/{opportunity.id}", json=body)
-        except NotFoundError as exc:
-            raise NotFoundError("the deal no longer exists in Pipedrive", crm=CRM, status_code=exc.status_code,
-                                hint="it was deleted; it has been removed from the board") from None
-        return self._answered(answer, "edit")
-
-    async def create(self, pipeline: Pipeline, draft: NewDeal) -> Opportunity:
-        """`POST api/v2/deals` with `title`, `pipeline_id` and `stage_id` (a deal always sits in a stage: one made
-        in ✓ Won or ✗ Lost goes in the pipeline's first stage with that `status`), and the value, currency and
-        probability the draft has."""
-        if not pipeline.id.isdigit():
-            raise RefusedError("not a Pipedrive pipeline", crm=CRM)
-        status = pipeline.status(draft.status_id)
-        stages = [s for s in pipeline.statuses if s.id.isdigit()]
-        if status is None or not stages:
-            raise RefusedError("the column is not a stage of this pipeline", crm=CRM, hint="press r to refresh")
-        body: dict[str, Any] = {"title": draft.name, "pipeline_id": int(pipeline.id)}
-        if status.id.isdigit():
-            body["stage_id"] = int(status.id)
-        else:
-            body["stage_id"] = int(stages[0].id)
-            body["status"] = "won" if status.kind is StatusKind.WON else "lost"
-        currency = (draft.currency or DEFAULT_CURRENCY).upper()
-        if draft.currency:
-            body["currency"] = currency
-        if draft.value is not None:
-            body["value"] = float_amount(draft.value, currency)
-        if draft.confidence is not None:
-            body["probability"] = draft.confidence
-        self._pipelines.setdefault(pipeline.id, pipeline)
-        return self._answered(await self.api.request("POST", f"{V2}deals", json=body, idempotent=False), "new deal")
-
-    async def find_created(self, pipeline: Pipeline, draft: NewDeal) -> Opportunity | None:
-        """The pipeline's newest deals (`sort_by=add_time` descending), read until they are older than the draft
-        (less `NOTE_LOOKBACK`): the newest titled `draft.name`. Bounded by a `Listing`."""
-        since = draft.made_at.timestamp() - NOTE_LOOKBACK
-        listing = Listing(CRM, "new deals", max_pages=20)
-        params = {"pipeline_id": pipeline.id, "status": LIVE, "sort_by": "add_time", "sort_direction": "desc"}
-        async for records, _ in self._pages(params, listing):
-            older = False
-            for card in self._read(records, pipeline, []):
-                if card.created.timestamp() < since:
-                    older = True
-                elif card.name == draft.name:
-                    return card
-            if older:
-                return None
-        return None
 
 
 def from_settings(settings: PipedriveSettings, values: Mapping[str, str], **options: Any) -> PipedriveBackend:

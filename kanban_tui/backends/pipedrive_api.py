@@ -14,6 +14,10 @@ from .http import httpx, json_dict
 from .settings import PIPEDRIVE as CRM
 from .settings import PIPEDRIVE_TOKEN_ENV as TOKEN_ENV
 
+V2 = "api/v2/"
+"""Every path but "who am I" is under it."""
+LIVE = "open,won,lost"
+"""`status` of a listing of the deals the board shows."""
 DEFAULT_CURRENCY = "USD"
 WEB_URL = "https://{domain}/deal/{id}"
 PALETTE_OPEN = ("#5f87d7", "#5fafd7", "#5fd7d7", "#87afaf", "#d7af5f", "#d7875f", "#af87d7", "#87afd7")

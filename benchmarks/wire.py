@@ -177,7 +177,7 @@ def floor_start(home: Path) -> float:
 
 def labels() -> list[str]:
     sys.path.insert(0, str(ROOT))
-    from kanban_tui.backends.local import demo_pipeline
+    from kanban_tui.backends.demo_data import demo_pipeline
 
     return [s.label for s in demo_pipeline(7).statuses]
 

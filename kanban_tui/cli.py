@@ -272,13 +272,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return run(backend, settings, warnings=warnings)  # a board copy when the CRM keeps one
 
-    from .backends.local import LocalBackend, create_workspace
+    from .backends.demo_cache import demo_workspace
+    from .backends.local import LocalBackend
 
     demo_dir: Path | None = None
     try:
         demo_dir = Path(tempfile.mkdtemp(prefix="dealboard-demo-"))  # 0700
         workspace = demo_dir / "demo.sqlite3"
-        create_workspace(workspace, demo_size=DEFAULT_DEMO_SIZE if args.demo_size is None else args.demo_size)
+        # a large demo is made once per size and kept in the cache dir (backends/demo_cache.py)
+        demo_workspace(workspace, DEFAULT_DEMO_SIZE if args.demo_size is None else args.demo_size)
     except Exception as exc:  # noqa: BLE001 - a one-line message, not a traceback
         if demo_dir is not None:
             shutil.rmtree(demo_dir, ignore_errors=True)

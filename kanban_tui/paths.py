@@ -82,3 +82,10 @@ def log_file() -> Path:
 def prefs_file() -> Path:
     """How each board was looked at (its order, ...), per account and pipeline (see store/prefs.py)."""
     return state_dir() / "board-prefs.json"
+
+
+def cache_dir() -> Path:
+    """What can be made again (the `--demo` workspaces, `backends/demo_cache.py`): create it with `private_dir`."""
+    from platformdirs import user_cache_path
+
+    return user_cache_path(APP_NAME, appauthor=False)

@@ -7,7 +7,10 @@ Used to seed the local workspace on first run, by `--demo`, and by the benchmark
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from itertools import accumulate
+from typing import NamedTuple
 
 from ..models import Note, Opportunity, Period, Pipeline, Status, StatusKind
 
@@ -38,6 +41,25 @@ def demo_pipeline(status_count: int = 7) -> Pipeline:
     first, final = DEMO_PIPELINE.statuses[:5], DEMO_PIPELINE.statuses[5:]
     moved = tuple(s.model_copy(update={"position": s.position + 1}) for s in final)
     return DEMO_PIPELINE.model_copy(update={"statuses": (*first, CONTRACT, *moved)})
+
+
+class DemoRow(NamedTuple):
+    """One demo deal's fields, named as `Opportunity`'s (the rest keep their defaults)."""
+
+    id: str
+    name: str
+    status_id: str
+    contact: str
+    value: int | None
+    currency: str
+    period: Period
+    confidence: int
+    owner: str
+    created: datetime
+    updated: datetime
+    date_won: date | None
+    note: str
+    status_changed: datetime
 
 
 OWNERS = ("Dana Reyes", "Sam Okafor", "Priya Natarajan", "Lee Chen")
@@ -75,52 +97,55 @@ _MINOR = {"JPY": 1}
 _STATUS_WEIGHTS = (28, 20, 14, 12, 9, 10, 7)
 
 
+def demo_rows(
+    size: int = 64, *, seed: int = 7, now: datetime | None = None, pipeline: Pipeline = DEMO_PIPELINE
+) -> list[DemoRow]:
+    """`size` demo deals as plain tuples (the fields of `DemoRow`), the same every time for a seed: what
+    `demo_opportunities` validates into models, and what `create_workspace` writes as it is (no model per
+    row: at 10,000 deals that halves the demo's start)."""
+    rng = random.Random(seed)
+    choices, choice, randint, randrange, rand = rng.choices, rng.choice, rng.randint, rng.randrange, rng.random
+    now = now or datetime.now(UTC)
+    statuses = pipeline.statuses
+    weights = _STATUS_WEIGHTS if len(statuses) == 7 else (*_STATUS_WEIGHTS[:5], 6, *_STATUS_WEIGHTS[5:])
+    # cumulative weights once (what `choices` would add up on every draw; the same draws)
+    status_weights, money_weights = list(accumulate(weights)), list(accumulate(_MONEY_WEIGHTS))
+    periods = (Period.ONE_TIME, Period.ONE_TIME, Period.MONTHLY, Period.ANNUAL)
+    rows: list[DemoRow] = []
+    companies = len(_COMPANIES)
+    for n in range(size):
+        status = choices(statuses, cum_weights=status_weights)[0]
+        currency, suffix, typical = choices(_MONEY, cum_weights=money_weights)[0]
+        company = _COMPANIES[n % companies] + _SUFFIXES[suffix]
+        if n >= companies:
+            company = f"{company} #{n // companies + 1}"
+        period = choice(periods)
+        major = typical * choice((0.5, 0.75, 1, 1.25, 2, 3)) / (12 if period is Period.MONTHLY else 1)
+        value = round(major) * (10 ** (0 if currency in _MINOR else 2))
+        # whole days and hours back from now (never within an hour of a day boundary), so
+        # "updated 12d ago" on a card is the same for a good while after seeding
+        updated = now - timedelta(days=randint(0, 110), hours=randint(1, 22))
+        created = updated - timedelta(days=randint(0, 14), hours=randint(0, 23))
+        kind = status.kind
+        drawn = 10 + 10 * status.position + choice((0, 5, 10))  # drawn for every deal: the same cards as before
+        confidence = 100 if kind is StatusKind.WON else 0 if kind is StatusKind.LOST else drawn
+        contact = f"{choice(_FIRST)} {choice(_LAST)}"
+        shown = None if rand() < 0.04 else value
+        owner = OWNERS[randrange(len(OWNERS))]
+        rows.append(DemoRow(
+            f"oppo_{n + 1:06d}", company, status.id, contact, shown, currency, period, confidence, owner, created,
+            updated, updated.date() if kind is StatusKind.WON else None, choice(_NOTES),
+            # entered its status some whole days before its last update (no draw: the same cards as before)
+            max(created, updated - timedelta(days=(n * 7) % 19)),
+        ))
+    return rows
+
+
 def demo_opportunities(
     size: int = 64, *, seed: int = 7, now: datetime | None = None, pipeline: Pipeline = DEMO_PIPELINE
 ) -> list[Opportunity]:
     """`size` opportunities spread over the demo pipeline, the same every time for a seed."""
-    rng = random.Random(seed)
-    now = now or datetime.now(UTC)
-    statuses = pipeline.statuses
-    weights = _STATUS_WEIGHTS if len(statuses) == 7 else (*_STATUS_WEIGHTS[:5], 6, *_STATUS_WEIGHTS[5:])
-    opportunities = []
-    for n in range(size):
-        status = rng.choices(statuses, weights=weights)[0]
-        currency, suffix, typical = rng.choices(_MONEY, weights=_MONEY_WEIGHTS)[0]
-        company = _COMPANIES[n % len(_COMPANIES)] + _SUFFIXES[suffix]
-        if n >= len(_COMPANIES):
-            company = f"{company} #{n // len(_COMPANIES) + 1}"
-        period = rng.choice((Period.ONE_TIME, Period.ONE_TIME, Period.MONTHLY, Period.ANNUAL))
-        major = typical * rng.choice((0.5, 0.75, 1, 1.25, 2, 3)) / (12 if period is Period.MONTHLY else 1)
-        value = round(major) * (10 ** (0 if currency in _MINOR else 2))
-        # whole days and hours back from now (never within an hour of a day boundary), so
-        # "updated 12d ago" on a card is the same for a good while after seeding
-        updated = now - timedelta(days=rng.randint(0, 110), hours=rng.randint(1, 22))
-        created = updated - timedelta(days=rng.randint(0, 14), hours=rng.randint(0, 23))
-        won = status.kind is StatusKind.WON
-        confidence = {StatusKind.WON: 100, StatusKind.LOST: 0}.get(
-            status.kind, 10 + 10 * status.position + rng.choice((0, 5, 10))
-        )
-        opportunities.append(
-            Opportunity(
-                id=f"oppo_{n + 1:06d}",
-                name=company,
-                status_id=status.id,
-                contact=f"{rng.choice(_FIRST)} {rng.choice(_LAST)}",
-                value=None if rng.random() < 0.04 else value,
-                currency=currency,
-                period=period,
-                confidence=confidence,
-                owner=OWNERS[rng.randrange(len(OWNERS))],
-                created=created,
-                updated=updated,
-                date_won=updated.date() if won else None,
-                note=rng.choice(_NOTES),
-                # entered its status some whole days before its last update (no draw: the same cards as before)
-                status_changed=max(created, updated - timedelta(days=(n * 7) % 19)),
-            )
-        )
-    return opportunities
+    return [Opportunity(**row._asdict()) for row in demo_rows(size, seed=seed, now=now, pipeline=pipeline)]
 
 
 _NOTE_TEXTS = (
@@ -133,17 +158,26 @@ _NOTE_TEXTS = (
 )
 
 
-def demo_notes(opportunities: list[Opportunity], *, seed: int = 7) -> list[tuple[str, Note]]:
-    """A few notes on about one deal in three (none to five each, dated before the deal's last update), the
-    same every time for a seed and the same deals; drawn from a generator of their own, so the deals stay
-    as they were."""
+def demo_note_rows(
+    opportunities: Sequence[Opportunity | DemoRow], *, seed: int = 7
+) -> list[tuple[str, datetime, str, str]]:
+    """A few notes on about one deal in three (none to five each, dated before the deal's last update), as
+    (deal id, when, text, author), the same every time for a seed and the same deals; drawn from a generator of
+    their own, so the deals stay as they were."""
     rng = random.Random(seed * 31 + 1)
+    rand, randint, choice = rng.random, rng.randint, rng.choice
     notes = []
     for o in opportunities:
-        if rng.random() >= 0.35:
+        if rand() >= 0.35:
             continue
         when = o.updated
-        for _ in range(rng.randint(1, 5)):
-            notes.append((o.id, Note(when=when, text=rng.choice(_NOTE_TEXTS), author=rng.choice(OWNERS))))
-            when -= timedelta(days=rng.randint(1, 9), hours=rng.randint(0, 5))
+        for _ in range(randint(1, 5)):
+            notes.append((o.id, when, choice(_NOTE_TEXTS), choice(OWNERS)))
+            when -= timedelta(days=randint(1, 9), hours=randint(0, 5))
     return notes
+
+
+def demo_notes(opportunities: Sequence[Opportunity | DemoRow], *, seed: int = 7) -> list[tuple[str, Note]]:
+    """`demo_note_rows` as models."""
+    return [(deal, Note(when=when, text=text, author=author))
+            for deal, when, text, author in demo_note_rows(opportunities, seed=seed)]

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 from ..backends.base import Backend
 from ..models import Edit, Lead, User
 from ..sync.protocol import AskLeads, AskUsers, LeadsKnown, UsersKnown
-from .edit import EditScreen
-from .new_deal import DealDraft, NewDealScreen
-from .note import NoteScreen
 
 if TYPE_CHECKING:
     from .board import BoardScreen
+    from .new_deal import DealDraft
+
+# the forms (edit.py, note.py, new_deal.py, with fields.py) are imported when a key opens one, not at start
 
 
 def _refuse(screen: BoardScreen, why: str | None) -> bool:
@@ -59,6 +59,8 @@ def edit(screen: BoardScreen) -> None:
             if change is not None and change.fields:
                 screen.apply(session.edit(card, change), user=True)
 
+        from .edit import EditScreen
+
         screen.app.push_screen(EditScreen(board.shown(card), editable=screen.backend.editable,
                                           cannot_edit=screen.backend.cannot_edit, users=users, today=date.today(),
                                           crm=screen.backend.name), saved)
@@ -79,6 +81,8 @@ def note(screen: BoardScreen) -> None:
     def sent(text: str | None) -> None:
         if text:
             screen.apply(session.add_note(card, text), user=True)
+
+    from .note import NoteScreen
 
     screen.app.push_screen(NoteScreen(board.shown(card).name, notes_of=notes_of), sent)
 
@@ -112,4 +116,6 @@ def new_deal(screen: BoardScreen) -> None:
                                         confidence=draft.confidence, lead_id=draft.lead_id), user=True)
 
     leads = has_leads(screen.backend)
+    from .new_deal import NewDealScreen
+
     screen.app.push_screen(NewDealScreen(status.label, has_leads=leads, search_leads=search if leads else None), made)

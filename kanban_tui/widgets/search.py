@@ -7,6 +7,7 @@ screen hands the words to the session, which filters the board) and `SearchLine.
 
 from __future__ import annotations
 
+from textual.geometry import Size
 from textual.widgets import Input
 
 PLACEHOLDER = "search: every word, in name, contact, owner or note · ⏎ keep · esc clear"
@@ -36,6 +37,14 @@ class SearchLine(Input):
         pipeline picker with its `p`)."""
         self.display = True
         self.screen.set_focus(self)
+
+    def _watch_value(self, value: str) -> None:
+        """Input's own, but its virtual size (the text's width + 1, for scrolling along the line) set quietly:
+        `virtual_size` is a layout reactive, and a layout on every keystroke made every card list repaint its
+        scrollbar (~5 KB a keystroke at 120x36, issue 25). The line's box is fixed (one row, the screen's width),
+        so no layout can change it; scrolling along it reads the size as it is set here."""
+        self.set_reactive(Input.virtual_size, Size(self.content_width, 1))
+        super()._watch_value(value)
 
     @property
     def is_open(self) -> bool:

@@ -162,6 +162,7 @@ async def test_offline_an_edit_is_shown_queued_and_kept_across_a_restart(workspa
         await pilot.press(*"4242", "enter")
         await settle(pilot)
         assert "queued" in screen_text(app) or "retrying" in screen_text(app) or "saving" in screen_text(app)
+        assert "1 change queued" in screen_text(app) or "retrying" in screen_text(app), "an edit is a change"
         assert screen.session.board is not None and screen.session.board.shown(card).value == 424_200
     journal = MoveJournal(next(state_dir.rglob("*journal*.sqlite3")), backend.identity, background=False)
     from kanban_tui.store import writes

@@ -76,7 +76,7 @@ def note(screen: BoardScreen) -> None:
         return
     if _refuse(screen, session.can_note(card)):
         return
-    notes_of = "" if screen.backend.notes_of == "the deal" else f"Kept with {screen.backend.notes_of}'s notes"
+    notes_of = "" if screen.backend.notes_of == "the deal" else screen.backend.notes_of  # "It goes to the lead (...)."
 
     def sent(text: str | None) -> None:
         if text:

@@ -111,6 +111,8 @@ class Snapshot:
     """The user's own name as cards give it as owner (the owner filter's "me"), if known."""
     marked: int = 0
     """Cards the user marked (`space`): the line says `3 marked`."""
+    changes: bool = False
+    """Among what is owed are edits, notes or new deals (the line says `changes`, not `moves`)."""
     marked_unseen: int = 0
     """Of those, how many the board does not show now (a search, the owner filter, a hidden column): the line
     says `3 marked (1 out of sight)`; a bulk move moves them too."""
@@ -171,4 +173,5 @@ def snapshot(s: BoardSession) -> Snapshot:
         me=s.me,
         marked=len(s.board.marked) if s.board is not None else 0,
         marked_unseen=marked_unseen(s),
+        changes=bool(writing),
     )

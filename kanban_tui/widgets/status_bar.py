@@ -17,8 +17,9 @@ from ..text import esc
 __all__ = ["SyncStatus", "ago", "status_line"]
 
 
-def _moves(n: int, what: str) -> str:
-    return f"{n} move{'s' if n != 1 else ''} {what}"
+def _moves(n: int, what: str, changes: bool = False) -> str:
+    noun = "change" if changes else "move"
+    return f"{n} {noun}{'s' if n != 1 else ''} {what}"
 
 
 def status_line(s: Snapshot, now: datetime | None = None) -> tuple[str, bool]:
@@ -34,7 +35,7 @@ def status_line(s: Snapshot, now: datetime | None = None) -> tuple[str, bool]:
     if s.asking:
         parts.append(f"{s.asking} to decide")
     if s.queued:
-        parts.append(_moves(s.queued, "queued"))
+        parts.append(_moves(s.queued, "queued", s.changes))
     if s.read_only:
         parts.append("read-only: another window is open")
     error = esc(s.error) if s.error else ""

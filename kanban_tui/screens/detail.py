@@ -85,7 +85,7 @@ class DetailScreen(ModalScreen[None]):
             yield Static(self._link(), id="detail-link")
             if o.note:
                 yield Static(f"[dim]Note[/dim]\n{esc(o.note)}", id="detail-note")
-            yield Static(f"[dim]Notes[/dim]      loading… (asking {esc(self.crm)})", id="detail-notes")
+            yield Static(f"[dim]Notes      [/dim]loading… (asking {esc(self.crm)})", id="detail-notes")
             yield Label("esc close · y copy the link · o open it", classes="dialog-hint")
         yield Footer()  # the dialog's own keys, not the board's
 
@@ -143,14 +143,14 @@ NOTE_CHARS = 320
 def notes_markup(notes: list[Note] | None, error: str | None, crm: str, notes_of: str = "the deal") -> str:
     """The details' notes as markup: a heading, then each note's date and author and its first lines."""
     if error is not None:
-        return f"[dim]Notes[/dim]      could not read the notes: {esc(error)}"
+        return f"[dim]Notes      [/dim]could not read the notes: {esc(error)}"
     if notes is None:
-        return f"[dim]Notes[/dim]      {esc(crm)} notes are not shown here yet"
+        return f"[dim]Notes      [/dim]{esc(crm)} notes are not shown here yet"
     whose = "" if notes_of == "the deal" else f" of {esc(notes_of)}"
     if not notes:
-        return f"[dim]Notes[/dim]      none yet{whose}"
+        return f"[dim]Notes      [/dim]none yet{whose}"
     parts = [f"[dim]Notes[/dim]{whose}, latest {len(notes)}, newest first:" if whose else
-             f"[dim]Notes[/dim]      latest {len(notes)}, newest first:"]
+             f"[dim]Notes      [/dim]latest {len(notes)}, newest first:"]
     for note in notes:
         when = note.when.astimezone().strftime("%Y-%m-%d %H:%M")
         parts.append(f"\n[b]{when}[/b] · {esc(note.author or 'author unknown')}\n{esc(_a_few_lines(note.text))}")

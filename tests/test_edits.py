@@ -1,5 +1,5 @@
-"""Edits, notes and new deals in the session, case by case: each bug the write state machine found (test_write_states.py),
-as the regression test it became, and the guarantees a user relies on (issue 23)."""
+"""Edits, notes and new deals in the session, case by case: each bug the write state machine found
+(test_write_states.py), as the regression test it became, and the guarantees a user relies on (issue 23)."""
 
 from __future__ import annotations
 

@@ -149,3 +149,20 @@ def test_a_takeover_never_brings_back_an_edit_older_than_one_settled_since(m: Wr
     m.take(s.tick())
     assert not any(isinstance(j, SendEdit) for j in m.outstanding), "the older value is not sent after the newer"
     assert m.crm.cards["c1"].value == 20_000
+
+
+def test_an_edit_over_the_users_own_earlier_value_is_not_asked_about_after_a_takeover(m: WriteMachine) -> None:
+    """Found by the state machine: an edit, undone while it was out; the first answer comes (the CRM has the user's
+    first value); a teammate moves the card; the window quits before the undo went out; the next one must send the
+    undo, not ask about "their" value (it was the user's own)."""
+    s = session(m)
+    m.take(s.edit("c1", Edit(confidence=10)))
+    m.take(s.undo())
+    m.finish(SendEdit, "ok")  # the first value lands; the undo waits its turn (queued, on disk)
+    m.crm.write("c1", "lead")
+    m.teammate_writes.setdefault("c1", []).append(m.crm.version)
+    m.outstanding = [j for j in m.outstanding if not isinstance(j, SendEdit)]  # the undo never went out
+    m.the_first_window_quits_and_a_second_one_takes_over(loaded=False)
+    m.settle()
+    assert m.session is not None and m.session.question is None
+    assert m.crm.cards["c1"].confidence is None, "the undo reached the CRM"

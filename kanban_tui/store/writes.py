@@ -123,11 +123,12 @@ def settle(journal: MoveJournal, seqs: tuple[int, ...]) -> None:
             conn.execute("DELETE FROM writes WHERE seq = ? AND identity = ?", (seq, journal.identity))
 
 
-def rebase(journal: MoveJournal, seq: int, base_updated: datetime) -> None:
-    """The deal as the user's own earlier write left it: what a teammate's change is told apart from."""
+def rebase(journal: MoveJournal, seq: int, base_updated: datetime, base: str | None = None) -> None:
+    """The deal as the user's own earlier write left it (and, `base`, the value it gave the field): what a teammate's
+    change is told apart from."""
     with closing(_connect(journal)) as conn, conn:
-        conn.execute("UPDATE writes SET base_updated = ? WHERE seq = ? AND identity = ?",
-                     (base_updated.isoformat(), seq, journal.identity))
+        conn.execute("UPDATE writes SET base_updated = ?, base = coalesce(?, base) WHERE seq = ? AND identity = ?",
+                     (base_updated.isoformat(), base, seq, journal.identity))
 
 
 def owed(journal: MoveJournal, pipeline_id: str | None = None) -> tuple[list[JournaledWrite], list[str]]:

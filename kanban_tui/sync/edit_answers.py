@@ -4,15 +4,25 @@ every journal write is a job."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from ..backends.errors import BackendError, OutcomeUnknownError, UnavailableError
 from ..models import Note, Opportunity, field_value
 from .board import Board
-from .edits import OneShot, WriteQueue
+from .edits import OneShot, WriteQueue, jsonable
 from .health import WRITE_TRIES, Failure, classify, write_backoff
 from .moves import Link
-from .protocol import CreateAnswered, DealRead, EditAnswered, NoteAnswered, SettleWrites, UnsendWrites, Update
+from .protocol import (
+    CreateAnswered,
+    DealRead,
+    EditAnswered,
+    NoteAnswered,
+    RebaseWrite,
+    SettleWrites,
+    UnsendWrites,
+    Update,
+)
 
 
 def _failed(q: WriteQueue, result: BackendError, link: Link, u: Update, maybe: Callable[[], None],
@@ -73,6 +83,11 @@ def edit_answered(q: WriteQueue, ev: EditAnswered, board: Board, link: Link, u: 
         replaced = tuple(s for s in ev.seqs if s not in {i.seq for i in sent})
         if replaced:  # older values of fields edited again meanwhile: done; the newer ones go next
             q.journal(u, SettleWrites(replaced))
+            for intent in card_fields.values():  # the field holds our own value now: a teammate's is told from it
+                if set(intent.older) & set(replaced):
+                    intent.base = field_value(result, intent.field)
+                    q.journal(u, RebaseWrite(intent.seq, max(intent.base_updated, result.updated),
+                                             json.dumps(jsonable(intent.base))))
         for intent in sent:
             q.settle(board, intent, "confirmed", u)
         for intent in list(card_fields.values()):
@@ -163,6 +178,9 @@ def deal_read(q: WriteQueue, ev: DealRead, board: Board, link: Link, u: Update) 
             q.mark_ours(ev.card, result.updated, u)
             q.settle(board, intent, "confirmed", u)
         elif theirs in intent.ours:  # an earlier edit of ours had: not a teammate's change
+            intent.base = theirs
+            based = json.dumps(jsonable(theirs))
+            q.journal(u, RebaseWrite(intent.seq, max(intent.base_updated, result.updated), based))
             q.mark_ours(ev.card, result.updated, u)
         intent.ours.clear()
 

@@ -45,7 +45,7 @@ FIELD_WORDS = {"value": "value", "currency": "currency", "period": "period", "co
                "close_date": "close date", "owner": "owner", "name": "name"}
 
 
-def _jsonable(value: object) -> object:
+def jsonable(value: object) -> object:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, User):
@@ -205,7 +205,7 @@ class WriteQueue:
             self.journal(u, RecordWrite(JournaledWrite(
                 seq=seq, pipeline_id=pipeline.id, opportunity_id=card, opportunity_name=server.name, kind="edit",
                 field=name, payload=one.model_dump_json(exclude_unset=True),
-                base=json.dumps(_jsonable(intent.base)), base_updated=intent.base_updated, made_at=made_at)))
+                base=json.dumps(jsonable(intent.base)), base_updated=intent.base_updated, made_at=made_at)))
         self._show(board, card, u)
         board.saw_own(card)
         u.redraw |= board.look(card)

@@ -269,10 +269,12 @@ class UnsendWrites(NamedTuple):
 
 
 class RebaseWrite(NamedTuple):
-    """The deal's `updated` as our own write left it: not a teammate's change after a restart."""
+    """The deal's `updated` as our own write left it: not a teammate's change after a restart; `base` (JSON), the
+    field's value our own earlier write gave it, where that changed."""
 
     seq: int
     updated: datetime
+    base: str | None = None
 
 
 JournalWrite = (RecordMove | SettleMove | ForgetMove | UnsendMove | RebaseMove | KeepSeen | RecordWrite | SettleWrites

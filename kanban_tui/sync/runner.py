@@ -170,8 +170,8 @@ class Runner:
                 journal.submit(writes.settle, journal, seqs)
             case UnsendWrites(seqs):
                 journal.submit(writes.unsend, journal, seqs)
-            case RebaseWrite(seq, updated):
-                journal.submit(writes.rebase, journal, seq, updated)
+            case RebaseWrite(seq, updated, base):
+                journal.submit(writes.rebase, journal, seq, updated, base)
             case _:
                 assert_never(job)
 

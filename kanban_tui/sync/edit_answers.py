@@ -68,6 +68,7 @@ def _failed(q: WriteQueue, result: BackendError, link: Link, u: Update, maybe: C
         maybe()
     return failure
 
+
 def edit_answered(q: WriteQueue, ev: EditAnswered, board: Board, link: Link, u: Update) -> None:
     q.out.discard(ev.card)
     card_fields = q.fields.get(ev.card, {})
@@ -134,6 +135,7 @@ def edit_answered(q: WriteQueue, ev: EditAnswered, board: Board, link: Link, u: 
     for intent in sent:
         q.settle(board, intent, "refused" if failure is not Failure.SERVER else "failed", u)
 
+
 def deal_read(q: WriteQueue, ev: DealRead, board: Board, link: Link, u: Update) -> None:
     """The deal as the CRM has it, read back after an edit whose outcome was unknown."""
     q.out.discard(ev.card)
@@ -184,12 +186,20 @@ def deal_read(q: WriteQueue, ev: DealRead, board: Board, link: Link, u: Update) 
             q.mark_ours(ev.card, result.updated, u)
         intent.ours.clear()
 
+
+def _answered(q: WriteQueue, seq: int) -> OneShot | None:
+    """A note's or a new deal's request answered: no longer out; the shot, if it is still owed."""
+    q.shots_out.discard(seq)
+    shot = q.shots.get(seq)
+    if shot is not None:
+        shot.state = "queued"
+    return shot
+
+
 def note_answered(q: WriteQueue, ev: NoteAnswered, board: Board, link: Link, u: Update) -> None:
-    q.shots_out.discard(ev.seq)
-    shot = q.shots.get(ev.seq)
+    shot = _answered(q, ev.seq)
     if shot is None:
         return
-    shot.state = "queued"
     result = ev.result
     if isinstance(result, Note):
         link.reachable(u)
@@ -200,12 +210,11 @@ def note_answered(q: WriteQueue, ev: NoteAnswered, board: Board, link: Link, u: 
         return
     _shot_failed(q, shot, result, board, link, u, "note")
 
+
 def create_answered(q: WriteQueue, ev: CreateAnswered, board: Board, link: Link, u: Update) -> None:
-    q.shots_out.discard(ev.seq)
-    shot = q.shots.get(ev.seq)
+    shot = _answered(q, ev.seq)
     if shot is None:
         return
-    shot.state = "queued"
     result = ev.result
     if isinstance(result, Opportunity):
         link.reachable(u)
@@ -218,6 +227,7 @@ def create_answered(q: WriteQueue, ev: CreateAnswered, board: Board, link: Link,
         u.renamed = (shot.card, result.id)
         return
     _shot_failed(q, shot, result, board, link, u, "new deal")
+
 
 def _shot_failed(q: WriteQueue, shot: OneShot, result: BackendError, board: Board, link: Link, u: Update,
                  what: str) -> None:

@@ -172,9 +172,9 @@ class WriteMachine(SessionMachine):
             # alone merges silently while the board knows where the card was (test_edits.py), but where it cannot
             # tell (a send that may have landed and was read back elsewhere; after a restart, an older move of the
             # card forgotten) any change is asked about: never wrong, at worst one question too many
-            intent = self.session.intents[update.ask.card]
-            seen = int((intent.base_updated - self.crm_t0()).total_seconds())
-            card_writes = [v for (c, _), vs in self.teammate_fields.items() if c == intent.card for v in vs]
+            move = self.session.intents[update.ask.card]
+            seen = int((move.base_updated - self.crm_t0()).total_seconds())
+            card_writes = [v for (c, _), vs in self.teammate_fields.items() if c == move.card for v in vs]
             if any(v > seen for v in card_writes):
                 update.ask = None
         if self.session.read_only:

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 
 from ..models import Edit, NewDeal, Opportunity, User, field_value
 from .edits import FIELD_WORDS
-from .protocol import AskLeads, AskUsers, Update
+from .protocol import Update
 
 if TYPE_CHECKING:
+    from .edits import WriteQueue
+    from .moves import MoveQueue
     from .session import BoardSession
 
 NOTE_AT_MOST = 10_000
@@ -171,16 +173,8 @@ def create(s: BoardSession, status_id: str, name: str, *, value: int | None = No
     return u
 
 
-def ask_users(s: BoardSession) -> Update:
-    u = Update()
-    if "owner" in s.backend.editable:
-        u.jobs.append(AskUsers())
-    return u
-
-
-def ask_leads(s: BoardSession, query: str) -> Update:
-    u = Update()
-    if query.strip():
-        u.jobs.append(AskLeads(query.strip()))
-    return u
-
+def own_write_landed(card: str, result: object, other: MoveQueue | WriteQueue, u: Update) -> None:
+    """Our own move or edit of the card landed: the other queue's intents of it are told (the card's new `updated`
+    is ours, not a teammate's change to ask about)."""
+    if isinstance(result, Opportunity):
+        other.saw_own(card, result, u)

@@ -426,6 +426,14 @@ class WriteQueue:
                 badges[shot.card] = BADGE["out" if shot.seq in self.shots_out else shot.state]
         return badges
 
+    def saw_own(self, card: str, deal: Opportunity, u: Update) -> None:
+        """Our own move of the card landed (`deal` as the CRM answered it): each edit whose field still holds what it
+        held takes the card's new `updated` as its base (a field a teammate changed is still told by its value)."""
+        for intent in self.fields.get(card, {}).values():
+            if field_value(deal, intent.field) in (intent.base, *intent.ours) and deal.updated > intent.base_updated:
+                intent.base_updated = deal.updated
+                self.journal(u, RebaseWrite(intent.seq, deal.updated))
+
     def mark_ours(self, card: str, updated: datetime, u: Update) -> None:
         self.ours[card] = max(updated, self.ours.get(card, updated))
         for intent in self.fields.get(card, {}).values():

@@ -67,9 +67,6 @@ class Intent:
     """Statuses our own unanswered sends may have put the card in (not a teammate's change)."""
     keep: bool = False
     """The user chose this move over the CRM's newer change."""
-    doubted: bool = False
-    """A send of it whose outcome was unknown was read back and the card was not where it went: it may have landed
-    and been moved since (back where it was, too), so any change of the card since is asked about."""
     restored: bool = False
 
 
@@ -250,9 +247,7 @@ class MoveQueue:
                 self.mark_ours(card, opportunity.updated, u)
                 self.settle(board, intent, "confirmed", u)
                 continue
-            # a teammate's change of other fields merges silently (unless a send of ours may have landed and been
-            # moved back since: then any change is asked about)
-            moved = opportunity.status_id != intent.path[0] or intent.doubted
+            moved = opportunity.status_id != intent.path[0]  # a teammate's change of other fields merges silently
             if changed and moved and not intent.keep and opportunity.status_id not in intent.ours:
                 intent.state = "asking"
                 continue
@@ -277,6 +272,13 @@ class MoveQueue:
         if intent is not None and updated > intent.base_updated:
             intent.base_updated = updated
             self._journal(u, RebaseMove(intent.seq, updated))
+
+    def saw_own(self, card: str, deal: Opportunity, u: Update) -> None:
+        """Our own edit of the card landed (`deal` as the CRM answered it): where its status shows no teammate's
+        move, the card's new `updated` is ours, not a change to ask a queued move about."""
+        intent = self.intents.get(card)
+        if intent is not None and (deal.status_id in (intent.path[0], intent.target) or deal.status_id in intent.ours):
+            self.mark_ours(card, deal.updated, u)
 
     def conflict(self, board: Board, pipeline: Pipeline, intent: Intent) -> Conflict:
         server = board.opportunity(intent.card)
@@ -468,6 +470,8 @@ class MoveQueue:
             self.settle(board, intent, "confirmed", u, confirmed=result)
         elif result.status_id in intent.ours:  # an earlier move of ours had: not a teammate's change
             self.mark_ours(ev.card, result.updated, u)
-        else:
-            intent.doubted = True
+        else:  # not where it went: it did not land, or it landed and was moved back; the card changed since: ask
+            seen = max(intent.base_updated, self.ours.get(ev.card, intent.base_updated))
+            if board.real_update_times and result.updated > seen and not intent.keep:
+                intent.state = "asking"
         intent.ours.clear()

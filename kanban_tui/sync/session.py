@@ -299,12 +299,6 @@ class BoardSession:
         return acting.create(self, status_id, name, value=value, currency=currency, confidence=confidence,
                              lead_id=lead_id)
 
-    def ask_users(self) -> Update:
-        return acting.ask_users(self)
-
-    def ask_leads(self, query: str) -> Update:
-        return acting.ask_leads(self, query)
-
     # -- marks: several cards at once (`bulk.py`) -------------------------------------------------------
 
     @property
@@ -482,6 +476,7 @@ class BoardSession:
             case MoveAnswered():
                 if board is not None:
                     self.moves.answered(event, board, self, u)
+                    acting.own_write_landed(event.card, event.result, self.writes, u)
             case CardRead():
                 if board is not None:
                     self.moves.read_back(event, board, self, u)
@@ -496,6 +491,7 @@ class BoardSession:
             case EditAnswered():
                 if board is not None:
                     edit_answers.edit_answered(self.writes, event, board, self, u)
+                    acting.own_write_landed(event.card, event.result, self.moves, u)
             case DealRead():
                 if board is not None:
                     edit_answers.deal_read(self.writes, event, board, self, u)

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import BindingType
+from textual.driver import Driver
 from textual.screen import Screen
 
 from .backends.base import Backend
@@ -40,6 +41,12 @@ class KanbanApp(App[None]):
     CSS_PATH = [styles_dir() / "app.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [*APP_BINDINGS]
     ENABLE_COMMAND_PALETTE = True
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver for this terminal, writing fewer bytes for the same screen (`wire.compact`)."""
+        from .wire import compacting
+
+        return compacting(super().get_driver_class())
 
     def __init__(
         self,

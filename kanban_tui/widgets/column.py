@@ -421,20 +421,24 @@ class CardList(ScrollView, can_focus=False):
     def _strip(self, y: int, width: int, now: datetime) -> Strip:
         """Line `y` of the view as it looks now (from the line cache when it looked so before)."""
         key = self._line_key(y, width, now)
+        strip = self._lines.get(key)
+        if strip is not None:
+            return strip
+        # the blank and empty lines are cached too: `rich_style` walks the ancestors' styles (~1/3 of a search
+        # keystroke's redraw at 50,000 cards when they were made afresh); a style change clears the cache
         if key[0] == "empty":
             style = self.rich_style + self.get_component_rich_style("card--dim", partial=True)
-            return Strip([Segment(" " + fit(str(key[1]), max(1, width - 1)), style)]).adjust_cell_length(width, style)
-        if key[0] == "blank":
-            return Strip.blank(width, self.rich_style)
-        strip = self._lines.get(key)
-        if strip is None:
+            strip = Strip([Segment(" " + fit(str(key[1]), max(1, width - 1)), style)]).adjust_cell_length(width, style)
+        elif key[0] == "blank":
+            strip = Strip.blank(width, self.rich_style)
+        else:
             opportunity_id, pending, line, _, cursor, _, change, _, marked = key[0], *key[3:11]
             strip = self._render_card_line(
                 self.board.shown(str(opportunity_id)), int(line), width,  # type: ignore[call-overload]
                 cursor=bool(cursor), pending=str(pending), now=now,
                 change=change if isinstance(change, str) else None, marked=bool(marked),
             )
-            self._lines[key] = strip
+        self._lines[key] = strip
         return strip
 
     def _render_card_line(

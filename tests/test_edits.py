@@ -179,3 +179,16 @@ def test_a_queued_move_is_not_asked_about_after_the_users_own_edit_of_the_card(m
     m.finish(Send, "503")
     m.settle()
     assert m.crm.cards["c2"].status_id == "demo" and m.crm.cards["c2"].confidence == 10
+
+
+def test_a_move_back_is_not_asked_about_after_the_users_own_edit_lands(m: WriteMachine) -> None:
+    """Found by the explore profile: a move, an edit of the same card, then a move back while both are out; the first
+    move and the edit land: the card's status is where the user's own move put it, its new time the user's own edit:
+    the move back is sent, not asked about."""
+    s = session(m)
+    m.user_moves("c1", "qual")
+    m.take(s.edit("c1", Edit(confidence=10)))
+    m.a_request_completes(0, "ok", "429")  # the poll: rate limited
+    m.user_moves("c1", "lead")
+    m.everything_settles()  # (the machine asserts no question about the user's own move)
+    assert m.crm.cards["c1"].status_id == "lead" and m.crm.cards["c1"].confidence == 10

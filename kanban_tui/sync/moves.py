@@ -274,10 +274,11 @@ class MoveQueue:
             self._journal(u, RebaseMove(intent.seq, updated))
 
     def saw_own(self, card: str, deal: Opportunity, u: Update) -> None:
-        """Our own edit of the card landed (`deal` as the CRM answered it): where its status shows no teammate's
-        move, the card's new `updated` is ours, not a change to ask a queued move about."""
+        """Our own edit of the card landed (`deal` as the CRM answered it): where its status is one the user's own
+        moves put it in (no teammate's move), the card's new `updated` is ours, not a change to ask a queued move
+        about."""
         intent = self.intents.get(card)
-        if intent is not None and (deal.status_id in (intent.path[0], intent.target) or deal.status_id in intent.ours):
+        if intent is not None and (deal.status_id in intent.path or deal.status_id in intent.ours):
             self.mark_ours(card, deal.updated, u)
 
     def conflict(self, board: Board, pipeline: Pipeline, intent: Intent) -> Conflict:

@@ -62,7 +62,6 @@ from .errors import (
     BackendError,
     NotFoundError,
     RefusedError,
-    UnavailableError,
     read_each,
 )
 from .http import HttpApi, HttpBackend, Listing, httpx
@@ -527,16 +526,7 @@ class PipedriveBackend(PipedriveWrites, HttpBackend):
         except NotFoundError as exc:
             raise NotFoundError("the deal no longer exists in Pipedrive", crm=CRM, status_code=exc.status_code,
                                 hint="it was deleted; it has been removed from the board") from None
-        record = answer.get("data") if isinstance(answer, dict) else None
-        pipeline = self._pipelines.get(str(record.get("pipeline_id"))) if isinstance(record, dict) else None
-        skipped: list[str] = []
-        moved = self._read([record], pipeline, skipped) if isinstance(record, dict) and pipeline else []
-        if not moved:
-            why = f" ({skipped[0]})" if skipped else ""
-            raise UnavailableError(f"the move was sent but the answer was not understood{why}", crm=CRM,
-                                   status_code=200, hint="the card is read back")
-        self._known[moved[0].id] = moved[0].updated
-        return moved[0]
+        return self._answered(answer, "move")
 
 
 def from_settings(settings: PipedriveSettings, values: Mapping[str, str], **options: Any) -> PipedriveBackend:

@@ -9,6 +9,7 @@ from pathlib import Path
 from kanban_tui.backends.errors import UnavailableError
 from kanban_tui.backends.local import LocalBackend
 from kanban_tui.models import Edit, Opportunity
+from kanban_tui.screens.board import BoardScreen
 from kanban_tui.screens.edit import EditScreen
 from kanban_tui.screens.new_deal import NewDealScreen
 from kanban_tui.screens.note import NoteScreen
@@ -40,6 +41,15 @@ class NoEdits(LocalBackend):
     cannot_create = "its API takes no new deals"
 
 
+async def opened(pilot, app) -> tuple[BoardScreen, str]:
+    """The board once it has settled, and the card the focus starts on."""
+    await settle(pilot)
+    screen = board_of(app)
+    card = screen.focused_id()
+    assert card is not None
+    return screen, card
+
+
 async def sent(pilot, screen) -> None:
     """Until the session owes the CRM nothing (bounded: the test fails on what is still owed)."""
     for _ in range(20):
@@ -59,10 +69,7 @@ async def test_e_edits_the_value_typed_over_the_selected_one_and_the_crm_has_it(
         backend: LocalBackend, make_app: MakeApp) -> None:
     app = make_app(backend)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = board_of(app)
-        card = screen.focused_id()
-        assert card is not None
+        screen, card = await opened(pilot, app)
         await pilot.press("e")
         await settle(pilot)
         assert isinstance(app.screen, EditScreen)
@@ -78,10 +85,8 @@ async def test_e_edits_the_value_typed_over_the_selected_one_and_the_crm_has_it(
 async def test_u_undoes_an_edit_by_sending_the_value_before(backend: LocalBackend, make_app: MakeApp) -> None:
     app = make_app(backend)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = board_of(app)
-        card = screen.focused_id()
-        assert card is not None and screen.session.board is not None
+        screen, card = await opened(pilot, app)
+        assert screen.session.board is not None
         before = screen.session.board.shown(card).value
         await pilot.press("e")
         await settle(pilot)
@@ -96,10 +101,7 @@ async def test_u_undoes_an_edit_by_sending_the_value_before(backend: LocalBacken
 async def test_a_adds_a_note_the_crm_keeps(backend: LocalBackend, make_app: MakeApp) -> None:
     app = make_app(backend)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = board_of(app)
-        card = screen.focused_id()
-        assert card is not None
+        screen, card = await opened(pilot, app)
         await pilot.press("a")
         await settle(pilot)
         assert isinstance(app.screen, NoteScreen)
@@ -149,10 +151,7 @@ async def test_offline_an_edit_is_shown_queued_and_kept_across_a_restart(workspa
     backend = OfflineEdits(workspace)
     app = make_app(backend)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = board_of(app)
-        card = screen.focused_id()
-        assert card is not None
+        screen, card = await opened(pilot, app)
         await pilot.press("e")
         await settle(pilot)
         await pilot.press(*"4242", "enter")

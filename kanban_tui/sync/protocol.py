@@ -89,10 +89,6 @@ class Update:
     """The CRM's won and lost per week (`ask_weeks`), for the pipeline picture if it is open."""
     notes: NotesKnown | None = None
     """A deal's latest notes (`ask_notes`), for its details if they are still open."""
-    users: UsersKnown | None = None
-    """The CRM's users (an `AskUsers` job), for the owner picker."""
-    leads: LeadsKnown | None = None
-    """Leads matching what the user typed (an `AskLeads` job), for the new-deal form."""
     noted: str | None = None
     """A note reached the CRM on this card: its details, if open, read the notes again."""
     renamed: tuple[str, str] | None = None

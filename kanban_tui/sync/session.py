@@ -501,10 +501,8 @@ class BoardSession:
             case CreateAnswered():
                 if board is not None:
                     edit_answers.create_answered(self.writes, event, board, self, u)
-            case UsersKnown():
-                u.users = event
-            case LeadsKnown():
-                u.leads = event
+            case UsersKnown() | LeadsKnown():
+                pass  # answered to the form that asked (screens/deal_actions.py), never through the session
             case _:
                 assert_never(event)
 

@@ -21,7 +21,6 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from ..keys import APP_BINDINGS, BOARD_BINDINGS, FOOTER_GIVES_UP, keys_for
 from ..sync import BoardSession, Conflict, Phase, PipelineChoice, Update
@@ -30,6 +29,7 @@ from ..sync.protocol import Event, Job, Load, UsersKnown
 from ..text import safe_text
 from ..widgets.board import BoardView
 from ..widgets.column import CARD_HEIGHT, StatusColumn
+from ..widgets.footer import KeyFooter
 from ..widgets.search import SearchLine
 from ..widgets.status_bar import SyncStatus
 from ..widgets.title_row import TitleRow
@@ -68,7 +68,7 @@ class BoardScreen(Screen[None]):
         yield self.view
         yield self.search_line
         yield SyncStatus(id="sync-status")
-        yield Footer(show_command_palette=False)  # ctrl+p is in the help; the footer keeps room for ? Help at 80
+        yield KeyFooter(show_command_palette=False)  # ctrl+p is in the help; the footer keeps room for ? Help at 80
 
     def on_mount(self) -> None:
         # a cold start asks for each column's first screen: as many cards as this terminal shows, and one more

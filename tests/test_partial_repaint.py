@@ -30,12 +30,15 @@ class Wire:
         self.grid: list[list[tuple[str, str | None]]] = [[(" ", None)] * SIZE[0] for _ in range(SIZE[1])]
         self.touched: set[int] = set()
         self.bytes = 0
+        self.writes: list[str] = []
+        """What the app handed its driver to write, update by update."""
         original = app._display
 
         def display(screen: Any, update: Any) -> None:
             original(screen, update)
             if update is not None:
-                self.bytes += len(update.render_segments(app.console))
+                self.writes.append(update.render_segments(app.console))
+                self.bytes += len(self.writes[-1])
                 self.apply(update, self.grid, self.touched)
 
         app._display = display
@@ -135,3 +138,32 @@ async def test_a_search_keystroke_that_changes_no_column_writes_the_search_line_
         for key in ("e", "backspace"):
             lines, _ = await press(pilot, wire, key)
             assert lines == {0, search.y}, f"{key} wrote lines {sorted(lines)}"
+
+
+async def test_what_the_driver_writes_compacted_shows_the_same_cells(backend: LocalBackend, make_app: MakeApp) -> None:
+    """The app's own writes (the board, a focus change, a column change, a move and its answer, a search), each
+    compacted as the app's driver does (`kanban_tui.wire`), show the same cells in a model terminal as written;
+    and a move writes far fewer bytes (its repeated styles: 0.48 of them here, 0.79 with the cursor moves alone)."""
+    from kanban_tui.wire import compact
+
+    from .test_wire_compact import screen
+
+    app = make_app(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        wire = Wire(app)
+        writes = wire.writes
+        await settle(pilot)
+        writes.clear()
+        app.screen.refresh()  # the whole screen once
+        await settle(pilot)
+        sent, compacted = "".join(writes), "".join(compact(w) for w in writes)
+        for key in ("down", "right", "greater_than_sign", "less_than_sign", "slash", "a", "escape"):
+            writes.clear()
+            await press(pilot, wire, key)
+            assert writes, key
+            sent += "".join(writes)
+            compacted += "".join(compact(w) for w in writes)
+            assert screen(compacted, SIZE[1], SIZE[0]) == screen(sent, SIZE[1], SIZE[0]), f"{key}: not the same cells"
+            if key == "greater_than_sign":
+                move, move_compacted = sum(map(len, writes)), sum(len(compact(w)) for w in writes)
+                assert move_compacted <= 0.6 * move, (move_compacted, move)

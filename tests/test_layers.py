@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,20 @@ def test_headless_layers_do_not_load_textual() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def _plugins_after_start(env: dict[str, str]) -> str:
+    code = ("import kanban_tui.cli, kanban_tui.models as m; m.Status(id='s', label='S', position=0);"
+            " import pydantic.plugin._loader as loader; print(loader._plugins)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_start_does_not_look_for_pydantic_plugins() -> None:
+    """Issue 25: pydantic scans every installed distribution's entry points for plugins the first time a model is
+    built (~15 ms of each start); dealboard uses none, so the package sets PYDANTIC_DISABLE_PLUGINS by default."""
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    assert _plugins_after_start(env) == "None", "the entry points were scanned"
+    mine = {**env, "PYDANTIC_DISABLE_PLUGINS": "some-plugin"}
+    assert _plugins_after_start(mine) == "{}", "the user's own setting wins"

@@ -9,6 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from textual._styles_cache import StylesCache
+from textual.geometry import Region
+from textual.scroll_view import ScrollView
+
 from kanban_tui.backends.local import LocalBackend, create_workspace
 from kanban_tui.widgets.column import CardList
 
@@ -71,3 +75,58 @@ async def test_a_search_keystroke_draws_the_letter_and_the_matches_in_one_frame(
                 heavy += 1
                 assert {c.header for c in screen.columns if c.cards in changed[-1]} <= first
         assert heavy >= 4  # the keystrokes that narrow or widen the matches (`c`, `m`, and back)
+
+
+def _lines(strips: list[Any]) -> list[list[tuple[str, Any]]]:
+    return [[(segment.text, segment.style) for segment in strip] for strip in strips]
+
+
+async def test_card_lists_draw_what_textuals_styles_cache_draws_without_passing_through_it(
+        tmp_path: Path, make_app: MakeApp) -> None:
+    """A card list serves its lines itself (no border, padding, tint or opacity to add): every line, in every state
+    a search keystroke shows (the cursor's card, a final column's dim cards, a marked card, blank lines, `no match`,
+    a crop of some columns), is the one Textual's styles cache draws; and a keystroke that changes every column
+    renders none of the card lists' lines through that cache (it did: 28 lines a list, each copied and filtered
+    again on every repaint)."""
+    path = tmp_path / "workspace.sqlite3"
+    create_workspace(path, demo_size=2000)
+    app = make_app(LocalBackend(path))
+    through_cache: list[int] = []
+    original = StylesCache.render_line
+
+    def render_line(cache: StylesCache, styles: Any, y: int, *args: Any) -> Any:
+        if isinstance(styles.node, CardList):
+            through_cache.append(y)
+        return original(cache, styles, y, *args)
+
+    def same_as_textual(card_lists: list[CardList]) -> None:
+        for cards in card_lists:
+            width, height = cards.region.size
+            for crop in (Region(0, 0, width, height), Region(2, 3, width - 5, 7)):
+                ours = cards.render_lines(crop)
+                cards._styles_cache.clear()  # noqa: SLF001 - every line drawn again by Textual
+                theirs = ScrollView.render_lines(cards, crop)
+                assert _lines(ours) == _lines(theirs), f"{cards.status.label} {crop}"
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = board_screen(app)
+        card_lists = [column.cards for column in screen.columns]
+        await pilot.press("j", "space", "j", "j")  # a marked card, the cursor below it
+        await settle(pilot)
+        same_as_textual(card_lists)
+        screen.search_line.cursor_blink = False
+        await pilot.press("slash", "a", "c")
+        await settle(pilot)
+        StylesCache.render_line = render_line  # type: ignore[method-assign]
+        try:
+            await pilot.press("m")  # every column's matches change
+            await settle(pilot)
+        finally:
+            StylesCache.render_line = original  # type: ignore[method-assign]
+        assert through_cache == []
+        same_as_textual(card_lists)
+        await pilot.press(*"zzzq")  # no match anywhere
+        await settle(pilot)
+        assert any(cards.count == 0 for cards in card_lists)
+        same_as_textual(card_lists)

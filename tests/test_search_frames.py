@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual._styles_cache import StylesCache
 from textual.geometry import Region
 from textual.scroll_view import ScrollView
@@ -118,15 +119,47 @@ async def test_card_lists_draw_what_textuals_styles_cache_draws_without_passing_
         screen.search_line.cursor_blink = False
         await pilot.press("slash", "a", "c")
         await settle(pilot)
-        StylesCache.render_line = render_line  # type: ignore[method-assign]
-        try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(StylesCache, "render_line", render_line)
             await pilot.press("m")  # every column's matches change
             await settle(pilot)
-        finally:
-            StylesCache.render_line = original  # type: ignore[method-assign]
         assert through_cache == []
         same_as_textual(card_lists)
         await pilot.press(*"zzzq")  # no match anywhere
         await settle(pilot)
         assert any(cards.count == 0 for cards in card_lists)
         same_as_textual(card_lists)
+
+
+async def test_a_keystroke_works_out_each_line_of_a_changed_card_list_once(tmp_path: Path, make_app: MakeApp) -> None:
+    """When the search changes a column, its card list works out which lines of its view changed once, where the
+    view lands; it did so twice (the first time for the height of the new matches, before it scrolled)."""
+    path = tmp_path / "workspace.sqlite3"
+    create_workspace(path, demo_size=2000)
+    app = make_app(LocalBackend(path))
+    worked_out: dict[CardList, list[int]] = {}
+    original = CardList._strip
+
+    def strip(cards: CardList, y: int, *args: Any) -> Any:
+        worked_out.setdefault(cards, []).append(y)
+        return original(cards, y, *args)
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = board_screen(app)
+        screen.search_line.cursor_blink = False
+        await pilot.press("slash", "a")
+        await settle(pilot)
+        apply = screen.apply_search
+
+        def applied(text: str) -> None:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(CardList, "_strip", strip)
+                apply(text)
+
+        screen.apply_search = applied  # type: ignore[method-assign]
+        await pilot.press("c")  # every column's matches change, and every column still scrolls
+        await settle(pilot)
+        assert len(worked_out) == len(screen.columns)
+        for cards, lines in worked_out.items():
+            assert sorted(lines) == list(range(cards.scrollable_content_region.height)), cards.status.label

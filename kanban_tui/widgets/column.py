@@ -272,12 +272,13 @@ class CardList(ScrollView, can_focus=False):
             return self.board.column_ids(self.status.id, self.cursor, self.cursor + 1)[0]
         return None
 
-    def sync_size(self) -> None:
+    def sync_size(self, repaint: bool = True) -> None:
         """Set the scrollable height from the card count, without a screen-wide layout.
 
         `virtual_size` is a layout reactive: setting it re-arranges the whole screen. When
         the vertical scrollbar stays as it was (shown before and after, or hidden before and
-        after), only this widget and its scrollbar need repainting, so set it quietly.
+        after), only this widget and its scrollbar need repainting, so set it quietly (and the
+        lines that changed repainted, unless the caller does it: `repaint=False`).
         """
         new = Size(self.size.width, self.count * CARD_HEIGHT)
         old = self.virtual_size
@@ -292,7 +293,8 @@ class CardList(ScrollView, can_focus=False):
                     bar.set_reactive(type(bar).window_virtual_size, new.height)  # its thumb stays: no repaint
                 else:
                     bar.window_virtual_size = new.height
-            self.refresh_changed()
+            if repaint:
+                self.refresh_changed()
         else:
             self.virtual_size = new
 
@@ -313,7 +315,7 @@ class CardList(ScrollView, can_focus=False):
             self.cursor = index
         self.cursor = max(0, min(self.cursor, self.count - 1))
         self.cursor_card = self.cursor_id
-        self.sync_size()
+        self.sync_size(repaint=False)  # the lines that changed are repainted below, once scrolled where they go
         if at_top:
             self.scroll_to(y=0, animate=False, immediate=True)
             if self.active:  # the focus never out of view (another column's cursor is followed when it is entered)

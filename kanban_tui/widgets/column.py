@@ -23,6 +23,7 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.style import Style as VisualStyle
 from textual.widgets import Static
 
 from ..models import Opportunity, Status, StatusKind
@@ -271,12 +272,13 @@ class CardList(ScrollView, can_focus=False):
             return self.board.column_ids(self.status.id, self.cursor, self.cursor + 1)[0]
         return None
 
-    def sync_size(self) -> None:
+    def sync_size(self, repaint: bool = True) -> None:
         """Set the scrollable height from the card count, without a screen-wide layout.
 
         `virtual_size` is a layout reactive: setting it re-arranges the whole screen. When
         the vertical scrollbar stays as it was (shown before and after, or hidden before and
-        after), only this widget and its scrollbar need repainting, so set it quietly.
+        after), only this widget and its scrollbar need repainting, so set it quietly (and the
+        lines that changed repainted, unless the caller does it: `repaint=False`).
         """
         new = Size(self.size.width, self.count * CARD_HEIGHT)
         old = self.virtual_size
@@ -291,7 +293,8 @@ class CardList(ScrollView, can_focus=False):
                     bar.set_reactive(type(bar).window_virtual_size, new.height)  # its thumb stays: no repaint
                 else:
                     bar.window_virtual_size = new.height
-            self.refresh_changed()
+            if repaint:
+                self.refresh_changed()
         else:
             self.virtual_size = new
 
@@ -312,7 +315,7 @@ class CardList(ScrollView, can_focus=False):
             self.cursor = index
         self.cursor = max(0, min(self.cursor, self.count - 1))
         self.cursor_card = self.cursor_id
-        self.sync_size()
+        self.sync_size(repaint=False)  # the lines that changed are repainted below, once scrolled where they go
         if at_top:
             self.scroll_to(y=0, animate=False, immediate=True)
             if self.active:  # the focus never out of view (another column's cursor is followed when it is entered)
@@ -417,6 +420,38 @@ class CardList(ScrollView, can_focus=False):
         strip = self._strip(y, self.scrollable_content_region.width, datetime.now(UTC))
         self._painted[y] = strip
         return strip
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The view's lines as Textual's styles cache gives them, without passing each through it where the box adds
+        nothing: no border, outline, padding, tint, hatch, opacity or text opacity (a card list's CSS sets none).
+
+        Textual's cache then pads a line to the box's width with the background and copies it into a new `Strip`,
+        whose line filters (the terminal's colours) run again on every repaint. Here a line is the cached card line
+        itself, padded through the `Strip`'s own cache: the same segments, and the filtered copy kept from the last
+        frame. A search keystroke at 50,000 cards repaints every card list's 28 lines (issue 25)."""
+        styles = self.styles
+        if (self.BLANK or any(styles.padding) or any(edge for edge, _ in styles.border)
+                or any(edge for edge, _ in styles.outline) or styles.tint.a or self.opacity != 1.0
+                or styles.text_opacity != 1.0 or (styles.has_rule("hatch") and styles.hatch != "none")):
+            return super().render_lines(crop)  # (its own border titles, links' hover style: none without these)
+        width, height = self.region.size
+        base, background = self.background_colors
+        pad = VisualStyle(background=base + background).rich_style
+        filters = self.get_line_filters()
+        content_width, now = self.scrollable_content_region.width, datetime.now(UTC)
+        strips = []
+        for y in crop.line_range:
+            if y < height:
+                line = self._painted[y] = self._strip(y, content_width, now)
+                line = line.adjust_cell_length(width, pad)
+            else:
+                line = Strip.blank(width, pad)
+            for line_filter in filters:
+                line = line.apply_filter(line_filter, background)
+            strips.append(line)
+        if crop.column_span != (0, width):
+            strips = [strip.crop(*crop.column_span) for strip in strips]
+        return strips
 
     def _strip(self, y: int, width: int, now: datetime) -> Strip:
         """Line `y` of the view as it looks now (from the line cache when it looked so before)."""

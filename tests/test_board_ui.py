@@ -397,3 +397,24 @@ def test_an_owners_short_name_never_turns_a_number_into_another(owner: str | Non
     from kanban_tui.widgets.column import short_name
 
     assert short_name(owner) == shown
+
+
+async def test_a_column_scrolled_to_the_cursor_shows_whole_cards_from_its_top(backend: LocalBackend,
+                                                                               make_app: MakeApp) -> None:
+    """Found in tmux (a search line shown takes a row: 27 rows of cards): following the cursor down scrolled the column
+    by its height's rows, not by cards, so its top row showed the second line of a card, its name out of sight, and
+    it stayed so once the search line went. A column follows the cursor card by card."""
+    from kanban_tui.widgets.column import CARD_HEIGHT
+
+    async with make_app(backend).run_test(size=(120, 35)) as pilot:  # 27 rows of cards: not a whole number of cards
+        await settle(pilot)
+        cards = board_of(pilot.app).active_column.cards  # type: ignore[arg-type]
+        height = cards.scrollable_content_region.height
+        assert height % CARD_HEIGHT, "the view is not a whole number of cards"
+        assert cards.count * CARD_HEIGHT > height + CARD_HEIGHT, "the column is taller than its view"
+        for _ in range(cards.count - 1):
+            await pilot.press("down")
+            await pilot.pause()
+            top = cards.cursor * CARD_HEIGHT
+            assert cards.scroll_y % CARD_HEIGHT == 0, f"the top row is inside a card (scrolled to {cards.scroll_y})"
+            assert cards.scroll_y <= top and top + CARD_HEIGHT - 1 <= cards.scroll_y + height, "the cursor card is cut"

@@ -375,7 +375,10 @@ class CardList(ScrollView, can_focus=False):
         if top < self.scroll_y:
             self.scroll_to(y=top, animate=False, immediate=True)
         elif top + CARD_HEIGHT - 1 > self.scroll_y + height:
-            self.scroll_to(y=top + CARD_HEIGHT - height, animate=False, immediate=True)
+            # card by card: the top row starts a card (its name), whatever the view's height (a search line shown
+            # takes a row); the cursor's card whole in view, its blank separator row aside
+            lowest = top + CARD_HEIGHT - 1 - height
+            self.scroll_to(y=min(top, -(-lowest // CARD_HEIGHT) * CARD_HEIGHT), animate=False, immediate=True)
 
     def _scroll_to_cursor_once_sized(self) -> None:
         if (self.scrollable_content_region.height or self.size.height) >= CARD_HEIGHT:

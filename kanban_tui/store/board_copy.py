@@ -129,6 +129,38 @@ class BoardCopy:
         return None
 
 
+    def head(self, wanted: str | None) -> tuple[str, datetime] | None:
+        """The changes cursor and saved time of the copy `load(wanted)` would most likely give, read without
+        its cards (a few milliseconds): a warm start asks the CRM what changed since while the cards are
+        read. None when there is none, it has no cursor, or it cannot be read. (A row whose cards turn out
+        damaged gives its cursor here and no board from `load`: what was asked is then not used.)"""
+        if not self.path.exists():
+            return None
+        try:
+            with closing(self._connect()) as conn:
+                conn.text_factory = _text
+                rows = conn.execute(
+                    "SELECT pipeline_id, pipeline_name, saved_at, cursor FROM boards WHERE identity = ?"
+                    " ORDER BY saved_at DESC",
+                    (self.identity,),
+                ).fetchall()
+        except (sqlite3.Error, OSError):
+            return None
+        for pipeline_id, name, saved_at, cursor in rows:
+            if wanted is not None and not (
+                wanted == pipeline_id or (isinstance(name, str) and wanted.casefold() == name.casefold())
+            ):
+                continue
+            if not (isinstance(saved_at, str) and isinstance(cursor, str)):
+                return None
+            try:
+                when = datetime.fromisoformat(saved_at)
+            except ValueError:
+                return None
+            return (cursor, when) if when.utcoffset() is not None else None
+        return None
+
+
 def _text(raw: bytes) -> str | bytes:
     """TEXT as read: a value that is not UTF-8 (garbage on disk) stays bytes, and its row is passed over."""
     try:

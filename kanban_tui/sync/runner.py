@@ -262,6 +262,8 @@ class Runner:
                 except BackendError as exc:
                     yield LoadFailed(job.gen, exc)
             case OpenCopy():
+                if job.error is None and self.board_copy is not None:  # a warm start
+                    await self._resume_early(self.board_copy, job.wanted)
                 copy = await asyncio.to_thread(self.board_copy.load, job.wanted) if self.board_copy else None
                 kept = await self._read_kept(job.gen, copy.pipeline.id) if copy is not None else None
                 yield CopyRead(job.gen, copy, job.error, kept)
@@ -335,6 +337,16 @@ class Runner:
                     yield LeadsKnown(query, None, safe_text(str(exc) or exc.__class__.__name__))
             case _:
                 assert_never(job)
+
+    async def _resume_early(self, board_copy: BoardCopy, wanted: str | None) -> None:
+        """A warm start: what changed since the saved board is asked now, beside the pipeline listing and
+        while its cards are read, when the backend can (`resume_early`: its `resume` then takes the answers)."""
+        early = getattr(self.backend, "resume_early", None)
+        if early is None:
+            return
+        head = await asyncio.to_thread(board_copy.head, wanted)
+        if head is not None:
+            early(*head)
 
     async def _load(self, job: Load) -> AsyncIterator[Event]:
         """A whole load: what this machine kept (a fresh open), the cursor, every column's first screen (a

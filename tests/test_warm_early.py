@@ -190,3 +190,33 @@ def test_the_tls_context_is_built_beside_the_start_and_verifies(monkeypatch: obj
     context = pool._ssl_context  # noqa: SLF001
     assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
     assert built_on == ["tls-context"]
+
+
+def test_the_saved_boards_cursor_is_handed_on_before_its_cards_are_read(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from kanban_tui.backends.demo_data import DEMO_PIPELINE, demo_opportunities
+    from kanban_tui.store import board_copy
+    from kanban_tui.store.board_copy import BoardCopy
+
+    assert isinstance(tmp_path, Path)
+    copy = BoardCopy(tmp_path / "last-board.sqlite3", "acct")
+    saved_at = datetime.now(UTC)
+    assert copy.save(DEMO_PIPELINE, demo_opportunities(5), saved_at, cursor="2026-11-23T09:00:00+00:00") is None
+    order: list[str] = []
+    validate = board_copy._saved  # noqa: SLF001
+
+    def saved(*args: object) -> object:
+        order.append("cards")
+        return validate(*args)
+
+    board_copy._saved = saved  # type: ignore[assignment]  # noqa: SLF001
+    try:
+        loaded = copy.load("Sales", lambda cursor, when: order.append(f"head {cursor} {when == saved_at}"))
+    finally:
+        board_copy._saved = validate  # noqa: SLF001
+    assert loaded is not None and len(loaded.opportunities) == 5
+    assert order == ["head 2026-11-23T09:00:00+00:00 True", "cards"]
+    heads: list[object] = []
+    assert copy.save(DEMO_PIPELINE, demo_opportunities(5), saved_at) is None  # no cursor: nothing to ask from
+    assert copy.load(None, lambda *head: heads.append(head)) is not None and heads == []

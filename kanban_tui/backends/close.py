@@ -414,7 +414,8 @@ class CloseBackend(CloseWrites, CloseHistory, HttpBackend):
             self.api.drop_early()  # asked for another board, or too long ago: asked anew
         try:
             plan = self._resume_plan(cursor, saved_at, checked_at)
-            if plan is None or any(pipeline.status(card.status_id) is None for card in cards):
+            statuses = {status.id for status in pipeline.statuses}
+            if plan is None or any(card.status_id not in statuses for card in cards):
                 return None
             since, deletions_from = plan
             self._known = {card.id: card.updated for card in cards}

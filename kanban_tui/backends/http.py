@@ -293,10 +293,10 @@ class HttpApi:
             await self._client.aclose()
 
     def send_early(self, path: str, params: dict[str, Any]) -> None:
-        """Send `GET path?params` now, through `request` (the gate, retries), for a caller that will ask for it
-        later (it cannot use the answer yet): the next `request` of the same GET (path and query alike) takes
-        this one's answer instead of sending it again; one that failed is sent again then. Needs a running
-        event loop."""
+        """Send `GET path?params` now, as `request` sends it (the gate, retries), for a caller that will ask for
+        it later (it cannot use the answer yet): the next `request` of the same GET (path and query alike) takes
+        this one's answer, or waits for it, instead of sending it again; one that has failed by then is sent
+        again. Needs a running event loop."""
         key = _early_key(path, params)
         if key in self._early:
             return

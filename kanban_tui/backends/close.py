@@ -39,7 +39,9 @@ the missing cards: up to `FETCH_ONE_AT_MOST` by one GET each, more by the pipeli
 a request per card.
 
 A warm start (`resume`) reopens a saved board: the delta query from its cursor and the Event
-Log's deletions since it was saved, together: two requests when nothing changed.
+Log's deletions since it was saved, together: two requests when nothing changed. They need only the
+saved board's cursor and time, not the pipeline listing nor the cards: `resume_early` sends them as soon
+as those are read, beside the listing, and `resume` takes their answers (`HttpApi.send_early`).
 
 The cursor is never let run ahead of Close's own clock (the `Date` of its answer, this machine's
 clock when there is none): one deal dated in the future (an integration writing dates, a server
@@ -86,6 +88,7 @@ from .close_api import (
     WEB_URL,
     data_of,
     describe_error,
+    first_page,
     is_int,
     pages,
     pages_together,
@@ -96,7 +99,14 @@ from .close_api import (
     to_note,
     to_opportunity,
 )
-from .close_history import EVENT_LIMIT, EVENT_LOG_KEEPS, EVENT_MARGIN, EVENT_PAGES_AT_MOST, CloseHistory
+from .close_history import (
+    EVENT_LIMIT,
+    EVENT_LOG_KEEPS,
+    EVENT_MARGIN,
+    EVENT_PAGES_AT_MOST,
+    CloseHistory,
+    deletions_query,
+)
 from .close_write import CloseWrites
 from .errors import AuthError, BackendError, NotFoundError, read_each
 from .http import HttpApi, HttpBackend, Listing, httpx
@@ -123,6 +133,9 @@ NOTE_PAGES_AT_MOST = 10
 FETCH_ONE_AT_MOST = 10
 """A reconcile that finds more cards we never saw than this lists the pipeline's pages for them
 (a load that lost a page) instead of one GET per card."""
+EARLY_FOR = 30.0
+"""Seconds a warm start's questions sent early (`resume_early`) stay good for its `resume`: later (the listing
+failed and was retried), they are asked anew."""
 
 
 class CloseBackend(CloseWrites, CloseHistory, HttpBackend):
@@ -166,6 +179,8 @@ class CloseBackend(CloseWrites, CloseHistory, HttpBackend):
         self._whole = False
         """`_known` is the whole pipeline (a load that ran to its end, or a resumed saved board): the Event
         Log and a count can reconcile it; False: only an id-only listing can (a load lost pages)."""
+        self._early: tuple[str, datetime, datetime, float] | None = None
+        """The warm start asked early (`resume_early`): its cursor, saved time, this clock then, `clock()` then."""
 
     has_links = True
 
@@ -203,6 +218,7 @@ class CloseBackend(CloseWrites, CloseHistory, HttpBackend):
         return pages_together(self.api, params, listing)
 
     async def load_opportunities(self, pipeline: Pipeline) -> AsyncIterator[Page]:
+        self._drop_early()  # a whole load: the warm start asked early is not coming
         self._known.clear()
         self._whole = False
         loaded = 0
@@ -297,7 +313,7 @@ class CloseBackend(CloseWrites, CloseHistory, HttpBackend):
         known cards now in another pipeline into `removed`; `_known` kept up. The newest update seen, but
         never ahead of Close's clock (`_not_ahead`): a deal dated in the future must not hide later changes."""
         newest = cursor = self._not_ahead(cursor)
-        params = {"date_updated__gt": (cursor - OVERLAP).isoformat(), "_order_by": "date_updated", "_fields": FIELDS}
+        params = self._delta_params(cursor)
         listing = Listing(CRM, "changed opportunities")
         async for _, records in self._pages(params, listing):
             for opportunity in read_records(records, skipped):
@@ -317,16 +333,68 @@ class CloseBackend(CloseWrites, CloseHistory, HttpBackend):
             skipped.append(listing.ended)
         return self._not_ahead(newest)
 
+    @staticmethod
+    def _delta_params(cursor: datetime) -> dict[str, Any]:
+        """The delta query's filters from `cursor` (already kept from running ahead)."""
+        return {"date_updated__gt": (cursor - OVERLAP).isoformat(), "_order_by": "date_updated", "_fields": FIELDS}
+
     def _not_ahead(self, when: datetime) -> datetime:
         """`when`, or Close's clock (the `Date` of its latest answer, else this machine's) if that is earlier:
         where a cursor may be."""
         return min(when, self.api.crm_now(self.now()))
+    def resume_early(self, cursor: str | None, saved_at: datetime) -> None:
+        """A warm start's two requests sent now, as soon as the saved board's cursor and time are read: before
+        the pipeline listing has answered and the saved cards are read (the runner calls this; it needs a
+        running event loop). `resume` with the same cursor and time, within `EARLY_FOR` seconds, takes their
+        answers (the same GETs, not sent again; one that failed is sent again). Nothing is sent where `resume`
+        would send nothing for this cursor and time. The cards' statuses and the pipeline are checked by
+        `resume` and by the caller (a changed pipeline is a whole load): then these two were asked for nothing.
+        """
+        self._drop_early()
+        checked_at = self.now()
+        plan = self._resume_plan(cursor, saved_at, checked_at)
+        if plan is None or cursor is None:
+            return
+        since, deletions_from = plan
+        self._early = (cursor, saved_at, checked_at, self.clock())
+        self.api.send_early("opportunity/", first_page(self._delta_params(self._not_ahead(since))))
+        self.api.send_early("event/", deletions_query(deletions_from))
+
+    def _drop_early(self) -> None:
+        self._early = None
+        self.api.drop_early()
+
+    def _resume_plan(
+        self, cursor: str | None, saved_at: datetime, checked_at: datetime
+    ) -> tuple[datetime, datetime] | None:
+        """Where a warm start asks from: the delta's cursor and the Event Log's time (`resume`); None where it
+        cannot be trusted (nothing is asked then)."""
+        if cursor is None:
+            return None
+        try:
+            since = parse_when(cursor)
+        except (TypeError, ValueError):
+            return None
+        if saved_at.tzinfo is None:
+            saved_at = saved_at.replace(tzinfo=UTC)
+        if since > checked_at + EVENT_MARGIN:
+            log.info("Close warm start: the saved cursor %s is ahead of this clock: loading whole", cursor)
+            return None
+        if saved_at > checked_at:
+            log.info("Close warm start: the board was saved at %s, ahead of this clock: deletions since its cursor",
+                     saved_at.isoformat())
+            saved_at = min(since, checked_at)
+        if saved_at - EVENT_MARGIN < checked_at - self.event_log_keeps:
+            return None
+        return since, saved_at - EVENT_MARGIN
+
     async def resume(
         self, pipeline: Pipeline, cards: list[Opportunity], cursor: str | None, saved_at: datetime
     ) -> Changes | None:
         """Reopen a saved board: `_known` primed with `cards`, then, sent together, the delta query from
         `cursor` (across pipelines, as `changes_since`: a card now in another pipeline is removed) and the
-        Event Log's deletions since `saved_at` less `EVENT_MARGIN`. Two requests when nothing changed.
+        Event Log's deletions since `saved_at` less `EVENT_MARGIN`. Two requests when nothing changed; none
+        here when `resume_early` sent them already (their answers are taken).
 
         `pipeline` is the one the caller has just listed; the caller compares its statuses with the saved
         board's (a changed pipeline is a full load). None, with no request sent, when `cursor` is missing,
@@ -338,34 +406,28 @@ class CloseBackend(CloseWrites, CloseHistory, HttpBackend):
         A `saved_at` ahead of this machine's clock was written by a clock that was ahead: when the board was
         really kept is unknown, so deletions are asked for from the cursor (Close's time of the newest change
         the copy held: it was kept after that) less `EVENT_MARGIN`, never from a time still to come."""
-        if cursor is None:
-            return None
-        try:
-            since = parse_when(cursor)
-        except (TypeError, ValueError):
-            return None
-        if saved_at.tzinfo is None:
-            saved_at = saved_at.replace(tzinfo=UTC)
-        if any(pipeline.status(card.status_id) is None for card in cards):
-            return None
+        early, self._early = self._early, None
         checked_at = self.now()
-        if since > checked_at + EVENT_MARGIN:
-            log.info("Close warm start: the saved cursor %s is ahead of this clock: loading whole", cursor)
-            return None
-        if saved_at > checked_at:
-            log.info("Close warm start: the board was saved at %s, ahead of this clock: deletions since its cursor",
-                     saved_at.isoformat())
-            saved_at = min(since, checked_at)
-        if saved_at - EVENT_MARGIN < checked_at - self.event_log_keeps:
-            return None
-        self._known = {card.id: card.updated for card in cards}
-        self._whole = False
-        upserted: dict[str, Opportunity] = {}
-        removed: set[str] = set()
-        skipped: list[str] = []
-        newest, deleted = await asyncio.gather(
-            self._delta(pipeline, since, upserted, removed, skipped), self._deletions(saved_at - EVENT_MARGIN)
-        )
+        if early is not None and early[:2] == (cursor, saved_at) and self.clock() - early[3] <= EARLY_FOR:
+            checked_at = early[2]  # asked then: deletions are known up to then
+        else:
+            self.api.drop_early()  # asked for another board, or too long ago: asked anew
+        try:
+            plan = self._resume_plan(cursor, saved_at, checked_at)
+            statuses = {status.id for status in pipeline.statuses}
+            if plan is None or any(card.status_id not in statuses for card in cards):
+                return None
+            since, deletions_from = plan
+            self._known = {card.id: card.updated for card in cards}
+            self._whole = False
+            upserted: dict[str, Opportunity] = {}
+            removed: set[str] = set()
+            skipped: list[str] = []
+            newest, deleted = await asyncio.gather(
+                self._delta(pipeline, since, upserted, removed, skipped), self._deletions(deletions_from)
+            )
+        finally:
+            self.api.drop_early()  # what was asked early and not taken here (another cursor, too late)
         if deleted is None:
             return None
         for opportunity_id in deleted:

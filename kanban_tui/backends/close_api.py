@@ -195,6 +195,11 @@ def data_of(body: Any) -> list[Any]:
     return body["data"]
 
 
+def first_page(params: dict[str, Any]) -> dict[str, Any]:
+    """The query of a listing's first page (`pages`): what a request sent early for it must ask."""
+    return {**params, "_skip": 0, "_limit": PAGE_LIMIT}
+
+
 async def pages(
     api: HttpApi, params: dict[str, Any], listing: Listing | None = None
 ) -> AsyncIterator[tuple[dict[str, Any], list[Any]]]:
@@ -208,7 +213,8 @@ async def pages(
     listing = listing or Listing(CRM, "opportunities")
     skip = 0
     while True:
-        body = await api.request("GET", "opportunity/", params={**params, "_skip": skip, "_limit": PAGE_LIMIT})
+        asked = first_page(params) if skip == 0 else {**params, "_skip": skip, "_limit": PAGE_LIMIT}
+        body = await api.request("GET", "opportunity/", params=asked)
         records = data_of(body)
         go_on = listing.page(records)
         yield body, records

@@ -115,11 +115,11 @@ class CloseHistory:
             since = since.replace(tzinfo=UTC)
         if since < self.now() - self.event_log_keeps:
             return None
-        params: dict[str, Any] = {"object_type": "opportunity", "action": "deleted", "_limit": EVENT_LIMIT}
+        params = _DELETIONS
         ids: dict[str, None] = {}
         cursor: str | None = None
         for _ in range(EVENT_PAGES_AT_MOST):
-            asked = {**params, "_cursor": cursor} if cursor else {**params, "date_updated__gte": since.isoformat()}
+            asked = {**params, "_cursor": cursor} if cursor else deletions_query(since)
             body = await self.api.request("GET", "event/", params=asked)
             for event in data_of(body):
                 if not isinstance(event, dict):
@@ -190,6 +190,17 @@ class CloseHistory:
                 raise
             log.info("Close event log not allowed for this key: deletions are found by listing")
             return None
+
+
+_DELETIONS: dict[str, Any] = {"object_type": "opportunity", "action": "deleted", "_limit": EVENT_LIMIT}
+
+
+def deletions_query(since: datetime) -> dict[str, Any]:
+    """The query of the Event Log's first page of deletions since `since` (`deleted_since`): what a request
+    sent early for it must ask."""
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return {**_DELETIONS, "date_updated__gte": since.isoformat()}
 
 
 def _event_when(event: dict[str, Any]) -> datetime | None:

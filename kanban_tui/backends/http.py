@@ -37,6 +37,14 @@ without waiting). It
 
 Every request is logged with its method, URL, status and timing; headers never are
 (they hold the key).
+
+Two things save a start its waits. The client's TLS context (the certificate bundle read and parsed,
+~40 ms) is built in a thread from the moment the `HttpApi` is made, while the app starts, and the
+client is made when the first request needs it (`httpx.create_ssl_context()`, what `verify=True`
+builds: the same checks). A caller that knows a GET it will need before it can use the answer sends
+it early (`send_early`: a warm start's questions go out beside the pipeline listing); the same GET
+asked for then takes that answer rather than being sent again (`drop_early` forgets what was not
+asked for).
 """
 
 from __future__ import annotations
@@ -48,8 +56,10 @@ import json
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -69,6 +79,8 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 else:
     httpx = lazy_module("httpx")
@@ -230,15 +242,19 @@ class HttpApi:
     ) -> None:
         self.crm = crm
         self.base_url = check_base_url(base_url, crm)
-        self.client = httpx.AsyncClient(
-            base_url=self.base_url,
-            auth=auth,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
-            transport=transport,
-            timeout=timeout,
-            verify=True,
-            follow_redirects=False,
-        )
+        self._client: httpx.AsyncClient | None = None
+        self._client_options: dict[str, Any] = {
+            "base_url": self.base_url,
+            "auth": auth,
+            "headers": {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
+            "transport": transport,
+            "timeout": timeout,
+            "follow_redirects": False,
+        }
+        self._tls: Future[ssl.SSLContext] | None = None if transport is not None else _tls_context()
+        """The TLS context being built in a thread (None: a test's transport, which needs none)."""
+        self._early: dict[tuple[str, str], asyncio.Future[Any]] = {}
+        """GETs sent ahead of the code that asks for them (`send_early`), by path and query."""
         self.describe = describe
         self.retries = retries
         self.backoff = backoff
@@ -257,8 +273,51 @@ class HttpApi:
         self.requests_sent = 0
         self.bytes_read = 0
 
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The httpx client, made at its first use with the TLS context built meanwhile (verification on: the
+        context `verify=True` makes; waited for here if it is not ready yet, a matter of milliseconds)."""
+        if self._client is None:
+            verify: ssl.SSLContext | bool = True
+            if self._tls is not None:
+                try:
+                    verify = self._tls.result()
+                except Exception:  # noqa: BLE001 - `verify=True` then raises the same error here, as it did
+                    verify = True
+            self._client = httpx.AsyncClient(**self._client_options, verify=verify)
+        return self._client
+
     async def aclose(self) -> None:
-        await self.client.aclose()
+        self.drop_early()
+        if self._client is not None:
+            await self._client.aclose()
+
+    def send_early(self, path: str, params: dict[str, Any]) -> None:
+        """Send `GET path?params` now, as `request` sends it (the gate, retries), for a caller that will ask for
+        it later (it cannot use the answer yet): the next `request` of the same GET (path and query alike) takes
+        this one's answer, or waits for it, instead of sending it again; one that has failed by then is sent
+        again. Needs a running event loop."""
+        key = _early_key(path, params)
+        if key in self._early:
+            return
+        answer = asyncio.ensure_future(self._send("GET", path, None, {"params": params}))
+        answer.add_done_callback(_retrieve)
+        self._early[key] = answer
+
+    def drop_early(self) -> None:
+        """Forget the early GETs not asked for (cancelled if still in flight)."""
+        early, self._early = self._early, {}
+        for answer in early.values():
+            answer.cancel()
+
+    def _take_early(self, method: str, path: str, kwargs: dict[str, Any]) -> asyncio.Future[Any] | None:
+        """The early GET this request is, if there is one and it did not fail."""
+        if method != "GET" or set(kwargs) - {"params"}:
+            return None
+        answer = self._early.pop(_early_key(path, kwargs.get("params") or {}), None)
+        if answer is None or (answer.done() and (answer.cancelled() or answer.exception() is not None)):
+            return None
+        return answer
 
     def rate_wait_left(self) -> float:
         """Seconds until the rate-limit gate opens (0 when it is open)."""
@@ -360,6 +419,12 @@ class HttpApi:
         idempotent request is retried here; a write raises at its first failure, an
         `OutcomeUnknownError` when it may have been applied."""
         method = method.upper()
+        if self._early and (early := self._take_early(method, path, kwargs)) is not None:
+            return await early
+        return await self._send(method, path, idempotent, kwargs)
+
+    async def _send(self, method: str, path: str, idempotent: bool | None, kwargs: dict[str, Any]) -> Any:
+        """`request`, sent (never an early answer)."""
         if idempotent is None:
             idempotent = method in ("GET", "HEAD")
         attempt = 0
@@ -511,6 +576,32 @@ def _error_text(response: httpx.Response) -> str:
             if isinstance(value, dict) and isinstance(value.get("message"), str):
                 return value["message"][:200]
     return ""
+
+
+def _tls_context() -> Future[ssl.SSLContext]:
+    """`httpx.create_ssl_context()` (what `verify=True` builds: certifi's bundle, or `SSL_CERT_FILE` /
+    `SSL_CERT_DIR`), built in a daemon thread: reading the bundle lets go of the GIL, so the app's start goes
+    on meanwhile."""
+    built: Future[ssl.SSLContext] = Future()
+
+    def build() -> None:
+        try:
+            built.set_result(httpx.create_ssl_context())
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever makes the client
+            built.set_exception(exc)
+
+    threading.Thread(target=build, name="tls-context", daemon=True).start()
+    return built
+
+
+def _early_key(path: str, params: dict[str, Any]) -> tuple[str, str]:
+    return path, str(httpx.QueryParams(params))
+
+
+def _retrieve(answer: asyncio.Future[Any]) -> None:
+    """An early GET's failure is its asker's to see (it is sent again then), never "never retrieved"."""
+    if not answer.cancelled():
+        answer.exception()
 
 
 def _first_line(exc: Exception) -> str:

@@ -11,7 +11,7 @@ in a worker thread.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
@@ -95,13 +95,17 @@ class BoardCopy:
             return f"could not keep a copy of the board in {self.path}: {exc}"
         return None
 
-    def load(self, wanted: str | None) -> SavedBoard | None:
+    def load(self, wanted: str | None, on_head: Callable[[str, datetime], None] | None = None) -> SavedBoard | None:
         """The copy of the pipeline `wanted` (id or name, any case), else the last one saved.
 
         None when there is none, or when it cannot be read (a copy is a convenience: a
         damaged one is ignored, never an error). Rows are read one by one: a damaged one
         (garbage bytes, a wrong type, a date that is not one) is passed over, not the file,
         and is written anew at the next load of its pipeline.
+
+        `on_head`: called with the changes cursor and saved time of the first row tried, once they are read and
+        before its cards are validated (most of the time here): a warm start asks the CRM what changed since
+        meanwhile. (A row whose cards then turn out damaged gives no board: what was asked is not used.)
         """
         if not self.path.exists():
             return None
@@ -123,6 +127,10 @@ class BoardCopy:
                 wanted == pipeline_id or (isinstance(name, str) and wanted.casefold() == name.casefold())
             ):
                 continue
+            if on_head is not None:
+                if (head := _head(saved_at, cursor_text)) is not None:
+                    on_head(*head)
+                on_head = None
             saved = _saved(saved_at, pipeline, opportunities, cursor_text)
             if saved is not None or wanted is not None:
                 return saved
@@ -135,6 +143,17 @@ def _text(raw: bytes) -> str | bytes:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw
+
+
+def _head(saved_at: object, cursor: object) -> tuple[str, datetime] | None:
+    """A row's cursor and saved time, when both can be read (as `_saved` reads them)."""
+    if not (isinstance(saved_at, str) and isinstance(cursor, str)):
+        return None
+    try:
+        when = datetime.fromisoformat(saved_at)
+    except ValueError:
+        return None
+    return (cursor, when) if when.utcoffset() is not None else None
 
 
 def _saved(saved_at: object, pipeline: object, opportunities: object, cursor: object) -> SavedBoard | None:

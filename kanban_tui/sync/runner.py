@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any, assert_never
 
 from ..backends.base import Backend
 from ..backends.errors import BackendError, unexpected_error
 from ..models import Opportunity
 from ..store import writes
-from ..store.board_copy import BoardCopy
+from ..store.board_copy import BoardCopy, SavedBoard
 from ..store.journal import MoveJournal
 from ..store.prefs import BoardPrefs
 from ..store.seen import SeenStore
@@ -262,7 +263,11 @@ class Runner:
                 except BackendError as exc:
                     yield LoadFailed(job.gen, exc)
             case OpenCopy():
-                copy = await asyncio.to_thread(self.board_copy.load, job.wanted) if self.board_copy else None
+                copy = None
+                if self.board_copy is not None:
+                    early = getattr(self.backend, "resume_early", None) if job.error is None else None  # warm
+                    copy = await asyncio.to_thread(self._read_copy, self.board_copy, job.wanted, early,
+                                                   asyncio.get_running_loop())
                 kept = await self._read_kept(job.gen, copy.pipeline.id) if copy is not None else None
                 yield CopyRead(job.gen, copy, job.error, kept)
             case Poll():
@@ -335,6 +340,20 @@ class Runner:
                     yield LeadsKnown(query, None, safe_text(str(exc) or exc.__class__.__name__))
             case _:
                 assert_never(job)
+
+    @staticmethod
+    def _read_copy(board_copy: BoardCopy, wanted: str | None, early: Callable[[str, datetime], None] | None,
+                   loop: asyncio.AbstractEventLoop) -> SavedBoard | None:
+        """The saved board (a worker thread). A warm start (`early`: the backend's `resume_early`) has the loop ask
+        the CRM what changed since as soon as the copy's cursor and time are read, beside the pipeline listing and
+        while the cards are validated here (`resume` then takes the answers)."""
+        if early is None:
+            return board_copy.load(wanted)
+
+        def ask(cursor: str, saved_at: datetime) -> None:
+            loop.call_soon_threadsafe(early, cursor, saved_at)
+
+        return board_copy.load(wanted, ask)
 
     async def _load(self, job: Load) -> AsyncIterator[Event]:
         """A whole load: what this machine kept (a fresh open), the cursor, every column's first screen (a

@@ -1,9 +1,9 @@
 """The board's footer: Textual's, recomposed only when what it shows changes.
 
 Textual's `Footer` removes and mounts every key again whenever the screen's bindings are said to have changed (a
-focus change, `refresh_bindings`), even when the keys it shows are the same: at start that happened four times (44 keys made and styled for the
-11 shown at 120 columns: the screen mounted, the footer fitted to the width, the first focus), each time with
-the footer's line painted again. Now once.
+focus change, `refresh_bindings`), even when the keys it shows are the same: at start that happened four times
+(44 keys made and styled for the 11 shown at 120 columns: the screen mounted, the footer fitted to the width, the
+first focus), each time with the footer's line painted again. Now once.
 """
 
 from __future__ import annotations

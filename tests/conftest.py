@@ -48,6 +48,14 @@ def workspace(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def big_workspace(tmp_path: Path) -> Path:
+    """A local workspace of 2,000 demo cards: columns taller than the screen (they scroll)."""
+    path = tmp_path / "big.sqlite3"
+    create_workspace(path, demo_size=2000)
+    return path
+
+
+@pytest.fixture
 def backend(workspace: Path) -> LocalBackend:
     return LocalBackend(workspace)
 

@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.segment import ControlType, Segment
 
-from kanban_tui.backends.local import LocalBackend, create_workspace
+from kanban_tui.backends.local import LocalBackend
 from kanban_tui.widgets.column import CardList
 
 from .helpers import MakeApp, board_screen, settle
@@ -121,14 +121,12 @@ async def test_a_focus_change_writes_the_two_cards_lines_alone(backend: LocalBac
 
 
 async def test_a_search_keystroke_that_changes_no_column_writes_the_search_line_alone(
-        tmp_path: Path, make_app: MakeApp) -> None:
+        big_workspace: Path, make_app: MakeApp) -> None:
     """`acm` → `acme` (and a backspace back) leave every column's matches as they were (2,000 cards: the columns
     scroll): the title (its words) and the search line are the lines that change. Input's own watcher made a
     layout of the screen on every keystroke (its virtual size is the text's width), and that layout repainted every
     card list's scrollbar (29 lines, ~3.8 KB)."""
-    path = tmp_path / "workspace.sqlite3"
-    create_workspace(path, demo_size=2000)
-    app = make_app(LocalBackend(path))
+    app = make_app(LocalBackend(big_workspace))
     async with app.run_test(size=SIZE) as pilot:
         wire = Wire(app)
         await settle(pilot)

@@ -14,7 +14,7 @@ from textual._styles_cache import StylesCache
 from textual.geometry import Region
 from textual.scroll_view import ScrollView
 
-from kanban_tui.backends.local import LocalBackend, create_workspace
+from kanban_tui.backends.local import LocalBackend
 from kanban_tui.widgets.column import CardList
 
 from .helpers import MakeApp, board_screen, settle
@@ -38,15 +38,13 @@ class Frames:
 
 
 async def test_a_search_keystroke_draws_the_letter_and_the_matches_in_one_frame(
-        tmp_path: Path, make_app: MakeApp) -> None:
+        big_workspace: Path, make_app: MakeApp) -> None:
     """The first frame after each keystroke of `acme` (and the backspaces) shows the search line with every card
     list the keystroke changed (and their headers). The screen drew the search line alone first, and the columns
     in a second frame one frame period (1/60 s) or more later: the card lists asked for their repaint after the
     screen's frame had begun. (A keystroke that shows or hides a column's scrollbar makes a layout, whose
     scrollbars Textual repaints in frames of their own after it.)"""
-    path = tmp_path / "workspace.sqlite3"
-    create_workspace(path, demo_size=2000)
-    app = make_app(LocalBackend(path))
+    app = make_app(LocalBackend(big_workspace))
     async with app.run_test(size=SIZE) as pilot:
         frames = Frames(app)
         await settle(pilot)
@@ -83,15 +81,13 @@ def _lines(strips: list[Any]) -> list[list[tuple[str, Any]]]:
 
 
 async def test_card_lists_draw_what_textuals_styles_cache_draws_without_passing_through_it(
-        tmp_path: Path, make_app: MakeApp) -> None:
+        big_workspace: Path, make_app: MakeApp) -> None:
     """A card list serves its lines itself (no border, padding, tint or opacity to add): every line, in every state
     a search keystroke shows (the cursor's card, a final column's dim cards, a marked card, blank lines, `no match`,
     a crop of some columns), is the one Textual's styles cache draws; and a keystroke that changes every column
     renders none of the card lists' lines through that cache (it did: 28 lines a list, each copied and filtered
     again on every repaint)."""
-    path = tmp_path / "workspace.sqlite3"
-    create_workspace(path, demo_size=2000)
-    app = make_app(LocalBackend(path))
+    app = make_app(LocalBackend(big_workspace))
     through_cache: list[int] = []
     original = StylesCache.render_line
 
@@ -131,12 +127,11 @@ async def test_card_lists_draw_what_textuals_styles_cache_draws_without_passing_
         same_as_textual(card_lists)
 
 
-async def test_a_keystroke_works_out_each_line_of_a_changed_card_list_once(tmp_path: Path, make_app: MakeApp) -> None:
+async def test_a_keystroke_works_out_each_line_of_a_changed_card_list_once(
+        big_workspace: Path, make_app: MakeApp) -> None:
     """When the search changes a column, its card list works out which lines of its view changed once, where the
     view lands; it did so twice (the first time for the height of the new matches, before it scrolled)."""
-    path = tmp_path / "workspace.sqlite3"
-    create_workspace(path, demo_size=2000)
-    app = make_app(LocalBackend(path))
+    app = make_app(LocalBackend(big_workspace))
     worked_out: dict[CardList, list[int]] = {}
     original = CardList._strip
 

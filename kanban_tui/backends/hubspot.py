@@ -467,11 +467,7 @@ class HubSpotBackend(HubSpotWrites, HttpBackend):
             properties["closed_lost_reason"] = lost_reason
         if not opportunity.id.isdigit():
             raise NotFoundError("not a HubSpot deal id", crm=CRM, hint="it has been removed from the board")
-        try:
-            body = await self.api.request("PATCH", f"{DEALS}/{opportunity.id}", json={"properties": properties})
-        except NotFoundError as exc:
-            raise NotFoundError("the deal no longer exists in HubSpot", crm=CRM, status_code=exc.status_code,
-                                hint="it was deleted; it has been removed from the board") from None
+        body = await self._patch(opportunity, properties)
         props = body.get("properties") if isinstance(body, dict) else None
         try:
             if not isinstance(props, dict) or str(props.get("dealstage")) != status.id:

@@ -57,6 +57,15 @@ class HubSpotWrites:
 
     # -- editing, notes, new deals --------------------------------------------------------------------------
 
+    async def _patch(self, opportunity: Opportunity, properties: dict[str, Any]) -> Any:
+        """`PATCH crm/v3/objects/deals/{id}` with `properties` (a move or an edit), a deal gone said as such: the
+        answer's body."""
+        try:
+            return await self.api.request("PATCH", f"{DEALS}/{opportunity.id}", json={"properties": properties})
+        except NotFoundError as exc:
+            raise NotFoundError("the deal no longer exists in HubSpot", crm=CRM, status_code=exc.status_code,
+                                hint="it was deleted; it has been removed from the board") from None
+
     async def users(self) -> list[User] | None:
         """The owners who are not archived (`GET crm/v3/owners`), as the owner picker offers them."""
         await self._read_owners()
@@ -74,11 +83,7 @@ class HubSpotWrites:
         properties = edit_properties(edit, opportunity.currency)
         if not properties:
             return opportunity
-        try:
-            body = await self.api.request("PATCH", f"{DEALS}/{opportunity.id}", json={"properties": properties})
-        except NotFoundError as exc:
-            raise NotFoundError("the deal no longer exists in HubSpot", crm=CRM, status_code=exc.status_code,
-                                hint="it was deleted; it has been removed from the board") from None
+        body = await self._patch(opportunity, properties)
         props = body.get("properties") if isinstance(body, dict) else None
         try:
             if not isinstance(props, dict):

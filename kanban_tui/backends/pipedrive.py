@@ -521,12 +521,7 @@ class PipedriveBackend(PipedriveWrites, HttpBackend):
                 body["status"] = "open"
         if not opportunity.id.isdigit():
             raise NotFoundError("the deal has no Pipedrive id", crm=CRM)
-        try:
-            answer = await self.api.request("PATCH", f"{V2}deals/{opportunity.id}", json=body)
-        except NotFoundError as exc:
-            raise NotFoundError("the deal no longer exists in Pipedrive", crm=CRM, status_code=exc.status_code,
-                                hint="it was deleted; it has been removed from the board") from None
-        return self._answered(answer, "move")
+        return await self._patch(opportunity, body, "move")
 
 
 def from_settings(settings: PipedriveSettings, values: Mapping[str, str], **options: Any) -> PipedriveBackend:

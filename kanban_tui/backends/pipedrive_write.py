@@ -45,6 +45,15 @@ class PipedriveWrites:
 
     # -- editing and creating ----------------------------------------------------------------------------
 
+    async def _patch(self, opportunity: Opportunity, body: dict[str, Any], what: str) -> Opportunity:
+        """`PATCH api/v2/deals/{id}` (a move or an edit), a deal gone said as such; the card it answered."""
+        try:
+            answer = await self.api.request("PATCH", f"{V2}deals/{opportunity.id}", json=body)
+        except NotFoundError as exc:
+            raise NotFoundError("the deal no longer exists in Pipedrive", crm=CRM, status_code=exc.status_code,
+                                hint="it was deleted; it has been removed from the board") from None
+        return self._answered(answer, what)
+
     def _answered(self, answer: Any, what: str) -> Opportunity:
         """The deal a write answered (`data`), as a card of its pipeline; unreadable: the card is read back."""
         record = answer.get("data") if isinstance(answer, dict) else None
@@ -89,12 +98,7 @@ class PipedriveWrites:
                 body["title"] = value
         if not body:
             return opportunity
-        try:
-            answer = await self.api.request("PATCH", f"{V2}deals/{opportunity.id}", json=body)
-        except NotFoundError as exc:
-            raise NotFoundError("the deal no longer exists in Pipedrive", crm=CRM, status_code=exc.status_code,
-                                hint="it was deleted; it has been removed from the board") from None
-        return self._answered(answer, "edit")
+        return await self._patch(opportunity, body, "edit")
 
     async def create(self, pipeline: Pipeline, draft: NewDeal) -> Opportunity:
         """`POST api/v2/deals` with `title`, `pipeline_id` and `stage_id` (a deal always sits in a stage: one made
